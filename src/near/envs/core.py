@@ -1,0 +1,94 @@
+"""The functional environment protocol and the one wrapper every learner uses.
+
+An environment is a plain object with pure methods on pytrees:
+
+    state, obs = env.reset(key)
+    state, obs, reward, done, info = env.step(state, action)
+
+``step`` never resets by itself; :class:`AutoReset` does that, builds the state pair that the
+energy model / discriminator sees, and keeps episode statistics. Batch with ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+class Env(Protocol):
+    obs_dim: int
+    action_dim: int
+    pair_state_dim: int  # size of the per-step state that goes into a pair
+    pair_order: str  # "past_first": [s_t, s_{t+1}] (maze, push-T); "current_first": [s_{t+1}, s_t]
+
+    def reset(self, key: jax.Array) -> tuple[Any, jax.Array]: ...
+
+    def step(self, state: Any, action: jax.Array) -> tuple[Any, jax.Array, jax.Array, jax.Array, dict]: ...
+
+    def pair_state(self, state: Any) -> jax.Array: ...
+
+
+def make_pair(env: Env, before: jax.Array, after: jax.Array) -> jax.Array:
+    """Concatenate two per-step states in the environment's documented pair order."""
+    if env.pair_order == "past_first":
+        return jnp.concatenate([before, after], axis=-1)
+    if env.pair_order == "current_first":
+        return jnp.concatenate([after, before], axis=-1)
+    raise ValueError(f"unknown pair_order {env.pair_order!r}")
+
+
+@struct.dataclass
+class WrappedState:
+    env_state: Any
+    key: jax.Array
+    episode_return: jax.Array  # running task return of the current episode
+    episode_length: jax.Array
+
+
+class AutoReset:
+    """Auto-reset, state pairs and episode statistics around a single (unbatched) env.
+
+    The pair of a step is always the true transition (s_t, s_{t+1}) of one episode: on a terminal
+    step it ends in the terminal state, never in the next episode's first state (the original's
+    wrapper emits a cross-episode pair there; we do not).
+    """
+
+    def __init__(self, env: Env):
+        self.env = env
+        self.obs_dim = env.obs_dim
+        self.action_dim = env.action_dim
+        self.pair_dim = 2 * env.pair_state_dim
+
+    def reset(self, key: jax.Array) -> tuple[WrappedState, jax.Array]:
+        key, sub = jax.random.split(key)
+        env_state, obs = self.env.reset(sub)
+        zero = jnp.zeros((), jnp.float32)
+        return WrappedState(env_state, key, zero, jnp.zeros((), jnp.int32)), obs
+
+    def step(self, state: WrappedState, action: jax.Array):
+        before = self.env.pair_state(state.env_state)
+        env_state, obs, reward, done, info = self.env.step(state.env_state, action)
+        pair = make_pair(self.env, before, self.env.pair_state(env_state))
+
+        episode_return = state.episode_return + reward
+        episode_length = state.episode_length + 1
+        info = dict(info)
+        info["pair"] = pair
+        info["terminal_obs"] = obs
+        info["episode_return"] = episode_return  # valid where done
+        info["episode_length"] = episode_length
+
+        key, sub = jax.random.split(state.key)
+        reset_state, reset_obs = self.env.reset(sub)
+        env_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, env_state)
+        obs = jnp.where(done, reset_obs, obs)
+        new = WrappedState(
+            env_state=env_state,
+            key=key,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            episode_length=jnp.where(done, 0, episode_length),
+        )
+        return new, obs, reward, done, info
