@@ -1,0 +1,106 @@
+"""The `near` command: one entry point, sub-commands, Hydra-style key=value overrides."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = """usage: near COMMAND [key=value ...]
+
+commands:
+  quickstart                      the whole maze pipeline on CPU: demos -> energy -> NEAR policy -> report
+  train-energy task=TASK          step 1: train the energy model on the task's demonstrations
+  train task=TASK                 step 2: train a policy (NEAR needs energy.checkpoint=RUN_DIR)
+  play task=TASK checkpoint=RUN   roll a trained policy out: video, trajectories PNG, eval.json
+  eval task=TASK checkpoint=RUN   evaluate a trained policy (episodes=N): table + eval.json
+  viz energy checkpoint=RUN       energy landscape over the maze plane at several noise levels (PNG)
+
+tasks: {tasks}
+train configs (train=NAME; default <task>PPO): {trains}
+
+common keys: out=DIR  smoke=True  resume=True  seed=N  progress=False  task.data=PATH.zarr
+examples:
+  near quickstart
+  near train-energy task=mazeNEAR out=runs/energy
+  near train task=mazeNEAR energy.checkpoint=runs/energy out=runs/near
+  near train task=mazeNEAR energy.checkpoint=runs/energy reward.sigma_level=5   # fixed noise level
+  near play task=mazeNEAR checkpoint=runs/near
+"""
+
+
+def _usage() -> str:
+    from near.config import available
+
+    return USAGE.format(tasks=", ".join(available("task")), trains=", ".join(available("train")))
+
+
+def _print_summary(summary: dict, title: str) -> None:
+    from near.pipeline import summary_table
+
+    print(summary_table(summary, title))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    command, args = argv[0], argv[1:]
+    if any(a in ("-h", "--help") for a in args):
+        print(_usage())
+        return 0
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")  # TF32 has broken RL training on GPUs
+
+    from near import pipeline
+    from near.config import ConfigError, compose_config
+    from near.data.demos import DemoDataError
+    from near.utils.checkpoint import CheckpointError
+    from near.utils.logging import NonFiniteError, RunFolderError
+
+    sub = None
+    if command == "viz":
+        if not args or "=" in args[0]:
+            print("near viz: say what to draw: `near viz energy checkpoint=RUN_DIR`", file=sys.stderr)
+            return 2
+        sub, args = args[0], args[1:]
+    try:
+        if command == "quickstart":
+            cfg = compose_config(args)
+            summary = pipeline.quickstart(cfg)
+            _print_summary(summary, "NEAR quickstart (maze)")
+            print(f"report: {os.path.dirname(summary['files']['energy_landscape'])}")
+        elif command == "train-energy":
+            summary = pipeline.train_energy(compose_config(args))
+            _print_summary(summary, "energy model")
+        elif command == "train":
+            summary = pipeline.train_policy(compose_config(args))
+            _print_summary(summary, "policy")
+        elif command in ("play", "eval"):
+            cfg = compose_config(args)
+            if command == "eval":
+                import dataclasses
+
+                cfg = dataclasses.replace(cfg, video=False)
+            summary = pipeline.play(cfg)
+            _print_summary(summary, f"{command}: {cfg.task.name}")
+        elif command == "viz":
+            cfg = compose_config(args)
+            if sub == "energy":
+                print(pipeline.viz_energy(cfg))
+            else:
+                print(f"near viz: unknown view {sub!r}; available: energy", file=sys.stderr)
+                return 2
+        else:
+            print(f"near: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+            return 2
+    except (ConfigError, DemoDataError, CheckpointError, RunFolderError, NonFiniteError) as exc:
+        print(f"near {command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

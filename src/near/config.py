@@ -1,0 +1,165 @@
+"""The run configuration: structured dataclasses, composed by Hydra from conf/task and conf/train.
+
+Users write the original's ``key=value`` overrides: ``task=mazeNEAR``, ``train=mazeCEM``,
+``reward.sigma_level=5``, ``energy.iterations=20000``, ``out=runs/x``, ``smoke=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import field
+from typing import Any
+
+from hydra import compose, initialize_config_module
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from near.energy.reward import RewardConfig
+from near.energy.train import EnergyConfig
+from near.rl.ppo import PPOConfig
+
+ALGOS = ("NEAR", "AMP", "CEM", "PPO")
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """What is learnt: the environment, the algorithm, the demonstrations."""
+
+    name: str = "mazeNEAR"
+    env: str = "maze"
+    algo: str = "NEAR"  # NEAR | AMP | CEM | PPO
+    data: str = ""  # demonstrations (a zarr store); "" = generate them with the scripted expert
+    num_demo_episodes: int = 300  # generated demos
+    max_episode_steps: int = 650
+
+
+@dataclasses.dataclass
+class Config:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    train: PPOConfig = field(default_factory=PPOConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    seed: int = 42
+    out: str = ""  # run folder; default runs/<task>-<command>-<time>
+    smoke: bool = False  # the same code at tiny sizes (under a minute on CPU)
+    resume: bool = False  # continue the run in `out` from its last checkpoint
+    checkpoint: str = ""  # a trained policy or energy model (play, viz, eval)
+    progress: bool = True  # progress bars
+    episodes: int = 16  # play / eval episodes
+    video: bool = True  # play: write a video
+
+
+ConfigStore.instance().store(name="near_schema", node=Config)
+
+# Tiny sizes for smoke=True: same code paths, seconds instead of minutes.
+SMOKE = {
+    "energy.iterations": 300,
+    "energy.log_every": 100,
+    "energy.checkpoint_every": 300,
+    "train.num_envs": 8,
+    "train.horizon": 16,
+    "train.minibatch_size": 64,
+    "train.total_env_steps": 8 * 16 * 4,
+    "train.iterations_per_log": 2,
+    "train.checkpoint_every": 2,
+    "train.eval_episodes": 4,
+    "train.actor_hidden": [32, 32],
+    "train.critic_hidden": [32, 32],
+    "task.num_demo_episodes": 20,
+    "episodes": 2,
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def available(group: str) -> list[str]:
+    import importlib.resources
+
+    folder = importlib.resources.files("near.conf") / group
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def compose_config(overrides: list[str]) -> Config:
+    """Compose task/train yamls and user overrides into a validated Config."""
+    overrides = list(overrides)
+    names = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    for raw, name in zip(overrides, names):
+        if "=" not in raw:
+            raise ConfigError(f"expected key=value, got {raw!r}")
+    task_choice = next((o.split("=", 1)[1] for o in overrides if o.startswith("task=")), "mazeNEAR")
+    if task_choice not in available("task"):
+        raise ConfigError(f"unknown task {task_choice!r}; available tasks: {', '.join(available('task'))}")
+    train_choice = next((o.split("=", 1)[1] for o in overrides if o.startswith("train=")), None)
+    if train_choice is not None and train_choice not in available("train"):
+        raise ConfigError(f"unknown train config {train_choice!r}; available: {', '.join(available('train'))}")
+    try:
+        with initialize_config_module(config_module="near.conf", version_base=None):
+            cfg = compose(config_name="config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ else ""
+        first = str(exc).splitlines()[0]
+        if first.startswith("Could not override") and ("not in struct" in cause or not cause):
+            key = first.split("'")[1]
+            raise ConfigError(f"unknown key {key!r}; `near --help` lists commands, a run's config.yaml lists every key") from None
+        raise ConfigError(f"bad configuration: {first} {cause}".strip()) from None
+    smoke = bool(cfg.smoke)
+    if smoke:
+        user = set(names)
+        for key, value in SMOKE.items():
+            if key not in user:
+                OmegaConf.update(cfg, key, value, merge=False)
+    obj: Config = OmegaConf.to_object(cfg)
+    validate(obj)
+    return obj
+
+
+def validate(cfg: Config) -> None:
+    t, p, e, r = cfg.task, cfg.train, cfg.energy, cfg.reward
+    checks = [
+        (t.algo in ALGOS, f"task.algo must be one of {ALGOS}, got {t.algo!r}"),
+        (p.num_envs >= 1 and p.horizon >= 1, "train.num_envs and train.horizon must be >= 1"),
+        (p.minibatch_size >= 1 and p.batch_size % p.minibatch_size == 0,
+         f"train.num_envs*train.horizon ({p.batch_size}) must be a multiple of train.minibatch_size ({p.minibatch_size})"),
+        (p.learning_rate > 0, f"train.learning_rate must be > 0, got {p.learning_rate}"),
+        (0 < p.gamma <= 1 and 0 <= p.gae_lambda <= 1, "train.gamma must be in (0,1] and train.gae_lambda in [0,1]"),
+        (p.total_env_steps >= p.batch_size,
+         f"train.total_env_steps ({p.total_env_steps}) is smaller than one iteration ({p.batch_size} steps)"),
+        (e.iterations >= 1 and e.batch_size >= 1, "energy.iterations and energy.batch_size must be >= 1"),
+        (e.sigma_begin > e.sigma_end > 0, f"need energy.sigma_begin > energy.sigma_end > 0, got {e.sigma_begin}, {e.sigma_end}"),
+        (e.num_levels >= 1, "energy.num_levels must be >= 1"),
+        (e.conditioning in ("sigma", "embedding"), f"energy.conditioning must be 'sigma' or 'embedding', got {e.conditioning!r}"),
+        (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
+        (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),
+        (-1 <= r.sigma_level < e.num_levels, f"reward.sigma_level must be -1 (anneal) or in [0, {e.num_levels - 1}], got {r.sigma_level}"),
+        (r.anneal_rule in ("multiplicative", "additive"), f"reward.anneal_rule must be 'multiplicative' or 'additive', got {r.anneal_rule!r}"),
+        (r.tanh_scale > 0, "reward.tanh_scale must be > 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if t.data and not os.path.exists(os.path.expanduser(t.data)):
+        raise ConfigError(f"task.data: no such file or folder: {t.data}")
+
+
+def to_yaml(cfg: Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(data: dict) -> Config:
+    """Rebuild a Config from a saved dict (a checkpoint's meta), ignoring unknown keys."""
+    base = OmegaConf.structured(Config)
+    known = OmegaConf.merge(base, OmegaConf.masked_copy(OmegaConf.create(data), [k for k in data if k in base]))
+    return OmegaConf.to_object(known)
+
+
+def _unused(_: DictConfig) -> None:  # keep DictConfig import for type checkers
+    return None

@@ -1,0 +1,269 @@
+"""Stage 1 of NEAR: train the noise-conditioned energy model by annealed denoising score matching.
+
+Spec near-algorithm.md §2-5. Per step: draw a minibatch of expert pairs, merge it into the running
+input statistics and normalise it with them, perturb it with Gaussian noise at a random level
+sigma_c per sample, and regress the score -- the input-gradient of the scalar output -- onto
+-(x~ - x)/sigma^2 with weight sigma^2. Adam, global-norm clipping, EMA of the weights.
+
+``make_trainer`` returns pure functions; ``train_energy`` is the host loop (logging, checkpoints).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from near.energy.network import CONDITIONING, EnergyNet
+from near.energy.schedule import noise_levels
+from near.utils import running_stats
+
+
+@dataclasses.dataclass
+class EnergyConfig:
+    """Energy model and its DSM training. Defaults: the original's maze values."""
+
+    encoder_hidden: list[int] = field(default_factory=lambda: [32, 64])
+    latent_dim: int = 128
+    decoder_hidden: list[int] = field(default_factory=lambda: [64, 32, 8])
+    conditioning: str = "sigma"  # "sigma": E = g(x)/sigma (ncsnv2, default); "embedding": level embedding
+    schedule: str = "geometric"  # or "linear"
+    sigma_begin: float = 20.0  # level 0 (largest)
+    sigma_end: float = 0.01  # level L-1
+    num_levels: int = 50
+    batch_size: int = 128
+    iterations: int = 50_000
+    learning_rate: float = 1e-4
+    grad_clip_norm: float = 1.0  # global L2 norm; 0 disables
+    use_ema: bool = True
+    ema_rate: float = 0.999
+    normalize_input: bool = True
+    anneal_power: float = 2.0  # DSM weight lambda(sigma) = sigma^anneal_power
+    test_fraction: float = 0.2
+    log_every: int = 500  # steps per compiled chunk (one log record each)
+    checkpoint_every: int = 5_000
+    checkpoint: str = ""  # a trained energy model (run folder) for policy training
+
+
+@struct.dataclass
+class EnergyState:
+    params: Any
+    ema_params: Any
+    opt_state: Any
+    stats: running_stats.RunningStats
+    step: jax.Array
+    key: jax.Array
+
+
+def make_network(cfg: EnergyConfig) -> EnergyNet:
+    if cfg.conditioning not in CONDITIONING:
+        raise ValueError(f"energy.conditioning must be one of {CONDITIONING}, got {cfg.conditioning!r}")
+    return EnergyNet(tuple(cfg.encoder_hidden), cfg.latent_dim, tuple(cfg.decoder_hidden), cfg.conditioning)
+
+
+def make_optimizer(cfg: EnergyConfig) -> optax.GradientTransformation:
+    adam = optax.adam(cfg.learning_rate, b1=0.9, b2=0.999, eps=1e-8)
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), adam) if cfg.grad_clip_norm > 0 else adam
+
+
+def dsm_loss(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, noise: jax.Array,
+             sigmas: jax.Array, anneal_power: float = 2.0) -> jax.Array:
+    """Annealed DSM loss on normalised clean pairs x (B, D), per-sample level indices and unit noise."""
+    sigma = sigmas[levels]
+    x_noisy = x + sigma[:, None] * noise
+
+    def total_energy(z):
+        return apply_fn(params, z, levels, sigma).sum()
+
+    score = jax.grad(total_energy)(x_noisy)  # score = +grad of the output
+    target = -noise / sigma[:, None]  # = -(x~ - x) / sigma^2
+    per_sample = 0.5 * jnp.sum((score - target) ** 2, axis=-1) * sigma**anneal_power
+    return per_sample.mean()
+
+
+def make_trainer(cfg: EnergyConfig, pair_dim: int):
+    """Return (init, train_chunk, evaluate) as pure functions over EnergyState."""
+    net = make_network(cfg)
+    sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
+    optimizer = make_optimizer(cfg)
+    num_levels = cfg.num_levels
+
+    def init(key: jax.Array) -> EnergyState:
+        key, sub = jax.random.split(key)
+        dummy = jnp.zeros((1, pair_dim), jnp.float32)
+        params = net.init(sub, dummy, jnp.zeros((1,), jnp.int32), sigmas[:1])
+        return EnergyState(params, params, optimizer.init(params), running_stats.RunningStats.create(pair_dim),
+                           jnp.zeros((), jnp.int32), key)
+
+    def normalise(stats, x):
+        return running_stats.normalize(stats, x) if cfg.normalize_input else x
+
+    def train_step(state: EnergyState, pairs: jax.Array):
+        key, k_idx, k_lvl, k_noise = jax.random.split(state.key, 4)
+        batch = pairs[jax.random.randint(k_idx, (cfg.batch_size,), 0, pairs.shape[0])]
+        stats = running_stats.update(state.stats, batch) if cfg.normalize_input else state.stats
+        x = normalise(stats, batch)  # normalised with the statistics that include this batch
+        levels = jax.random.randint(k_lvl, (cfg.batch_size,), 0, num_levels)
+        noise = jax.random.normal(k_noise, x.shape)
+        loss, grads = jax.value_and_grad(lambda p: dsm_loss(net.apply, p, x, levels, noise, sigmas, cfg.anneal_power))(
+            state.params
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        rate = cfg.ema_rate if cfg.use_ema else 0.0
+        ema = jax.tree.map(lambda e, p: rate * e + (1.0 - rate) * p, state.ema_params, params)
+        return EnergyState(params, ema, opt_state, stats, state.step + 1, key), loss
+
+    def train_chunk(state: EnergyState, pairs: jax.Array, num_steps: int):
+        state, losses = jax.lax.scan(lambda s, _: train_step(s, pairs), state, None, length=num_steps)
+        return state, losses
+
+    eval_levels = sorted({c for c in range(num_levels) if c % max(1, int(0.2 * num_levels)) == 0} | {num_levels - 1})
+
+    def evaluate(state: EnergyState, test_pairs: jax.Array, key: jax.Array) -> dict:
+        """Held-out DSM loss and mean clean-demo energy at the logged levels (EMA weights, frozen stats)."""
+        k_idx, k_lvl, k_noise = jax.random.split(key, 3)
+        batch = test_pairs[jax.random.randint(k_idx, (min(1024, test_pairs.shape[0]),), 0, test_pairs.shape[0])]
+        x = normalise(state.stats, batch)
+        levels = jax.random.randint(k_lvl, (x.shape[0],), 0, num_levels)
+        noise = jax.random.normal(k_noise, x.shape)
+        out = {"test_loss": dsm_loss(net.apply, state.ema_params, x, levels, noise, sigmas, cfg.anneal_power)}
+        for c in eval_levels:
+            lv = jnp.full((x.shape[0],), c, jnp.int32)
+            out[f"demo_energy/level_{c:02d}"] = net.apply(state.ema_params, x, lv, sigmas[lv]).mean()
+        return out
+
+    return init, jax.jit(train_chunk, static_argnums=2), jax.jit(evaluate), net, sigmas
+
+
+@dataclasses.dataclass(frozen=True)
+class EnergyModel:
+    """A trained, frozen energy model: EMA weights + frozen input statistics."""
+
+    net: EnergyNet
+    params: Any
+    stats: running_stats.RunningStats
+    sigmas: jax.Array
+    normalize_input: bool = True
+
+    def energy(self, pairs: jax.Array, level: jax.Array) -> jax.Array:
+        """Raw energy E(RMS(x), sigma_level) of raw pairs (..., D) at one integer level."""
+        x = running_stats.normalize(self.stats, pairs) if self.normalize_input else pairs
+        lv = jnp.broadcast_to(jnp.asarray(level, jnp.int32), x.shape[:-1])
+        return self.net.apply(self.params, x, lv, self.sigmas[lv])
+
+
+def model_from_state(cfg: EnergyConfig, state: EnergyState) -> EnergyModel:
+    sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
+    params = state.ema_params if cfg.use_ema else state.params
+    return EnergyModel(make_network(cfg), params, state.stats, sigmas, cfg.normalize_input)
+
+
+def ranking_accuracy(model: EnergyModel, demo_pairs: np.ndarray, other_pairs: np.ndarray, level: int) -> float:
+    """Fraction of (demo, other) pairs where the demo pair has the higher energy."""
+    e_demo = np.asarray(model.energy(jnp.asarray(demo_pairs), level))
+    e_other = np.asarray(model.energy(jnp.asarray(other_pairs), level))
+    n = min(len(e_demo), len(e_other))
+    return float(np.mean(e_demo[:n] > e_other[:n]))
+
+
+def energy_meta(cfg: EnergyConfig, pair_dim: int, extra: dict) -> dict:
+    return {"kind": "energy", "pair_dim": pair_dim, "energy": dataclasses.asdict(cfg), **extra}
+
+
+def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, meta: dict | None = None,
+        resume: bool = False, show_progress: bool = True) -> tuple[EnergyState, dict]:
+    """Train on expert pairs (M, D); log, checkpoint; return the final state and last metrics."""
+    import os
+
+    from near.utils.checkpoint import Checkpointer
+    from near.utils.logging import MetricLogger, NonFiniteError, progress_bar, truncate_metrics
+
+    pairs = np.asarray(pairs, np.float32)
+    if pairs.ndim != 2 or len(pairs) < 2:
+        raise ValueError(f"expert pairs must have shape (M, D) with M >= 2, got {pairs.shape}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(pairs))  # shuffled 80/20 split (the original splits the unshuffled list)
+    n_test = max(1, int(round(cfg.test_fraction * len(pairs)))) if cfg.test_fraction > 0 else 0
+    test_pairs = jnp.asarray(pairs[order[:n_test]] if n_test else pairs[order[:1]])
+    train_pairs = jnp.asarray(pairs[order[n_test:]])
+
+    pair_dim = pairs.shape[1]
+    init, train_chunk, evaluate, _, _ = make_trainer(cfg, pair_dim)
+    meta = energy_meta(cfg, pair_dim, meta or {})
+    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    state = init(jax.random.PRNGKey(seed))
+    if resume and ckpt.latest_step() is not None:
+        from near.utils.checkpoint import load
+
+        restored = load(run_dir, model_target={"params": state.params, "ema_params": state.ema_params,
+                                               "stats": state.stats},
+                        train_target={"opt_state": state.opt_state, "step": state.step, "key": state.key},
+                        items=("model", "train"))
+        m, t = restored["model"], restored["train"]
+        state = EnergyState(m["params"], m["ema_params"], t["opt_state"], m["stats"], t["step"], t["key"])
+        truncate_metrics(run_dir, int(state.step))
+
+    def save(s: EnergyState):
+        ckpt.save(int(s.step), {"params": s.params, "ema_params": s.ema_params, "stats": s.stats},
+                  {"opt_state": s.opt_state, "step": s.step, "key": s.key}, meta)
+
+    logger = MetricLogger(run_dir)
+    chunk = max(1, min(cfg.log_every, cfg.iterations))
+    last: dict = {}
+    progress, desc, total = progress_bar("energy (DSM)", cfg.iterations, disable=not show_progress)
+    with progress:
+        task = progress.add_task(desc, total=total, completed=int(state.step), info="")
+        eval_key = jax.random.PRNGKey(seed + 1)
+        while int(state.step) < cfg.iterations:
+            steps = min(chunk, cfg.iterations - int(state.step))
+            new_state, losses = train_chunk(state, train_pairs, steps)
+            losses = np.asarray(losses)
+            if not np.all(np.isfinite(losses)):
+                bad = int(state.step) + int(np.argmax(~np.isfinite(losses))) + 1
+                logger.close()
+                raise NonFiniteError(
+                    f"energy training produced a non-finite DSM loss at step {bad} (run {run_dir}); "
+                    f"the last good checkpoint is kept. Try a lower energy.learning_rate or check the demos for outliers."
+                )
+            state = new_state
+            eval_key, sub = jax.random.split(eval_key)
+            scalars = {"loss": losses.mean(), **{k: v for k, v in evaluate(state, test_pairs, sub).items()}}
+            last = logger.log(int(state.step), scalars)
+            progress.update(task, completed=int(state.step), info=f"loss {last['loss']:.3f}")
+            step = int(state.step)
+            if step % cfg.checkpoint_every < steps or step == cfg.iterations:
+                save(state)
+    logger.close()
+    ckpt.close()
+    return state, last
+
+
+def load_energy_model(path: str, *, expect_pair_dim: int | None = None, expect_env: str | None = None) -> tuple[EnergyModel, dict]:
+    """Load a trained energy model from a run folder, checking that it fits the task."""
+    from near.utils.checkpoint import CheckpointError, load, load_meta
+
+    meta = load_meta(path)
+    if meta.get("kind") != "energy":
+        raise CheckpointError(f"{path} is not an energy-model checkpoint (kind={meta.get('kind')!r})")
+    if expect_pair_dim is not None and meta.get("pair_dim") != expect_pair_dim:
+        raise CheckpointError(
+            f"energy checkpoint {path} was trained on {meta.get('pair_dim')}-number pairs of env "
+            f"{meta.get('env')!r}, but this task uses {expect_pair_dim}-number pairs"
+        )
+    if expect_env is not None and meta.get("env") not in (None, expect_env):
+        raise CheckpointError(f"energy checkpoint {path} was trained for env {meta.get('env')!r}, not {expect_env!r}")
+    fields = {f.name for f in dataclasses.fields(EnergyConfig)}
+    cfg = EnergyConfig(**{k: v for k, v in meta["energy"].items() if k in fields})
+    init, *_ = make_trainer(cfg, meta["pair_dim"])
+    template = init(jax.random.PRNGKey(0))
+    model = load(path, model_target={"params": template.params, "ema_params": template.ema_params,
+                                     "stats": template.stats}, items=("model",))["model"]
+    state = template.replace(params=model["params"], ema_params=model["ema_params"], stats=model["stats"])
+    return model_from_state(cfg, state), meta

@@ -1,0 +1,383 @@
+"""What each command does, as functions of a Config: train-energy, train, play, viz, quickstart.
+
+The CLI parses arguments and calls these; nothing here imports the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from near.config import Config, ConfigError, to_dict, to_yaml
+from near.utils.checkpoint import CheckpointError, Checkpointer, load, load_meta
+from near.utils.logging import (MetricLogger, NonFiniteError, prepare_run_dir, progress_bar, read_metrics,
+                                truncate_metrics, write_json)
+
+# ----------------------------------------------------------------------------------------------
+# environments and demonstrations
+
+
+def make_env(cfg: Config):
+    if cfg.task.env == "maze":
+        from near.envs.maze import MazeConfig, MazeEnv
+
+        return MazeEnv(MazeConfig(max_steps=cfg.task.max_episode_steps))
+    raise ConfigError(f"unknown env {cfg.task.env!r} (task {cfg.task.name}); available: maze")
+
+
+def load_demos(cfg: Config):
+    """The task's demonstrations: a zarr store (task.data) or the scripted expert."""
+    if cfg.task.env != "maze":
+        raise ConfigError(f"no demonstrations defined for env {cfg.task.env!r}")
+    if cfg.task.data:
+        from near.data.demos import load_zarr_demos
+
+        demos = load_zarr_demos(os.path.expanduser(cfg.task.data))
+        if demos.state_dim != 2:
+            raise ConfigError(f"{cfg.task.data}: maze demos need 2 numbers per state (x, y), found {demos.state_dim}")
+        return demos
+    from near.envs.maze_expert import generate_maze_demos
+
+    return generate_maze_demos(cfg.task.num_demo_episodes, seed=cfg.seed)
+
+
+def demo_pairs(cfg: Config, env=None) -> np.ndarray:
+    from near.data.demos import transition_pairs
+
+    env = env or make_env(cfg)
+    return transition_pairs(load_demos(cfg), order=env.pair_order)
+
+
+def default_out(cfg: Config, command: str) -> str:
+    return cfg.out or os.path.join("runs", f"{cfg.task.name}-{command}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _write_config(run_dir: str, cfg: Config) -> None:
+    with open(os.path.join(run_dir, "config.yaml"), "w") as fh:
+        fh.write(to_yaml(cfg))
+
+
+# ----------------------------------------------------------------------------------------------
+# step 1: the energy model
+
+
+def train_energy(cfg: Config) -> dict:
+    from near.energy.train import fit, load_energy_model, ranking_accuracy
+
+    env = make_env(cfg)
+    pairs = demo_pairs(cfg, env)  # read the demos before touching the run folder
+    run_dir = prepare_run_dir(default_out(cfg, "energy"), resume=cfg.resume)
+    _write_config(run_dir, cfg)
+    start = time.time()
+    meta = {"task": cfg.task.name, "env": cfg.task.env, "data": cfg.task.data or "generated", "config": to_dict(cfg)}
+    _, last = fit(cfg.energy, pairs, run_dir, seed=cfg.seed, meta=meta, resume=cfg.resume, show_progress=cfg.progress)
+    model, _ = load_energy_model(run_dir)
+    rng = np.random.default_rng(cfg.seed)
+    random_pairs = _random_pairs(env, pairs, rng, len(pairs))
+    levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
+    accuracy = {f"rank_accuracy/level_{c}": ranking_accuracy(model, pairs[:4096], random_pairs[:4096], c) for c in levels}
+    summary = {"kind": "energy", "task": cfg.task.name, "run_dir": run_dir, "num_pairs": int(len(pairs)),
+               "wall_seconds": round(time.time() - start, 2), "final_loss": last.get("loss"),
+               "test_loss": last.get("test_loss"), **accuracy}
+    write_json(os.path.join(run_dir, "summary.json"), summary)
+    return summary
+
+
+def _random_pairs(env, pairs: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Pairs of uniformly random states within the demos' bounding box: the 'not expert' reference."""
+    d = pairs.shape[1] // 2
+    states = np.concatenate([pairs[:, :d], pairs[:, d:]])
+    low, high = states.min(0), states.max(0)
+    return rng.uniform(np.tile(low, 2), np.tile(high, 2), size=(n, 2 * d)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# step 2: the policy
+
+
+def make_style(cfg: Config, env):
+    """The style reward of the task's algorithm: the only thing that differs between methods."""
+    from near.rl.ppo import NoStyle
+
+    algo = cfg.task.algo
+    if algo == "NEAR":
+        from near.energy.train import load_energy_model
+        from near.rl.near import NEARReward
+
+        if not cfg.energy.checkpoint:
+            raise ConfigError("task NEAR needs a trained energy model: pass energy.checkpoint=RUN_DIR "
+                              "(made by `near train-energy`)")
+        model, meta = load_energy_model(cfg.energy.checkpoint, expect_pair_dim=2 * env.pair_state_dim,
+                                        expect_env=cfg.task.env)
+        return NEARReward(model, cfg.reward), meta
+    if algo == "PPO":
+        return NoStyle(), {}
+    raise ConfigError(f"algorithm {algo!r} is not available yet (task {cfg.task.name})")
+
+
+def _check_finite(metrics: dict, iteration: int, run_dir: str) -> None:
+    bad = [k for k, v in metrics.items() if not np.all(np.isfinite(np.asarray(v))) and not k.startswith("episode")
+           and k != "success_rate"]
+    if bad:
+        raise NonFiniteError(f"policy training produced non-finite {', '.join(sorted(bad))} by iteration {iteration} "
+                             f"(run {run_dir}); the last good checkpoint is kept")
+
+
+def train_policy(cfg: Config) -> dict:
+    from near.envs.core import AutoReset
+    from near.rl.ppo import make_train, summarize_chunk
+
+    env = make_env(cfg)
+    wrapped = AutoReset(env)
+    style, energy_meta = make_style(cfg, env)
+    run_dir = prepare_run_dir(default_out(cfg, "train"), resume=cfg.resume)
+    _write_config(run_dir, cfg)
+    p = cfg.train
+    if cfg.task.algo == "AMP":
+        p = dataclasses.replace(p, learn_std=False)
+    init, train_chunk = make_train(p, wrapped, style, cfg.reward)
+    state = init(jax.random.PRNGKey(cfg.seed))
+    meta = {"kind": "policy", "task": cfg.task.name, "env": cfg.task.env, "algo": cfg.task.algo,
+            "obs_dim": env.obs_dim, "action_dim": env.action_dim, "config": to_dict(cfg)}
+    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    wall_offset = 0.0
+    if cfg.resume and ckpt.latest_step() is not None:
+        restored = load(run_dir, model_target=_model_item(state), train_target=_train_item(state),
+                        items=("model", "train", "meta"))
+        state = _restore_state(state, restored["model"], restored["train"])
+        wall_offset = float(restored["meta"].get("wall_seconds", 0.0))
+        truncate_metrics(run_dir, int(state.iteration) * p.batch_size)
+
+    logger = MetricLogger(run_dir)
+    logger.start -= wall_offset
+    total = p.num_iterations
+    last: dict = {}
+    best_success = -1.0
+    progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
+    with progress:
+        bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
+        while int(state.iteration) < total:
+            n = min(p.iterations_per_log, total - int(state.iteration))
+            new_state, metrics = train_chunk(state, n)
+            record = summarize_chunk(metrics)
+            iteration = int(new_state.iteration)
+            _check_finite(record, iteration, run_dir)
+            state = new_state
+            record["iteration"] = iteration
+            last = logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, **record})
+            if not np.isnan(last.get("success_rate", np.nan)):
+                best_success = max(best_success, last["success_rate"])
+            info = f"return {last['episode_return']:.1f} success {last['success_rate']:.2f}"
+            if "sigma_level" in last:
+                info += f" level {int(last['sigma_level'])}"
+            progress.update(bar, completed=iteration, info=info)
+            if iteration % p.checkpoint_every < n or iteration == total:
+                meta["wall_seconds"] = time.time() - logger.start
+                ckpt.save(iteration, _model_item(state), _train_item(state), meta)
+    logger.close()
+    ckpt.close()
+
+    evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes)
+    summary = {
+        "kind": "policy", "task": cfg.task.name, "algo": cfg.task.algo, "run_dir": run_dir, "seed": cfg.seed,
+        "env_steps": int(state.iteration) * p.batch_size, "iterations": int(state.iteration),
+        "wall_seconds": round(time.time() - logger.start, 2),
+        "success_rate": evaluation["success_rate"], "episode_length": evaluation["mean_length"],
+        "task_return": evaluation["mean_return"], "eval_episodes": p.eval_episodes,
+        "train_success_rate_last": last.get("success_rate"), "train_episode_return_last": last.get("episode_return"),
+        "style_reward_last": last.get("style_reward"), "sigma_level_last": last.get("sigma_level"),
+        "energy_checkpoint": cfg.energy.checkpoint if cfg.task.algo == "NEAR" else None,
+    }
+    write_json(os.path.join(run_dir, "summary.json"), summary)
+    from near.viz.maze_plots import plot_learning_curves
+
+    plot_learning_curves(read_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"),
+                         keys=["success_rate", "episode_return", "episode_length", "style_reward", "sigma_level",
+                               "energy", "critic_loss", "log_std"], title=f"{cfg.task.name} (seed {cfg.seed})")
+    return summary
+
+
+def _model_item(state) -> dict:
+    return {"params": state.params, "obs_stats": state.obs_stats, "value_stats": state.value_stats}
+
+
+def _train_item(state) -> dict:
+    return {"opt_state": state.opt_state, "env_state": state.env_state, "obs": state.obs,
+            "reward_state": state.reward_state, "key": state.key, "iteration": state.iteration}
+
+
+def _restore_state(state, model: dict, train: dict):
+    return state.replace(params=model["params"], obs_stats=model["obs_stats"], value_stats=model["value_stats"],
+                         **train)
+
+
+# ----------------------------------------------------------------------------------------------
+# using a trained policy
+
+
+def load_policy(cfg: Config, path: str):
+    """(cfg of the run, params, obs_stats) of a policy checkpoint, checked against the task."""
+    from near.config import from_dict
+    from near.rl.ppo import make_networks
+    from near.utils.running_stats import RunningStats
+
+    meta = load_meta(path)
+    if meta.get("kind") != "policy":
+        raise CheckpointError(f"{path} is not a policy checkpoint (kind={meta.get('kind')!r}); "
+                              f"energy models are used with energy.checkpoint=... or `near viz energy`")
+    if cfg.task.env != meta.get("env"):
+        raise CheckpointError(f"checkpoint {path} is a {meta.get('task')} policy (env {meta.get('env')!r}), "
+                              f"not for task {cfg.task.name} (env {cfg.task.env!r})")
+    run_cfg = from_dict(meta["config"])
+    actor, critic = make_networks(run_cfg.train, meta["action_dim"])
+    dummy = jnp.zeros((1, meta["obs_dim"]))
+    key = jax.random.PRNGKey(0)
+    target = {"params": {"actor": actor.init(key, dummy), "critic": critic.init(key, dummy)},
+              "obs_stats": RunningStats.create(meta["obs_dim"]), "value_stats": RunningStats.create(1)}
+    model = load(path, model_target=target, items=("model",))["model"]
+    return run_cfg, model["params"], model["obs_stats"], meta
+
+
+def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
+                    deterministic: bool = True, seed: int | None = None) -> dict:
+    from near.rl.evaluate import run_episodes
+    from near.rl.ppo import act
+
+    env = env or make_env(cfg)
+    if state is not None:
+        run_cfg, params, obs_stats = cfg, state.params, state.obs_stats
+    else:
+        run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
+
+    def policy(obs, key):
+        return act(params, run_cfg.train, obs_stats, obs, env.action_dim, None if deterministic else key)
+
+    key = jax.random.PRNGKey(cfg.seed + 10_000 if seed is None else seed)
+    return run_episodes(env, policy, key, episodes, cfg.task.max_episode_steps)
+
+
+def play(cfg: Config) -> dict:
+    """Roll a trained policy out: trajectories PNG, video, eval.json."""
+    from near.viz.maze_plots import plot_trajectories, render_maze_frames
+    from near.viz.video import frame_strip, write_video
+
+    if not cfg.checkpoint:
+        raise ConfigError("play needs checkpoint=RUN_DIR (a run folder made by `near train`)")
+    out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
+    os.makedirs(out, exist_ok=True)
+    result = evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)
+    obs = result["observations"]  # (T+1, N, 2)
+    lengths = result["episode_length"]
+    trajectories = [obs[: lengths[i] + 1, i] for i in range(obs.shape[1])]
+    demos = None
+    try:
+        demos = load_demos(cfg).states
+    except Exception:  # noqa: BLE001 - the overlay is optional
+        pass
+    files = {"trajectories": plot_trajectories(trajectories, os.path.join(out, "trajectories.png"), demo_states=demos,
+                                               success=list(result["success"]),
+                                               title=f"{cfg.task.name}: success {result['success_rate']:.0%}")}
+    if cfg.video:
+        frames = render_maze_frames(trajectories[0], size=256)
+        files["video"] = write_video(frames, os.path.join(out, "episode0.mp4"), fps=30)
+        import imageio.v3 as iio
+
+        files["strip"] = os.path.join(out, "episode0_strip.png")
+        iio.imwrite(files["strip"], frame_strip(frames, 6))
+    summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "success_rate": result["success_rate"],
+               "episode_length": result["mean_length"], "task_return": result["mean_return"], "files": files}
+    write_json(os.path.join(out, "eval.json"), summary)
+    return summary
+
+
+# ----------------------------------------------------------------------------------------------
+# visualisation of the energy landscape
+
+
+def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | None = None) -> str:
+    from near.energy.train import load_energy_model
+    from near.viz.maze_plots import energy_landscape, plot_energy_landscape
+
+    if not cfg.checkpoint:
+        raise ConfigError("viz energy needs checkpoint=RUN_DIR (a run folder made by `near train-energy`)")
+    model, meta = load_energy_model(cfg.checkpoint)
+    if meta.get("env") != "maze":
+        raise ConfigError(f"viz energy draws the maze plane; checkpoint {cfg.checkpoint} is for env {meta.get('env')!r}")
+    num_levels = int(model.sigmas.shape[0])
+    levels = levels or sorted({0, num_levels // 4, num_levels // 2, (3 * num_levels) // 4, num_levels - 1})
+    run_cfg_data = meta.get("config", {}).get("task", {}).get("data", "")
+    demos = None
+    try:
+        demos = load_demos(dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, data=run_cfg_data))).states
+    except Exception:  # noqa: BLE001
+        pass
+    step = 3.5
+    if demos is not None and len(demos) > 1:
+        steps = np.linalg.norm(np.diff(demos, axis=0), axis=1)
+        step = float(np.median(steps[(steps > 0) & (steps < 50)]))
+    energy = jax.jit(model.energy)
+    landscape = energy_landscape(lambda pairs, level: np.asarray(energy(jnp.asarray(pairs), level)),
+                                 levels=levels, sigmas=np.asarray(model.sigmas), step=step)
+    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_landscape.png")
+    return plot_energy_landscape(landscape, levels=levels, sigmas=np.asarray(model.sigmas), path=out_path,
+                                 demo_states=demos, title=f"energy landscape ({meta.get('task')}), pair step {step:.1f} px")
+
+
+# ----------------------------------------------------------------------------------------------
+# quickstart: the whole maze pipeline
+
+
+def quickstart(cfg: Config) -> dict:
+    start = time.time()
+    root = prepare_run_dir(cfg.out or os.path.join("runs", f"quickstart-{time.strftime('%Y%m%d-%H%M%S')}"))
+    energy_cfg = dataclasses.replace(cfg, out=os.path.join(root, "energy"), resume=False)
+    energy_summary = train_energy(energy_cfg)
+    landscape = viz_energy(dataclasses.replace(cfg, checkpoint=energy_summary["run_dir"]),
+                           out_path=os.path.join(root, "energy_landscape.png"))
+    policy_cfg = dataclasses.replace(cfg, out=os.path.join(root, "policy"), resume=False,
+                                     energy=dataclasses.replace(cfg.energy, checkpoint=energy_summary["run_dir"]))
+    policy_summary = train_policy(policy_cfg)
+    play_cfg = dataclasses.replace(policy_cfg, out=root, checkpoint=policy_summary["run_dir"],
+                                   episodes=max(cfg.train.eval_episodes, 1))
+    play_summary = play(play_cfg)
+    import shutil
+
+    shutil.copy(os.path.join(policy_summary["run_dir"], "learning_curves.png"), os.path.join(root, "learning_curves.png"))
+    summary = {
+        "task": cfg.task.name, "data": cfg.task.data or "generated", "seed": cfg.seed,
+        "success_rate": play_summary["success_rate"], "episode_length": play_summary["episode_length"],
+        "eval_episodes": play_summary["episodes"], "env_steps": policy_summary["env_steps"],
+        "wall_seconds": round(time.time() - start, 2),
+        "energy_seconds": energy_summary["wall_seconds"], "policy_seconds": policy_summary["wall_seconds"],
+        "energy_rank_accuracy_level_0": energy_summary.get("rank_accuracy/level_0"),
+        "files": {"energy_landscape": landscape, "learning_curves": os.path.join(root, "learning_curves.png"),
+                  **play_summary["files"]},
+        "runs": {"energy": energy_summary["run_dir"], "policy": policy_summary["run_dir"]},
+    }
+    write_json(os.path.join(root, "summary.json"), summary)
+    return summary
+
+
+def summary_table(summary: dict, title: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, (int, float, str)) or value is None:
+            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console = Console()
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()
+
+
+__all__ = ["train_energy", "train_policy", "play", "viz_energy", "quickstart", "evaluate_policy", "json"]

@@ -1,0 +1,52 @@
+"""Deterministic (or stochastic) evaluation episodes of a trained policy, batched and jitted."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: jax.Array, num_episodes: int,
+                 max_steps: int) -> dict:
+    """Run one episode in each of ``num_episodes`` parallel envs (no auto-reset).
+
+    ``policy(obs, key) -> action``. Returns per-episode success, return, length and the per-step
+    observations (T+1, N, obs_dim) with frames after termination repeating the terminal one.
+    """
+
+    @jax.jit
+    def rollout(key):
+        k_reset, k_run = jax.random.split(key)
+        state, obs = jax.vmap(env.reset)(jax.random.split(k_reset, num_episodes))
+
+        def step(carry, k):
+            state, obs, alive, ret, length, success = carry
+            action = policy(obs, k)
+            next_state, next_obs, reward, done, info = jax.vmap(env.step)(state, action)
+            keep = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+            state = jax.tree.map(keep, next_state, state)
+            obs = keep(next_obs, obs)
+            ret = ret + jnp.where(alive, reward, 0.0)
+            length = length + alive.astype(jnp.int32)
+            success = success | (alive & info["success"])
+            alive = alive & ~done
+            return (state, obs, alive, ret, length, success), obs
+
+        n = num_episodes
+        init = (state, obs, jnp.ones(n, bool), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.zeros(n, bool))
+        (_, _, _, ret, length, success), observations = jax.lax.scan(step, init, jax.random.split(k_run, max_steps))
+        return jnp.concatenate([obs[None], observations]), ret, length, success
+
+    observations, ret, length, success = (np.asarray(x) for x in rollout(key))
+    return {
+        "observations": observations,
+        "episode_return": ret,
+        "episode_length": length,
+        "success": success,
+        "success_rate": float(success.mean()),
+        "mean_return": float(ret.mean()),
+        "mean_length": float(length.mean()),
+    }

@@ -1,0 +1,314 @@
+"""PPO with a pluggable style reward (NEAR's energy, AMP's discriminator, or none), PureJaxRL style.
+
+``make_train(cfg, env, style, reward_cfg)`` returns ``init(key)`` and ``train_chunk(state, n)``:
+n iterations of [vectorised rollout -> style reward on the rollout's state pairs -> reward-model
+update (AMP) -> GAE -> epochs x minibatches of clipped-PPO updates], compiled as one function
+with ``lax.scan``. Nothing leaves the device inside a chunk; the host logs between chunks.
+
+PPO semantics follow rl_games' continuous A2C (spec near-algorithm.md §7): separate actor and
+critic MLPs, state-independent log-std, running observation and value normalisation, advantages
+normalised over the batch, loss = actor + 0.5*critic_coef*critic - entropy_coef*entropy +
+bounds_loss_coef*bounds. Deviation, on purpose: time-out bootstrapping (gamma * V(s_T) added on
+truncation) is not multiplied by the task weight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from near.energy.reward import RewardConfig
+from near.envs.core import AutoReset
+from near.rl.networks import Actor, Critic, gaussian_entropy, gaussian_log_prob
+from near.utils import running_stats
+from near.utils.running_stats import RunningStats
+
+
+@dataclasses.dataclass
+class PPOConfig:
+    """PPO and rollout settings."""
+
+    num_envs: int = 64
+    horizon: int = 32  # rollout steps per env per iteration
+    minibatch_size: int = 512
+    update_epochs: int = 4
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    critic_coef: float = 1.0
+    entropy_coef: float = 0.0
+    bounds_loss_coef: float = 0.0
+    max_grad_norm: float = 0.5  # 0 disables clipping
+    actor_hidden: list[int] = field(default_factory=lambda: [256, 256])
+    critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
+    log_std_init: float = -3.0
+    learn_std: bool = True  # NEAR learns it; AMP freezes it
+    normalize_obs: bool = True
+    normalize_value: bool = True
+    normalize_advantage: bool = True
+    bootstrap_timeouts: bool = True
+    total_env_steps: int = 300_000
+    iterations_per_log: int = 10  # iterations per compiled chunk
+    checkpoint_every: int = 50  # iterations
+    eval_episodes: int = 32
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.horizon
+
+    @property
+    def num_iterations(self) -> int:
+        return max(1, self.total_env_steps // self.batch_size)
+
+
+class StyleReward(Protocol):
+    """A reward computed from state pairs. NEAR: frozen energy + annealing. AMP: a discriminator."""
+
+    name: str
+
+    def init(self, key: jax.Array) -> Any: ...
+
+    def compute(self, state: Any, pairs: jax.Array) -> tuple[jax.Array, Any, dict]: ...
+
+    def update(self, state: Any, pairs: jax.Array, key: jax.Array) -> tuple[Any, dict]: ...
+
+
+class NoStyle:
+    """Plain PPO on the task reward."""
+
+    name = "none"
+
+    def init(self, key):
+        return jnp.zeros(())
+
+    def compute(self, state, pairs):
+        return jnp.zeros(pairs.shape[:-1]), state, {}
+
+    def update(self, state, pairs, key):
+        return state, {}
+
+
+class Transition(NamedTuple):
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    task_reward: jax.Array
+    done: jax.Array
+    truncated: jax.Array
+    terminal_value: jax.Array
+    pair: jax.Array
+    success: jax.Array
+    episode_return: jax.Array
+    episode_length: jax.Array
+
+
+@struct.dataclass
+class TrainState:
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any
+    obs_stats: RunningStats
+    value_stats: RunningStats
+    env_state: Any  # batched WrappedState
+    obs: jax.Array
+    reward_state: Any
+    key: jax.Array
+    iteration: jax.Array
+
+
+def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
+    return Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init), Critic(tuple(cfg.critic_hidden))
+
+
+def make_optimizer(cfg: PPOConfig) -> optax.GradientTransformation:
+    adam = optax.adam(cfg.learning_rate, eps=1e-8)
+    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam) if cfg.max_grad_norm > 0 else adam
+    if cfg.learn_std:
+        return tx
+    # AMP: the log-std is a constant
+    labels = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
+        lambda path, _: "frozen" if any(getattr(k, "key", None) == "log_std" for k in path) else "train", params
+    )
+    return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def normalize_obs(cfg: PPOConfig, stats: RunningStats, obs: jax.Array) -> jax.Array:
+    return running_stats.normalize(stats, obs) if cfg.normalize_obs else obs
+
+
+def value_to_raw(cfg: PPOConfig, stats: RunningStats, v: jax.Array) -> jax.Array:
+    return v * jnp.sqrt(stats.var + running_stats.EPSILON) + stats.mean[0] if cfg.normalize_value else v
+
+
+def value_to_normalized(cfg: PPOConfig, stats: RunningStats, v: jax.Array) -> jax.Array:
+    return (v - stats.mean[0]) / jnp.sqrt(stats.var[0] + running_stats.EPSILON) if cfg.normalize_value else v
+
+
+def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: RewardConfig):
+    if cfg.batch_size % cfg.minibatch_size:
+        raise ValueError(
+            f"num_envs*horizon = {cfg.batch_size} must be a multiple of minibatch_size = {cfg.minibatch_size}"
+        )
+    actor, critic = make_networks(cfg, env.action_dim)
+    optimizer = make_optimizer(cfg)
+    num_minibatches = cfg.batch_size // cfg.minibatch_size
+
+    def init(key: jax.Array) -> TrainState:
+        key, k_actor, k_critic, k_env, k_style = jax.random.split(key, 5)
+        dummy = jnp.zeros((1, env.obs_dim))
+        params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
+        env_state, obs = jax.vmap(env.reset)(jax.random.split(k_env, cfg.num_envs))
+        return TrainState(
+            params=params,
+            opt_state=optimizer.init(params),
+            obs_stats=RunningStats.create(env.obs_dim),
+            value_stats=RunningStats.create(1),
+            env_state=env_state,
+            obs=obs,
+            reward_state=style.init(k_style),
+            key=key,
+            iteration=jnp.zeros((), jnp.int32),
+        )
+
+    def policy_value(params, obs_stats, value_stats, obs):
+        x = normalize_obs(cfg, obs_stats, obs)
+        mean, log_std = actor.apply(params["actor"], x)
+        value = value_to_raw(cfg, value_stats, critic.apply(params["critic"], x))
+        return mean, log_std, value
+
+    def rollout_step(carry, _):
+        params, obs_stats, value_stats, env_state, obs, key = carry
+        key, k_act = jax.random.split(key)
+        mean, log_std, value = policy_value(params, obs_stats, value_stats, obs)
+        action = mean + jnp.exp(log_std) * jax.random.normal(k_act, mean.shape)
+        log_prob = gaussian_log_prob(mean, log_std, action)
+        env_state, next_obs, reward, done, info = jax.vmap(env.step)(env_state, jnp.clip(action, -1.0, 1.0))
+        truncated = info["truncated"] & done
+        _, _, terminal_value = policy_value(params, obs_stats, value_stats, info["terminal_obs"])
+        transition = Transition(obs, action, log_prob, value, reward, done, truncated, terminal_value,
+                                info["pair"], info["success"] & done, info["episode_return"], info["episode_length"])
+        return (params, obs_stats, value_stats, env_state, next_obs, key), transition
+
+    def gae(traj: Transition, rewards: jax.Array, last_value: jax.Array):
+        def step(carry, t):
+            advantage, next_value = carry
+            reward, value, done = t
+            not_done = 1.0 - done.astype(jnp.float32)
+            delta = reward + cfg.gamma * next_value * not_done - value
+            advantage = delta + cfg.gamma * cfg.gae_lambda * not_done * advantage
+            return (advantage, value), advantage
+
+        _, advantages = jax.lax.scan(step, (jnp.zeros_like(last_value), last_value),
+                                     (rewards, traj.value, traj.done), reverse=True)
+        return advantages, advantages + traj.value
+
+    def loss_fn(params, obs_stats, value_stats, batch):
+        obs, action, old_log_prob, advantage, target = batch
+        x = normalize_obs(cfg, obs_stats, obs)
+        mean, log_std = actor.apply(params["actor"], x)
+        value_n = critic.apply(params["critic"], x)
+        ratio = jnp.exp(gaussian_log_prob(mean, log_std, action) - old_log_prob)
+        clipped = jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
+        actor_loss = -jnp.minimum(ratio * advantage, clipped * advantage).mean()
+        critic_loss = jnp.mean((value_n - value_to_normalized(cfg, value_stats, target)) ** 2)
+        entropy = gaussian_entropy(log_std).mean()
+        bounds = jnp.sum(jax.nn.relu(mean - 1.1) ** 2 + jax.nn.relu(-1.1 - mean) ** 2, axis=-1).mean()
+        total = actor_loss + 0.5 * cfg.critic_coef * critic_loss - cfg.entropy_coef * entropy + cfg.bounds_loss_coef * bounds
+        stats = {"actor_loss": actor_loss, "critic_loss": critic_loss, "entropy": entropy,
+                 "approx_kl": jnp.mean((ratio - 1.0) - jnp.log(ratio)), "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > cfg.clip_eps)}
+        return total, stats
+
+    def update_iteration(state: TrainState, _):
+        key, k_roll, k_style, k_perm = jax.random.split(state.key, 4)
+        carry = (state.params, state.obs_stats, state.value_stats, state.env_state, state.obs, k_roll)
+        (_, _, _, env_state, last_obs, _), traj = jax.lax.scan(rollout_step, carry, None, length=cfg.horizon)
+
+        # rewards: the style reward is the only thing that differs between NEAR, AMP and PPO
+        style_reward, reward_state, style_metrics = style.compute(state.reward_state, traj.pair)
+        reward_state, update_metrics = style.update(reward_state, traj.pair, k_style)
+        task_reward = traj.task_reward * reward_cfg.task_reward_scale
+        rewards = reward_cfg.task_weight * task_reward + reward_cfg.style_weight * style_reward
+        if cfg.bootstrap_timeouts:
+            rewards = rewards + cfg.gamma * traj.terminal_value * traj.truncated
+
+        _, _, last_value = policy_value(state.params, state.obs_stats, state.value_stats, last_obs)
+        advantages, returns = gae(traj, rewards, last_value)
+        if cfg.normalize_advantage:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        obs_stats = running_stats.update(state.obs_stats, traj.obs) if cfg.normalize_obs else state.obs_stats
+        value_stats = running_stats.update(state.value_stats, returns[..., None]) if cfg.normalize_value else state.value_stats
+
+        flat = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
+                            (traj.obs, traj.action, traj.log_prob, advantages, returns))
+
+        def epoch(carry, k):
+            params, opt_state = carry
+            perm = jax.random.permutation(k, cfg.batch_size)
+            minibatches = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, cfg.minibatch_size) + x.shape[1:]), flat)
+
+            def minibatch_step(carry, batch):
+                params, opt_state = carry
+                grads, stats = jax.grad(loss_fn, has_aux=True)(params, obs_stats, value_stats, batch)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), stats
+
+            return jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+
+        (params, opt_state), loss_stats = jax.lax.scan(epoch, (state.params, state.opt_state),
+                                                      jax.random.split(k_perm, cfg.update_epochs))
+
+        done = traj.done.astype(jnp.float32)
+        metrics = {
+            "episodes": done.sum(),
+            "episode_return_sum": (traj.episode_return * done).sum(),
+            "episode_length_sum": (traj.episode_length * done).sum(),
+            "success_sum": traj.success.astype(jnp.float32).sum(),
+            "style_reward": style_reward.sum(0).mean(),  # summed over the horizon, env-averaged
+            "combined_reward": rewards.sum(0).mean(),
+            "task_reward": task_reward.sum(0).mean(),
+            "log_std": params["actor"]["params"]["log_std"].mean(),
+            **jax.tree.map(jnp.mean, loss_stats),
+            **style_metrics,
+            **update_metrics,
+        }
+        new_state = TrainState(params, opt_state, obs_stats, value_stats, env_state, last_obs, reward_state, key,
+                               state.iteration + 1)
+        return new_state, metrics
+
+    def train_chunk(state: TrainState, num_iterations: int):
+        return jax.lax.scan(update_iteration, state, None, length=num_iterations)
+
+    return init, jax.jit(train_chunk, static_argnums=1)
+
+
+def summarize_chunk(metrics: dict) -> dict:
+    """Reduce a chunk's stacked per-iteration metrics to one record (episode stats weighted by count)."""
+    import numpy as np
+
+    m = {k: np.asarray(v) for k, v in metrics.items()}
+    episodes = m.pop("episodes").sum()
+    out = {"episodes": float(episodes)}
+    for key, name in (("episode_return_sum", "episode_return"), ("episode_length_sum", "episode_length"),
+                      ("success_sum", "success_rate")):
+        total = m.pop(key).sum()
+        out[name] = float(total / episodes) if episodes > 0 else float("nan")
+    for key, value in m.items():
+        out[key] = float(value[-1]) if key in ("sigma_level", "log_std", "reward_centre") else float(value.mean())
+    return out
+
+
+def act(params: Any, cfg: PPOConfig, obs_stats: RunningStats, obs: jax.Array, action_dim: int,
+        key: jax.Array | None = None) -> jax.Array:
+    """Policy action for observations; deterministic (the mean) when key is None."""
+    actor = Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init)
+    mean, log_std = actor.apply(params["actor"], normalize_obs(cfg, obs_stats, obs))
+    if key is not None:
+        mean = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    return jnp.clip(mean, -1.0, 1.0)

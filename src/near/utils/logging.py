@@ -1,0 +1,114 @@
+"""Run folders and metric logs: TensorBoard event files plus a metrics.jsonl that plots read."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class RunFolderError(RuntimeError):
+    pass
+
+
+def prepare_run_dir(path: str, *, resume: bool = False) -> str:
+    """Create a run folder; refuse to reuse one that holds a run unless resuming."""
+    path = os.path.abspath(os.path.expanduser(path))
+    has_run = os.path.isdir(os.path.join(path, "checkpoints")) or os.path.exists(os.path.join(path, "summary.json"))
+    if has_run and not resume:
+        raise RunFolderError(
+            f"run folder {path} already holds a run; pass resume=True to continue it or choose another out=DIR"
+        )
+    if resume and not has_run:
+        raise RunFolderError(f"resume=True but {path} holds no run to resume")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _to_float(value: Any) -> float:
+    value = float(np.asarray(value))
+    return value if math.isfinite(value) else float("nan")
+
+
+class MetricLogger:
+    """Scalars to TensorBoard (``tb/``) and to ``metrics.jsonl`` (one JSON record per log step)."""
+
+    def __init__(self, run_dir: str, *, tensorboard: bool = True):
+        self.run_dir = run_dir
+        self.path = os.path.join(run_dir, "metrics.jsonl")
+        self.writer = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self.writer = SummaryWriter(os.path.join(run_dir, "tb"), flush_secs=10)
+        self.start = time.time()
+
+    def log(self, step: int, scalars: Mapping[str, Any]) -> dict:
+        record = {"step": int(step), "wall_seconds": round(time.time() - self.start, 3)}
+        record.update({k: _to_float(v) for k, v in scalars.items()})
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key != "step" and not math.isnan(value):
+                    self.writer.add_scalar(key, value, step)
+        return record
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()
+
+
+def read_metrics(run_dir: str) -> dict[str, list[float]]:
+    """metrics.jsonl as columns; keys missing from a record become NaN."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    records = []
+    if os.path.exists(path):
+        with open(path) as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+    keys = sorted({k for r in records for k in r})
+    return {k: [r.get(k, float("nan")) for r in records] for k in keys}
+
+
+def truncate_metrics(run_dir: str, after_step: int) -> None:
+    """Drop records logged after a checkpoint, so a resumed run does not log them twice."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        keep = [line for line in fh if line.strip() and json.loads(line)["step"] <= after_step]
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.writelines(keep)
+    os.replace(tmp, path)
+
+
+def write_json(path: str, data: Mapping[str, Any]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    os.replace(tmp, path)
+
+
+class NonFiniteError(FloatingPointError):
+    pass
+
+
+def progress_bar(description: str, total: int, *, disable: bool = False):
+    """A rich progress bar (a no-op context when disabled)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=disable,
+    ), description, total

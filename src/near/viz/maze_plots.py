@@ -1,0 +1,550 @@
+"""Pictures of the 2-D maze (spec near-environments.md §2): the maze itself, energy landscapes,
+rollouts, learning curves and fast rasterised frames for videos.
+
+Maze coordinates are the original's pixels with **y pointing down** (screen convention). Matplotlib
+axes are drawn with the y axis inverted, and raster frames use (row, col) = (y, x), so every picture
+shows the start at the top-left (~(70, 70)) and the goal at the bottom-right (~(435, 435)).
+
+Only the non-interactive Agg backend is used; nothing here ever opens a window.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from near.envs.maze import (
+    AGENT_RADIUS,
+    BOUNDARY,
+    BOUNDARY_RADIUS,
+    GOAL,
+    GOAL_RADIUS_FRACTION,
+    WALLS,
+    WORLD_SIZE,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Colours (§2.5). The original draws a shape's fill as ``min(1.2 * colour, 255)`` and its outline in
+# the base colour, hence "lighter fill, darker outline".
+# --------------------------------------------------------------------------------------------------
+
+
+def _lighter(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    return tuple(int(min(255.0, 1.2 * c)) for c in rgb)  # type: ignore[return-value]
+
+
+WALL_EDGE_RGB: tuple[int, int, int] = (0xB4, 0x65, 0x6F)  # #B4656F
+WALL_FILL_RGB: tuple[int, int, int] = _lighter(WALL_EDGE_RGB)  # (216, 121, 133)
+BOUNDARY_RGB: tuple[int, int, int] = (211, 211, 211)  # LightGray
+GOAL_RGB: tuple[int, int, int] = (34, 139, 34)  # ForestGreen
+GOAL_RING_RGB: tuple[int, int, int] = (150, 200, 150)  # success radius, pale green (ours)
+AGENT_RGB: tuple[int, int, int] = (65, 105, 225)  # RoyalBlue
+AGENT_INNER_RGB: tuple[int, int, int] = _lighter(AGENT_RGB)  # (78, 126, 255)
+PATH_RGB: tuple[int, int, int] = (150, 170, 235)  # faded RoyalBlue trail (ours)
+TARGET_RGB: tuple[int, int, int] = (255, 0, 0)  # red x for the action target
+BACKGROUND_RGB: tuple[int, int, int] = (255, 255, 255)
+
+GOAL_DISC_RADIUS = 10.0
+AGENT_INNER_RADIUS = 11.0
+WALL_OUTLINE_PX = 2.0
+SUCCESS_RADIUS = float(GOAL_RADIUS_FRACTION * np.linalg.norm(GOAL))  # ~30.8 px
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _plt():
+    """pyplot on the Agg backend (never interactive)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike, dpi: int = 110) -> str:
+    path = os.fspath(path)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Matplotlib drawing
+# --------------------------------------------------------------------------------------------------
+
+
+def draw_maze(ax, *, goal: bool = True, alpha: float = 1.0) -> None:
+    """Draw walls, boundary and (optionally) the goal disc + dashed success radius on ``ax``.
+
+    Sets equal aspect, limits [0, 512] and inverts y (y points down, as on screen).
+    """
+    from matplotlib.patches import Circle, Rectangle
+
+    for x0, x1, y0, y1 in np.asarray(WALLS, float):
+        ax.add_patch(
+            Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                facecolor=_hex(WALL_FILL_RGB),
+                edgecolor=_hex(WALL_EDGE_RGB),
+                linewidth=1.5,
+                alpha=alpha,
+                zorder=3,
+            )
+        )
+    for x0, y0, x1, y1 in np.asarray(BOUNDARY, float):
+        ax.plot(
+            [x0, x1],
+            [y0, y1],
+            color=_hex(BOUNDARY_RGB),
+            linewidth=2.0,
+            alpha=alpha,
+            solid_capstyle="round",
+            zorder=3,
+        )
+    if goal:
+        gx, gy = (float(v) for v in GOAL)
+        ax.add_patch(
+            Circle((gx, gy), GOAL_DISC_RADIUS, facecolor="forestgreen", edgecolor="none", alpha=alpha,
+                   zorder=4)
+        )
+        ax.add_patch(
+            Circle(
+                (gx, gy),
+                SUCCESS_RADIUS,
+                facecolor="none",
+                edgecolor="forestgreen",
+                linestyle="--",
+                linewidth=1.2,
+                alpha=alpha,
+                zorder=4,
+            )
+        )
+    ax.set_xlim(0.0, WORLD_SIZE)
+    ax.set_ylim(WORLD_SIZE, 0.0)  # y down
+    ax.set_aspect("equal")
+
+
+# --------------------------------------------------------------------------------------------------
+# Energy landscape
+# --------------------------------------------------------------------------------------------------
+
+
+def energy_landscape(
+    energy_fn: Callable[[np.ndarray, int], np.ndarray],
+    *,
+    levels: Sequence[int],
+    sigmas: np.ndarray,
+    step: float,
+    resolution: int = 64,
+    directions: int = 16,
+) -> dict:
+    """Evaluate a pair energy on a grid of start points and a fan of step directions.
+
+    ``energy_fn(pairs, level)`` takes ``pairs`` of shape (M, 4), float32, ``[s_t, s_{t+1}]`` in
+    pixels, and returns (M,) energies, higher = more expert-like. It is called exactly once per level
+    with M = resolution**2 * directions.
+
+    The grid points are cell centres ``(i + 0.5) * 512 / resolution``. For grid point p and unit vector
+    u_k = (cos 2πk/D, sin 2πk/D) (in pixel coordinates, y down), the pair is ``[p, p + step * u_k]``.
+
+    Returns a dict with
+      * ``xs``, ``ys``: (R,) grid coordinates; array index ``[l, iy, ix]`` is the point (xs[ix], ys[iy]);
+      * ``best``: (L, R, R) max over directions; ``mean``: (L, R, R) mean over directions;
+      * ``best_dir``: (L, R, R, 2) the unit vector (dx, dy) of the best direction;
+      * ``levels``, ``sigmas`` (one per level, see :func:`_sigmas_for_levels`), ``step``,
+        ``dirs`` (D, 2).
+    """
+    levels = [int(c) for c in levels]
+    r = int(resolution)
+    d = int(directions)
+    if r < 1 or d < 1:
+        raise ValueError("resolution and directions must be >= 1")
+    xs = ((np.arange(r) + 0.5) * (WORLD_SIZE / r)).astype(np.float32)
+    ys = xs.copy()
+    ang = 2.0 * np.pi * np.arange(d) / d
+    dirs = np.stack([np.cos(ang), np.sin(ang)], axis=-1).astype(np.float32)  # (D, 2)
+
+    gx, gy = np.meshgrid(xs, ys, indexing="xy")  # (R, R), [iy, ix]
+    p = np.stack([gx, gy], axis=-1).reshape(r * r, 1, 2)  # (R*R, 1, 2)
+    q = p + float(step) * dirs[None, :, :]  # (R*R, D, 2)
+    pairs = np.concatenate([np.broadcast_to(p, q.shape), q], axis=-1).reshape(-1, 4).astype(np.float32)
+    pairs = np.ascontiguousarray(pairs)
+
+    n_levels = len(levels)
+    best = np.empty((n_levels, r, r), np.float32)
+    mean = np.empty((n_levels, r, r), np.float32)
+    best_dir = np.empty((n_levels, r, r, 2), np.float32)
+    for i, c in enumerate(levels):
+        e = np.asarray(energy_fn(pairs, c), dtype=np.float32).reshape(-1)
+        if e.shape[0] != pairs.shape[0]:
+            raise ValueError(f"energy_fn returned {e.shape[0]} energies for {pairs.shape[0]} pairs")
+        e = e.reshape(r, r, d)
+        k = np.argmax(e, axis=-1)
+        best[i] = np.take_along_axis(e, k[..., None], axis=-1)[..., 0]
+        mean[i] = e.mean(axis=-1)
+        best_dir[i] = dirs[k]
+    return {
+        "xs": xs,
+        "ys": ys,
+        "best": best,
+        "mean": mean,
+        "best_dir": best_dir,
+        "levels": np.asarray(levels, np.int64),
+        "sigmas": _sigmas_for_levels(levels, sigmas),
+        "step": float(step),
+        "dirs": dirs,
+    }
+
+
+def _sigmas_for_levels(levels: Sequence[int], sigmas) -> np.ndarray:
+    """One sigma per level. ``sigmas`` is either one value per entry of ``levels`` (same length) or
+    the full noise schedule, indexed by level."""
+    levels = [int(c) for c in levels]
+    if sigmas is None:
+        return np.full(len(levels), np.nan, np.float64)
+    s = np.atleast_1d(np.asarray(sigmas, np.float64))
+    if s.shape[0] == len(levels):
+        return s
+    if levels and max(levels) < s.shape[0] and min(levels) >= -s.shape[0]:
+        return s[levels]
+    raise ValueError(f"cannot match {s.shape[0]} sigmas to levels {levels}")
+
+
+def _subsample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    points = np.asarray(points, np.float64).reshape(-1, np.asarray(points).shape[-1])[:, :2]
+    points = points[np.all(np.isfinite(points), axis=-1)]
+    if points.shape[0] > n:
+        idx = np.random.default_rng(seed).choice(points.shape[0], n, replace=False)
+        points = points[np.sort(idx)]
+    return points
+
+
+def plot_energy_landscape(
+    landscape: dict,
+    *,
+    levels: Sequence[int],
+    sigmas,
+    path,
+    demo_states: np.ndarray | None = None,
+    title: str = "",
+    key: str = "best",
+    max_demo_points: int = 3000,
+    quiver_cells: int = 16,
+) -> str:
+    """One heatmap per level of ``landscape[key]`` (default the best-direction energy), each with the
+    maze on top, a sparse quiver of ``best_dir``, demo points and its own colour bar. Saves a PNG."""
+    plt = _plt()
+    levels = [int(c) for c in levels]
+    sig = _sigmas_for_levels(levels, sigmas)
+    lvl_all = [int(c) for c in np.asarray(landscape.get("levels", levels)).reshape(-1)]
+    xs = np.asarray(landscape["xs"])
+    ys = np.asarray(landscape["ys"])
+    vals = np.asarray(landscape[key])
+    bdir = np.asarray(landscape["best_dir"])
+    r = xs.shape[0]
+
+    n = len(levels)
+    ncols = min(n, 3) if n else 1
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.2 * nrows), squeeze=False)
+    demo = _subsample(demo_states, max_demo_points) if demo_states is not None else None
+    stride = max(1, int(round(r / max(1, quiver_cells))))
+    qx, qy = np.meshgrid(xs[stride // 2 :: stride], ys[stride // 2 :: stride], indexing="xy")
+    arrow_len = 0.8 * stride * (WORLD_SIZE / r)
+
+    for i, c in enumerate(levels):
+        ax = axes[i // ncols][i % ncols]
+        j = lvl_all.index(c) if c in lvl_all else i
+        z = vals[j]
+        finite = z[np.isfinite(z)]
+        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if vmax <= vmin:
+            vmax = vmin + 1e-6
+        im = ax.imshow(
+            z,
+            extent=(0.0, WORLD_SIZE, WORLD_SIZE, 0.0),  # row 0 = smallest y at the top
+            origin="upper",
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+            zorder=1,
+        )
+        draw_maze(ax, alpha=0.85)
+        u = bdir[j][stride // 2 :: stride, stride // 2 :: stride]
+        ax.quiver(
+            qx,
+            qy,
+            u[..., 0] * arrow_len,
+            u[..., 1] * arrow_len,
+            angles="xy",
+            scale_units="xy",
+            scale=1.0,
+            color="white",
+            alpha=0.8,
+            width=0.004,
+            zorder=5,
+        )
+        if demo is not None and demo.shape[0]:
+            ax.scatter(demo[:, 0], demo[:, 1], s=2.5, c="orange", alpha=0.7, linewidths=0, zorder=6)
+        s = sig[i]
+        ax.set_title(f"level {c}, sigma={s:.3g}" if np.isfinite(s) else f"level {c}", fontsize=10)
+        ax.tick_params(labelsize=7)
+        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        cb.ax.tick_params(labelsize=7)
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rollouts and learning curves
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_trajectories(
+    trajectories: Sequence[np.ndarray],
+    path,
+    *,
+    demo_states: np.ndarray | None = None,
+    success: Sequence[bool] | None = None,
+    title: str = "",
+    max_demo_points: int = 3000,
+) -> str:
+    """Trajectories (each (T, >=2) pixel positions) over the maze: green if successful, red otherwise
+    (blue when ``success`` is not given); circle = start, square = end. Saves a PNG."""
+    plt = _plt()
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    if demo_states is not None:
+        demo = _subsample(demo_states, max_demo_points)
+        if demo.shape[0]:
+            ax.scatter(demo[:, 0], demo[:, 1], s=1.5, c="0.6", alpha=0.5, linewidths=0, zorder=2)
+    draw_maze(ax)
+    if success is not None and len(success) != len(trajectories):
+        raise ValueError("success must have one entry per trajectory")
+    for i, traj in enumerate(trajectories):
+        t = np.asarray(traj, np.float64)
+        if t.ndim != 2 or t.shape[0] == 0:
+            continue
+        t = t[:, :2]
+        color = "royalblue" if success is None else ("tab:green" if success[i] else "tab:red")
+        ax.plot(t[:, 0], t[:, 1], "-", color=color, linewidth=1.2, alpha=0.8, zorder=5)
+        mk = dict(color=color, markersize=4, markeredgecolor="k", markeredgewidth=0.5, zorder=6)
+        ax.plot(t[0, 0], t[0, 1], "o", **mk)
+        ax.plot(t[-1, 0], t[-1, 1], "s", **mk)
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color="0.3", label="start"),
+        Line2D([], [], marker="s", linestyle="", color="0.3", label="end"),
+    ]
+    if success is not None:
+        n_ok = int(np.sum(np.asarray(success, bool)))
+        handles = [
+            Line2D([], [], color="tab:green", label=f"success ({n_ok})"),
+            Line2D([], [], color="tab:red", label=f"failure ({len(success) - n_ok})"),
+            *handles,
+        ]
+    if demo_states is not None:
+        handles.append(Line2D([], [], marker=".", linestyle="", color="0.6", label="demo states"))
+    ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
+    ax.set_title(title or f"{len(trajectories)} trajectories", fontsize=10)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+DEFAULT_CURVE_KEYS = ("success_rate", "episode_return", "energy_reward", "task_reward", "sigma_level")
+
+
+def plot_learning_curves(
+    history: dict[str, Sequence[float]],
+    path,
+    *,
+    x_key: str = "env_steps",
+    keys: Sequence[str] | None = None,
+    title: str = "",
+) -> str:
+    """Small multiples of logged scalars against ``history[x_key]`` (or the log index when that key is
+    missing). ``keys`` defaults to every other key in ``history`` (``DEFAULT_CURVE_KEYS`` first);
+    missing, empty or non-numeric keys are skipped.
+    Series of different lengths are aligned on their common prefix. Saves a PNG."""
+    plt = _plt()
+    if keys is None:  # the usual training scalars first, then everything else in logging order
+        keys = [k for k in DEFAULT_CURVE_KEYS if k in history]
+        keys += [k for k in history if k != x_key and k not in keys]
+    present = []
+    for k in keys:
+        if k == x_key or k not in history:
+            continue
+        try:
+            v = np.asarray([np.nan if e is None else e for e in history[k]], np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            continue
+        if v.size:
+            present.append((k, v))
+    x_all = None
+    if x_key in history and len(history[x_key]):
+        x_all = np.asarray(history[x_key], np.float64).reshape(-1)
+
+    n = max(1, len(present))
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 2.8 * nrows), squeeze=False)
+    for i, (k, v) in enumerate(present):
+        ax = axes[i // ncols][i % ncols]
+        if x_all is not None:
+            m = min(len(v), len(x_all))
+            x, y = x_all[:m], v[:m]
+        else:
+            x, y = np.arange(len(v)), v
+        ax.plot(x, y, "-", color="tab:blue", linewidth=1.3, marker="." if len(y) < 30 else None)
+        ax.set_title(k, fontsize=10)
+        ax.set_xlabel(x_key if x_all is not None else "log step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    if not present:
+        axes[0][0].text(0.5, 0.5, "no data", ha="center", va="center", transform=axes[0][0].transAxes)
+        axes[0][0].set_axis_off()
+    for j in range(len(present), nrows * ncols):
+        if present:
+            axes[j // ncols][j % ncols].axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Raster frames (numpy only)
+# --------------------------------------------------------------------------------------------------
+
+
+def _fill_disc(img: np.ndarray, cx: float, cy: float, r: float, rgb) -> None:
+    """Fill pixels whose centre lies within r of (cx, cy); all in raster pixel units."""
+    h, w = img.shape[:2]
+    x0, x1 = max(0, int(math.floor(cx - r))), min(w, int(math.ceil(cx + r)) + 1)
+    y0, y1 = max(0, int(math.floor(cy - r))), min(h, int(math.ceil(cy + r)) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    mask = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= r * r
+    img[y0:y1, x0:x1][mask] = rgb
+
+
+def _fill_ring(img: np.ndarray, cx: float, cy: float, r: float, width: float, rgb, dashes: int = 0) -> None:
+    h, w = img.shape[:2]
+    ro = r + width / 2
+    x0, x1 = max(0, int(math.floor(cx - ro))), min(w, int(math.ceil(cx + ro)) + 1)
+    y0, y1 = max(0, int(math.floor(cy - ro))), min(h, int(math.ceil(cy + ro)) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    dx, dy = xx + 0.5 - cx, yy + 0.5 - cy
+    mask = np.abs(np.hypot(dx, dy) - r) <= width / 2
+    if dashes:
+        mask &= (np.floor((np.arctan2(dy, dx) + np.pi) / (2 * np.pi) * 2 * dashes) % 2) == 0
+    img[y0:y1, x0:x1][mask] = rgb
+
+
+def _fill_rect(img: np.ndarray, x0: float, x1: float, y0: float, y1: float, rgb) -> None:
+    h, w = img.shape[:2]
+    c0, c1 = max(0, int(round(x0))), min(w, int(round(x1)))
+    r0, r1 = max(0, int(round(y0))), min(h, int(round(y1)))
+    if c0 < c1 and r0 < r1:
+        img[r0:r1, c0:c1] = rgb
+
+
+def _draw_segment(img: np.ndarray, p0, p1, half_width: float, rgb) -> None:
+    """Thick line by stamping discs (or single pixels) along the segment, in raster units."""
+    h, w = img.shape[:2]
+    p0 = np.asarray(p0, np.float64)
+    p1 = np.asarray(p1, np.float64)
+    n = max(2, int(math.ceil(np.hypot(*(p1 - p0)) * 2)) + 1)
+    pts = p0[None] + np.linspace(0.0, 1.0, n)[:, None] * (p1 - p0)[None]
+    if half_width <= 0.75:
+        c = np.clip(np.floor(pts[:, 0]).astype(int), 0, w - 1)
+        r = np.clip(np.floor(pts[:, 1]).astype(int), 0, h - 1)
+        ok = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        img[r[ok], c[ok]] = rgb
+    else:
+        for q in pts[:: max(1, int(half_width))]:
+            _fill_disc(img, q[0], q[1], half_width, rgb)
+        _fill_disc(img, p1[0], p1[1], half_width, rgb)
+
+
+def maze_background(size: int = 256) -> np.ndarray:
+    """The static maze as a (size, size, 3) uint8 image: white canvas, LightGray boundary, walls
+    (lighter #B4656F fill with a 2 px #B4656F outline), goal disc and a dashed success ring."""
+    s = size / WORLD_SIZE
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = BACKGROUND_RGB
+    bw = max(1.0, 2 * BOUNDARY_RADIUS * s)
+    for x0, y0, x1, y1 in np.asarray(BOUNDARY, float):
+        _fill_rect(img, min(x0, x1) * s - bw / 2, max(x0, x1) * s + bw / 2, min(y0, y1) * s - bw / 2,
+                   max(y0, y1) * s + bw / 2, BOUNDARY_RGB)
+    ow = max(1.0, WALL_OUTLINE_PX * s)
+    for x0, x1, y0, y1 in np.asarray(WALLS, float):
+        _fill_rect(img, x0 * s, x1 * s, y0 * s, y1 * s, WALL_EDGE_RGB)
+        _fill_rect(img, x0 * s + ow, x1 * s - ow, y0 * s + ow, y1 * s - ow, WALL_FILL_RGB)
+    gx, gy = float(GOAL[0]) * s, float(GOAL[1]) * s
+    _fill_ring(img, gx, gy, SUCCESS_RADIUS * s, max(1.0, 1.5 * s), GOAL_RING_RGB, dashes=12)
+    _fill_disc(img, gx, gy, GOAL_DISC_RADIUS * s, GOAL_RGB)
+    return img
+
+
+def render_maze_frames(
+    trajectory: np.ndarray,
+    *,
+    size: int = 256,
+    targets: np.ndarray | None = None,
+    show_path: bool = True,
+) -> np.ndarray:
+    """Rasterise a maze rollout without matplotlib: (T, size, size, 3) uint8.
+
+    ``trajectory`` is (T, >=2) agent positions in pixels (y down); ``targets`` (T, 2) optional action
+    targets p* = (a + 1) * 256, also in pixels, drawn as a small red x (NaN rows are skipped). Each
+    frame shows the static background, the path so far, the agent (RoyalBlue disc r 15 with a lighter
+    inner disc r 11, scaled by size / 512) and the target.
+    """
+    traj = np.asarray(trajectory, np.float64)
+    if traj.ndim != 2 or traj.shape[1] < 2:
+        raise ValueError(f"trajectory must be (T, 2), got {traj.shape}")
+    traj = traj[:, :2]
+    t_len = traj.shape[0]
+    if targets is not None:
+        targets = np.asarray(targets, np.float64).reshape(t_len, -1)[:, :2]
+    s = size / WORLD_SIZE
+    trail = maze_background(size)  # background + path so far, updated incrementally
+    frames = np.empty((t_len, size, size, 3), np.uint8)
+    path_hw = max(0.5, 1.5 * s)
+    xr = max(2.0, 5.0 * s)
+    for t in range(t_len):
+        p = traj[t] * s
+        if show_path and t > 0 and np.all(np.isfinite(traj[t - 1])) and np.all(np.isfinite(traj[t])):
+            _draw_segment(trail, traj[t - 1] * s, p, path_hw, PATH_RGB)
+        f = frames[t]
+        f[:] = trail
+        if np.all(np.isfinite(p)):
+            _fill_disc(f, p[0], p[1], AGENT_RADIUS * s, AGENT_RGB)
+            _fill_disc(f, p[0], p[1], AGENT_INNER_RADIUS * s, AGENT_INNER_RGB)
+        if targets is not None and np.all(np.isfinite(targets[t])):
+            q = targets[t] * s
+            hw = max(0.5, 0.75 * s)
+            _draw_segment(f, q - xr, q + xr, hw, TARGET_RGB)
+            _draw_segment(f, q + np.array([-xr, xr]), q + np.array([xr, -xr]), hw, TARGET_RGB)
+    return frames

@@ -1,0 +1,143 @@
+"""The energy model: schedules, network variants, the DSM loss by hand, running statistics, training."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from near.energy.network import EnergyNet, sinusoidal_embedding
+from near.energy.schedule import noise_levels
+from near.energy.train import EnergyConfig, dsm_loss, fit, load_energy_model, make_trainer, ranking_accuracy
+from near.utils import running_stats
+from near.utils.checkpoint import CheckpointError
+from near.utils.logging import NonFiniteError
+
+
+def test_geometric_schedule_matches_spec_values():
+    sigmas = noise_levels(20.0, 0.01, 50, "geometric")
+    assert sigmas.dtype == np.float32 and sigmas.shape == (50,)
+    assert sigmas[0] == pytest.approx(20.0) and sigmas[-1] == pytest.approx(0.01)
+    np.testing.assert_allclose(sigmas[[1, 2, 5, 19, 20, 35]], [17.13, 14.67, 9.21, 1.05, 0.899, 0.0877], rtol=2e-3)
+    np.testing.assert_allclose(sigmas[1:] / sigmas[:-1], 0.8563, rtol=1e-3)  # constant ratio
+
+
+def test_linear_schedule_and_bad_values():
+    np.testing.assert_allclose(noise_levels(10.0, 0.01, 10, "linear"),
+                               [10.0, 8.89, 7.78, 6.67, 5.56, 4.45, 3.34, 2.23, 1.12, 0.01], atol=5e-3)
+    with pytest.raises(ValueError, match="unknown noise schedule"):
+        noise_levels(1.0, 0.1, 3, "cosine")
+    with pytest.raises(ValueError):
+        noise_levels(1.0, 0.1, 0)
+
+
+def test_sinusoidal_embedding_uses_100_times_the_level_index():
+    emb = np.asarray(sinusoidal_embedding(jnp.array([0, 3]), 8))
+    half = 4
+    freqs = np.exp(-np.arange(half) * np.log(10000.0) / (half - 1))
+    np.testing.assert_allclose(emb[1], np.concatenate([np.sin(300 * freqs), np.cos(300 * freqs)]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(emb[0], np.r_[np.zeros(4), np.ones(4)])
+
+
+def test_network_variants():
+    x = jax.random.normal(jax.random.PRNGKey(0), (5, 4))
+    levels = jnp.array([0, 1, 2, 3, 4])
+    sigma = jnp.array([20.0, 10.0, 5.0, 1.0, 0.1])
+    net = EnergyNet(conditioning="sigma")
+    params = net.init(jax.random.PRNGKey(1), x, levels, sigma)
+    out = net.apply(params, x, levels, sigma)
+    # ncsnv2: the output is g(x)/sigma, and g (with its final ELU) is > -1
+    g = net.apply(params, x, levels, jnp.ones(5))
+    np.testing.assert_allclose(out, g / sigma, rtol=1e-5)
+    assert np.all(np.asarray(g) > -1.0)
+    # biases are initialised to 0.01
+    assert np.allclose(params["params"]["Dense_0"]["bias"], 0.01)
+    emb_net = EnergyNet(conditioning="embedding")
+    p2 = emb_net.init(jax.random.PRNGKey(1), x, levels, sigma)
+    same_x = jnp.repeat(x[:1], 2, 0)
+    e = emb_net.apply(p2, same_x, jnp.array([0, 7]), jnp.ones(2))
+    assert abs(float(e[0] - e[1])) > 0  # the level changes the output through the embedding
+
+
+def test_dsm_loss_matches_hand_computation():
+    """A linear 'network' E = w.x / sigma has score w/sigma: the loss is computable by hand."""
+    w = jnp.array([0.5, -1.0])
+
+    def apply_fn(params, z, levels, sigma):
+        return (z @ params) / sigma
+
+    sigmas = jnp.array([2.0, 0.5])
+    x = jnp.array([[1.0, 2.0], [0.0, -1.0]])
+    levels = jnp.array([0, 1])
+    noise = jnp.array([[0.3, -0.2], [1.0, 0.5]])
+    loss = float(dsm_loss(apply_fn, w, x, levels, noise, sigmas, 2.0))
+    expected = 0.0
+    for i in range(2):
+        s = float(sigmas[levels[i]])
+        score = np.asarray(w) / s
+        target = -np.asarray(noise[i]) / s
+        expected += 0.5 * np.sum((score - target) ** 2) * s**2
+    assert loss == pytest.approx(expected / 2, rel=1e-6)
+    # equivalently 0.5*|w + z|^2 averaged (sigma cancels for the ncsnv2 parameterisation)
+    assert loss == pytest.approx(float(np.mean(0.5 * np.sum((np.asarray(w) + np.asarray(noise)) ** 2, 1))), rel=1e-6)
+
+
+def test_running_stats_merge_equals_full_moments():
+    rng = np.random.default_rng(0)
+    data = rng.normal(3.0, 2.0, (300, 3)).astype(np.float32)
+    stats = running_stats.RunningStats.create(3)
+    for chunk in np.split(data, 3):
+        stats = running_stats.update(stats, jnp.asarray(chunk))
+    # the prior (mean 0, var 1, count 1) is one pseudo-sample: compare against the same merge in float64
+    full = np.concatenate([np.zeros((1, 3)), data])
+    assert float(stats.count) == 301
+    np.testing.assert_allclose(stats.mean, data.sum(0) / 301, rtol=1e-4)
+    assert np.all(np.abs(np.asarray(stats.var) - data.var(0)) / data.var(0) < 0.02)
+    z = running_stats.normalize(stats, jnp.asarray([[1e6, -1e6, 3.0]]))
+    assert float(z[0, 0]) == 5.0 and float(z[0, 1]) == -5.0  # clipped to +-5
+    del full
+
+
+def _line_pairs(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.linspace(60, 420, n)
+    s = np.stack([x, 200 + 0.05 * (x - 60) + rng.normal(0, 2, n)], 1)
+    return np.concatenate([s[:-1], s[1:]], 1).astype(np.float32)
+
+
+def test_training_lowers_loss_and_ranks_demo_pairs_above_random(tmp_path):
+    pairs = _line_pairs()
+    cfg = EnergyConfig(iterations=1500, log_every=300, checkpoint_every=1500)
+    init, train_chunk, evaluate, _, _ = make_trainer(cfg, 4)
+    state = init(jax.random.PRNGKey(0))
+    state, losses_start = train_chunk(state, jnp.asarray(pairs), 100)
+    _, last = fit(cfg, pairs, str(tmp_path), seed=0, meta={"env": "maze"}, show_progress=False)
+    assert last["loss"] < float(np.mean(losses_start)) * 0.8
+    model, meta = load_energy_model(str(tmp_path), expect_pair_dim=4)
+    assert meta["kind"] == "energy" and meta["step"] == 1500
+    rng = np.random.default_rng(1)
+    random_pairs = rng.uniform(0, 512, (1000, 4)).astype(np.float32)
+    for level in (0, 25, 49):
+        assert ranking_accuracy(model, pairs[:1000], random_pairs, level) > 0.9
+    with pytest.raises(CheckpointError, match="10-number pairs"):
+        load_energy_model(str(tmp_path), expect_pair_dim=10)
+
+
+def test_nan_loss_is_reported_with_its_step(tmp_path):
+    pairs = _line_pairs()
+    pairs[:] = np.inf  # every batch poisons the loss
+    cfg = EnergyConfig(iterations=200, log_every=100, normalize_input=False)
+    with pytest.raises(NonFiniteError, match="step 1"):
+        fit(cfg, pairs, str(tmp_path / "run"), show_progress=False)
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    pairs = _line_pairs()
+    cfg = EnergyConfig(iterations=400, log_every=100, checkpoint_every=200)
+    state_full, _ = fit(cfg, pairs, str(tmp_path / "a"), seed=3, show_progress=False)
+    # an 'interrupted' run: stops at 200 (its last checkpoint), then resumes to 400
+    short = EnergyConfig(iterations=200, log_every=100, checkpoint_every=200)
+    fit(short, pairs, str(tmp_path / "b"), seed=3, show_progress=False)
+    state_resumed, _ = fit(cfg, pairs, str(tmp_path / "b"), seed=3, resume=True, show_progress=False)
+    assert int(state_resumed.step) == 400
+    for a, b in zip(jax.tree.leaves(state_full.params), jax.tree.leaves(state_resumed.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
