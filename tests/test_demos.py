@@ -17,7 +17,7 @@ from near.data.demos import (
     write_zarr_demos,
 )
 from near.envs.maze import AGENT_RADIUS, BOUNDARY, BOUNDARY_RADIUS, GOAL, WALLS
-from near.envs.maze_expert import GOAL_RADIUS, MAX_EPISODE_STEPS, generate_maze_demos
+from near.envs.maze_expert import ENV_STEP_FRACTION, GOAL_RADIUS, MAX_EPISODE_STEPS, generate_maze_demos
 
 zarr = pytest.importorskip("zarr")
 
@@ -267,15 +267,43 @@ def test_expert_starts_ends_lengths(expert):
         assert np.flatnonzero(left).max() < np.flatnonzero(bottom).min()
 
 
-def test_expert_steps_and_pauses(expert):
-    pairs = transition_pairs(expert)
-    step = np.linalg.norm(pairs[:, 2:] - pairs[:, :2], axis=1)
-    moving = step[step > 0]
-    assert 3.2 < moving.mean() < 3.8
-    assert moving.min() > 2.0 and moving.max() < 5.0  # wall sliding may nudge a step slightly
-    inside = (moving > 2.5 - 1e-3) & (moving < 4.5 + 1e-3)
-    assert inside.mean() > 0.99
-    n_pause = (step == 0).sum()
+def _reach(p, u):
+    """Largest one-env-step move from p along unit u (target confined to [0, 512]^2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pos = np.where(u > 1e-9, ENV_STEP_FRACTION * (512.0 - p) / u, np.inf)
+        neg = np.where(u < -1e-9, ENV_STEP_FRACTION * p / -u, np.inf)
+    return np.minimum(pos, neg).min(axis=1)
+
+
+def test_expert_steps_reachable_and_pauses(expert):
+    pairs = transition_pairs(expert).astype(np.float64)
+    p, d = pairs[:, :2], pairs[:, 2:] - pairs[:, :2]
+    step = np.linalg.norm(d, axis=1)
+    moving = step > 0
+    # every move is what one env step can do: the implied action target lies in [0, 512]^2 ...
+    target = p[moving] + d[moving] / ENV_STEP_FRACTION
+    assert target.min() > -0.05 and target.max() < 512.05
+    # ... and is 70-100 % of the largest such move along its heading
+    frac = step[moving] / _reach(p[moving], d[moving] / step[moving, None])
+    assert frac.min() > 0.7 - 1e-3 and frac.max() < 1.0 + 1e-3
+    assert 1.4 < step[moving].mean() < 2.2
+    assert step[moving].max() < 4.5
+    n_pause = (~moving).sum()
     assert 0 < n_pause < 0.05 * len(step)  # pauses exist but are short and rare
     with_pause = [np.any(np.all(np.diff(e, axis=0) == 0, axis=1)) for e in expert.episodes()]
     assert np.mean(with_pause) > 0.5
+
+
+def test_expert_constant_step_model():
+    demos = generate_maze_demos(12, seed=2, step_model="constant")
+    pairs = transition_pairs(demos)
+    step = np.linalg.norm(pairs[:, 2:] - pairs[:, :2], axis=1)
+    moving = step[step > 0]
+    assert moving.min() > 2.5 - 1e-3 and moving.max() < 4.5 + 1e-3
+    assert 3.3 < moving.mean() < 3.7
+    assert _box_clearance(demos.states.astype(np.float64)).min() >= AGENT_RADIUS
+    goal = GOAL.astype(np.float64)
+    for ep in demos.episodes():
+        assert np.linalg.norm(ep[-1] - goal) < GOAL_RADIUS and len(ep) < MAX_EPISODE_STEPS
+    with pytest.raises(ValueError):
+        generate_maze_demos(2, step_model="teleport")

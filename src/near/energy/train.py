@@ -44,6 +44,7 @@ class EnergyConfig:
     use_ema: bool = True
     ema_rate: float = 0.999
     normalize_input: bool = True
+    normalization: str = "diagonal"  # "diagonal": the original's per-dimension RunningMeanStd; "whiten": full covariance
     anneal_power: float = 2.0  # DSM weight lambda(sigma) = sigma^anneal_power
     test_fraction: float = 0.2
     log_every: int = 500  # steps per compiled chunk (one log record each)
@@ -56,7 +57,7 @@ class EnergyState:
     params: Any
     ema_params: Any
     opt_state: Any
-    stats: running_stats.RunningStats
+    stats: Any  # RunningStats or RunningCovariance
     step: jax.Array
     key: jax.Array
 
@@ -98,7 +99,7 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int):
         key, sub = jax.random.split(key)
         dummy = jnp.zeros((1, pair_dim), jnp.float32)
         params = net.init(sub, dummy, jnp.zeros((1,), jnp.int32), sigmas[:1])
-        return EnergyState(params, params, optimizer.init(params), running_stats.RunningStats.create(pair_dim),
+        return EnergyState(params, params, optimizer.init(params), running_stats.create(pair_dim, cfg.normalization),
                            jnp.zeros((), jnp.int32), key)
 
     def normalise(stats, x):
@@ -148,7 +149,7 @@ class EnergyModel:
 
     net: EnergyNet
     params: Any
-    stats: running_stats.RunningStats
+    stats: Any
     sigmas: jax.Array
     normalize_input: bool = True
 

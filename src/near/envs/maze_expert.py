@@ -9,17 +9,25 @@ Ornstein-Uhlenbeck lateral wander around a per-episode lane, a smoothly varying 
 steering whose look-ahead (drawn per episode) sets how much the corner is cut, and a few short pauses
 (duplicated frames; the humans' first frame is almost always duplicated).
 
-Design choice -- step length: the human store records a frame every ~10 teleop steps, ≈ 9.08 px per
-frame at full stick, but an env step of our maze moves the agent at most ~4 px per axis (it covers
-~0.9 % of the distance to its target). Demos whose transitions a policy cannot reproduce would make
-the energy model's expert manifold unreachable, so this demonstrator moves 2.5-4.5 px per frame
-(mean ≈ 3.5 px), i.e. one frame ≈ one env step; episodes are therefore ~200 frames long instead of
-the humans' ~77, still well under the 650-step cap.
+Design choice -- step length. The human store records a frame every ~10 teleop steps, ≈ 9.08 px per
+frame at full stick, far more than one env step can move the agent, so a policy could never
+reproduce those transitions. Our demos instead move, per frame, only what ONE env step can: the env
+moves the agent ``ENV_STEP_FRACTION`` ≈ 0.9 % of the way to its action target, and the target is
+confined to [0, 512]², so the largest move along a heading depends on the position: ~4 px per axis
+at the start (70, 70) heading down/right, but only 0.009·(512 - y) px downward, i.e. ~1.9 px at
+y = 300 and ~1 px near the goal (x ≈ 400). A constant 2.5-4.5 px step (the first plan) is therefore
+reachable only near the start (~16 % of its moves). Default ``step_model="env"``: each move is
+70-100 % (smooth AR(1) "stick deflection", per-episode mean 0.82-0.90) of the largest one-env-step
+move along the chosen heading, so every demo transition is one a policy can make (ignoring
+contacts): steps ~0.5-4.1 px, mean ~1.75 px, episodes ~350-470 frames, under the 650-step cap.
+``step_model="constant"`` keeps the 2.5-4.5 px/frame (mean 3.5) variant, episodes ~170-245 frames.
 
-The agent centre always stays at least ``AGENT_RADIUS + 0.5`` px from every wall box and
-``AGENT_RADIUS + BOUNDARY_RADIUS`` from the boundary segments (enforced by a push-out step after
-every move and checked at the end). Numpy only; deterministic given ``seed``. Episode ``i`` depends
-only on ``(seed, i)``, so a larger ``num_episodes`` extends a smaller one.
+Walls: the agent centre always stays at least ``AGENT_RADIUS + 0.5`` px from every wall box (and
+far from the boundary, which the corridors never approach). A move that would come closer is turned
+away from the wall by the smallest angle that is clear (sliding around D's inner corner), each
+turned move again of reachable length. The generator is plain numpy (it imports only the geometry
+constants of near.envs.maze, which itself imports JAX); deterministic given ``seed``. Episode ``i``
+depends only on ``(seed, i)``, so a larger ``num_episodes`` extends a smaller one.
 
 To make a store for the rest of the pipeline::
 
@@ -30,16 +38,34 @@ To make a store for the rest of the pipeline::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from near.data.demos import DemoSet
-from near.envs.maze import AGENT_RADIUS, BOUNDARY, BOUNDARY_RADIUS, GOAL, GOAL_RADIUS_FRACTION, WALLS
+from near.envs.maze import (
+    AGENT_RADIUS,
+    BOUNDARY,
+    BOUNDARY_RADIUS,
+    GOAL,
+    GOAL_RADIUS_FRACTION,
+    WALLS,
+    WORLD_SIZE,
+)
 
-__all__ = ["generate_maze_demos", "wall_clearance", "GOAL_RADIUS", "MAX_EPISODE_STEPS"]
+__all__ = [
+    "generate_maze_demos",
+    "wall_clearance",
+    "ENV_STEP_FRACTION",
+    "GOAL_RADIUS",
+    "MAX_EPISODE_STEPS",
+]
 
 GOAL_RADIUS = float(GOAL_RADIUS_FRACTION * np.linalg.norm(GOAL.astype(np.float64)))  # ~30.77 px
 MAX_EPISODE_STEPS = 650  # env episode cap; every generated episode is shorter
+# Fraction of the distance to its target the agent covers in one free (contact-less) env step:
+# 100 substeps of p += 10 dt^2 (p* - p), dt = 0.003 s (spec near-environments.md §2.2) -> 0.00896.
+ENV_STEP_FRACTION = 1.0 - (1.0 - 10.0 * 0.003**2) ** 100
 
 # Corridor centre lines (agent centre): left corridor x in [55, 85], bottom corridor y in [415, 445].
 _LEFT_X = 0.5 * (WALLS[0, 1] + WALLS[1, 0])  # 70
@@ -70,26 +96,45 @@ def wall_clearance(points: np.ndarray) -> np.ndarray:
 _WALL_BOXES = tuple(tuple(float(v) for v in w) for w in WALLS)
 
 
-def _push_out(x: float, y: float) -> tuple[float, float]:
-    """Move (x, y) the least amount so it is >= AGENT_RADIUS + _MARGIN from every wall box."""
-    need = AGENT_RADIUS + _MARGIN
-    for _ in range(3):  # corridors are 2x wider than the agent, so pushes never fight
-        moved = False
-        for x0, x1, y0, y1 in _WALL_BOXES:
-            qx, qy = min(max(x, x0), x1), min(max(y, y0), y1)
-            dx, dy = x - qx, y - qy
-            dist = math.hypot(dx, dy)
-            if dist < need:
-                if dist < 1e-9:  # centre inside a box: cannot happen with small steps
-                    raise RuntimeError(f"maze expert: agent centre ({x}, {y}) inside a wall")
-                x, y = qx + dx * need / dist, qy + dy * need / dist
-                moved = True
-        if not moved:
-            break
-    return x, y
+def _box_gap(x: float, y: float) -> float:
+    """Distance from (x, y) to the nearest wall box, minus AGENT_RADIUS + _MARGIN (>= 0: clear)."""
+    gap = math.inf
+    for x0, x1, y0, y1 in _WALL_BOXES:
+        dx, dy = x - min(max(x, x0), x1), y - min(max(y, y0), y1)
+        gap = min(gap, math.hypot(dx, dy))
+    return gap - AGENT_RADIUS - _MARGIN
 
 
-def _one_episode(rng: np.random.Generator) -> np.ndarray:
+# Headings tried, in this order, when the wanted move would touch a wall: the agent slides around
+# the obstacle by turning away from it (each candidate gets its own reachable length).
+_TURNS = tuple(math.radians(a) for a in range(5, 181, 5))
+
+
+def _move(
+    x: float, y: float, hx: float, hy: float, length: Callable[[float, float], float]
+) -> tuple[float, float]:
+    """Move from (x, y) along unit heading (hx, hy) by ``length(hx, hy)``; if that ends within the
+    wall clearance, turn the heading by the smallest of _TURNS (either side, the side leaving more
+    room first) whose move is clear."""
+    step = length(hx, hy)
+    nx, ny = x + hx * step, y + hy * step
+    if _box_gap(nx, ny) >= 0.0:
+        return nx, ny
+    for a in _TURNS:
+        c, s_ = math.cos(a), math.sin(a)
+        best = None
+        for gx, gy in ((hx * c - hy * s_, hx * s_ + hy * c), (hx * c + hy * s_, -hx * s_ + hy * c)):
+            st = length(gx, gy)
+            cx, cy = x + gx * st, y + gy * st
+            gap = _box_gap(cx, cy)
+            if gap >= 0.0 and (best is None or gap > best[0]):
+                best = (gap, cx, cy)
+        if best is not None:
+            return best[1], best[2]
+    return x, y  # boxed in (cannot happen in this maze): stand still
+
+
+def _one_episode(rng: np.random.Generator, step_model: str) -> np.ndarray:
     gx, gy = float(GOAL[0]), float(GOAL[1])
     sx, sy = (float(v) for v in rng.integers(60, 80, size=2))
 
@@ -112,8 +157,14 @@ def _one_episode(rng: np.random.Generator) -> np.ndarray:
     ou_theta = rng.uniform(0.03, 0.08)
     ou_std = rng.uniform(2.0, 6.0)
     ou_sigma = ou_std * math.sqrt(2.0 * ou_theta - ou_theta**2)  # stationary std = ou_std
-    speed_mean = _STEP_MEAN + rng.uniform(-0.3, 0.3)
-    speed_rho, speed_std = 0.92, 0.5
+    # speed: a smooth AR(1) process z (unit stationary std) around a per-episode mean; in "env" mode
+    # it sets the fraction of the largest one-env-step displacement, in "constant" mode the px/frame
+    if step_model == "env":
+        speed_mean, speed_std, speed_lo, speed_hi = 0.86 + rng.uniform(-0.04, 0.04), 0.07, 0.7, 1.0
+    else:
+        speed_mean, speed_std = _STEP_MEAN + rng.uniform(-0.3, 0.3), 0.5
+        speed_lo, speed_hi = _STEP_MIN, _STEP_MAX
+    speed_rho = 0.92
     speed_sigma = speed_std * math.sqrt(1.0 - speed_rho**2)
     pause_prob = rng.uniform(0.0, 1.0 / 120.0)  # chance per frame to start a mid-episode pause
     # pre-drawn noise keeps the loop cheap (the loop never needs more than the cap)
@@ -135,7 +186,7 @@ def _one_episode(rng: np.random.Generator) -> np.ndarray:
             raise RuntimeError("maze expert: episode did not reach the goal within the step cap")
         offset = (1.0 - ou_theta) * offset + ou_noise[i]
         speed_dev = speed_rho * speed_dev + speed_noise[i]
-        step = min(max(speed_mean + speed_dev, _STEP_MIN), _STEP_MAX)
+        speed = min(max(speed_mean + speed_dev, speed_lo), speed_hi)
 
         # progress = arclength of the closest path point, never going backwards
         best_d = math.inf
@@ -164,7 +215,25 @@ def _one_episode(rng: np.random.Generator) -> np.ndarray:
         if norm < 1e-6:
             hx, hy = gx - x, gy - y
             norm = math.hypot(hx, hy)
-        x, y = _push_out(x + hx / norm * step, y + hy / norm * step)
+        if step_model == "env":
+
+            def move_len(ux: float, uy: float, x=x, y=y, speed=speed) -> float:
+                # `speed` x the largest move along (ux, uy) one env step can make: the agent covers
+                # ENV_STEP_FRACTION of the way to a target that must lie in [0, WORLD_SIZE]^2
+                reach = math.inf
+                for h, c in ((ux, x), (uy, y)):
+                    if h > 1e-12:
+                        reach = min(reach, ENV_STEP_FRACTION * (WORLD_SIZE - c) / h)
+                    elif h < -1e-12:
+                        reach = min(reach, ENV_STEP_FRACTION * c / -h)
+                return speed * reach
+
+        else:
+
+            def move_len(ux: float, uy: float, speed=speed) -> float:
+                return speed
+
+        x, y = _move(x, y, hx / norm, hy / norm, move_len)
         frames.append((x, y))
         if math.hypot(x - gx, y - gy) >= _GOAL_STOP + 10.0 and pause_u[i] < pause_prob:
             frames.extend([(x, y)] * int(pause_len[i]))
@@ -174,15 +243,26 @@ def _one_episode(rng: np.random.Generator) -> np.ndarray:
     return np.asarray(frames, np.float32)
 
 
-def generate_maze_demos(num_episodes: int, seed: int = 0) -> DemoSet:
-    """``num_episodes`` scripted corridor demos as a DemoSet of (x, y) pixel positions (float32)."""
+def generate_maze_demos(num_episodes: int, seed: int = 0, step_model: str = "env") -> DemoSet:
+    """``num_episodes`` scripted corridor demos as a DemoSet of (x, y) pixel positions (float32).
+
+    ``step_model``: ``"env"`` (default) = every frame-to-frame move is one a single env step can make
+    (70-100 % of the largest such move along the chosen heading); ``"constant"`` = 2.5-4.5 px per
+    frame (mean 3.5) everywhere, which the env can only produce near the start (see module doc).
+    """
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+    if step_model not in ("env", "constant"):
+        raise ValueError(f"step_model must be 'env' or 'constant', got {step_model!r}")
     children = np.random.SeedSequence(seed).spawn(num_episodes)
-    eps = [_one_episode(np.random.default_rng(c)) for c in children]
+    eps = [_one_episode(np.random.default_rng(c), step_model) for c in children]
     states = np.concatenate(eps, axis=0)
     clear = wall_clearance(states)
-    if clear.min() < 0.0:  # defensive; _push_out makes this impossible
+    if clear.min() < 0.0:  # defensive; _move never ends inside the clearance
         raise RuntimeError(f"maze expert: state overlaps a wall (clearance {clear.min():.3f} px)")
     ends = np.cumsum([len(e) for e in eps]).astype(np.int64)
-    return DemoSet(states=states, episode_ends=ends, source=f"generated:maze_expert(n={num_episodes},seed={seed})")
+    return DemoSet(
+        states=states,
+        episode_ends=ends,
+        source=f"generated:maze_expert(n={num_episodes},seed={seed},step_model={step_model})",
+    )

@@ -242,7 +242,8 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         advantages, returns = gae(traj, rewards, last_value)
         if cfg.normalize_advantage:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        obs_stats = running_stats.update(state.obs_stats, traj.obs) if cfg.normalize_obs else state.obs_stats
+        # the loss normalises observations exactly as the rollout did; new statistics apply from the next rollout
+        obs_stats = state.obs_stats
         value_stats = running_stats.update(state.value_stats, returns[..., None]) if cfg.normalize_value else state.value_stats
 
         flat = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
@@ -278,6 +279,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
             **style_metrics,
             **update_metrics,
         }
+        obs_stats = running_stats.update(state.obs_stats, traj.obs) if cfg.normalize_obs else state.obs_stats
         new_state = TrainState(params, opt_state, obs_stats, value_stats, env_state, last_obs, reward_state, key,
                                state.iteration + 1)
         return new_state, metrics
