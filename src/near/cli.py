@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.config.update("jax_default_matmul_precision", "highest")  # TF32 has broken RL training on GPUs
+    cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
+    if cache.lower() not in ("", "0", "off", "none"):
+        # compiled programs are reused by later runs of the same shapes (minutes saved on the humanoid)
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
     from near import pipeline
     from near.config import ConfigError, compose_config

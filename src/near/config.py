@@ -103,7 +103,7 @@ def compose_config(overrides: list[str]) -> Config:
     except (HydraException, OmegaConfBaseException) as exc:
         cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ else ""
         first = str(exc).splitlines()[0]
-        if first.startswith("Could not override") and ("not in struct" in cause or not cause):
+        if first.startswith("Could not override") and ("not in" in cause or not cause):
             key = first.split("'")[1]
             raise ConfigError(f"unknown key {key!r}; `near --help` lists commands, a run's config.yaml lists every key") from None
         raise ConfigError(f"bad configuration: {first} {cause}".strip()) from None

@@ -269,9 +269,9 @@ def play(cfg: Config) -> dict:
 
     if not cfg.checkpoint:
         raise ConfigError("play needs checkpoint=RUN_DIR (a run folder made by `near train`)")
+    result = evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
     out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
     os.makedirs(out, exist_ok=True)
-    result = evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)
     obs = result["observations"]  # (T+1, N, 2)
     lengths = result["episode_length"]
     trajectories = [obs[: lengths[i] + 1, i] for i in range(obs.shape[1])]

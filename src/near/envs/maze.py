@@ -2,41 +2,61 @@
 
 Coordinates are the original's pixels: a 512 x 512 world, y pointing down (screen convention).
 
-Dynamics
---------
-The original drives a pymunk (Chipmunk 7) body: each of the 100 substeps of an env step
-(dt = 0.003 s) it sets ``v += 0.1 * (100 * (p* - p) - 20 * v) * dt`` and calls
-``space.step(dt)`` with damping 0. Inside ``space.step`` Chipmunk
+Dynamics (an emulation of the original's pymunk world, checked against pymunk itself)
+------------------------------------------------------------------------------------
+The original drives a pymunk (Chipmunk) body of mass 1 and infinite moment: each of the 100
+substeps of an env step (dt = 0.003 s) it sets ``v += 0.1 * (100 * (p* - p) - 20 * v) * dt`` and
+calls ``space.step(dt)`` with damping 0. Inside ``space.step`` Chipmunk
 
-1. integrates positions, ``p += (v + v_bias) * dt``, and zeroes ``v_bias``;
+1. integrates positions, ``p += (v + v_bias) * dt``, then zeroes ``v_bias``;
 2. detects collisions at the new position;
 3. integrates velocities with damping, ``v *= 0 ** dt``, i.e. ``v = 0``;
-4. solves the contacts. Elasticity and friction are 0 and the relative velocity is already 0, so
-   no velocity impulse results; penetration beyond ``collision_slop`` (0.1 px) is corrected by a
-   bias velocity ``v_bias = n * bias_coef * (penetration - slop) / dt`` with
-   ``bias_coef = 1 - collision_bias ** dt`` (``collision_bias = 0.9 ** 60``), which only moves
-   the body in the *next* position update.
+4. solves the contacts. Elasticity and friction are 0 and the velocity is already 0, so no velocity
+   impulse results; penetration beyond ``collision_slop`` (0.1 px) asks for a bias velocity with
+   ``n_c . v_bias >= bias_coef * (pen_c - slop) / dt`` per contact c,
+   ``bias_coef = 1 - collision_bias ** dt`` (``collision_bias = 0.9 ** 60``; 0.0188 per substep),
+   solved by 10 rounds of projected Gauss-Seidel; ``v_bias`` only moves the body in the *next*
+   position update.
 
-Because the velocity read at the start of a substep is always 0, one substep is exactly
+The velocity read at the start of a substep is therefore always 0, and one substep is exactly
 
-    p <- p + 10 dt^2 (p* - p) + bias_offset,        bias_offset = sum_c n_c bias_coef max(pen_c - slop, 0)
+    p <- p + 10 dt^2 (p* - p) + bias,        bias <- solve(contacts at the new p)
 
-with ``bias_offset`` computed from the contacts found at the new ``p`` (carried in the state, also
-across env steps). This module implements that map in float32. Contacts: the agent circle
-(r = 15) against each wall box (closest point on the box; a centre inside the box is pushed out
-through the nearest face) and against each boundary segment (a capsule of radius 2). Walls are
-therefore slightly soft: an agent pushed into a wall rests up to ~2.5 px inside it, as in pymunk.
+with ``bias`` (= ``v_bias * dt``) carried in the state, also across env steps. Free motion is ~0.9 %
+of the remaining distance per env step; walls are slightly soft (an agent pushed into one rests
+0.4-2.5 px inside it, as in pymunk). Contacts: the circle (r = 15) against the wall boxes (closest
+point; a centre inside a box leaves through the nearest face) and the boundary segments (capsules of
+radius 2), all treated as rounded axis-aligned boxes.
 
-Approximation: Chipmunk resolves simultaneous contacts by 10 Gauss-Seidel iterations of clamped
-impulses; we sum the per-contact corrections. The two agree exactly when the active contact normals
-are orthogonal (every wall/wall corner of this maze, which is all axis-aligned) and differ only when
-the circle touches a box *vertex* and a second shape at once, which this geometry allows only in
-squeezes the agent cannot reach from its start region.
+Two details of Chipmunk matter and are reproduced:
 
-Agreement with pymunk 7.3.1 (tests/test_maze_env.py, 12 action sequences of 100-300 env steps:
-random, held into walls A/B/C/D and the boundary, into corners, sliding along walls, around wall
-vertices): max |error| MAX_ERR_PLACEHOLDER px, mean MEAN_ERR_PLACEHOLDER px. The remaining difference is
-float32 round-off (pymunk works in float64); the dynamics are contracting, so it does not grow.
+* The contact solve is not a sum. Where two shapes touch the agent with non-orthogonal normals --
+  in this maze the seam where walls B and D share the vertex (100, 380) on the corridor's right-hand
+  face -- summing the per-contact corrections double-counts and stalls the agent (errors of ~60 px
+  after a slide past the seam). We run Chipmunk's Gauss-Seidel on the (at most) two contacts, in
+  closed form (:func:`gauss_seidel_2`).
+* Its 10 rounds do not converge there (nearly parallel normals), so the result depends on the order
+  the solver visits the contacts: D before B gives a small backwards push that slows the agent for
+  a few steps at the seam. The order comes from Chipmunk's static bounding-box tree and hence from
+  the order the shapes were added to the space, which the spec does not record. We use the order
+  measured with the shapes added as WALLS then BOUNDARY (SOLVER_ORDER). In pymunk itself, adding
+  C and D the other way round changes a corridor trajectory past the seam by up to 16 px.
+
+Broad phase: per env step the agent moves at most ~7 px, so only the two shapes nearest to it at
+the start of the step are tested during its 100 substeps. Three simultaneous contacts (which would
+be approximated) need a squeeze the agent cannot reach (e.g. below wall C, which is 24 px from the
+bottom boundary).
+
+Agreement with pymunk 7.3.1 (tests/test_maze_env.py: 12 replays, 2,309 env steps -- random and held
+actions, pushes into walls A-D, the boundary and corners, slides along walls and across the B/D seam,
+around wall vertices): max |error| 0.0071 px, mean 0.00047 px. Away from the seam the emulation is
+exact up to float32 round-off (a float64 run of it agrees to 5e-7 px); at the seam the residue
+(<= 0.005 px) comes from the few substeps on which Chipmunk refreshes the agent's bounding-box leaf
+(after ~3 px of motion) and visits the two contacts in the opposite order. The dynamics are
+contracting, so errors do not grow.
+
+Speed: see benchmarks/bench_maze_env.py. The substep is written on scalars (x, y separately, shape
+constants folded in) so that, under vmap, each substep is a few fused elementwise loops.
 """
 
 from __future__ import annotations
@@ -230,7 +250,8 @@ def contact_correction(
     pos = jnp.asarray(pos, jnp.float32)
     x, y = pos[0], pos[1]
     ia, ib = nearest_shapes(x, y)
-    return jnp.stack(_pair_correction(x, y, _gather_params(ia), _gather_params(ib), bias_coef, slop, iterations))
+    params_a, params_b = _gather_params(ia), _gather_params(ib)
+    return jnp.stack(_pair_correction(x, y, params_a, params_b, bias_coef, slop, iterations))
 
 
 def action_to_target(action: jax.Array) -> jax.Array:
@@ -240,7 +261,9 @@ def action_to_target(action: jax.Array) -> jax.Array:
 
 
 # Substep-loop unroll factor of physics_step, chosen by benchmarks/bench_maze_env.py (CPU).
-DEFAULT_UNROLL = 1  # compile time grows steeply with unroll inside the PPO scans (10: 9 s vs 1: 0.7 s per env step)
+# Unrolling is slower here: with unroll >= 4 XLA:CPU fuses consecutive substeps into kernels that
+# recompute shared values, and compile time grows (unroll 10: ~10x slower steps, ~10 s compiles).
+DEFAULT_UNROLL = 1
 
 
 def physics_step(

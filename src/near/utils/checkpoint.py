@@ -60,7 +60,8 @@ def _manager_for(path: str) -> tuple[ocp.CheckpointManager, int]:
     base = os.path.basename(os.path.abspath(path))
     if base.isdigit() and os.path.isdir(os.path.join(path, "meta")):
         step_hint = int(base)
-    manager = ocp.CheckpointManager(directory, item_names=("model", "train", "meta"))
+    options = ocp.CheckpointManagerOptions(create=False, read_only=True)
+    manager = ocp.CheckpointManager(directory, options=options, item_names=("model", "train", "meta"))
     step = step_hint if step_hint is not None else manager.latest_step()
     if step is None:
         raise CheckpointError(f"no checkpoint found in {directory}")

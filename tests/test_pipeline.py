@@ -1,0 +1,160 @@
+"""End to end on the maze at tiny sizes: energy model, NEAR policy, resume, play, CLI errors."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from near import pipeline
+from near.cli import main
+from near.config import ConfigError, compose_config
+from near.data.demos import write_zarr_demos
+from near.envs.maze_expert import generate_maze_demos
+from near.rl.evaluate import run_episodes
+
+FAST_ENERGY = ["energy.iterations=1500", "energy.log_every=500", "energy.checkpoint_every=1500",
+               "energy.normalization=whiten", "task.num_demo_episodes=40"]
+
+
+@pytest.fixture(scope="module")
+def energy_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("energy")
+    cfg = compose_config(FAST_ENERGY + [f"out={out}", "progress=False", "seed=0"])
+    summary = pipeline.train_energy(cfg)
+    return str(out), summary
+
+
+def test_energy_ranks_demo_pairs_above_random_pairs(energy_run):
+    _, summary = energy_run
+    for key in ("rank_accuracy/level_0", "rank_accuracy/level_25", "rank_accuracy/level_49"):
+        assert summary[key] > 0.9, summary
+    assert summary["final_loss"] < 5.0
+
+
+def _mean_energy(model, observations, lengths, level):
+    pairs = []
+    for i in range(observations.shape[1]):
+        traj = observations[: lengths[i] + 1, i]
+        pairs.append(np.concatenate([traj[:-1], traj[1:]], 1))
+    return float(np.mean(np.asarray(model.energy(jnp.asarray(np.concatenate(pairs)), level))))
+
+
+def test_near_policy_beats_a_random_policy(energy_run, tmp_path):
+    energy_dir, _ = energy_run
+    overrides = FAST_ENERGY + [
+        f"energy.checkpoint={energy_dir}", f"out={tmp_path / 'policy'}", "progress=False", "seed=0",
+        "reward.sigma_level=35", "train.num_envs=32", "train.horizon=32", "train.minibatch_size=256",
+        "train.total_env_steps=65536", "train.iterations_per_log=16", "train.checkpoint_every=32",
+        "train.eval_episodes=16", "train.actor_hidden=[64,64]", "train.critic_hidden=[64,64]",
+        "task.max_episode_steps=200",
+    ]
+    cfg = compose_config(overrides)
+    summary = pipeline.train_policy(cfg)
+    assert summary["env_steps"] == 65536
+    for name in ("summary.json", "config.yaml", "metrics.jsonl", "learning_curves.png"):
+        assert os.path.exists(os.path.join(summary["run_dir"], name)), name
+
+    from near.energy.train import load_energy_model
+
+    model, _ = load_energy_model(energy_dir)
+    env = pipeline.make_env(cfg)
+    trained = pipeline.evaluate_policy(cfg, summary["run_dir"], episodes=16)
+    random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
+                          jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
+    e_trained = _mean_energy(model, trained["observations"], trained["episode_length"], 35)
+    e_random = _mean_energy(model, random["observations"], random["episode_length"], 35)
+    assert e_trained > e_random, (e_trained, e_random)
+    # and it travels further down the corridor toward the goal than the random policy
+    def progress(result):
+        final = np.array([result["observations"][l, i] for i, l in enumerate(result["episode_length"])])
+        return float(np.mean(final[:, 1]))  # y grows downward, along the first corridor
+
+    assert progress(trained) > progress(random) + 20.0
+
+
+def test_resume_matches_an_uninterrupted_run(energy_run, tmp_path):
+    energy_dir, _ = energy_run
+    base = [f"energy.checkpoint={energy_dir}", "progress=False", "seed=1", "train.num_envs=8", "train.horizon=16",
+            "train.minibatch_size=64", "train.iterations_per_log=2", "train.checkpoint_every=2",
+            "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
+            "task.max_episode_steps=50"]
+    full = pipeline.train_policy(compose_config(base + [f"out={tmp_path / 'a'}", "train.total_env_steps=768"]))
+    # an interrupted run: it stopped after 4 of 6 iterations (its last checkpoint), then resumes
+    pipeline.train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=512"]))
+    resumed = pipeline.train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=768",
+                                                           "resume=True"]))
+    assert resumed["iterations"] == full["iterations"] == 6
+    cfg = compose_config(base)
+    _, params_a, _, _ = pipeline.load_policy(cfg, str(tmp_path / "a"))
+    _, params_b, _, _ = pipeline.load_policy(cfg, str(tmp_path / "b"))
+    for a, b in zip(jax.tree.leaves(params_a), jax.tree.leaves(params_b)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "b" / "metrics.jsonl")]
+    assert steps == sorted(set(steps))  # nothing logged twice
+
+
+def test_real_format_demo_store_is_used(tmp_path):
+    demos = generate_maze_demos(5, seed=3)
+    store = tmp_path / "demos.zarr"
+    write_zarr_demos(str(store), demos.states.astype(np.float64), demos.episode_ends)
+    cfg = compose_config([f"task.data={store}"])
+    pairs = pipeline.demo_pairs(cfg)
+    assert pairs.shape == (len(demos.states) - demos.num_episodes, 4)
+
+
+def test_cli_help_lists_commands_and_tasks(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for word in ("quickstart", "train-energy", "train", "play", "viz energy", "mazeNEAR"):
+        assert word in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "no_such_key=1"], "unknown key 'no_such_key'"),
+    (["train", "train.num_envs=abc"], "train.num_envs=abc"),
+    (["train", "task=nope"], "unknown task 'nope'"),
+    (["train", "reward.sigma_level=99"], "reward.sigma_level"),
+    (["train", "train.minibatch_size=7"], "multiple of train.minibatch_size"),
+    (["train", "task.data=/no/such/store.zarr"], "/no/such/store.zarr"),
+    (["train", "progress=False"], "energy.checkpoint"),
+    (["play"], "checkpoint=RUN_DIR"),
+    (["play", "checkpoint=/no/such/run"], "checkpoint not found"),
+    (["frobnicate"], "unknown command"),
+])
+def test_cli_bad_input_gives_one_clear_error(args, message, capsys):
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_wrong_checkpoint_kind_and_corrupt_store_leave_run_folder_intact(energy_run, tmp_path, capsys):
+    energy_dir, _ = energy_run
+    # an energy model is not a policy
+    assert main(["play", f"checkpoint={energy_dir}", f"out={tmp_path / 'p'}"]) == 1
+    assert "not a policy checkpoint" in capsys.readouterr().err
+    # a corrupt store: clear error, and an existing run folder is not touched
+    bad = tmp_path / "bad.zarr"
+    bad.mkdir()
+    (bad / "garbage").write_text("x")
+    before = sorted(os.listdir(energy_dir))
+    assert main(["train-energy", f"task.data={bad}", f"out={energy_dir}", "resume=True"]) == 1
+    assert str(bad) in capsys.readouterr().err
+    assert sorted(os.listdir(energy_dir)) == before
+    # reusing a run folder without resume=True is refused
+    assert main(["train-energy", f"out={energy_dir}", "smoke=True"]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_quickstart_smoke_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["quickstart", "smoke=True", f"out={out}", "progress=False"]) == 0
+    summary = json.load(open(out / "summary.json"))
+    for key in ("success_rate", "wall_seconds", "env_steps"):
+        assert key in summary
+    for name in ("energy_landscape.png", "learning_curves.png", "trajectories.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert "success_rate" in capsys.readouterr().out
