@@ -19,6 +19,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from near.energy.reward import RewardConfig
 from near.energy.train import EnergyConfig
+from near.rl.amp import AMPConfig
+from near.rl.cem import CEMConfig
 from near.rl.ppo import PPOConfig
 
 ALGOS = ("NEAR", "AMP", "CEM", "PPO")
@@ -42,6 +44,8 @@ class Config:
     train: PPOConfig = field(default_factory=PPOConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
+    cem: CEMConfig = field(default_factory=CEMConfig)  # task.algo=CEM (model-predictive planning)
+    amp: AMPConfig = field(default_factory=AMPConfig)
     seed: int = 42
     out: str = ""  # run folder; default runs/<task>-<command>-<time>
     smoke: bool = False  # the same code at tiny sizes (under a minute on CPU)
@@ -69,6 +73,11 @@ SMOKE = {
     "train.actor_hidden": [32, 32],
     "train.critic_hidden": [32, 32],
     "task.num_demo_episodes": 20,
+    "amp.hidden": [32, 32],
+    "amp.minibatch_size": 32,
+    "cem.episodes": 2,
+    "cem.num_envs": 2,
+    "cem.max_steps": 5,
     "episodes": 2,
 }
 

@@ -32,9 +32,9 @@ Two details of Chipmunk matter and are reproduced:
 
 * The contact solve is not a sum. Where two shapes touch the agent with non-orthogonal normals --
   in this maze the seam where walls B and D share the vertex (100, 380) on the corridor's right-hand
-  face -- summing the per-contact corrections double-counts and stalls the agent (errors of ~60 px
-  after a slide past the seam). We run Chipmunk's Gauss-Seidel on the (at most) two contacts, in
-  closed form (:func:`gauss_seidel_2`).
+  face -- summing the per-contact corrections double-counts and stalls the agent (57 px off pymunk
+  in the test replay that slides past the seam). We run Chipmunk's Gauss-Seidel on the (at most)
+  two contacts, in closed form (:func:`gauss_seidel_2`).
 * Its 10 rounds do not converge there (nearly parallel normals), so the result depends on the order
   the solver visits the contacts: D before B gives a small backwards push that slows the agent for
   a few steps at the seam. The order comes from Chipmunk's static bounding-box tree and hence from
@@ -299,7 +299,8 @@ def physics_step(
         bx, by = _pair_correction(x, y, params_a, params_b, coef, COLLISION_SLOP, SOLVER_ITERATIONS)
         return x, y, bx, by
 
-    x, y, bx, by = jax.lax.fori_loop(0, substeps, substep, (pos[0], pos[1], bias[0], bias[1]), unroll=unroll)
+    init = (pos[0], pos[1], bias[0], bias[1])
+    x, y, bx, by = jax.lax.fori_loop(0, substeps, substep, init, unroll=unroll)
     return jnp.stack([x, y]), jnp.stack([bx, by])
 
 
@@ -346,6 +347,7 @@ class MazeEnv:
         self.dt = config.step_seconds / config.substeps
 
     def reset_to(self, pos) -> tuple[MazeState, jax.Array]:
+        """Start an episode at an explicit position (tests, playback; the original's reset_to_state)."""
         pos = jnp.asarray(pos, jnp.float32)
         state = MazeState(
             pos=pos,
@@ -356,6 +358,7 @@ class MazeEnv:
         return state, pos
 
     def reset(self, key: jax.Array) -> tuple[MazeState, jax.Array]:
+        """Start at a uniform integer position in [start_low, start_high)^2 (top-left)."""
         c = self.config
         start = jax.random.randint(key, (2,), c.start_low, c.start_high)
         # The original then runs one pymunk step of 0.01 s. The body is at rest and touches
@@ -363,6 +366,8 @@ class MazeEnv:
         return self.reset_to(start.astype(jnp.float32))
 
     def step(self, state: MazeState, action: jax.Array):
+        """One 0.3 s env step. Returns ``(state, obs, reward, done, info)``; never auto-resets.
+        ``info``: bools ``success``, ``stuck``, ``truncated`` (mutually exclusive)."""
         c = self.config
         pos, bias = physics_step(state.pos, state.bias, action_to_target(action), c.substeps, self.dt)
         t = state.t + 1

@@ -1,0 +1,84 @@
+"""End-to-end NEAR PPO training throughput on the maze (rollout + energy reward + PPO update).
+
+Env steps per second of the compiled training chunk, after compilation, at several numbers of
+parallel environments. The energy model is freshly initialised (speed does not depend on its
+weights). Writes benchmarks/results/train_maze_<platform>.json and prints a table.
+
+    python benchmarks/bench_train_maze.py [--envs 16 64 256 1024] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import time
+
+import jax
+import numpy as np
+
+from near.energy.reward import RewardConfig
+from near.energy.train import EnergyConfig, make_trainer, model_from_state
+from near.envs.core import AutoReset
+from near.envs.maze import MazeEnv
+from near.rl.near import NEARReward
+from near.rl.ppo import PPOConfig, make_train
+
+
+def measure(num_envs: int, horizon: int, iterations: int, repeats: int) -> dict:
+    env = AutoReset(MazeEnv())
+    ecfg = EnergyConfig()
+    init_e, *_ = make_trainer(ecfg, env.pair_dim)
+    style = NEARReward(model_from_state(ecfg, init_e(jax.random.PRNGKey(0))), RewardConfig())
+    minibatch = max(64, num_envs * horizon // 4)
+    cfg = PPOConfig(num_envs=num_envs, horizon=horizon, minibatch_size=minibatch, update_epochs=4)
+    init, train_chunk = make_train(cfg, env, style, RewardConfig())
+    state = init(jax.random.PRNGKey(0))
+    start = time.perf_counter()
+    state, _ = train_chunk(state, iterations)
+    jax.block_until_ready(state.params)
+    compile_s = time.perf_counter() - start
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state, metrics = train_chunk(state, iterations)
+        jax.block_until_ready(metrics)
+        rates.append(iterations * cfg.batch_size / (time.perf_counter() - start))
+    return {"num_envs": num_envs, "horizon": horizon, "minibatch_size": minibatch, "update_epochs": 4,
+            "env_steps_per_s": float(np.median(rates)), "runs": rates, "first_call_s": compile_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--envs", type=int, nargs="+", default=[16, 64, 256, 1024])
+    parser.add_argument("--horizon", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=65536, help="env steps per timed call")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    for n in args.envs:
+        iterations = max(1, args.steps // (n * args.horizon))
+        rows.append(measure(n, args.horizon, iterations, args.repeats))
+        print(f"envs {n:5d}: {rows[-1]['env_steps_per_s']:10.0f} env steps/s (first call {rows[-1]['first_call_s']:.1f} s)")
+    backend = jax.default_backend()
+    result = {
+        "benchmark": "NEAR PPO training on the maze, end to end",
+        "date": datetime.date.today().isoformat(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+                    "backend": backend, "devices": [str(d) for d in jax.devices()], "jax": jax.__version__},
+        "results": rows,
+    }
+    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
+    path = os.path.join(os.path.dirname(__file__), "results", f"train_maze_{backend}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=2)
+    print(f"\n| envs | env steps/s | first call (compile) s |\n|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['num_envs']} | {r['env_steps_per_s']:.0f} | {r['first_call_s']:.1f} |")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
