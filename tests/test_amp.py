@@ -61,7 +61,7 @@ def test_discriminator_separates_demo_from_random_pairs_and_reward_follows():
     assert not np.allclose(r_after, r_before, atol=1e-3)
     r_demo, _, _ = amp.compute(state, jnp.asarray(demo[:512]))
     assert float(np.median(r_demo)) > 2 * float(np.median(r_after))
-    assert float(metrics["disc_loss"]) < 1.0
+    assert float(metrics["disc_bce"]) < 0.5  # below chance (log 2 = 0.69)
 
 
 def test_replay_buffer_fills_then_keeps_a_fraction():
