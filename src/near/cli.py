@@ -14,6 +14,9 @@ commands:
   play task=TASK checkpoint=RUN   roll a trained policy out: video, trajectories PNG, eval.json
   eval task=TASK checkpoint=RUN   evaluate a trained policy (episodes=N): table + eval.json
   viz energy checkpoint=RUN       energy landscape over the maze plane at several noise levels (PNG)
+  compare algos=[NEAR,AMP,CEM,PPO] seeds=3 out=DIR
+                                  every method x seed on the maze, then curves + table (resumable)
+  viz disc checkpoint=RUN         AMP discriminator reward over the maze plane (PNG)
 
 tasks: {tasks}
 train configs (train=NAME; default <task>PPO): {trains}
@@ -38,6 +41,45 @@ def _print_summary(summary: dict, title: str) -> None:
     from near.pipeline import summary_table
 
     print(summary_table(summary, title))
+
+
+def _list_arg(value: str) -> list[str]:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _compare(args: list[str]) -> dict:
+    """near compare tasks=[maze] algos=[NEAR,AMP,CEM,PPO] seeds=3 out=DIR [overrides for every run]."""
+    import time
+
+    from near.config import ConfigError
+    from near.eval.compare import run_comparison
+
+    tasks, algos, seeds, out, progress, rest = ["maze"], ["NEAR", "AMP", "CEM", "PPO"], 3, "", "True", []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key == "tasks":
+            tasks = _list_arg(value)
+        elif key == "algos":
+            algos = _list_arg(value)
+        elif key == "seeds":
+            if not value.isdigit():
+                raise ConfigError(f"seeds must be a number of seeds (1-5), got {value!r}")
+            seeds = int(value)
+        elif key == "out":
+            out = value
+        elif key == "progress":
+            progress = value
+            rest.append(arg)
+        else:
+            rest.append(arg)
+    if tasks != ["maze"]:
+        raise ConfigError(f"compare supports tasks=[maze] for now, got {tasks}")
+    out = out or os.path.join("runs", f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    rest = [a for a in rest if not a.startswith("progress=")]
+    return run_comparison("maze", algos, seeds, out, rest, progress=progress.lower() in ("true", "1", "yes"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,12 +133,18 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = dataclasses.replace(cfg, video=False)
             summary = pipeline.play(cfg)
             _print_summary(summary, f"{command}: {cfg.task.name}")
+        elif command == "compare":
+            summary = _compare(args)
+            print(summary["table_markdown"])
+            print(f"report: {summary['markdown']}  {summary['png']}")
         elif command == "viz":
             cfg = compose_config(args)
             if sub == "energy":
                 print(pipeline.viz_energy(cfg))
+            elif sub == "disc":
+                print(pipeline.viz_disc(cfg))
             else:
-                print(f"near viz: unknown view {sub!r}; available: energy", file=sys.stderr)
+                print(f"near viz: unknown view {sub!r}; available: energy, disc", file=sys.stderr)
                 return 2
         else:
             print(f"near: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)

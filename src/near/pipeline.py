@@ -394,6 +394,50 @@ def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | Non
                                  demo_states=demos, title=f"energy landscape ({meta.get('task')}), pair step {step:.1f} px")
 
 
+def load_train_state(cfg: Config, path: str):
+    """The full training state of a policy run (for the reward model inside it, e.g. AMP's discriminator)."""
+    from near.config import from_dict
+    from near.envs.core import AutoReset
+    from near.rl.ppo import make_train
+
+    meta = load_meta(path)
+    if meta.get("kind") != "policy":
+        raise CheckpointError(f"{path} is not a policy run (kind={meta.get('kind')!r})")
+    run_cfg = from_dict(meta["config"])
+    env = make_env(run_cfg)
+    style, _ = make_style(run_cfg, env)
+    p = dataclasses.replace(run_cfg.train, learn_std=run_cfg.task.algo != "AMP" and run_cfg.train.learn_std)
+    init, _ = make_train(p, AutoReset(env), style, run_cfg.reward)
+    template = init(jax.random.PRNGKey(0))
+    restored = load(path, model_target=_model_item(template), train_target=_train_item(template),
+                    items=("model", "train"))
+    return run_cfg, style, _restore_state(template, restored["model"], restored["train"])
+
+
+def viz_disc(cfg: Config, out_path: str | None = None) -> str:
+    """AMP's reward -log(1 - D) over the maze plane (best direction per point), like the energy view."""
+    from near.viz.maze_plots import energy_landscape, plot_energy_landscape
+
+    if not cfg.checkpoint:
+        raise ConfigError("viz disc needs checkpoint=RUN_DIR (a run folder made by `near train task=mazeAMP`)")
+    meta = load_meta(cfg.checkpoint)
+    if meta.get("algo") != "AMP":
+        raise ConfigError(f"viz disc needs an AMP run; {cfg.checkpoint} is a {meta.get('algo')!r} run")
+    run_cfg, style, state = load_train_state(cfg, cfg.checkpoint)
+    demos = load_demos(run_cfg).states
+    steps = np.linalg.norm(np.diff(demos, axis=0), axis=1)
+    step = float(np.median(steps[(steps > 0) & (steps < 50)]))
+    from near.rl.amp import amp_reward
+
+    reward = jax.jit(lambda pairs: amp_reward(style.logits(state.reward_state, pairs), style.cfg.reward_scale))
+    landscape = energy_landscape(lambda pairs, level: np.asarray(reward(jnp.asarray(pairs))), levels=[0],
+                                 sigmas=np.zeros(1), step=step)
+    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "disc_landscape.png")
+    return plot_energy_landscape(landscape, levels=[0], sigmas=np.zeros(1), path=out_path, demo_states=demos,
+                                 title=f"AMP reward -log(1-D), best of 16 directions, step {step:.1f} px "
+                                       f"({meta.get('task')}, iteration {meta.get('step')})")
+
+
 # ----------------------------------------------------------------------------------------------
 # quickstart: the whole maze pipeline
 
