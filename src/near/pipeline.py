@@ -165,21 +165,24 @@ def train_policy(cfg: Config) -> dict:
     logger.start -= wall_offset
     total = p.num_iterations
     last: dict = {}
-    best_success = -1.0
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
     with progress:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
         while int(state.iteration) < total:
             n = min(p.iterations_per_log, total - int(state.iteration))
             new_state, metrics = train_chunk(state, n)
-            record = summarize_chunk(metrics)
             iteration = int(new_state.iteration)
-            _check_finite(record, iteration, run_dir)
+            _check_finite(summarize_chunk(metrics), iteration, run_dir)
             state = new_state
-            record["iteration"] = iteration
-            last = logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, **record})
-            if not np.isnan(last.get("success_rate", np.nan)):
-                best_success = max(best_success, last["success_rate"])
+            # one record per iteration (the chunk's metrics were stacked on device by lax.scan)
+            host = jax.device_get(metrics)
+            for i in range(n):
+                record = summarize_chunk({k: v[i : i + 1] for k, v in host.items()})
+                it = iteration - n + i + 1
+                record["iteration"] = it
+                last = logger.log(it * p.batch_size, {"env_steps": it * p.batch_size, **record})
+            last = dict(last, **{k: v for k, v in summarize_chunk(host).items() if k in
+                                 ("episode_return", "success_rate", "episode_length")})
             info = f"return {last['episode_return']:.1f} success {last['success_rate']:.2f}"
             if "sigma_level" in last:
                 info += f" level {int(last['sigma_level'])}"
