@@ -84,7 +84,10 @@ def write_video(frames, path, fps: int = 30) -> str:
         _write_gif(f, path, fps)
         return path
     try:
-        _write_mp4(f, path, fps)
+        with warnings.catch_warnings():
+            # ffmpeg is started with fork+exec; JAX's "os.fork() with threads" warning does not apply
+            warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+            _write_mp4(f, path, fps)
         return path
     except Exception as exc:  # ffmpeg missing, codec missing, broken pipe, ...
         if os.path.exists(path):
