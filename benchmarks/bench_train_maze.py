@@ -17,6 +17,8 @@ import platform
 import time
 
 import jax
+
+jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
 
 from near.energy.reward import RewardConfig

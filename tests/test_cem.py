@@ -101,6 +101,9 @@ def test_sequence_score_sums_weighted_rewards_until_done_and_uses_plus_energy():
     cfg = CEMConfig(horizon=8, task_weight=0.0, energy_weight=1.0, sigma_level=7)
     s = np.asarray(jax.jit(make_sequence_scorer(env, energy, cfg))(state, actions))
     np.testing.assert_allclose(s, [0.1 + 0.2, -0.1 - 0.2], rtol=1e-5)  # two steps only
+    hold = CEMConfig(horizon=8, task_weight=0.0, energy_weight=1.0, sigma_level=7, after_done="hold")
+    s = np.asarray(make_sequence_scorer(env, energy, hold)(state, actions))
+    np.testing.assert_allclose(s, [0.1 + 7 * 0.2, -0.1 - 7 * 0.2], rtol=1e-5)  # the done step repeats
     cfg = CEMConfig(horizon=8, task_weight=2.0, energy_weight=0.0)
     s = np.asarray(make_sequence_scorer(env, None, cfg)(state, actions))
     d = lambda p: float(np.linalg.norm(np.asarray(p) - np.asarray(PointEnv.TARGET)))  # noqa: E731

@@ -10,7 +10,8 @@ and no learning: at every real step, from the real env's *current* state,
    pure functions on pytrees, so a "copy" is just the state: ``vmap`` over sequences, ``lax.scan``
    over the horizon;
 3. score each sequence by ``sum_t task_weight * r_task_t + energy_weight * E(pair_t, sigma_level)``,
-   summed over its steps up to and including the one where it hits ``done`` (later steps count 0);
+   summed over its steps up to and including the one where it hits ``done`` (later steps count 0,
+   or, with ``after_done="hold"``, repeat the reward of the done step: see "Termination" below);
 4. in each batch keep the sequences whose score is >= the ``elites_per_batch``-th best score of that
    batch (the original: >= the ``floor(0.1 * 15) = 1``-th of the descending sort, i.e. the top 2;
    ties are kept, as ``>=`` does), and refit mean/std to all kept sequences (~20) at once;
@@ -27,6 +28,20 @@ expert-like, spec §3 "Output semantics") and NEAR uses +E as the reward. The or
 that sign is not copied: here ``r_energy = +E(pair, sigma_level)``, so CEM seeks expert-like
 transitions, as NEAR does. (No tanh / running-mean centring either: a sum of raw energies over a
 fixed level is what the original scores with, and centring does not change the elite ranking.)
+
+Termination. The default (``after_done="stop"``) ends a simulated sequence's reward at its first
+``done``, as RL returns do. The raw energies are positive (~141 per maze step at level 22; the
+demos' own mean is ~142), so ending early forfeits (H - n) steps of energy: the planner AVOIDS
+every termination -- being stuck, but also reaching the goal. Measured on the maze (16 episodes,
+10 refits, deterministic): 10/16 agents walk the corridor to the goal, then hover just outside its
+radius (0.052-0.053 of |goal| against 0.05) for 100+ steps until the time limit ends every
+simulated sequence anyway, and step in on the last step (650). ``after_done="hold"`` treats the
+terminal state as absorbing -- the done step's reward repeats to the horizon -- which makes
+termination neutral for the energy term, stuck included: in the same run every agent then stalls
+at the end of wall D and is ended by the stuck rule (0/16), whereas with "stop" the looming stuck
+termination pushes the stalled agents on. With task_weight > 0 the task reward (+1000 goal, -500
+stuck) breaks the tie. NEAR's PPO reward is centred on the policy's running mean energy (§6), which
+removes most of this bias there.
 
 Std of the refit: the unbiased sample std of the elites (torch's ``.std`` default), per timestep and
 action dimension. Samples are clipped *before* scoring and refitting, so the refit mean stays in
@@ -64,12 +79,13 @@ class CEMConfig:
     refits: int = 1  # 1 = the original (one refit); > 1 = iterative CEM
     init_std: float = 1.0  # std of the initial per-timestep Gaussian (mean 0)
     deterministic: bool = False  # execute mu_0 instead of a draw from N(mu_0, std_0)
-    sigma_level: int = 22  # energy level (0 = largest sigma); sigma 0.659, nearest the original's; see conf/train/mazeCEM.yaml
+    sigma_level: int = 22  # energy level (0 = largest); sigma 0.659 ~ the original's; conf/train/mazeCEM.yaml
     task_weight: float = 0.0
     energy_weight: float = 1.0
     num_envs: int = 16  # real episodes run in parallel
     episodes: int = 16  # real episodes in all (in rounds of num_envs)
     max_steps: int = 0  # real steps per episode; 0 = task.max_episode_steps
+    after_done: str = "stop"  # simulated steps after a done: "stop" (count 0) or "hold" (repeat its reward)
     seed: int = -1  # -1 = the run's seed
 
     @property
@@ -89,6 +105,7 @@ def validate_cem(cfg: CEMConfig) -> None:
         (cfg.init_std > 0, f"cem.init_std must be > 0, got {cfg.init_std}"),
         (cfg.num_envs >= 1 and cfg.episodes >= 1, "cem.num_envs and cem.episodes must be >= 1"),
         (cfg.max_steps >= 0, "cem.max_steps must be >= 0"),
+        (cfg.after_done in ("stop", "hold"), f"cem.after_done must be 'stop' or 'hold', got {cfg.after_done!r}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -152,7 +169,8 @@ def cem_plan(score_fn: Callable[[jax.Array], jax.Array], key: jax.Array, cfg: CE
 
 def make_sequence_scorer(env, energy_fn: Callable | None, cfg: CEMConfig):
     """``score(state, actions (P, H, A)) -> (P,)``: simulate each sequence from ``state`` (one
-    unbatched env state) and sum its weighted rewards up to and including its first ``done``."""
+    unbatched env state) and sum its weighted rewards up to and including its first ``done``; after
+    it, steps count 0 (``after_done="stop"``) or repeat the done step's reward (``"hold"``)."""
     use_energy = energy_fn is not None and cfg.energy_weight != 0.0
     if cfg.energy_weight != 0.0 and energy_fn is None:
         raise ValueError("cem.energy_weight != 0 needs an energy model")
@@ -173,7 +191,12 @@ def make_sequence_scorer(env, energy_fn: Callable | None, cfg: CEMConfig):
         if use_energy:
             energy = energy_fn(pairs, jnp.asarray(cfg.sigma_level, jnp.int32)).reshape(rewards.shape)
             total = total + cfg.energy_weight * energy
-        return jnp.sum(jnp.where(alive, total, 0.0), axis=-1)
+        score = jnp.sum(jnp.where(alive, total, 0.0), axis=-1)
+        if cfg.after_done == "hold":  # absorbing terminal state: its step's reward repeats to the horizon
+            n = jnp.sum(alive, axis=-1)  # steps up to and including the done one (>= 1)
+            last = jnp.take_along_axis(total, (n - 1)[:, None], axis=-1)[:, 0]
+            score = score + (total.shape[-1] - n) * last
+        return score
 
     return score
 
@@ -259,7 +282,7 @@ def run_cem(env, energy_fn: Callable | None, cfg: CEMConfig, key: jax.Array, max
     transitions at sigma_level), and timing: compile_seconds, run_seconds, planning_steps (loop
     iterations summed over rounds; every one plans for num_envs envs), seconds_per_step (wall time
     of one real step of a whole round, i.e. num_envs plannings in parallel), sim_steps (simulated
-    env steps, population * horizon per env and loop iteration).
+    env steps: population * horizon * refits per env and loop iteration).
     """
     validate_cem(cfg)
     n = min(cfg.num_envs, cfg.episodes)

@@ -1,0 +1,77 @@
+"""Energy-model training speed (annealed DSM with double backprop): steps/s and pairs/s.
+
+Two network sizes of the original: the maze net (4 -> [32, 64] -> 128 -> [64, 32, 8] -> 1) and the
+humanoid net (210 -> [512, 1024] -> 2048 -> [1024, 512, 128] -> 1), batch 128 as in the original
+and larger batches. Random data (speed does not depend on it). Writes
+benchmarks/results/energy_dsm_<backend>.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import time
+
+import jax
+
+jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
+import jax.numpy as jnp
+import numpy as np
+
+from near.energy.train import EnergyConfig, make_trainer
+
+SIZES = {
+    "maze": dict(pair_dim=4, encoder_hidden=[32, 64], latent_dim=128, decoder_hidden=[64, 32, 8]),
+    "humanoid": dict(pair_dim=210, encoder_hidden=[512, 1024], latent_dim=2048, decoder_hidden=[1024, 512, 128]),
+}
+
+
+def measure(name: str, batch: int, steps: int, repeats: int = 3) -> dict:
+    size = dict(SIZES[name])
+    pair_dim = size.pop("pair_dim")
+    cfg = EnergyConfig(batch_size=batch, **size)
+    init, train_chunk, *_ = make_trainer(cfg, pair_dim)
+    state = init(jax.random.PRNGKey(0))
+    pairs = jax.random.normal(jax.random.PRNGKey(1), (20_000, pair_dim))
+    start = time.perf_counter()
+    state, losses = train_chunk(state, pairs, steps)
+    jax.block_until_ready(losses)
+    first = time.perf_counter() - start
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state, losses = train_chunk(state, pairs, steps)
+        jax.block_until_ready(losses)
+        rates.append(steps / (time.perf_counter() - start))
+    rate = float(np.median(rates))
+    return {"net": name, "batch": batch, "steps_per_s": rate, "pairs_per_s": rate * batch, "first_call_s": first}
+
+
+def main() -> None:
+    backend = jax.default_backend()
+    cases = [("maze", 128, 2000), ("humanoid", 128, 200)]
+    if backend != "cpu":
+        cases += [("maze", 4096, 2000), ("humanoid", 1024, 500), ("humanoid", 4096, 200)]
+    rows = []
+    for name, batch, steps in cases:
+        rows.append(measure(name, batch, steps))
+        r = rows[-1]
+        print(f"{name:9s} batch {batch:5d}: {r['steps_per_s']:9.0f} steps/s {r['pairs_per_s']:12.0f} pairs/s")
+    result = {"benchmark": "energy model DSM training speed", "date": datetime.date.today().isoformat(),
+              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "backend": backend,
+                          "devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
+                          "jax": jax.__version__}, "results": rows}
+    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
+    path = os.path.join(os.path.dirname(__file__), "results", f"energy_dsm_{backend}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=2)
+    print("\n| net | batch | steps/s | pairs/s | first call s |\n|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['net']} | {r['batch']} | {r['steps_per_s']:.0f} | {r['pairs_per_s']:.0f} | {r['first_call_s']:.1f} |")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
