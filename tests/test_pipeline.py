@@ -158,3 +158,35 @@ def test_quickstart_smoke_writes_the_report(tmp_path, capsys):
     for name in ("energy_landscape.png", "learning_curves.png", "trajectories.png"):
         assert (out / name).stat().st_size > 1000, name
     assert "success_rate" in capsys.readouterr().out
+
+
+SHORT_RUN = ["progress=False", "seed=0", "train.num_envs=32", "train.horizon=32", "train.minibatch_size=256",
+             "train.total_env_steps=65536", "train.iterations_per_log=16", "train.checkpoint_every=32",
+             "train.eval_episodes=16", "train.actor_hidden=[64,64]", "train.critic_hidden=[64,64]",
+             "task.max_episode_steps=200", "task.num_demo_episodes=40"]
+
+
+def test_amp_short_run_beats_a_random_policy_on_its_own_reward(tmp_path):
+    cfg = compose_config(["task=mazeAMP", f"out={tmp_path / 'amp'}", "amp.hidden=[64,64]"] + SHORT_RUN)
+    summary = pipeline.train_policy(cfg)
+    run_cfg, style, state = pipeline.load_train_state(cfg, summary["run_dir"])
+    env = pipeline.make_env(cfg)
+    trained = pipeline.evaluate_policy(cfg, summary["run_dir"], episodes=16)
+    random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
+                          jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
+
+    def disc_reward(result):
+        obs, lengths = result["observations"], result["episode_length"]
+        pairs = np.concatenate([np.concatenate([obs[:l, i], obs[1 : l + 1, i]], 1) for i, l in enumerate(lengths)])
+        return float(np.mean(np.asarray(style.logits(state.reward_state, jnp.asarray(pairs)))))
+
+    assert disc_reward(trained) > disc_reward(random)
+
+
+def test_ppo_short_run_beats_a_random_policy_on_the_task_reward(tmp_path):
+    cfg = compose_config(["task=maze", f"out={tmp_path / 'ppo'}"] + SHORT_RUN + ["task.max_episode_steps=650"])
+    summary = pipeline.train_policy(cfg)
+    env = pipeline.make_env(cfg)
+    random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
+                          jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
+    assert summary["task_return"] > random["mean_return"], (summary["task_return"], random["mean_return"])

@@ -35,6 +35,8 @@ class TaskConfig:
     algo: str = "NEAR"  # NEAR | AMP | CEM | PPO
     data: str = ""  # demonstrations (a zarr store); "" = generate them with the scripted expert
     num_demo_episodes: int = 300  # generated demos
+    demo_drop_repeated: bool = False  # drop recorded idle frames (identical consecutive states)
+    demo_upsample: int = 1  # k-1 interpolated states between recorded frames (slow-rate recordings)
     max_episode_steps: int = 650
 
 

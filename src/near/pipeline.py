@@ -41,6 +41,10 @@ def load_demos(cfg: Config):
         demos = load_zarr_demos(os.path.expanduser(cfg.task.data))
         if demos.state_dim != 2:
             raise ConfigError(f"{cfg.task.data}: maze demos need 2 numbers per state (x, y), found {demos.state_dim}")
+        if cfg.task.demo_drop_repeated or cfg.task.demo_upsample > 1:
+            from near.data.demos import resample_demos
+
+            demos = resample_demos(demos, drop_repeated=cfg.task.demo_drop_repeated, upsample=cfg.task.demo_upsample)
         return demos
     from near.envs.maze_expert import generate_maze_demos
 
