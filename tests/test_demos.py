@@ -307,3 +307,19 @@ def test_expert_constant_step_model():
         assert np.linalg.norm(ep[-1] - goal) < GOAL_RADIUS and len(ep) < MAX_EPISODE_STEPS
     with pytest.raises(ValueError):
         generate_maze_demos(2, step_model="teleport")
+
+
+def test_resample_drops_idle_frames_and_interpolates_within_episodes():
+    from near.data.demos import DemoSet, resample_demos, transition_pairs
+
+    states = np.array([[0, 0], [0, 0], [3, 0], [6, 0], [100, 100], [100, 100], [103, 100]], np.float32)
+    demos = DemoSet(states, np.array([4, 7]))
+    out = resample_demos(demos, drop_repeated=True, upsample=3)
+    ep1, ep2 = out.episodes()
+    np.testing.assert_allclose(ep1[:, 0], [0, 1, 2, 3, 4, 5, 6])  # idle frame gone, 3x finer
+    np.testing.assert_allclose(ep2[:, 0], [100, 101, 102, 103])
+    pairs = transition_pairs(out)
+    assert np.all(np.abs(pairs[:, 2] - pairs[:, 0]) <= 1.0 + 1e-6)  # no pair jumps between episodes
+    assert resample_demos(demos).num_states == demos.num_states
+    with pytest.raises(ValueError):
+        resample_demos(demos, upsample=0)
