@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # Orbax's info chatter about read-only managers
     import jax
 
     jax.config.update("jax_default_matmul_precision", "highest")  # TF32 has broken RL training on GPUs
