@@ -17,7 +17,6 @@ import time
 import jax
 
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
-import jax.numpy as jnp
 import numpy as np
 
 from near.energy.train import EnergyConfig, make_trainer

@@ -76,7 +76,7 @@ def main() -> None:
     path = os.path.join(os.path.dirname(__file__), "results", f"train_maze_{backend}.json")
     with open(path, "w") as fh:
         json.dump(result, fh, indent=2)
-    print(f"\n| envs | env steps/s | first call (compile) s |\n|---:|---:|---:|")
+    print("\n| envs | env steps/s | first call (compile) s |\n|---:|---:|---:|")
     for r in rows:
         print(f"| {r['num_envs']} | {r['env_steps_per_s']:.0f} | {r['first_call_s']:.1f} |")
     print(f"\nwrote {path}")

@@ -10,7 +10,7 @@ import pytest
 
 from near import pipeline
 from near.cli import main
-from near.config import ConfigError, compose_config
+from near.config import compose_config
 from near.data.demos import write_zarr_demos
 from near.envs.maze_expert import generate_maze_demos
 from near.rl.evaluate import run_episodes
@@ -69,7 +69,7 @@ def test_near_policy_beats_a_random_policy(energy_run, tmp_path):
     assert e_trained > e_random, (e_trained, e_random)
     # and it travels further down the corridor toward the goal than the random policy
     def progress(result):
-        final = np.array([result["observations"][l, i] for i, l in enumerate(result["episode_length"])])
+        final = np.array([result["observations"][n, i] for i, n in enumerate(result["episode_length"])])
         return float(np.mean(final[:, 1]))  # y grows downward, along the first corridor
 
     assert progress(trained) > progress(random) + 20.0
@@ -177,7 +177,7 @@ def test_amp_short_run_beats_a_random_policy_on_its_own_reward(tmp_path):
 
     def disc_reward(result):
         obs, lengths = result["observations"], result["episode_length"]
-        pairs = np.concatenate([np.concatenate([obs[:l, i], obs[1 : l + 1, i]], 1) for i, l in enumerate(lengths)])
+        pairs = np.concatenate([np.concatenate([obs[:n, i], obs[1 : n + 1, i]], 1) for i, n in enumerate(lengths)])
         return float(np.mean(np.asarray(style.logits(state.reward_state, jnp.asarray(pairs)))))
 
     assert disc_reward(trained) > disc_reward(random)

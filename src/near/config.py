@@ -14,7 +14,7 @@ from typing import Any
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from near.energy.reward import RewardConfig
@@ -99,7 +99,7 @@ def compose_config(overrides: list[str]) -> Config:
     """Compose task/train yamls and user overrides into a validated Config."""
     overrides = list(overrides)
     names = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    for raw, name in zip(overrides, names):
+    for raw in overrides:
         if "=" not in raw:
             raise ConfigError(f"expected key=value, got {raw!r}")
     task_choice = next((o.split("=", 1)[1] for o in overrides if o.startswith("task=")), "mazeNEAR")
@@ -172,5 +172,3 @@ def from_dict(data: dict) -> Config:
     return OmegaConf.to_object(known)
 
 
-def _unused(_: DictConfig) -> None:  # keep DictConfig import for type checkers
-    return None

@@ -139,15 +139,15 @@ def aggregate(out: str, env: str, runs: dict[str, list[dict]]) -> dict:
     fig.savefig(png, dpi=110)
     plt.close(fig)
 
-    lines = [f"| method | seeds | success rate | episode length | task return | env steps | wall s |",
+    lines = ["| method | seeds | success rate | episode length | task return | env steps | wall s |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for algo, row in table.items():
-        def fmt(key, digits=2):
-            r = row[key]
-            return "n/a" if r["mean"] is None else f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}"
+    def fmt(row, key, digits=2):
+        r = row[key]
+        return "n/a" if r["mean"] is None else f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}"
 
-        lines.append(f"| {algo} | {len(row['seeds'])} | {fmt('success_rate')} | {fmt('episode_length', 0)} | "
-                     f"{fmt('task_return', 0)} | {row['env_steps']['mean']:.0f} | {fmt('wall_seconds', 0)} |")
+    for algo, row in table.items():
+        lines.append(f"| {algo} | {len(row['seeds'])} | {fmt(row, 'success_rate')} | {fmt(row, 'episode_length', 0)} | "
+                     f"{fmt(row, 'task_return', 0)} | {row['env_steps']['mean']:.0f} | {fmt(row, 'wall_seconds', 0)} |")
     markdown = "\n".join(lines) + "\n"
     with open(os.path.join(out, "comparison.md"), "w") as fh:
         fh.write(f"# {env}: {', '.join(runs)} ({time.strftime('%Y-%m-%d')})\n\n{markdown}\n![curves](comparison.png)\n")
