@@ -173,3 +173,7 @@ def test_maze_cem_task_runs_end_to_end(tiny_energy, tmp_path, capsys):
     assert main(["train", "task=mazeCEM", "train=mazeCEM", "smoke=True", f"out={tmp_path / 'x'}"]) == 1
     assert "energy.checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    # `near play` works for a CEM run too: it plans again with the run's settings
+    assert main(["play", "task=mazeCEM", f"checkpoint={out}", "episodes=2", f"out={tmp_path / 'play'}"]) == 0
+    played = json.loads((tmp_path / "play" / "eval.json").read_text())
+    assert played["episodes"] == 2 and os.path.exists(played["files"]["trajectories"])

@@ -190,3 +190,39 @@ def test_ppo_short_run_beats_a_random_policy_on_the_task_reward(tmp_path):
     random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
                           jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
     assert summary["task_return"] > random["mean_return"], (summary["task_return"], random["mean_return"])
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
+    """SIGKILL a real `near train` process after its first checkpoint, then resume it to the end."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    energy_dir, _ = energy_run
+    out = tmp_path / "killed"
+    args = [f"energy.checkpoint={energy_dir}", f"out={out}", "progress=False", "train.num_envs=8", "train.horizon=16",
+            "train.minibatch_size=64", "train.iterations_per_log=1", "train.checkpoint_every=1",
+            "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
+            "task.max_episode_steps=50", "train.total_env_steps=128000"]
+    env = dict(os.environ, NEAR_XLA_CACHE=jax.config.jax_compilation_cache_dir or "")
+    proc = subprocess.Popen([sys.executable, "-m", "near.cli", "train", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        steps = [d for d in os.listdir(out / "checkpoints")] if (out / "checkpoints").exists() else []
+        if any(d.isdigit() and int(d) >= 3 for d in steps):
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists()
+    killed_at = max(int(d) for d in os.listdir(out / "checkpoints") if d.isdigit())
+    assert killed_at < 1000  # it really was interrupted
+    # resume, with a budget that ends soon after the kill point
+    total = (killed_at + 3) * 8 * 16
+    summary = pipeline.train_policy(compose_config([a for a in args if not a.startswith("train.total")] +
+                                                   [f"train.total_env_steps={total}", "resume=True"]))
+    assert summary["iterations"] == killed_at + 3
+    steps = [json.loads(line)["step"] for line in open(out / "metrics.jsonl")]
+    assert steps == sorted(set(steps)) and steps[-1] == total

@@ -334,6 +334,33 @@ def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes
     return run_episodes(env, policy, key, episodes, cfg.task.max_episode_steps)
 
 
+def _is_cem_run(path: str) -> bool:
+    summary = os.path.join(os.path.expanduser(path), "summary.json")
+    if not os.path.exists(summary):
+        return False
+    with open(summary) as fh:
+        return json.load(fh).get("algo") == "CEM"
+
+
+def _replan_cem(cfg: Config, run_dir: str) -> dict:
+    """A CEM run has no weights: playing it plans again with the run's own settings."""
+    from omegaconf import OmegaConf
+
+    from near.config import from_dict
+    from near.energy.train import load_energy_model
+    from near.rl.cem import run_cem
+
+    run_cfg = from_dict(OmegaConf.to_container(OmegaConf.load(os.path.join(os.path.expanduser(run_dir), "config.yaml"))))
+    if run_cfg.task.env != cfg.task.env:
+        raise CheckpointError(f"{run_dir} is a CEM run on env {run_cfg.task.env!r}, not {cfg.task.env!r}")
+    env = make_env(run_cfg)
+    energy_fn = None
+    if run_cfg.cem.energy_weight != 0:
+        energy_fn = load_energy_model(run_cfg.energy.checkpoint, expect_pair_dim=2 * env.pair_state_dim)[0].energy
+    c = dataclasses.replace(run_cfg.cem, episodes=cfg.episodes, num_envs=min(run_cfg.cem.num_envs, cfg.episodes))
+    return run_cem(env, energy_fn, c, jax.random.PRNGKey(cfg.seed + 10_000), c.max_steps or run_cfg.task.max_episode_steps)
+
+
 def play(cfg: Config) -> dict:
     """Roll a trained policy out: trajectories PNG, video, eval.json."""
     from near.viz.maze_plots import plot_trajectories, render_maze_frames
@@ -341,7 +368,10 @@ def play(cfg: Config) -> dict:
 
     if not cfg.checkpoint:
         raise ConfigError("play needs checkpoint=RUN_DIR (a run folder made by `near train`)")
-    result = evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
+    if _is_cem_run(cfg.checkpoint):
+        result = _replan_cem(cfg, cfg.checkpoint)
+    else:
+        result = evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
     out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
     os.makedirs(out, exist_ok=True)
     obs = result["observations"]  # (T+1, N, 2)
