@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import field
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -27,7 +27,6 @@ import optax
 from flax import struct
 
 from near.utils import running_stats
-from near.utils.running_stats import RunningStats
 
 
 @dataclasses.dataclass
@@ -45,6 +44,7 @@ class AMPConfig:
     weight_decay: float = 1e-4
     reward_scale: float = 2.0
     normalize_input: bool = True
+    normalization: str = "diagonal"  # or "whiten": use the same input normalisation as the NEAR energy model
 
 
 class Discriminator(nn.Module):
@@ -67,7 +67,7 @@ def _uniform_pm1(key, shape, dtype=jnp.float32):
 class AMPState:
     params: dict
     opt_state: optax.OptState
-    stats: RunningStats
+    stats: Any  # RunningStats or RunningCovariance
     replay: jax.Array  # (size, D)
     replay_count: jax.Array  # int32 filled entries
     replay_ptr: jax.Array  # int32 next write position
@@ -124,7 +124,7 @@ class AMPReward:
 
     def init(self, key: jax.Array) -> AMPState:
         params = self.net.init(key, jnp.zeros((1, self.pair_dim)))
-        stats = RunningStats.create(self.pair_dim)
+        stats = running_stats.create(self.pair_dim, self.cfg.normalization)
         if self.cfg.normalize_input:
             stats = running_stats.update(stats, self.demo_pairs[:: max(1, self.demo_pairs.shape[0] // 4096)])
         return AMPState(params, self.optimizer.init(params), stats,
