@@ -211,9 +211,11 @@ def train_policy(cfg: Config) -> dict:
     write_json(os.path.join(run_dir, "summary.json"), summary)
     from near.viz.maze_plots import plot_learning_curves
 
-    plot_learning_curves(read_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"),
+    from near.utils.logging import smoothed_metrics
+
+    plot_learning_curves(smoothed_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"),
                          keys=["success_rate", "episode_return", "episode_length", "style_reward", "sigma_level",
-                               "energy", "critic_loss", "log_std"], title=f"{cfg.task.name} (seed {cfg.seed})")
+                               "energy", "critic_loss", "log_std"], title=f"{cfg.task.name} (seed {cfg.seed}; episode statistics: mean of the last 10 iterations)")
     return summary
 
 

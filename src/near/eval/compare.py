@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from near.utils.logging import read_metrics, write_json
+from near.utils.logging import smoothed_metrics, write_json
 
 SEEDS = (42, 700, 8125, 97, 3538)  # the original's five seeds
 TASKS = {  # (env family, algorithm) -> (task, train config or None for the default)
@@ -76,7 +76,7 @@ def _clean_unfinished(run_dir: str) -> None:
 
 
 def _curve(run_dir: str, key: str, x_key: str):
-    m = read_metrics(run_dir)
+    m = smoothed_metrics(run_dir)
     if key not in m or x_key not in m:
         return None
     x, y = np.asarray(m[x_key], float), np.asarray(m[key], float)

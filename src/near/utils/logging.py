@@ -112,3 +112,28 @@ def progress_bar(description: str, total: int, *, disable: bool = False):
         TextColumn("{task.fields[info]}"),
         disable=disable,
     ), description, total
+
+
+def rolling_mean(values, window: int) -> np.ndarray:
+    """NaN-aware trailing mean over ``window`` records (per-iteration episode stats are sparse)."""
+    x = np.asarray(values, float)
+    ok = np.isfinite(x)
+    csum = np.cumsum(np.where(ok, x, 0.0))
+    ccount = np.cumsum(ok)
+    lo = np.maximum(np.arange(len(x)) - window, -1)
+    total = csum - np.where(lo >= 0, csum[np.maximum(lo, 0)], 0.0)
+    count = ccount - np.where(lo >= 0, ccount[np.maximum(lo, 0)], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+SMOOTHED = ("success_rate", "episode_return", "episode_length", "style_reward", "energy", "combined_reward")
+
+
+def smoothed_metrics(run_dir: str, window: int = 10) -> dict[str, list[float]]:
+    """metrics.jsonl with the noisy per-iteration episode statistics smoothed for plotting."""
+    history = read_metrics(run_dir)
+    for key in SMOOTHED:
+        if key in history:
+            history[key] = rolling_mean(history[key], window).tolist()
+    return history
