@@ -28,19 +28,35 @@ def make_env(cfg: Config):
         from near.envs.maze import MazeConfig, MazeEnv
 
         return MazeEnv(MazeConfig(max_steps=cfg.task.max_episode_steps))
-    raise ConfigError(f"unknown env {cfg.task.env!r} (task {cfg.task.name}); available: maze")
+    if cfg.task.env == "pusht":
+        from near.envs.pusht import PushTConfig, PushTEnv
+
+        return PushTEnv(PushTConfig(max_steps=cfg.task.max_episode_steps))
+    raise ConfigError(f"unknown env {cfg.task.env!r} (task {cfg.task.name}); available: maze, pusht")
+
+
+PUSHT_DATA_HELP = ("push-T has no scripted expert: pass task.data=PATH, the Diffusion Policy replay store "
+                   "pusht_cchi_v7_replay.zarr (206 human episodes; data/state (N, 5) = agent x, y, block x, y, "
+                   "angle; in this project /work/shared/data/pusht/pusht_cchi_v7_replay.zarr, originally "
+                   "data/pusht/ of the NEAR / Diffusion Policy repos, spec near-environments.md §6.2)")
+
+STATE_DIMS = {"maze": (2, "x, y"), "pusht": (5, "agent x, agent y, block x, block y, block angle")}
 
 
 def load_demos(cfg: Config):
-    """The task's demonstrations: a zarr store (task.data) or the scripted expert."""
-    if cfg.task.env != "maze":
+    """The task's demonstrations: a zarr store (task.data) or, on the maze, the scripted expert."""
+    if cfg.task.env not in STATE_DIMS:
         raise ConfigError(f"no demonstrations defined for env {cfg.task.env!r}")
+    if cfg.task.env == "pusht" and not cfg.task.data:
+        raise ConfigError(f"task {cfg.task.name}: {PUSHT_DATA_HELP}")
     if cfg.task.data:
         from near.data.demos import load_zarr_demos
 
         demos = load_zarr_demos(os.path.expanduser(cfg.task.data))
-        if demos.state_dim != 2:
-            raise ConfigError(f"{cfg.task.data}: maze demos need 2 numbers per state (x, y), found {demos.state_dim}")
+        dim, names = STATE_DIMS[cfg.task.env]
+        if demos.state_dim != dim:
+            raise ConfigError(f"{cfg.task.data}: {cfg.task.env} demos need {dim} numbers per state ({names}), "
+                              f"found {demos.state_dim}")
         if cfg.task.demo_drop_repeated or cfg.task.demo_upsample > 1:
             from near.data.demos import resample_demos
 
@@ -60,6 +76,44 @@ def demo_pairs(cfg: Config, env=None) -> np.ndarray:
 
 def default_out(cfg: Config, command: str) -> str:
     return cfg.out or os.path.join("runs", f"{cfg.task.name}-{command}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _episodes(result: dict) -> list[np.ndarray]:
+    """Per-episode observations (length + 1, obs_dim) of a run_episodes / run_cem result."""
+    obs, lengths = result["observations"], result["episode_length"]
+    return [obs[: lengths[i] + 1, i] for i in range(obs.shape[1])]
+
+
+def task_metrics(env_name: str, result: dict) -> dict:
+    """Env-specific evaluation numbers: push-T's coverage of the goal T at the end of each episode."""
+    if env_name != "pusht":
+        return {}
+    from near.viz.pusht_plots import states_coverage
+
+    final = np.array([states_coverage(e[-1:])[0] for e in _episodes(result)])
+    return {"final_coverage": float(final.mean()), "final_coverage_per_episode": [round(float(c), 4) for c in final]}
+
+
+def plot_episodes(cfg: Config, result: dict, path: str, title: str, demo_states=None) -> str:
+    """The trajectories PNG of an evaluation: the maze plane, or a grid of push-T episodes."""
+    episodes = _episodes(result)
+    if cfg.task.env == "pusht":
+        from near.viz.pusht_plots import plot_pusht_episodes
+
+        return plot_pusht_episodes(episodes, path, success=list(result["success"]), title=title)
+    from near.viz.maze_plots import plot_trajectories
+
+    return plot_trajectories(episodes, path, demo_states=demo_states, success=list(result["success"]), title=title)
+
+
+def render_episode(cfg: Config, states: np.ndarray, size: int = 256) -> np.ndarray:
+    if cfg.task.env == "pusht":
+        from near.viz.pusht_plots import render_pusht_frames, states_coverage
+
+        return render_pusht_frames(states, states_coverage(states), size=size)
+    from near.viz.maze_plots import render_maze_frames
+
+    return render_maze_frames(states, size=size)
 
 
 def _write_config(run_dir: str, cfg: Config) -> None:
@@ -207,6 +261,7 @@ def train_policy(cfg: Config) -> dict:
         "train_success_rate_last": last.get("success_rate"), "train_episode_return_last": last.get("episode_return"),
         "style_reward_last": last.get("style_reward"), "sigma_level_last": last.get("sigma_level"),
         "energy_checkpoint": cfg.energy.checkpoint if cfg.task.algo == "NEAR" else None,
+        **task_metrics(cfg.task.env, evaluation),
     }
     write_json(os.path.join(run_dir, "summary.json"), summary)
     from near.viz.maze_plots import plot_learning_curves
@@ -226,7 +281,6 @@ def run_cem_task(cfg: Config) -> dict:
     planning ones), a one-record metrics.jsonl and trajectories.png.
     """
     from near.rl.cem import run_cem, validate_cem
-    from near.viz.maze_plots import plot_trajectories
 
     c = cfg.cem
     try:
@@ -258,10 +312,8 @@ def run_cem_task(cfg: Config) -> dict:
                                      "episode_length": result["mean_length"], "energy": result["mean_energy"],
                                      "planning_score": result["mean_planning_score"]})
     logger.close()
-    obs, lengths = result["observations"], result["episode_length"]
-    plot = plot_trajectories([obs[: lengths[i] + 1, i] for i in range(obs.shape[1])],
-                             os.path.join(run_dir, "trajectories.png"), success=list(result["success"]),
-                             title=f"{cfg.task.name}: success {result['success_rate']:.0%}")
+    plot = plot_episodes(cfg, result, os.path.join(run_dir, "trajectories.png"),
+                         title=f"{cfg.task.name}: success {result['success_rate']:.0%}")
     summary = {
         "kind": "policy", "task": cfg.task.name, "algo": "CEM", "run_dir": run_dir, "seed": cfg.seed,
         "env_steps": result["env_steps"], "iterations": 0, "wall_seconds": round(time.time() - logger.start, 2),
@@ -272,6 +324,7 @@ def run_cem_task(cfg: Config) -> dict:
         "sim_steps": result["sim_steps"], "compile_seconds": round(result["compile_seconds"], 2),
         "run_seconds": round(result["run_seconds"], 2), "seconds_per_step": result["seconds_per_step"],
         "energy_checkpoint": cfg.energy.checkpoint if energy_fn is not None else None, "trajectories": plot,
+        **task_metrics(cfg.task.env, result),
     }
     write_json(os.path.join(run_dir, "summary.json"), summary)
     return summary
@@ -365,7 +418,6 @@ def _replan_cem(cfg: Config, run_dir: str) -> dict:
 
 def play(cfg: Config) -> dict:
     """Roll a trained policy out: trajectories PNG, video, eval.json."""
-    from near.viz.maze_plots import plot_trajectories, render_maze_frames
     from near.viz.video import frame_strip, write_video
 
     if not cfg.checkpoint:
@@ -376,26 +428,25 @@ def play(cfg: Config) -> dict:
         result = evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
     out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
     os.makedirs(out, exist_ok=True)
-    obs = result["observations"]  # (T+1, N, 2)
-    lengths = result["episode_length"]
-    trajectories = [obs[: lengths[i] + 1, i] for i in range(obs.shape[1])]
+    trajectories = _episodes(result)
     demos = None
-    try:
-        demos = load_demos(cfg).states
-    except Exception:  # noqa: BLE001 - the overlay is optional
-        pass
-    files = {"trajectories": plot_trajectories(trajectories, os.path.join(out, "trajectories.png"), demo_states=demos,
-                                               success=list(result["success"]),
-                                               title=f"{cfg.task.name}: success {result['success_rate']:.0%}")}
+    if cfg.task.env == "maze":
+        try:
+            demos = load_demos(cfg).states
+        except Exception:  # noqa: BLE001 - the overlay is optional
+            pass
+    files = {"trajectories": plot_episodes(cfg, result, os.path.join(out, "trajectories.png"), demo_states=demos,
+                                           title=f"{cfg.task.name}: success {result['success_rate']:.0%}")}
     if cfg.video:
-        frames = render_maze_frames(trajectories[0], size=256)
-        files["video"] = write_video(frames, os.path.join(out, "episode0.mp4"), fps=30)
+        frames = render_episode(cfg, trajectories[0], size=256)
+        files["video"] = write_video(frames, os.path.join(out, "episode0.mp4"), fps=30 if cfg.task.env == "maze" else 10)
         import imageio.v3 as iio
 
         files["strip"] = os.path.join(out, "episode0_strip.png")
         iio.imwrite(files["strip"], frame_strip(frames, 6))
     summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "success_rate": result["success_rate"],
-               "episode_length": result["mean_length"], "task_return": result["mean_return"], "files": files}
+               "episode_length": result["mean_length"], "task_return": result["mean_return"],
+               **task_metrics(cfg.task.env, result), "files": files}
     write_json(os.path.join(out, "eval.json"), summary)
     return summary
 
@@ -462,6 +513,8 @@ def viz_disc(cfg: Config, out_path: str | None = None) -> str:
     meta = load_meta(cfg.checkpoint)
     if meta.get("algo") != "AMP":
         raise ConfigError(f"viz disc needs an AMP run; {cfg.checkpoint} is a {meta.get('algo')!r} run")
+    if meta.get("env") != "maze":
+        raise ConfigError(f"viz disc draws the maze plane; checkpoint {cfg.checkpoint} is for env {meta.get('env')!r}")
     run_cfg, style, state = load_train_state(cfg, cfg.checkpoint)
     demos = load_demos(run_cfg).states
     steps = np.linalg.norm(np.diff(demos, axis=0), axis=1)
