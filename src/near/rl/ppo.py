@@ -164,7 +164,8 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         key, k_actor, k_critic, k_env, k_style = jax.random.split(key, 5)
         dummy = jnp.zeros((1, env.obs_dim))
         params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
-        env_state, obs = jax.vmap(env.reset)(jax.random.split(k_env, cfg.num_envs))
+        # jitted: an eager vmap of a physics reset (push-T's settling substep) dispatches op by op
+        env_state, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(k_env, cfg.num_envs))
         return TrainState(
             params=params,
             opt_state=optimizer.init(params),
