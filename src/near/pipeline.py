@@ -230,10 +230,9 @@ def train_policy(cfg: Config) -> dict:
             n = min(p.iterations_per_log, total - int(state.iteration))
             new_state, metrics = train_chunk(state, n)
             iteration = int(new_state.iteration)
-            _check_finite(summarize_chunk(metrics), iteration, run_dir)
+            host = jax.device_get(metrics)  # the chunk's per-iteration metrics, stacked by lax.scan
+            _check_finite(summarize_chunk(host), iteration, run_dir)
             state = new_state
-            # one record per iteration (the chunk's metrics were stacked on device by lax.scan)
-            host = jax.device_get(metrics)
             for i in range(n):
                 record = summarize_chunk({k: v[i : i + 1] for k, v in host.items()})
                 it = iteration - n + i + 1
