@@ -8,10 +8,6 @@ benchmarks/results/energy_dsm_<backend>.json and prints a table.
 
 from __future__ import annotations
 
-import datetime
-import json
-import os
-import platform
 import time
 
 import jax
@@ -19,6 +15,7 @@ import jax
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
 
+from _report import write_result  # noqa: E402
 from near.energy.train import EnergyConfig, make_trainer
 
 SIZES = {
@@ -58,14 +55,7 @@ def main() -> None:
         rows.append(measure(name, batch, steps))
         r = rows[-1]
         print(f"{name:9s} batch {batch:5d}: {r['steps_per_s']:9.0f} steps/s {r['pairs_per_s']:12.0f} pairs/s")
-    result = {"benchmark": "energy model DSM training speed", "date": datetime.date.today().isoformat(),
-              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "backend": backend,
-                          "devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
-                          "jax": jax.__version__}, "results": rows}
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    path = os.path.join(os.path.dirname(__file__), "results", f"energy_dsm_{backend}.json")
-    with open(path, "w") as fh:
-        json.dump(result, fh, indent=2)
+    path = write_result(f"energy_dsm_{backend}", "energy model DSM training speed", rows)
     print("\n| net | batch | steps/s | pairs/s | first call s |\n|---|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['net']} | {r['batch']} | {r['steps_per_s']:.0f} | {r['pairs_per_s']:.0f} | {r['first_call_s']:.1f} |")

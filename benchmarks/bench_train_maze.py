@@ -10,10 +10,6 @@ weights). Writes benchmarks/results/train_maze_<platform>.json and prints a tabl
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import time
 
 import jax
@@ -21,6 +17,7 @@ import jax
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
 
+from _report import write_result  # noqa: E402
 from near.energy.reward import RewardConfig
 from near.energy.train import EnergyConfig, make_trainer, model_from_state
 from near.envs.core import AutoReset
@@ -65,17 +62,7 @@ def main() -> None:
         rows.append(measure(n, args.horizon, iterations, args.repeats))
         print(f"envs {n:5d}: {rows[-1]['env_steps_per_s']:10.0f} env steps/s (first call {rows[-1]['first_call_s']:.1f} s)")
     backend = jax.default_backend()
-    result = {
-        "benchmark": "NEAR PPO training on the maze, end to end",
-        "date": datetime.date.today().isoformat(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-                    "backend": backend, "devices": [str(d) for d in jax.devices()], "jax": jax.__version__},
-        "results": rows,
-    }
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    path = os.path.join(os.path.dirname(__file__), "results", f"train_maze_{backend}.json")
-    with open(path, "w") as fh:
-        json.dump(result, fh, indent=2)
+    path = write_result(f"train_maze_{backend}", "NEAR PPO training on the maze, end to end", rows)
     print("\n| envs | env steps/s | first call (compile) s |\n|---:|---:|---:|")
     for r in rows:
         print(f"| {r['num_envs']} | {r['env_steps_per_s']:.0f} | {r['first_call_s']:.1f} |")

@@ -1,0 +1,28 @@
+"""What every benchmark writes: machine facts and a JSON file under benchmarks/results/."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+
+
+def machine_info() -> dict:
+    import jax
+
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+            "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+            "device_kind": jax.devices()[0].device_kind, "jax": jax.__version__}
+
+
+def write_result(name: str, benchmark: str, rows: list[dict]) -> str:
+    """benchmarks/results/<name>.json with the date, the machine and the rows; returns the path."""
+    result = {"benchmark": benchmark, "date": datetime.date.today().isoformat(), "machine": machine_info(),
+              "results": rows}
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=2)
+    return path
