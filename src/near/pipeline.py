@@ -16,8 +16,7 @@ import numpy as np
 
 from near.config import Config, ConfigError, to_dict, to_yaml
 from near.utils.checkpoint import CheckpointError, Checkpointer, load, load_meta
-from near.utils.logging import (MetricLogger, NonFiniteError, prepare_run_dir, progress_bar, read_metrics,
-                                truncate_metrics, write_json)
+from near.utils.logging import (MetricLogger, NonFiniteError, prepare_run_dir, progress_bar, truncate_metrics, write_json)
 
 # ----------------------------------------------------------------------------------------------
 # environments and demonstrations
@@ -580,4 +579,4 @@ def summary_table(summary: dict, title: str) -> str:
     return capture.get()
 
 
-__all__ = ["train_energy", "train_policy", "play", "viz_energy", "quickstart", "evaluate_policy", "json"]
+__all__ = ["train_energy", "train_policy", "play", "viz_energy", "viz_disc", "quickstart", "evaluate_policy"]

@@ -8,7 +8,6 @@ experiment generator (one energy-model job per NEAR run).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -158,4 +157,4 @@ def aggregate(out: str, env: str, runs: dict[str, list[dict]]) -> dict:
     return result
 
 
-__all__ = ["run_comparison", "aggregate", "mean_std_curve", "SEEDS", "dataclasses"]
+__all__ = ["run_comparison", "aggregate", "mean_std_curve", "SEEDS"]
