@@ -1,0 +1,168 @@
+"""Evaluation metrics: DTW against hand examples and dtaidistance, SPARC against an independent slow
+version and a known value, root motion, episode helpers, the humanoid hook's shapes."""
+
+import math
+
+import numpy as np
+import pytest
+
+from near.eval import metrics as M
+
+dtaidistance = pytest.importorskip("dtaidistance")
+import itertools
+
+from dtaidistance import dtw as dtai_dtw
+from dtaidistance import dtw_ndim
+
+
+@pytest.mark.parametrize("x, y, expected", [
+    ([0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0], 0.0),               # identical
+    ([1.0, 2.0, 3.0], [1.0, 1.0, 2.0, 2.0, 3.0, 3.0], 0.0),          # a pure time warp costs nothing
+    ([0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 1.0, 3.0, 3.0], 1.0),          # only 2 has no partner: (2-1)^2 or (2-3)^2
+    ([0.0, 2.0], [1.0], math.sqrt(2.0)),                             # both frames match the one: 1 + 1
+    ([[0.0, 0.0]], [[3.0, 4.0]], 5.0),                               # squared Euclidean cost, sqrt at the end
+    ([[0.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 1.0], [3.0, 1.0]], math.sqrt(1 + 0 + 4)),
+])
+def test_dtw_hand_examples(x, y, expected):
+    assert float(M.dtw(np.asarray(x), np.asarray(y))) == pytest.approx(expected, abs=1e-6)
+
+
+def test_dtw_matches_dtaidistance():
+    rng = np.random.default_rng(0)
+    for n, m, d in [(1, 1, 1), (1, 9, 3), (13, 4, 2), (40, 57, 45), (120, 90, 6)]:
+        x, y = rng.normal(size=(n, d)), rng.normal(size=(m, d))
+        assert float(M.dtw(x, y)) == pytest.approx(dtw_ndim.distance(x, y), rel=1e-5)
+    a, b = rng.normal(size=30), rng.normal(size=45)  # 1-D: dtaidistance's dtw.distance, same semantics
+    assert float(M.dtw(a, b)) == pytest.approx(dtai_dtw.distance(a, b), rel=1e-5)
+    assert float(M.dtw(a, b)) == pytest.approx(float(M.dtw(b, a)), rel=1e-6)  # symmetric
+
+
+def test_dtw_matrix_on_padded_series_equals_one_by_one():
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(L, 4)) for L in (5, 17, 11)]
+    ys = [rng.normal(size=(L, 4)) for L in (9, 3)]
+    (px, lx), (py, ly) = M.pad_series(xs), M.pad_series(ys)
+    got = np.asarray(M.dtw_matrix(px, py, lx, ly))
+    want = np.array([[dtw_ndim.distance(x, y) for y in ys] for x in xs])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_dtw_300_by_300_is_fast():
+    import time
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 45)).astype(np.float32), rng.normal(size=(300, 45)).astype(np.float32)
+    M.dtw(x, y).block_until_ready()
+    start = time.perf_counter()
+    value = M.dtw(x, y).block_until_ready()
+    assert time.perf_counter() - start < 0.5  # ~3 ms on 2 CPU cores
+    assert float(value) == pytest.approx(dtw_ndim.distance(x.astype(float), y.astype(float)), rel=1e-5)
+
+
+def test_pose_error_is_root_relative_and_per_joint():
+    rng = np.random.default_rng(3)
+    pose = rng.normal(size=(2, 3))  # two bodies, root first
+    demo = np.broadcast_to(pose, (6, 2, 3)).copy()
+    agent = np.broadcast_to(pose, (4, 1, 2, 3)).copy()  # (T+1, k, bodies, 3)
+    agent += np.array([5.0, -2.0, 1.0])  # a translated copy: no error
+    assert M.pose_error(agent, [demo]) == pytest.approx(0.0, abs=1e-5)
+    agent[:, :, 1, 0] += 0.3  # body 1 off by 0.3 in x on every frame of a static pose
+    # a warping path has at least max(6, 4) = 6 cells, each 0.3^2: DTW = sqrt(6 * 0.09), / 2 bodies
+    expected = math.sqrt(6 * 0.09) / 2
+    assert M.pose_error(agent, [demo]) == pytest.approx(expected, rel=1e-5)
+    # mean over clips: a second clip that matches exactly halves it
+    shifted = demo.copy()
+    shifted[:, 1, 0] += 0.3
+    assert M.pose_error(agent, [demo, shifted]) == pytest.approx(expected / 2, rel=1e-5)
+
+
+def test_humanoid_metrics_scores_the_top_k_envs():
+    rng = np.random.default_rng(4)
+    T, n_envs, bodies = 30, 6, 15
+    body_pos = rng.normal(size=(T + 1, n_envs, bodies, 3)).cumsum(0) * 0.01
+    learnt = np.array([0.0, 5.0, 1.0, 4.0, -1.0, 3.0])
+    demos = [rng.normal(size=(25, bodies, 3)), rng.normal(size=(31, bodies, 3))]
+    out = M.humanoid_metrics(body_pos, learnt, demos, k=3)
+    np.testing.assert_array_equal(M.top_k(learnt, 3), [1, 3, 5])
+    assert out["scored"] == 3
+    assert out["pose_error"] == pytest.approx(M.pose_error(body_pos[:, [1, 3, 5]], demos), rel=1e-6)
+    roots = [body_pos[:, i, 0] for i in (1, 3, 5)]
+    assert out["sparc"] == pytest.approx(np.mean([M.smoothness(r, M.HUMANOID_DT)["sparc"] for r in roots]))
+    assert set(out) >= {"root_velocity", "root_acceleration", "root_jerk"}
+
+
+def test_sample_clip_uses_floor_of_phase():
+    frames = np.arange(11)  # 11 frames, 0.1 s apart: 1 s
+    np.testing.assert_array_equal(M.sample_clip(frames, 0.1, 0.25), [0, 2, 5, 7, 10])
+
+
+def _slow_sparc(v, fs, fc=10.0, amp_th=0.05, pad=4):
+    """The reference algorithm, written independently: a direct DFT (no FFT) of the half spectrum, loops."""
+    n = len(v)
+    nfft = 2 ** (math.ceil(math.log2(n)) + pad)
+    spectrum = []
+    for k in range(nfft // 2 + 1):
+        re = sum(v[t] * math.cos(2 * math.pi * k * t / nfft) for t in range(n))
+        im = sum(v[t] * math.sin(2 * math.pi * k * t / nfft) for t in range(n))
+        spectrum.append((k * fs / nfft, math.hypot(re, im)))
+    peak = max(m for _, m in spectrum)
+    sel = [(f, m / peak) for f, m in spectrum if f <= fc]
+    above = [i for i, (_, m) in enumerate(sel) if m >= amp_th]
+    sel = sel[above[0]: above[-1] + 1]
+    width = sel[-1][0] - sel[0][0]
+    return -sum(math.sqrt(((f1 - f0) / width) ** 2 + (m1 - m0) ** 2) for (f0, m0), (f1, m1) in itertools.pairwise(sel))
+
+
+def _min_jerk_speed(t):
+    return 30 * t**2 - 60 * t**3 + 30 * t**4  # speed of a unit minimum-jerk reach over 1 s
+
+
+def test_sparc_known_value_of_a_minimum_jerk_profile():
+    t = np.linspace(0.0, 1.0, 101)  # 100 Hz
+    v = _min_jerk_speed(t)
+    # -1.4058 for a minimum-jerk speed profile at 100 Hz (the value usually quoted for a single smooth
+    # reach is about -1.41); the slow direct-DFT version gives the same number
+    assert M.sparc(v, 100.0) == pytest.approx(-1.40583, abs=1e-4)
+    assert M.sparc(v, 100.0) == pytest.approx(_slow_sparc(list(v), 100.0), abs=1e-9)
+    gauss = np.exp(-0.5 * ((t - 0.5) / 0.1) ** 2)
+    assert M.sparc(gauss, 100.0) == pytest.approx(_slow_sparc(list(gauss), 100.0), abs=1e-9)
+
+
+def test_sparc_prefers_smooth_over_tremor_and_batches():
+    t = np.linspace(0.0, 1.0, 101)
+    v = _min_jerk_speed(t)
+    tremor = v + 0.1 * np.sin(2 * np.pi * 6 * t)
+    smooth_value, tremor_value = M.sparc(np.stack([v, tremor]), 100.0)
+    assert smooth_value > tremor_value
+    assert tremor_value == pytest.approx(_slow_sparc(list(tremor), 100.0), abs=1e-9)
+    # on positions, per axis, through smoothness(): the same ordering
+    p = np.cumsum(np.stack([v, 0.5 * v, 0 * v], -1), 0) * 0.01
+    p_tremor = np.cumsum(np.stack([tremor, 0.5 * tremor, 0 * v], -1), 0) * 0.01
+    assert M.smoothness(p, 0.01)["sparc"] > M.smoothness(p_tremor, 0.01)["sparc"]
+
+
+def test_sparc_clamps_cutoff_to_nyquist_and_zero_signal_is_nan():
+    t = np.linspace(0.0, 1.0, 31)
+    v = _min_jerk_speed(t) + 0.05 * np.cos(2 * np.pi * 3 * t)
+    fs = 1 / 0.3  # the maze's step rate: fc = 10 Hz is above Nyquist
+    assert M.sparc(v, fs) == pytest.approx(_slow_sparc(list(v), fs, fc=fs / 2), abs=1e-9)
+    assert np.isnan(M.sparc(np.zeros(20), 10.0))
+
+
+def test_root_motion_and_episode_helpers():
+    t = np.arange(11)[:, None] * 0.1
+    p = t * np.array([1.0, 2.0, 2.0]) + 0.5 * t**2 * np.array([0.0, 0.0, 4.0])  # v0 = (1, 2, 2), a = (0, 0, 4)
+    out = M.smoothness(p, 0.1)
+    vel, acc, jerk = M.finite_differences(p, 0.1)
+    assert vel.shape == (10, 3) and acc.shape == (9, 3) and jerk.shape == (8, 3)
+    assert out["root_acceleration"] == pytest.approx(4.0)
+    assert out["root_jerk"] == pytest.approx(0.0, abs=1e-9)
+    assert out["root_velocity"] == pytest.approx(np.linalg.norm(vel, axis=1).mean())
+    stats = M.episode_stats([1.0, 3.0], [10, 20], success=[True, False])
+    assert stats == {"task_return": 2.0, "task_return_std": 1.0, "episode_length": 15.0,
+                     "episode_length_std": 5.0, "success_rate": 0.5}
+    assert M.fall_rate([300, 120, 45, 300], 300) == 0.5
+    assert M.fall_rate([300, 120, 45], 300, success=[False, True, False]) == pytest.approx(1 / 3)
+    path = M.path_metrics([p[:, :2], p[:1, :2]], 0.1)  # one-frame episodes are skipped
+    assert path["path_speed"] == pytest.approx(np.linalg.norm(vel[:, :2], axis=1).mean())
+    assert np.isfinite(path["path_sparc"])
