@@ -1,0 +1,91 @@
+"""Motion sets: the original's yaml lists of clips with sampling weights, and one loader for any input.
+
+A motion-set yaml (spec near-environments.md §6.3)::
+
+    motions:
+    - file: amp_cmu_walk_task/amp_cmu_02_01.npy    # relative to the yaml's folder; may contain spaces
+      weight: 1.0                                  # >= 0; normalised over clips (not over time)
+
+A file may be listed more than once (it is then drawn more often). Entries may also name DeepMimic
+``.txt`` clips. :func:`load_motions` takes a yaml, a single poselib ``.npy`` or a DeepMimic ``.txt``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import NamedTuple
+
+import numpy as np
+import yaml
+
+from near.motion.skeleton import SkeletonMotion, fail
+
+__all__ = ["MotionEntry", "load_motion_file", "load_motions", "read_motion_set"]
+
+_YAML = (".yaml", ".yml")
+
+
+class MotionEntry(NamedTuple):
+    path: str  # absolute or relative to the working directory, ready to open
+    weight: float
+
+
+def read_motion_set(path) -> list[MotionEntry]:
+    """Parse and check a motion-set yaml; the files are checked to exist but not read."""
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as e:
+        raise fail(source, f"cannot read the motion set ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise fail(source, f"not valid yaml ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("motions"), list):
+        raise fail(source, "a motion set must be a mapping with a list under 'motions'")
+    if not doc["motions"]:
+        raise fail(source, "'motions' is empty")
+    folder = os.path.dirname(os.path.abspath(source))
+    entries = []
+    for i, item in enumerate(doc["motions"]):
+        if not isinstance(item, dict) or not isinstance(item.get("file"), str) or not item["file"].strip():
+            raise fail(source, f"motions[{i}] must be a mapping with a 'file' string, got {item!r}")
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise fail(source, f"motions[{i}] ({item['file']}): weight must be a finite number >= 0, got {weight!r}")
+        file = os.path.join(folder, item["file"])  # names may contain spaces: never split them
+        if not os.path.isfile(file):
+            raise fail(source, f"motions[{i}]: file {item['file']!r} not found (looked for {file})")
+        entries.append(MotionEntry(file, float(weight)))
+    if sum(e.weight for e in entries) <= 0:
+        raise fail(source, "the weights sum to 0: at least one clip needs a positive weight")
+    return entries
+
+
+def load_motion_file(path) -> SkeletonMotion:
+    """One clip from a poselib ``.npy`` (a SkeletonMotion) or a DeepMimic ``.txt``."""
+    from near.motion.deepmimic import load_deepmimic
+    from near.motion.poselib import load_poselib
+
+    source = os.fspath(path)
+    ext = os.path.splitext(source)[1].lower()
+    if ext == ".txt":
+        return load_deepmimic(source)
+    if ext != ".npy":
+        raise fail(source, f"unknown motion file type {ext!r} (expected .npy, .txt or a .yaml motion set)")
+    clip = load_poselib(source)
+    if not isinstance(clip, SkeletonMotion):
+        raise fail(source, f"holds a {type(clip).__name__} (a single pose), not a SkeletonMotion clip")
+    return clip
+
+
+def load_motions(path) -> tuple[list[SkeletonMotion], np.ndarray]:
+    """Clips and their sampling probabilities (summing to 1) from a yaml, ``.npy`` or ``.txt``."""
+    source = os.fspath(path)
+    if os.path.splitext(source)[1].lower() in _YAML:
+        entries = read_motion_set(source)
+    else:
+        entries = [MotionEntry(source, 1.0)]
+    clips = [load_motion_file(e.path) for e in entries]
+    weights = np.array([e.weight for e in entries], np.float64)
+    return clips, weights / weights.sum()
