@@ -12,10 +12,12 @@ commands:
   train-energy task=TASK          step 1: train the energy model on the task's demonstrations
   train task=TASK                 step 2: train a policy (NEAR needs energy.checkpoint=RUN_DIR)
   play task=TASK checkpoint=RUN   roll a trained policy out: video, trajectories PNG, eval.json
-  eval task=TASK checkpoint=RUN   evaluate a trained policy (episodes=N): table + eval.json
+  eval task=TASK checkpoint=RUN   metrics of a trained policy (episodes=N): table + eval.json
   viz energy checkpoint=RUN       energy landscape over the maze plane at several noise levels (PNG)
-  compare algos=[NEAR,AMP,CEM,PPO] seeds=3 out=DIR
-                                  every method x seed on the maze, then curves + table (resumable)
+  experiment tasks=[maze] algos=[NEAR,AMP,CEM,PPO] seeds=5 ablations=[sigma5] out=DIR
+                                  tasks x methods x seeds (x ablations), resumable; report: curves
+                                  (PNG), table (Markdown, JSON); launcher=joblib jobs=2 | launcher=slurm
+  compare ...                     experiment with seeds=3 by default
   viz disc checkpoint=RUN         AMP discriminator reward over the maze plane (PNG)
 
 tasks: {tasks}
@@ -43,43 +45,17 @@ def _print_summary(summary: dict, title: str) -> None:
     print(summary_table(summary, title))
 
 
-def _list_arg(value: str) -> list[str]:
-    value = value.strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
-    return [v.strip() for v in value.split(",") if v.strip()]
+def _experiment(args: list[str], command: str) -> int:
+    """near experiment / near compare (the same sweep; compare defaults to 3 seeds): table + report files."""
+    from near.eval.experiment import main as experiment
 
-
-def _compare(args: list[str]) -> dict:
-    """near compare tasks=[maze] algos=[NEAR,AMP,CEM,PPO] seeds=3 out=DIR [overrides for every run]."""
-    import time
-
-    from near.config import ConfigError
-    from near.eval.compare import run_comparison
-
-    tasks, algos, seeds, out, progress, rest = ["maze"], ["NEAR", "AMP", "CEM", "PPO"], 3, "", "True", []
-    for arg in args:
-        key, _, value = arg.partition("=")
-        if key == "tasks":
-            tasks = _list_arg(value)
-        elif key == "algos":
-            algos = _list_arg(value)
-        elif key == "seeds":
-            if not value.isdigit():
-                raise ConfigError(f"seeds must be a number of seeds (1-5), got {value!r}")
-            seeds = int(value)
-        elif key == "out":
-            out = value
-        elif key == "progress":
-            progress = value
-            rest.append(arg)
-        else:
-            rest.append(arg)
-    if tasks != ["maze"]:
-        raise ConfigError(f"compare supports tasks=[maze] for now, got {tasks}")
-    out = out or os.path.join("runs", f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
-    rest = [a for a in rest if not a.startswith("progress=")]
-    return run_comparison("maze", algos, seeds, out, rest, progress=progress.lower() in ("true", "1", "yes"))
+    result = experiment(args, default_seeds=3 if command == "compare" else 5)
+    for task, part in result["tasks"].items():
+        print(f"{task}\n{part['table_markdown']}")
+    print(f"report: {result['markdown']}")
+    for name, error in result["failures"].items():
+        print(f"near {command}: {name}: {error}", file=sys.stderr)
+    return 1 if result["failures"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,18 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "train":
             summary = pipeline.train_policy(compose_config(args))
             _print_summary(summary, "policy")
-        elif command in ("play", "eval"):
+        elif command == "play":
             cfg = compose_config(args)
-            if command == "eval":
-                import dataclasses
-
-                cfg = dataclasses.replace(cfg, video=False)
             summary = pipeline.play(cfg)
             _print_summary(summary, f"{command}: {cfg.task.name}")
-        elif command == "compare":
-            summary = _compare(args)
-            print(summary["table_markdown"])
-            print(f"report: {summary['markdown']}  {summary['png']}")
+        elif command == "eval":
+            from near.eval.evaluate import evaluate, metrics_table
+
+            cfg = compose_config(args)
+            summary = evaluate(cfg)
+            print(metrics_table(summary, f"eval: {cfg.task.name} ({cfg.checkpoint})"))
+            print(f"eval.json: {summary['files']['eval']}")
+        elif command in ("experiment", "compare"):
+            return _experiment(args, command)
         elif command == "viz":
             cfg = compose_config(args)
             if sub == "energy":

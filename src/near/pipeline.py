@@ -83,14 +83,34 @@ def _episodes(result: dict) -> list[np.ndarray]:
     return [obs[: lengths[i] + 1, i] for i in range(obs.shape[1])]
 
 
+def step_seconds(env_name: str) -> float | None:
+    """Seconds per env step (the sampling period of SPARC); None where unknown."""
+    if env_name == "maze":
+        from near.envs.maze import MazeConfig
+
+        return MazeConfig().step_seconds
+    if env_name == "pusht":
+        from near.envs.pusht import PushTConfig
+
+        return PushTConfig().substeps * PushTConfig().dt
+    return None
+
+
 def task_metrics(env_name: str, result: dict) -> dict:
-    """Env-specific evaluation numbers: push-T's coverage of the goal T at the end of each episode."""
+    """Env-specific evaluation numbers: the smoothness of the agent's 2-D path (SPARC, near.eval.metrics)
+    and, on push-T, the coverage of the goal T at the end of each episode."""
+    out = {}
+    if env_name in ("maze", "pusht"):  # observations start with the agent's x, y
+        from near.eval.metrics import path_metrics
+
+        out.update(path_metrics([e[:, :2] for e in _episodes(result)], step_seconds(env_name)))
     if env_name != "pusht":
-        return {}
+        return out
     from near.viz.pusht_plots import states_coverage
 
     final = np.array([states_coverage(e[-1:])[0] for e in _episodes(result)])
-    return {"final_coverage": float(final.mean()), "final_coverage_per_episode": [round(float(c), 4) for c in final]}
+    return {**out, "final_coverage": float(final.mean()),
+            "final_coverage_per_episode": [round(float(c), 4) for c in final]}
 
 
 def plot_episodes(cfg: Config, result: dict, path: str, title: str, demo_states=None) -> str:

@@ -1,0 +1,47 @@
+"""One job of a `near experiment` sweep, as a Hydra app, so that Hydra's launchers can run the sweep.
+
+`near experiment launcher=joblib` (parallel processes) or `launcher=slurm` (Submitit) calls
+``python -m near.eval.sweep_job --multirun hydra/launcher=... jobs_file=... index=0,1,...``; each job
+runs one entry of the job list with :func:`near.eval.experiment.run_job` (skip / resume / start).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import hydra
+
+
+def _configure_jax() -> None:
+    # the same settings as the `near` command (cli.main)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")
+    cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
+    if cache.lower() not in ("", "0", "off", "none"):
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://near.conf", config_name="sweep_job")
+def main(cfg) -> str:
+    _configure_jax()
+    from hydra.core.global_hydra import GlobalHydra
+
+    from near.eval.experiment import Job, run_job
+
+    GlobalHydra.instance().clear()  # the run composes its own config (near.config.compose_config)
+    logging.getLogger("absl").setLevel(logging.ERROR)  # Hydra's job logging would show Orbax's info chatter
+
+    with open(cfg.jobs_file) as fh:
+        spec = json.load(fh)["jobs"][int(cfg.index)]
+    job = Job(**{**spec, "overrides": tuple(spec["overrides"])})
+    run_job(job, progress=bool(cfg.progress))
+    return job.run_dir
+
+
+if __name__ == "__main__":
+    main()
