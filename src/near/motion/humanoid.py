@@ -134,9 +134,12 @@ def local_rot_from_dof(dof):
 
     Pelvis and hands come out as the identity (the root's rotation is not a DOF).
     """
-    dof = jnp.asarray(dof)
-    e = jnp.zeros(dof.shape[:-1] + (NUM_BODIES, 3), dof.dtype)
-    e = e.at[..., DOF_BODY, DOF_AXIS].set(dof)
+    if rot.xp_of(dof) is np:  # host side: no jax dispatch
+        dof = np.asarray(dof)
+        e = np.zeros(dof.shape[:-1] + (NUM_BODIES, 3), dof.dtype)
+        e[..., DOF_BODY, DOF_AXIS] = dof
+    else:
+        e = jnp.zeros(dof.shape[:-1] + (NUM_BODIES, 3), dof.dtype).at[..., DOF_BODY, DOF_AXIS].set(dof)
     return rot.from_exp_map(e)
 
 

@@ -152,10 +152,11 @@ def duplicate_pairs(clip: SkeletonMotion, atol: float = 1e-6) -> np.ndarray:
     return (d_rot <= atol) & (d_pos <= atol)
 
 
-def has_duplicate_frames(clip: SkeletonMotion, min_fraction: float = 0.9) -> bool:
-    """The every-other-frame pattern: >= min_fraction of the pairs at one parity are copies."""
+def has_duplicate_frames(clip: SkeletonMotion, min_fraction: float = 0.9, min_pairs: int = 3) -> bool:
+    """The every-other-frame pattern: >= min_fraction of the (>= min_pairs) frame pairs at one parity
+    are copies. A few repeated frames (a pause, a static end) do not make the pattern."""
     dup = duplicate_pairs(clip)
-    return any(dup[p::2].size > 0 and dup[p::2].mean() >= min_fraction for p in (0, 1))
+    return any(dup[p::2].size >= min_pairs and dup[p::2].mean() >= min_fraction for p in (0, 1))
 
 
 def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: bool) -> SkeletonMotion:
