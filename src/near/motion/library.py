@@ -5,24 +5,26 @@ and evaluate states with pure functions that run under ``jax.jit`` and ``jax.vma
 (:func:`sample_clips`, :func:`sample_times`, :func:`motion_state`; spec near-environments.md §5.7,
 §5.8). Frames of all clips are concatenated; clip c owns rows ``start[c] : start[c] + frames[c]``.
 
-Data-quality options (spec §6.3), measured on the NEAR data (benchmarks/inspect_motions.py,
+Data-quality options (spec §6.3), measured on the NEAR data of all four sets (walk, crane pose,
+single left punch, spin kick: 97 clips; benchmarks/inspect_motions.py writes
 benchmarks/results/motions_humanoid.json):
 
 * ``drop_tpose_frame`` (default True). All 77 CMU clips of the walk and crane-pose sets start with the
-  CMU reference T-pose (every joint identity but the upper arms at +-90 deg about x) as frame 0,
-  then jump 77-120 deg to the first real pose in 1/60 s. None of the 20 segmented clips (19 punch,
-  1 spin kick) has it. Left in, that frame is a pair the energy model learns as expert motion and a
-  reference-state reset near t = 0 starts in an arms-out pose with wrong velocities; dropping it
-  removes 1 frame in 150-550 and a contamination of the smoothed velocities over the first ~8
-  frames (the velocities of changed clips are recomputed, §6.3).
-* ``dedupe_frames`` (default True). In every clip of the four sets, one frame of each consecutive
-  pair is an exact copy of the other (49-53 % of consecutive frame pairs are identical, all at one
-  parity): the 60 fps files hold 30 Hz poses. With the copies kept, the per-frame DOF velocities of
-  §5.7 alternate between 0 (inside a pair) and twice the true value, so half the demo states say
-  "joints at rest" and the others double speed -- a policy's smooth velocities match neither. This
-  option keeps every second frame (one per pair) at half the frame rate, i.e. the true 30 Hz poses
-  and timing, and finite-difference velocities over the real 1/30 s step. Clips without the pattern
-  (DeepMimic, tai chi) are left as they are.
+  CMU reference T-pose (every joint at identity but the upper arms at +-90 deg about x) as frame 0,
+  then jump 77-120 deg to the first real pose within 1/60 s; none of the 20 segmented clips (19 punch,
+  1 spin kick) has it. Left in, it is an expert pair no body can perform, a reset near t = 0 starts
+  arms-out, and the jump leaks into the smoothed velocities of the next ~8 frames: the largest root
+  angular speed within the first 10 frames is 12.7 rad/s on walk (15.1 on crane pose) with the
+  frame, 1.3 (0.08) without. Costs 1 frame of 138-551.
+* ``dedupe_frames`` (default True). Every clip of the four sets holds each pose twice: 47-53 % of
+  the consecutive frame pairs of a clip are exact copies, 100 % of the pairs at one parity -- 30 Hz
+  poses in 60 fps files. With the copies kept, the per-frame DOF velocities of §5.7 alternate between
+  0 and twice the true value: 50 % of all frames have every DOF velocity 0, and the DOF velocities
+  change by 1.75 rad/s on average per 1/60 s frame (walk), against 0.55 per 1/30 s frame once
+  deduplicated. A policy's smooth velocities match neither mode. The option keeps one frame of each pair (every
+  second frame) at half the rate: the true 30 Hz poses at their true times, 0 % zero-velocity
+  frames, the same mean |DOF velocity| (0.875 vs 0.878 rad/s on walk). Velocities: see
+  :func:`clean_clip`. Clips without the pattern (DeepMimic, tai chi) stay as they are.
 
 Set both to False to reproduce the original's data exactly.
 

@@ -116,7 +116,7 @@ def _float_array(d, key, shape, source, where=""):
         a = np.asarray(v, dtype=np.float32)
     except (TypeError, ValueError):
         raise fail(source, f"'{where}{key}' is not a numeric array") from None
-    if a.shape != shape and not (len(a.shape) == len(shape) and all(s in (None, n) for s, n in zip(shape, a.shape))):
+    if a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape)):  # None: any T
         want = tuple("T" if s is None else s for s in shape)
         raise fail(source, f"'{where}{key}' has shape {a.shape}, expected {want}")
     if not np.isfinite(a).all():

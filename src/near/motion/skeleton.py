@@ -66,6 +66,7 @@ class Skeleton:
         return cls(humanoid.BODY_NAMES, humanoid.PARENTS, humanoid.OFFSETS)
 
     def same_as(self, other: Skeleton, atol: float = 1e-4) -> bool:
+        """Same joints and bone offsets (the root's offset is only a spawn position: not compared)."""
         return (
             self.names == other.names
             and self.parents == other.parents
