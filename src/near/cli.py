@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from near import pipeline
     from near.config import ConfigError, compose_config
     from near.data.demos import DemoDataError
+    from near.motion.skeleton import MotionDataError
     from near.utils.checkpoint import CheckpointError
     from near.utils.logging import NonFiniteError, RunFolderError
 
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"near: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
             return 2
-    except (ConfigError, DemoDataError, CheckpointError, RunFolderError, NonFiniteError) as exc:
+    except (ConfigError, DemoDataError, MotionDataError, CheckpointError, RunFolderError, NonFiniteError) as exc:
         print(f"near {command}: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -27,6 +27,18 @@ ALGOS = ("NEAR", "AMP", "CEM", "PPO")
 
 
 @dataclasses.dataclass
+class PhysicsOptions:
+    """Humanoid simulation settings (near.envs.humanoid.model.PhysicsConfig)."""
+
+    timestep: float = 0.00555
+    substeps: int = 6
+    solver: str = "Newton"
+    iterations: int = 3
+    ls_iterations: int = 6
+    floor_contacts: str = "all"
+
+
+@dataclasses.dataclass
 class TaskConfig:
     """What is learnt: the environment, the algorithm, the demonstrations."""
 
@@ -38,6 +50,17 @@ class TaskConfig:
     demo_drop_repeated: bool = False  # drop recorded idle frames (identical consecutive states)
     demo_upsample: int = 1  # k-1 interpolated states between recorded frames (slow-rate recordings)
     max_episode_steps: int = 650
+    # humanoid (env: humanoid; spec near-environments.md §5)
+    state_init: str = "random"  # random | start | weighted_random | default | hybrid
+    hybrid_init_prob: float = 0.5
+    reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
+    local_root_obs: bool = False
+    termination_height: float = 0.3
+    early_termination: bool = True
+    num_demo_pairs: int = 200_000  # expert pairs drawn from the motion library for the energy model / AMP
+    drop_tpose_frame: bool = True  # motion library options, see near.motion.library
+    dedupe_frames: bool = True
+    physics: PhysicsOptions = field(default_factory=lambda: PhysicsOptions())
 
 
 @dataclasses.dataclass
@@ -48,6 +71,7 @@ class Config:
     reward: RewardConfig = field(default_factory=RewardConfig)
     cem: CEMConfig = field(default_factory=CEMConfig)  # task.algo=CEM (model-predictive planning)
     amp: AMPConfig = field(default_factory=AMPConfig)
+    motion: str = ""  # humanoid: a motion-set yaml, a poselib .npy clip or a DeepMimic .txt clip
     seed: int = 42
     out: str = ""  # run folder; default runs/<task>-<command>-<time>
     smoke: bool = False  # the same code at tiny sizes (under a minute on CPU)
@@ -81,6 +105,18 @@ SMOKE = {
     "cem.num_envs": 2,
     "cem.max_steps": 5,
     "episodes": 2,
+}
+
+
+# and for the humanoid, whose original networks are large
+SMOKE_HUMANOID = {
+    "energy.encoder_hidden": [64, 64],
+    "energy.latent_dim": 64,
+    "energy.decoder_hidden": [64, 32],
+    "task.num_demo_pairs": 4096,
+    "task.max_episode_steps": 40,
+    "amp.replay_buffer_size": 2048,
+    "train.eval_episodes": 4,
 }
 
 
@@ -121,7 +157,8 @@ def compose_config(overrides: list[str]) -> Config:
     smoke = bool(cfg.smoke)
     if smoke:
         user = set(names)
-        for key, value in SMOKE.items():
+        extra = SMOKE_HUMANOID if cfg.task.env == "humanoid" else {}
+        for key, value in {**SMOKE, **extra}.items():
             if key not in user:
                 OmegaConf.update(cfg, key, value, merge=False)
     obj: Config = OmegaConf.to_object(cfg)
@@ -155,6 +192,18 @@ def validate(cfg: Config) -> None:
             raise ConfigError(message)
     if t.data and not os.path.exists(os.path.expanduser(t.data)):
         raise ConfigError(f"task.data: no such file or folder: {t.data}")
+    if t.env == "humanoid":
+        if cfg.motion and not os.path.exists(os.path.expanduser(cfg.motion)):
+            raise ConfigError(f"motion: no such file: {cfg.motion}")
+    if p.num_envs % _device_count():
+        raise ConfigError(f"train.num_envs ({p.num_envs}) must be a multiple of the number of devices "
+                          f"({_device_count()}): environments are split evenly across devices")
+
+
+def _device_count() -> int:
+    import jax
+
+    return jax.device_count()
 
 
 def to_yaml(cfg: Config) -> str:

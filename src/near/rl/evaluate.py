@@ -10,11 +10,13 @@ import numpy as np
 
 
 def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: jax.Array, num_episodes: int,
-                 max_steps: int) -> dict:
+                 max_steps: int, record: tuple[str, ...] = ()) -> dict:
     """Run one episode in each of ``num_episodes`` parallel envs (no auto-reset).
 
     ``policy(obs, key) -> action``. Returns per-episode success, return, length and the per-step
-    observations (T+1, N, obs_dim) with frames after termination repeating the terminal one.
+    observations (T+1, N, obs_dim) with frames after termination repeating the terminal one. Each
+    name in ``record`` is an entry of the env's step ``info`` (e.g. the humanoid's ``body_pos``)
+    recorded per step as (T, N, ...), frozen after termination like the observations.
     """
 
     @jax.jit
@@ -23,25 +25,31 @@ def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: 
         state, obs = jax.vmap(env.reset)(jax.random.split(k_reset, num_episodes))
 
         def step(carry, k):
-            state, obs, alive, ret, length, success = carry
+            state, obs, alive, ret, length, success, recorded = carry
             action = policy(obs, k)
             next_state, next_obs, reward, done, info = jax.vmap(env.step)(state, action)
             keep = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+            recorded = {name: keep(info[name], recorded[name]) for name in record}
             state = jax.tree.map(keep, next_state, state)
             obs = keep(next_obs, obs)
             ret = ret + jnp.where(alive, reward, 0.0)
             length = length + alive.astype(jnp.int32)
             success = success | (alive & info["success"])
             alive = alive & ~done
-            return (state, obs, alive, ret, length, success), obs
+            return (state, obs, alive, ret, length, success, recorded), (obs, recorded)
 
         n = num_episodes
-        init = (state, obs, jnp.ones(n, bool), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.zeros(n, bool))
-        (_, _, _, ret, length, success), observations = jax.lax.scan(step, init, jax.random.split(k_run, max_steps))
-        return jnp.concatenate([obs[None], observations]), ret, length, success
+        shapes = jax.eval_shape(jax.vmap(env.step), state, jnp.zeros((n, env.action_dim)))[4]
+        recorded = {name: jnp.zeros(shapes[name].shape, shapes[name].dtype) for name in record}
+        init = (state, obs, jnp.ones(n, bool), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.zeros(n, bool), recorded)
+        (_, _, _, ret, length, success, _), (observations, recorded) = jax.lax.scan(
+            step, init, jax.random.split(k_run, max_steps))
+        return jnp.concatenate([obs[None], observations]), ret, length, success, recorded
 
-    observations, ret, length, success = (np.asarray(x) for x in rollout(key))
+    observations, ret, length, success, recorded = jax.device_get(rollout(key))
+    observations, ret, length, success = (np.asarray(x) for x in (observations, ret, length, success))
     return {
+        **{name: np.asarray(value) for name, value in recorded.items()},
         "observations": observations,
         "episode_return": ret,
         "episode_length": length,

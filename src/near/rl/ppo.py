@@ -5,6 +5,10 @@ n iterations of [vectorised rollout -> style reward on the rollout's state pairs
 update (AMP) -> GAE -> epochs x minibatches of clipped-PPO updates], compiled as one function
 with ``lax.scan``. Nothing leaves the device inside a chunk; the host logs between chunks.
 
+Devices: environments (and so rollouts, rewards and minibatches) are split evenly across the
+devices of a one-axis mesh ("data"); parameters and optimiser state are replicated, and XLA
+averages the gradients across devices. One device is the same program on a mesh of one.
+
 PPO semantics follow rl_games' continuous A2C (spec near-algorithm.md §7): separate actor and
 critic MLPs, state-independent log-std, running observation and value normalisation, advantages
 normalised over the batch, loss = actor + 0.5*critic_coef*critic - entropy_coef*entropy +
@@ -22,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from near.energy.reward import RewardConfig
 from near.envs.core import AutoReset
@@ -151,11 +156,30 @@ def value_to_normalized(cfg: PPOConfig, stats: RunningStats, v: jax.Array) -> ja
     return (v - stats.mean[0]) / jnp.sqrt(stats.var[0] + running_stats.EPSILON) if cfg.normalize_value else v
 
 
-def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: RewardConfig):
+def data_mesh(devices=None) -> Mesh:
+    """A one-axis mesh over the given (default: all) devices; environments are split along it."""
+    import numpy as np
+
+    devices = jax.devices() if devices is None else devices
+    return Mesh(np.asarray(devices), ("data",))
+
+
+def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: RewardConfig, mesh: Mesh | None = None):
     if cfg.batch_size % cfg.minibatch_size:
         raise ValueError(
             f"num_envs*horizon = {cfg.batch_size} must be a multiple of minibatch_size = {cfg.minibatch_size}"
         )
+    mesh = mesh or data_mesh()
+    num_devices = mesh.devices.size
+    if cfg.num_envs % num_devices or cfg.minibatch_size % num_devices:
+        raise ValueError(f"num_envs ({cfg.num_envs}) and minibatch_size ({cfg.minibatch_size}) must be multiples "
+                         f"of the number of devices ({num_devices})")
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def across_devices(tree, axis: int = 0):
+        """Constrain arrays to be split across devices along `axis` (the environment / sample axis)."""
+        spec = PartitionSpec(*([None] * axis + ["data"]))
+        return jax.lax.with_sharding_constraint(tree, NamedSharding(mesh, spec))
     actor, critic = make_networks(cfg, env.action_dim)
     optimizer = make_optimizer(cfg)
     num_minibatches = cfg.batch_size // cfg.minibatch_size
@@ -165,18 +189,13 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         dummy = jnp.zeros((1, env.obs_dim))
         params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
         # jitted: an eager vmap of a physics reset (push-T's settling substep) dispatches op by op
-        env_state, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(k_env, cfg.num_envs))
-        return TrainState(
-            params=params,
-            opt_state=optimizer.init(params),
-            obs_stats=RunningStats.create(env.obs_dim),
-            value_stats=RunningStats.create(1),
-            env_state=env_state,
-            obs=obs,
-            reward_state=style.init(k_style),
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-        )
+        reset = jax.jit(jax.vmap(env.reset), out_shardings=NamedSharding(mesh, PartitionSpec("data")))
+        env_state, obs = reset(jax.random.split(k_env, cfg.num_envs))
+        shared = jax.device_put((params, optimizer.init(params), RunningStats.create(env.obs_dim),
+                                 RunningStats.create(1), style.init(k_style), key, jnp.zeros((), jnp.int32)), replicated)
+        params, opt_state, obs_stats, value_stats, reward_state, key, iteration = shared
+        return TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, value_stats=value_stats,
+                          env_state=env_state, obs=obs, reward_state=reward_state, key=key, iteration=iteration)
 
     def policy_value(params, obs_stats, value_stats, obs):
         x = normalize_obs(cfg, obs_stats, obs)
@@ -191,6 +210,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         action = mean + jnp.exp(log_std) * jax.random.normal(k_act, mean.shape)
         log_prob = gaussian_log_prob(mean, log_std, action)
         env_state, next_obs, reward, done, info = jax.vmap(env.step)(env_state, jnp.clip(action, -1.0, 1.0))
+        env_state, next_obs = across_devices((env_state, next_obs))
         truncated = info["truncated"] & done
         _, _, terminal_value = policy_value(params, obs_stats, value_stats, info["terminal_obs"])
         transition = Transition(obs, action, log_prob, value, reward, done, truncated, terminal_value,
@@ -230,6 +250,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         key, k_roll, k_style, k_perm = jax.random.split(state.key, 4)
         carry = (state.params, state.obs_stats, state.value_stats, state.env_state, state.obs, k_roll)
         (_, _, _, env_state, last_obs, _), traj = jax.lax.scan(rollout_step, carry, None, length=cfg.horizon)
+        traj = across_devices(traj, axis=1)  # (horizon, envs, ...)
 
         # rewards: the style reward is the only thing that differs between NEAR, AMP and PPO
         style_reward, reward_state, style_metrics = style.compute(state.reward_state, traj.pair)
@@ -257,6 +278,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
 
             def minibatch_step(carry, batch):
                 params, opt_state = carry
+                batch = across_devices(batch)  # each device takes its share of the minibatch; gradients are all-reduced
                 grads, stats = jax.grad(loss_fn, has_aux=True)(params, obs_stats, value_stats, batch)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), stats

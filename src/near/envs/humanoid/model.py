@@ -1,0 +1,220 @@
+"""The AMP humanoid's MuJoCo model, its joint layout and its PD controller.
+
+The MJCF (``assets/amp_humanoid.xml``) is written from the spec's numbers; its header comment says
+why three-axis joints are ball joints and why only floor contacts exist. This module reads the
+model once (host side), derives every index the environment needs, and provides the pure functions
+that map between MuJoCo's ``qpos``/``qvel`` and the original's 28-number DOF vector:
+
+* DOF positions (28): for each ball joint the exp map (axis * angle) of its local rotation, for the
+  elbows and knees the hinge angle -- the original's Isaac Gym convention.
+* DOF velocities (28): ball joints' child-frame angular velocity, hinge rates. This is MuJoCo's
+  ``qvel[6:]`` as it is, and what the motion data store.
+
+Physics settings (timestep, substeps per action, solver) are options of :class:`PhysicsConfig`;
+benchmarks/bench_humanoid_physics.py measures their speed and stability.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from near.utils import rotations as rot
+
+ASSET = os.path.join(os.path.dirname(__file__), "assets", "amp_humanoid.xml")
+NUM_DOF = 28
+NUM_BODIES = 15  # MuJoCo body ids 1..15; motion-data body index = MuJoCo id - 1
+KEY_BODIES = ("right_hand", "left_hand", "right_foot", "left_foot")
+CONTACT_BODIES = ("right_foot", "left_foot")
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicsConfig:
+    """How one 30 Hz control step is simulated."""
+
+    timestep: float = 0.00555  # s; 6 substeps = 0.0333 s per action, the original's control period
+    substeps: int = 6
+    solver: str = "Newton"  # Newton | CG
+    iterations: int = 3
+    ls_iterations: int = 6
+    # "all": every body collides with the floor. "feet": only the feet do; cheaper, and enough while
+    # early termination ends an episode as soon as another body reaches the floor (the fall test is
+    # geometric, see bodies_touching_floor), but the body then sinks through the floor.
+    floor_contacts: str = "all"
+
+    @property
+    def control_dt(self) -> float:
+        return self.timestep * self.substeps
+
+
+def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
+    """The CPU MuJoCo model with the physics settings applied."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_path(ASSET)
+    model.opt.timestep = physics.timestep
+    solvers = {"Newton": mujoco.mjtSolver.mjSOL_NEWTON, "CG": mujoco.mjtSolver.mjSOL_CG}
+    if physics.solver not in solvers:
+        raise ValueError(f"physics.solver must be one of {sorted(solvers)}, got {physics.solver!r}")
+    model.opt.solver = solvers[physics.solver]
+    model.opt.iterations = physics.iterations
+    model.opt.ls_iterations = physics.ls_iterations
+    if physics.floor_contacts not in ("all", "feet"):
+        raise ValueError(f"physics.floor_contacts must be 'all' or 'feet', got {physics.floor_contacts!r}")
+    if physics.floor_contacts == "feet":
+        feet = {model.body(name).id for name in CONTACT_BODIES}
+        for g in range(1, model.ngeom):
+            if model.geom_bodyid[g] not in feet:
+                model.geom_contype[g] = 0  # MJX drops these geom pairs from collision detection at trace time
+    return model
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Index maps of the model (NumPy, static under jit)."""
+
+    ball_body: np.ndarray  # (8,) motion body index of each ball joint's child body
+    ball_qpos: np.ndarray  # (8, 4) qpos indices of each ball joint's quaternion
+    ball_dof: np.ndarray  # (8, 3) positions in the 28-DOF vector
+    hinge_body: np.ndarray  # (4,)
+    hinge_qpos: np.ndarray  # (4,)
+    hinge_dof: np.ndarray  # (4,)
+    hinge_range: np.ndarray  # (4, 2) rad
+    kp: np.ndarray  # (28,)
+    torque_limit: np.ndarray  # (28,)
+    key_bodies: np.ndarray  # (4,) MuJoCo body ids
+    fall_bodies: np.ndarray  # (13,) MuJoCo body ids that must not touch the floor
+    geom_body: np.ndarray  # (ngeom - 1,) MuJoCo body id of each non-floor geom
+    geom_type: np.ndarray  # (ngeom - 1,) mjtGeom
+    geom_size: np.ndarray  # (ngeom - 1, 3)
+
+
+def make_layout(model) -> Layout:
+    import mujoco
+
+    ball_body, ball_qpos, ball_dof, hinge_body, hinge_qpos, hinge_dof, hinge_range = ([] for _ in range(7))
+    kp = np.zeros(NUM_DOF)
+    limit = np.zeros(NUM_DOF)
+    for j in range(1, model.njnt):  # joint 0 is the root's free joint
+        qadr, dadr = int(model.jnt_qposadr[j]), int(model.jnt_dofadr[j]) - 6
+        body = int(model.jnt_bodyid[j]) - 1
+        if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_BALL:
+            ball_body.append(body)
+            ball_qpos.append(range(qadr, qadr + 4))
+            ball_dof.append(range(dadr, dadr + 3))
+            width = 3
+        elif model.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE:
+            hinge_body.append(body)
+            hinge_qpos.append(qadr)
+            hinge_dof.append(dadr)
+            hinge_range.append(model.jnt_range[j])
+            width = 1
+        else:
+            raise ValueError(f"{ASSET}: unexpected joint type for joint {model.joint(j).name!r}")
+        kp[dadr : dadr + width] = model.jnt_user[j, 0]
+        limit[dadr : dadr + width] = model.jnt_user[j, 1]
+    body_id = {model.body(i).name: i for i in range(model.nbody)}
+    feet = [body_id[n] for n in CONTACT_BODIES]
+    geoms = np.arange(1, model.ngeom)  # geom 0 is the floor
+    return Layout(
+        ball_body=np.array(ball_body),
+        ball_qpos=np.array([list(r) for r in ball_qpos]),
+        ball_dof=np.array([list(r) for r in ball_dof]),
+        hinge_body=np.array(hinge_body),
+        hinge_qpos=np.array(hinge_qpos),
+        hinge_dof=np.array(hinge_dof),
+        hinge_range=np.array(hinge_range),
+        kp=kp.astype(np.float32),
+        torque_limit=limit.astype(np.float32),
+        key_bodies=np.array([body_id[n] for n in KEY_BODIES]),
+        fall_bodies=np.array([b for b in range(1, model.nbody) if b not in feet]),
+        geom_body=model.geom_bodyid[geoms].astype(np.int32),
+        geom_type=model.geom_type[geoms].astype(np.int32),
+        geom_size=model.geom_size[geoms].astype(np.float32),
+    )
+
+
+# ----------------------------------------------------------------------------- DOF conversions
+
+
+def dof_pos_from_qpos(layout: Layout, qpos: jax.Array) -> jax.Array:
+    """The 28 DOF positions (exp maps of ball joints, hinge angles) of a qpos."""
+    dof = jnp.zeros(qpos.shape[:-1] + (NUM_DOF,), qpos.dtype)
+    dof = dof.at[..., layout.ball_dof].set(rot.to_exp_map(qpos[..., layout.ball_qpos]))
+    return dof.at[..., layout.hinge_dof].set(qpos[..., layout.hinge_qpos])
+
+
+def qpos_from_pose(layout: Layout, root_pos, root_rot, dof_pos) -> jax.Array:
+    """qpos of a pose given as root position, root quaternion (wxyz) and 28 DOF positions."""
+    lead = root_pos.shape[:-1]
+    qpos = jnp.zeros(lead + (7 + 4 * len(layout.ball_body) + len(layout.hinge_body),), root_pos.dtype)
+    qpos = qpos.at[..., 0:3].set(root_pos).at[..., 3:7].set(rot.normalize(root_rot))
+    qpos = qpos.at[..., layout.ball_qpos].set(rot.from_exp_map(dof_pos[..., layout.ball_dof]))
+    return qpos.at[..., layout.hinge_qpos].set(dof_pos[..., layout.hinge_dof])
+
+
+def qvel_from_velocities(root_rot, root_vel, root_ang_vel_world, dof_vel) -> jax.Array:
+    """qvel from world-frame root velocities and the 28 DOF velocities.
+
+    MuJoCo's free joint takes the linear velocity of the body origin in the world frame and the
+    angular velocity in the body frame.
+    """
+    ang_local = rot.rotate_inverse(root_rot, root_ang_vel_world)
+    return jnp.concatenate([root_vel, ang_local, dof_vel], axis=-1)
+
+
+# ----------------------------------------------------------------------------- control
+
+
+def action_to_targets(layout: Layout, action: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """PD targets of an action in [-1, 1]^28 (spec §5.4).
+
+    Ball joints: the target rotation is the exp map pi * a (components in [-pi, pi]).
+    Hinges: centre of the range plus 0.7 * range * a, i.e. up to 20 % beyond each limit.
+    """
+    action = jnp.clip(action, -1.0, 1.0)
+    ball_target = rot.from_exp_map(jnp.pi * action[..., layout.ball_dof])
+    lo, hi = layout.hinge_range[:, 0], layout.hinge_range[:, 1]
+    hinge_target = 0.5 * (lo + hi) + 0.7 * (hi - lo) * action[..., layout.hinge_dof]
+    return ball_target, hinge_target
+
+
+def pd_torque(layout: Layout, qpos: jax.Array, ball_target: jax.Array, hinge_target: jax.Array) -> jax.Array:
+    """Spring part of the PD law for the 28 DOFs; the damping -kd * qdot is the joints' (implicit).
+
+    Ball joints: kp * log(q^-1 q*), the rotation from the current to the target local rotation in
+    the child frame (the frame of the ball joint's qvel and qfrc). Isaac Gym applied kp per exp-map
+    component instead; both agree to first order near the target.
+    """
+    q = qpos[..., layout.ball_qpos]
+    error_ball = rot.to_exp_map(rot.multiply(rot.conjugate(q), ball_target))
+    error = jnp.zeros(qpos.shape[:-1] + (NUM_DOF,), qpos.dtype)
+    error = error.at[..., layout.ball_dof].set(error_ball)
+    error = error.at[..., layout.hinge_dof].set(hinge_target - qpos[..., layout.hinge_qpos])
+    return jnp.clip(layout.kp * error, -layout.torque_limit, layout.torque_limit)
+
+
+# ----------------------------------------------------------------------------- contacts
+
+
+def geom_bottom(layout: Layout, geom_xpos: jax.Array, geom_xmat: jax.Array) -> jax.Array:
+    """Height of the lowest point of every non-floor geom (sphere, capsule, box)."""
+    pos, mat = geom_xpos[..., 1:, :], geom_xmat[..., 1:, :, :]
+    size = layout.geom_size
+    z_row = jnp.abs(mat[..., 2, :])  # |R[2, i]|: vertical extent per unit of local axis i
+    sphere = pos[..., 2] - size[:, 0]
+    capsule = pos[..., 2] - size[:, 0] - z_row[..., 2] * size[:, 1]
+    box = pos[..., 2] - jnp.sum(z_row * size, axis=-1)
+    return jnp.where(layout.geom_type == 2, sphere, jnp.where(layout.geom_type == 3, capsule, box))
+
+
+def bodies_touching_floor(layout: Layout, geom_xpos, geom_xmat, tolerance: float = 0.005) -> jax.Array:
+    """(nbody,) bool: a geom of the body reaches within `tolerance` of the floor (z = 0)."""
+    touching = (geom_bottom(layout, geom_xpos, geom_xmat) < tolerance).astype(jnp.int32)
+    nbody = NUM_BODIES + 1
+    per_body = jnp.zeros(geom_xpos.shape[:-2] + (nbody,), jnp.int32).at[..., layout.geom_body].max(touching)
+    return per_body > 0
