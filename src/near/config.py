@@ -192,9 +192,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(message)
     if t.data and not os.path.exists(os.path.expanduser(t.data)):
         raise ConfigError(f"task.data: no such file or folder: {t.data}")
-    if t.env == "humanoid":
-        if cfg.motion and not os.path.exists(os.path.expanduser(cfg.motion)):
-            raise ConfigError(f"motion: no such file: {cfg.motion}")
+    if t.env == "humanoid" and cfg.motion and not os.path.exists(os.path.expanduser(cfg.motion)):
+        raise ConfigError(f"motion: no such file: {cfg.motion}")
     if p.num_envs % _device_count():
         raise ConfigError(f"train.num_envs ({p.num_envs}) must be a multiple of the number of devices "
                           f"({_device_count()}): environments are split evenly across devices")

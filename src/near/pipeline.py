@@ -15,8 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from near.config import Config, ConfigError, to_dict, to_yaml
-from near.utils.checkpoint import CheckpointError, Checkpointer, load, load_meta
-from near.utils.logging import (MetricLogger, NonFiniteError, prepare_run_dir, progress_bar, truncate_metrics, write_json)
+from near.utils.checkpoint import Checkpointer, CheckpointError, load, load_meta
+from near.utils.logging import (
+    MetricLogger,
+    NonFiniteError,
+    prepare_run_dir,
+    progress_bar,
+    truncate_metrics,
+    write_json,
+)
 
 # ----------------------------------------------------------------------------------------------
 # environments and demonstrations
@@ -192,7 +199,7 @@ def train_energy(cfg: Config) -> dict:
     random_pairs = _random_pairs(env, pairs, rng, len(pairs))
     levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
     accuracy = {f"rank_accuracy/level_{c}": ranking_accuracy(model, pairs[:4096], random_pairs[:4096], c) for c in levels}
-    summary = {"kind": "energy", "task": cfg.task.name, "run_dir": run_dir, "num_pairs": int(len(pairs)),
+    summary = {"kind": "energy", "task": cfg.task.name, "run_dir": run_dir, "num_pairs": len(pairs),
                "wall_seconds": round(time.time() - start, 2), "final_loss": last.get("loss"),
                "test_loss": last.get("test_loss"), **accuracy}
     write_json(os.path.join(run_dir, "summary.json"), summary)
@@ -252,7 +259,7 @@ def train_policy(cfg: Config) -> dict:
 
     env = make_env(cfg)
     wrapped = AutoReset(env)
-    style, energy_meta = make_style(cfg, env)
+    style, _ = make_style(cfg, env)
     run_dir = prepare_run_dir(default_out(cfg, "train"), resume=cfg.resume)
     _write_config(run_dir, cfg)
     p = cfg.train
@@ -315,9 +322,8 @@ def train_policy(cfg: Config) -> dict:
         **task_metrics(cfg.task.env, evaluation),
     }
     write_json(os.path.join(run_dir, "summary.json"), summary)
-    from near.viz.maze_plots import plot_learning_curves
-
     from near.utils.logging import smoothed_metrics
+    from near.viz.maze_plots import plot_learning_curves
 
     plot_learning_curves(smoothed_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"),
                          keys=["success_rate", "episode_return", "episode_length", "style_reward", "sigma_level",
@@ -663,4 +669,4 @@ def summary_table(summary: dict, title: str) -> str:
     return capture.get()
 
 
-__all__ = ["train_energy", "train_policy", "play", "viz_energy", "viz_disc", "quickstart", "evaluate_policy"]
+__all__ = ["evaluate_policy", "play", "quickstart", "train_energy", "train_policy", "viz_disc", "viz_energy"]

@@ -63,7 +63,7 @@ class HumanoidConfig:
     hybrid_init_prob: float = 0.5
     reward_types: tuple[str, ...] = ("time",)
     local_root_obs: bool = False
-    physics: hm.PhysicsConfig = hm.PhysicsConfig()
+    physics: hm.PhysicsConfig = dataclasses.field(default_factory=hm.PhysicsConfig)
 
 
 @struct.dataclass
