@@ -286,6 +286,11 @@ def train_policy(cfg: Config) -> dict:
     with progress:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
         while int(state.iteration) < total:
+            if p.time_limit_s and time.time() - logger.start >= p.time_limit_s:
+                if ckpt.latest_step() != int(state.iteration):
+                    meta["wall_seconds"] = time.time() - logger.start
+                    ckpt.save(int(state.iteration), _model_item(state), _train_item(state), meta)
+                break
             n = min(p.iterations_per_log, total - int(state.iteration))
             new_state, metrics = train_chunk(state, n)
             iteration = int(new_state.iteration)

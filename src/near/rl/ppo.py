@@ -63,6 +63,7 @@ class PPOConfig:
     iterations_per_log: int = 10  # iterations per compiled chunk
     checkpoint_every: int = 50  # iterations
     eval_episodes: int = 32
+    time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time; 0 = train to total_env_steps
 
     @property
     def batch_size(self) -> int:
@@ -138,7 +139,7 @@ def make_optimizer(cfg: PPOConfig) -> optax.GradientTransformation:
     if cfg.learn_std:
         return tx
     # AMP: the log-std is a constant
-    labels = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
+    labels = lambda params: jax.tree_util.tree_map_with_path(
         lambda path, _: "frozen" if any(getattr(k, "key", None) == "log_std" for k in path) else "train", params
     )
     return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
