@@ -19,6 +19,8 @@ commands:
                                   (PNG), table (Markdown, JSON); launcher=joblib jobs=2 | launcher=slurm
   compare ...                     experiment with seeds=3 by default
   viz disc checkpoint=RUN         AMP discriminator reward over the maze plane (PNG)
+  motion import|tpose|retarget|view|list|yaml ...
+                                  the motion-data pipeline: BVH import, retargeting (IK), playback (near motion help)
 
 tasks: {tasks}
 train configs (train=NAME; default <task>PPO): {trains}
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     command, args = argv[0], argv[1:]
+    if command == "motion":  # the motion-data pipeline: no run config, its own usage (near.cli_motion)
+        from near.cli_motion import main as motion_main
+
+        return motion_main(args)
     if any(a in ("-h", "--help") for a in args):
         print(_usage())
         return 0
