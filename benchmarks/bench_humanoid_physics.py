@@ -17,8 +17,8 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _report import write_result
 
-from _report import write_result  # noqa: E402
 from near.envs.core import AutoReset
 from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv
 from near.envs.humanoid.model import PhysicsConfig

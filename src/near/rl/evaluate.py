@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +28,7 @@ def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: 
             state, obs, alive, ret, length, success, recorded = carry
             action = policy(obs, k)
             next_state, next_obs, reward, done, info = jax.vmap(env.step)(state, action)
-            keep = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+            keep = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
             recorded = {name: keep(info[name], recorded[name]) for name in record}
             state = jax.tree.map(keep, next_state, state)
             obs = keep(next_obs, obs)
