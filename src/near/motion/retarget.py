@@ -469,7 +469,7 @@ def solve_ik(
         for it in range(n):
             try:
                 v = mink.solve_ik(cfg, [*tasks, posture], 1.0, options.solver, damping=options.damping, limits=limits)
-            except mink.NoSolutionFound as e:
+            except getattr(mink, "NoSolutionFound", RuntimeError) as e:
                 raise RuntimeError(f"IK found no solution at frame {f} ({e})") from None
             cfg.integrate_inplace(v, 1.0)
             if np.abs(v).max() < options.tolerance:
@@ -650,8 +650,7 @@ def retarget(
     pos_t = pos_t + [0, 0, shift]
 
     src_pos, _ = _fk(motion.skeleton, motion.local_rot, motion.root_pos)
-    src_pos = alignment.scale * rot.rotate(alignment.rotation, src_pos)
-    src_pos[..., 2] -= src_pos[..., 2].min() - mapping.root_height_offset
+    src_pos = alignment.scale * rot.rotate(alignment.rotation, src_pos) + [0, 0, shift]  # as the targets
 
     name = os.path.splitext(os.path.basename(motion.source))[0] or "clip"
     out = motion_from_qpos(qpos, motion.fps, source=f"{name} retargeted ({mapping.name or 'mapping'})")
