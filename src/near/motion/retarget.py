@@ -23,8 +23,7 @@ frame is solved by differential IK on the humanoid's MuJoCo model with `mink`_ i
    body (position and orientation weights from the mapping), a small posture task towards the
    previous frame (smoothness; decides twists positions leave open), joint limits: the elbows' and
    knees' hinge ranges, and for ball joints (unlimited in the simulation model) a cone on the total
-   rotation angle of the largest per-axis range of the original's three hinges (abdomen 90 deg, neck
-   60, hips 140, ankles 55; shoulders unbounded).
+   rotation angle: the largest the original's per-axis ranges allow (:data:`CONE_DEG`).
 4. **Ground.** Root height shifted so that the lowest point of any geom over the clip is at z = 0 plus
    ``root_height_offset``.
 5. **Convert.** IK qpos -> local rotations (ball joints' quaternions as they are, hinge angles as
@@ -79,11 +78,14 @@ __all__ = [
 
 BODIES = humanoid.BODY_NAMES
 PELVIS = 0
-# ball-joint cones: the largest |limit| of the original's three per-axis hinges, when below 180 deg
+# Ball-joint cones: the original's three DOFs of a ball joint are exp-map components, each within its
+# hinge range, so the joint's total rotation angle is at most the norm of the three largest |limits|:
+# the cone around the original's box (abdomen 119 deg, neck 90, hips 163, ankles 74; shoulders, whose
+# box allows more than 180 deg, stay free).
 CONE_DEG = {
-    g.body: max(max(abs(lo), abs(hi)) for lo, hi in g.range_deg)
+    g.body: float(np.linalg.norm([max(abs(lo), abs(hi)) for lo, hi in g.range_deg]))
     for g in humanoid.DOF_GROUPS
-    if g.size == 3 and max(max(abs(lo), abs(hi)) for lo, hi in g.range_deg) < 180.0
+    if g.size == 3 and np.linalg.norm([max(abs(lo), abs(hi)) for lo, hi in g.range_deg]) < 180.0
 }
 
 
