@@ -135,10 +135,16 @@ CMU_OF_BODY = {
 }  # fmt: skip
 
 
-def cmu_motion_from(known: SkeletonMotion, k: float, yaw: float) -> SkeletonMotion:
+def cmu_motion_from(known: SkeletonMotion, k: float, yaw: float, rest_turns=None) -> SkeletonMotion:
     """The CMU skeleton performing the humanoid's clip: each mapped joint turns like its body turns
-    from the T-pose, the others follow their parent; then the whole is turned by ``yaw`` (z up)."""
+    from the T-pose, the others follow their parent; then the whole is turned by ``yaw`` (z up).
+    ``rest_turns`` {joint: quaternion P}: the rest pose holds that joint's bone turned by P (e.g. legs
+    apart, arms down), the motion is unchanged (the joint's rotation becomes G P^-1)."""
     names, parents, offsets = cmu_skeleton_spec(k)
+    rest_turns = rest_turns or {}
+    for name, p in rest_turns.items():
+        child = parents.index(names.index(name))  # each turned joint has exactly one child here
+        offsets[child] = rot.rotate(np.asarray(p), offsets[child])
     tp = humanoid_tpose()
     _, rh = forward_kinematics(SK, known.local_rot.astype(np.float64), known.root_pos.astype(np.float64))
     _, rh_t = forward_kinematics(SK, tp.local_rot, tp.root_pos)
@@ -149,6 +155,8 @@ def cmu_motion_from(known: SkeletonMotion, k: float, yaw: float) -> SkeletonMoti
         if body is not None:
             b = H.BODY_NAMES.index(body)
             g[:, j] = rot.multiply(rh[:, b], rot.conjugate(rh_t[b]))
+            if name in rest_turns:
+                g[:, j] = rot.multiply(g[:, j], rot.conjugate(np.asarray(rest_turns[name])))
         else:
             g[:, j] = g[:, parents[j]]
     local = g.copy()
@@ -189,6 +197,27 @@ def test_cmu_like_skeleton_retargets_to_the_known_pose(cmu_bvh, known):
     feet = [src.skeleton.names.index(n) for n in ("LeftFoot", "RightFoot")]
     ours = [H.BODY_NAMES.index(n) for n in ("left_foot", "right_foot")]
     np.testing.assert_allclose(res.source_positions[:, feet], np.asarray(pos_ret)[:, ours], atol=POS_TOL_M)
+
+
+def test_rest_pose_that_is_no_t_pose(tmp_path, known):
+    """CMU's rest pose stands with the legs ~20 deg apart; an A-pose holds the arms 45 deg down. The
+    limbs of the source T-pose are straightened onto the humanoid's before calibrating; without that,
+    the retargeted legs and arms tilt by as much."""
+    ex = np.array([1.0, 0.0, 0.0])
+    turns = {"LeftUpLeg": rot.from_axis_angle(ex, np.radians(20)), "RightUpLeg": rot.from_axis_angle(ex, np.radians(-20)),
+             "LeftArm": rot.from_axis_angle(ex, np.radians(-45)), "RightArm": rot.from_axis_angle(ex, np.radians(45))}
+    save_bvh(tmp_path / "a.bvh", cmu_motion_from(known, 1.0, -np.pi / 2, turns), up="y", units="cm")
+    src = load_source(tmp_path / "a.bvh", units="cm")
+    res = R.retarget(src, "cmu")
+    assert any("largest turn 45.0 deg" in n for n in res.report["notes"])
+    pos_known, _ = forward_kinematics(SK, known.local_rot, known.root_pos)
+    pos_ret, _ = forward_kinematics(SK, res.motion.local_rot, res.motion.root_pos)
+    np.testing.assert_allclose(np.asarray(pos_ret) - [0, 0, res.report["ground_shift_m"]], pos_known, atol=POS_TOL_M)
+    crooked = R.retarget(src, R.Mapping(R.builtin_mapping("cmu").joints, straighten_limbs=False, name="crooked"))
+    _, grot = forward_kinematics(SK, crooked.motion.local_rot, crooked.motion.root_pos)
+    _, grot_known = forward_kinematics(SK, known.local_rot, known.root_pos)
+    assert angle_deg(grot[:, H.BODY_NAMES.index("left_upper_arm")],
+                     grot_known[:, H.BODY_NAMES.index("left_upper_arm")]).min() > 20
 
 
 def test_cmu_like_skeleton_with_other_proportions_and_source_mode(cmu_bvh):

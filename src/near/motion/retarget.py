@@ -118,6 +118,7 @@ class Mapping:
     root_height_offset: float = 0.0  # lowest geom point over the clip ends this high (m)
     proportions: str = "target"  # target | source
     tpose: str | None = None  # source T-pose file (poselib SkeletonState); None: the rest pose
+    straighten_limbs: bool = True  # turn the source T-pose's limbs onto the humanoid's (see square_tpose)
     name: str = ""
 
 
@@ -177,6 +178,13 @@ def _number(doc, key, source, default, positive=False):
     return float(v)
 
 
+def _flag(doc, key, source) -> bool:
+    v = doc.get(key, True)
+    if not isinstance(v, bool):
+        raise fail(source, f"'{key}' must be true or false, got {v!r}")
+    return v
+
+
 def load_mapping(path) -> Mapping:
     """A mapping yaml::
 
@@ -185,6 +193,7 @@ def load_mapping(path) -> Mapping:
         root_height_offset: 0.0    # m between the floor and the clip's lowest point
         proportions: target        # target | source (see near.motion.retarget)
         tpose: null                # source T-pose .npy (relative to this file); null: rest pose
+        straighten_limbs: true     # turn the T-pose's arms and legs onto the humanoid's directions
         joints:                    # source joint -> humanoid body; first name present wins
           - {source: Hips, body: pelvis, position: 1.0, orientation: 1.0}
           - {source: [LeftUpLeg, lThigh], body: left_thigh}
@@ -199,7 +208,8 @@ def load_mapping(path) -> Mapping:
         raise fail(source, f"not valid yaml ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("joints"), list) or not doc["joints"]:
         raise fail(source, "a mapping is a yaml mapping with a non-empty 'joints' list")
-    unknown = set(doc) - {"name", "scale", "rotation", "root_height_offset", "proportions", "tpose", "joints"}
+    keys = {"name", "scale", "rotation", "root_height_offset", "proportions", "tpose", "straighten_limbs", "joints"}
+    unknown = set(doc) - keys
     if unknown:
         raise fail(source, f"unknown keys {sorted(unknown)}")
     joints = []
@@ -242,6 +252,7 @@ def load_mapping(path) -> Mapping:
         root_height_offset=_number(doc, "root_height_offset", source, 0.0) or 0.0,
         proportions=proportions,
         tpose=tpose,
+        straighten_limbs=_flag(doc, "straighten_limbs", source),
         name=str(doc.get("name", os.path.splitext(os.path.basename(source))[0])),
     )
 
@@ -255,6 +266,7 @@ def mapping_to_yaml(mapping: Mapping) -> str:
         f"root_height_offset: {mapping.root_height_offset}",
         f"proportions: {mapping.proportions}",
         f"tpose: {mapping.tpose or 'null'}",
+        f"straighten_limbs: {str(mapping.straighten_limbs).lower()}",
         "joints:",
     ]
     for j in mapping.joints:
@@ -317,6 +329,52 @@ class Alignment:
 def _pair_of(pairs, body_name):
     b = BODIES.index(body_name)
     return next((p for p in pairs if p[1] == b), None)
+
+
+_LIMBS = (("left_upper_arm", "left_lower_arm"), ("left_lower_arm", "left_hand"),
+          ("right_upper_arm", "right_lower_arm"), ("right_lower_arm", "right_hand"),
+          ("left_thigh", "left_shin"), ("left_shin", "left_foot"),
+          ("right_thigh", "right_shin"), ("right_shin", "right_foot"))
+
+
+def _min_rotation(a, b) -> np.ndarray:
+    """The smallest rotation (wxyz) turning direction a onto direction b."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis, cos = np.cross(a, b), float(np.dot(a, b))
+    if np.linalg.norm(axis) < 1e-9:
+        if cos > 0:
+            return np.array([1.0, 0, 0, 0])
+        axis = np.cross(a, [1.0, 0, 0]) if abs(a[0]) < 0.9 else np.cross(a, [0, 1.0, 0])
+    return rot.from_axis_angle(axis, math.atan2(np.linalg.norm(np.cross(a, b)), cos))
+
+
+def square_tpose(tpose: SkeletonState, pairs, rotation) -> tuple[SkeletonState, float]:
+    """The source T-pose with each mapped limb bone (upper arm, forearm, thigh, shin: joint to the next
+    mapped joint) turned onto the direction the humanoid's T-pose has, and the largest turn (deg).
+
+    A source's rest pose is often no exact T-pose (CMU's legs stand ~20 deg apart, A-poses hold the
+    arms down); calibrating against it would tilt the retargeted limbs by as much. Spine, neck, hands
+    and feet are left as they are. ``rotation`` is the alignment (applied before comparing directions).
+    """
+    src_of = {b: j for j, b, _ in pairs}
+    ht = humanoid_tpose()
+    ph, _ = _fk(ht.skeleton, ht.local_rot, ht.root_pos)
+    sk = tpose.skeleton
+    local, worst = tpose.local_rot.astype(np.float64).copy(), 0.0
+    for body, child in _LIMBS:
+        b, c = BODIES.index(body), BODIES.index(child)
+        if b not in src_of or c not in src_of:
+            continue
+        j, k = src_of[b], src_of[c]
+        p, g = _fk(sk, local, tpose.root_pos)
+        p = rot.rotate(rotation, p)
+        q = _min_rotation(p[k] - p[j], ph[c] - ph[b])  # in the aligned frame
+        q = rot.multiply(rot.multiply(rot.conjugate(rotation), q), rotation)  # back in the source's frame
+        worst = max(worst, float(np.degrees(2 * math.acos(min(1.0, abs(q[0]))))))
+        parent = sk.parents[j]
+        g_parent = g[parent] if parent >= 0 else np.array([1.0, 0, 0, 0])
+        local[j] = rot.multiply(rot.conjugate(g_parent), rot.multiply(q, g[j]))  # turn j's subtree about j
+    return SkeletonState(sk, local, tpose.root_pos, source=f"{tpose.source} (limbs straightened)"), worst
 
 
 def align(pairs, tpose: SkeletonState, mapping: Mapping) -> Alignment:
@@ -636,6 +694,12 @@ def retarget(
     if source_tpose.skeleton.names != motion.skeleton.names:
         raise fail(source_tpose.source, "the T-pose's skeleton has other joints than the clip's")
     alignment = align(pairs, source_tpose, mapping)
+    notes = list(alignment.notes)
+    if mapping.straighten_limbs:
+        source_tpose, turned = square_tpose(source_tpose, pairs, alignment.rotation)
+        if turned > 0.5:
+            notes.append(f"T-pose: limbs straightened onto the humanoid's (largest turn {turned:.1f} deg)")
+    alignment = dataclasses.replace(alignment, notes=tuple(notes))
     pos_t, rot_t = build_targets(motion, source_tpose, pairs, alignment, mapping.proportions)
     weights = [(jm.position, jm.orientation) for _, _, jm in pairs]
     bodies = tuple(b for _, b, _ in pairs)
