@@ -108,11 +108,13 @@ _CHILD = textwrap.dedent(
     import sys, numpy as np
     from near.motion.tpose import humanoid_tpose
     from near.motion.qpos import qpos_from_pose
-    from near.viz.humanoid_video import render_humanoid_frames
+    from near.viz.humanoid_video import StickFigure, render_humanoid_frames
     t = humanoid_tpose()
     q = qpos_from_pose(t.local_rot, t.root_pos)[None]
     frames, name = render_humanoid_frames(q, size=(96, 128), renderer="mujoco")
-    np.save(sys.argv[1], frames[0])
+    pole = np.zeros((1, 2, 3)); pole[0, 1, 2] = 1.0
+    sticks, _ = render_humanoid_frames(None, sticks=[StickFigure(pole, (-1, 0))], size=(96, 128), renderer="mujoco")
+    np.save(sys.argv[1], np.stack([frames[0], sticks[0]]))
     print(name)
     """
 )
@@ -128,12 +130,15 @@ def _mujoco_frame(tmp_path):
         proc = subprocess.run([sys.executable, "-c", _CHILD, str(out)], env=env, capture_output=True, text=True,
                               timeout=120, check=False)
         if proc.returncode == 0:
-            return np.load(out), proc.stdout.strip()
+            frame, sticks = np.load(out)
+            return frame, sticks, proc.stdout.strip()
     pytest.skip(f"no working OpenGL back end for MuJoCo here (egl, osmesa): {proc.stderr.strip()[-200:]}")
 
 
 def test_mujoco_renderer_matches_the_fallback_camera(tmp_path):
-    frame, name = _mujoco_frame(tmp_path)
+    frame, sticks, name = _mujoco_frame(tmp_path)
+    assert sticks[SIZE[0] // 2 :].mean() > 30  # the floor is drawn with stick figures alone
+    assert colour_mask(sticks, np.array(hv.STICK_RGB) * 255, tol=90).sum() > 5
     assert name.startswith("mujoco") and frame.shape == (*SIZE, 3)
     from near.motion.qpos import qpos_from_pose
     from near.motion.tpose import humanoid_tpose

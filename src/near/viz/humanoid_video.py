@@ -349,13 +349,11 @@ class _MujocoDraw:
         self.cam.type = mj.mjtCamera.mjCAMERA_FREE
         self.cam.lookat[:] = lookat
         self.cam.distance, self.cam.azimuth, self.cam.elevation = distance, self.camera.azimuth, self.camera.elevation
-        if chars:
-            self._pose(self.data[0], chars[0].qpos[f_idx])
-        mj.mjv_updateScene(self.model, self.data[0], self.opt, self.pert, self.cam, mj.mjtCatBit.mjCAT_ALL, self.scn)
-        if not chars:  # only stick figures: hide the model's body geoms, keep the floor
-            for g in self.scn.geoms[: self.scn.ngeom]:
-                if g.category == mj.mjtCatBit.mjCAT_DYNAMIC:
-                    g.rgba[3] = 0.0
+        # the model's own kinematics place the floor and lights even when only stick figures are drawn
+        self._pose(self.data[0], chars[0].qpos[f_idx] if chars else self.model.qpos0)
+        # only stick figures: the static part of the model (the floor), not its bodies
+        cats = mj.mjtCatBit.mjCAT_ALL if chars else mj.mjtCatBit.mjCAT_STATIC
+        mj.mjv_updateScene(self.model, self.data[0], self.opt, self.pert, self.cam, cats, self.scn)
         for c in chars[1:]:
             self._pose(self.data[1], c.qpos[f_idx])
             n0 = self.scn.ngeom
