@@ -35,7 +35,7 @@ class PhysicsOptions:
     solver: str = "Newton"
     iterations: int = 3
     ls_iterations: int = 6
-    floor_contacts: str = "all"
+    floor_contacts: str = "auto"  # auto | feet | all: which bodies collide with the floor (see near.envs.humanoid.model)
 
 
 @dataclasses.dataclass

@@ -97,6 +97,9 @@ class HumanoidEnv:
         bad = [r for r in config.reward_types if r not in REWARD_TYPES]
         if bad or not config.reward_types:
             raise ValueError(f"reward_types must be a non-empty subset of {REWARD_TYPES}, got {config.reward_types}")
+        if config.physics.floor_contacts == "auto":
+            contacts = "feet" if config.early_termination else "all"
+            config = dataclasses.replace(config, physics=dataclasses.replace(config.physics, floor_contacts=contacts))
         self.config = config
         self.library = library
         self.mj_model = hm.load_mj_model(config.physics)

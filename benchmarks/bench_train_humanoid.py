@@ -1,0 +1,85 @@
+"""End-to-end humanoid training throughput: MJX rollout + NEAR energy (or AMP discriminator) reward +
+PPO update, one compiled chunk, on 1..k devices, beside the physics-only rate of the same env.
+
+The energy model and discriminator have the original's sizes and fresh weights (speed does not
+depend on them). Each row is written to the JSON as soon as it is measured.
+
+    python benchmarks/bench_train_humanoid.py --motion .../amp_humanoid_walk.yaml \
+        --runs NEAR:1:4096 NEAR:2:8192 NEAR:2:4096 AMP:1:4096 [--name train_humanoid_gpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+
+jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
+import numpy as np
+
+from _report import write_result  # noqa: E402
+from near import pipeline
+from near.config import compose_config
+from near.envs.core import AutoReset
+from near.rl.ppo import data_mesh, make_train
+
+
+def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int, repeats: int, extra: list[str]) -> dict:
+    cfg = compose_config([f"task=Humanoid{algo}", f"motion={motion}", f"train.num_envs={num_envs}", *extra])
+    env = pipeline.make_env(cfg)
+    if algo == "NEAR":
+        from near.energy.train import make_trainer, model_from_state
+        from near.rl.near import NEARReward
+
+        init_e, *_ = make_trainer(cfg.energy, 2 * env.pair_state_dim)
+        style = NEARReward(model_from_state(cfg.energy, init_e(jax.random.PRNGKey(0))), cfg.reward)
+    else:
+        style, _ = pipeline.make_style(cfg, env)
+    train_cfg = cfg.train if algo == "NEAR" else __import__("dataclasses").replace(cfg.train, learn_std=False)
+    init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward, mesh=data_mesh(jax.devices()[:devices]))
+    state = init(jax.random.PRNGKey(0))
+    start = time.perf_counter()
+    state, _ = train_chunk(state, iterations)
+    jax.block_until_ready(state.params)
+    first = time.perf_counter() - start
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state, metrics = train_chunk(state, iterations)
+        jax.block_until_ready(metrics)
+        rates.append(iterations * train_cfg.batch_size / (time.perf_counter() - start))
+    return {"algo": algo, "devices": devices, "num_envs": num_envs, "envs_per_device": num_envs // devices,
+            "horizon": train_cfg.horizon, "minibatch_size": train_cfg.minibatch_size, "update_epochs": train_cfg.update_epochs,
+            "floor_contacts": env.config.physics.floor_contacts, "env_steps_per_s": float(np.median(rates)),
+            "runs": rates, "first_call_s": first}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--runs", nargs="+", default=["NEAR:1:4096"], help="ALGO:DEVICES:ENVS")
+    parser.add_argument("--iterations", type=int, default=3, help="PPO iterations per timed call")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--name", default=f"train_humanoid_{jax.default_backend()}")
+    parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
+    args = parser.parse_args()
+    rows = []
+    print(f"{'algo':>5} {'devices':>7} {'envs':>6} {'env steps/s':>12} {'first s':>8}", flush=True)
+    for spec in args.runs:
+        algo, devices, envs = spec.split(":")
+        row = measure(args.motion, algo, int(devices), int(envs), args.iterations, args.repeats, args.overrides)
+        base = next((r for r in rows if r["algo"] == algo and r["devices"] == 1), None)
+        if base and row["devices"] > 1:
+            ideal = row["devices"] * base["env_steps_per_s"]  # efficiency = rate_k / (k * rate_1), weak or strong
+            row["scaling_efficiency"] = row["env_steps_per_s"] / ideal
+            row["scaling"] = "weak" if row["envs_per_device"] == base["envs_per_device"] else "strong"
+        rows.append(row)
+        print(f"{algo:>5} {row['devices']:>7} {row['num_envs']:>6} {row['env_steps_per_s']:>12,.0f} {row['first_call_s']:>8.1f}"
+              + (f"  {row['scaling']} efficiency {row['scaling_efficiency']:.2f}" if "scaling" in row else ""), flush=True)
+        path = write_result(args.name, "humanoid training throughput, end to end (rollout + reward + PPO)", rows)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
