@@ -515,6 +515,8 @@ def play(cfg: Config) -> dict:
 
     if not cfg.checkpoint:
         raise ConfigError("play needs checkpoint=RUN_DIR (a run folder made by `near train`)")
+    if cfg.task.env == "humanoid":
+        return play_humanoid(cfg)
     if _is_cem_run(cfg.checkpoint):
         result = _replan_cem(cfg, cfg.checkpoint)
     else:
@@ -537,6 +539,61 @@ def play(cfg: Config) -> dict:
 
         files["strip"] = os.path.join(out, "episode0_strip.png")
         iio.imwrite(files["strip"], frame_strip(frames, 6))
+    summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "success_rate": result["success_rate"],
+               "episode_length": result["mean_length"], "task_return": result["mean_return"],
+               **task_metrics(cfg.task.env, result), "files": files}
+    write_json(os.path.join(out, "eval.json"), summary)
+    return summary
+
+
+def reference_rollout(cfg: Config, env, params, obs_stats, run_cfg, clip: int = 0, start: float = 0.0):
+    """A deterministic episode from the reference state of one clip at ``start`` seconds, and the clip
+    itself over the same steps: (policy qpos (T+1, 43), reference qpos (T+1, 43), episode length)."""
+    from near.envs.humanoid import model as hm
+    from near.motion.library import motion_state
+    from near.rl.ppo import act
+
+    steps = cfg.task.max_episode_steps - 1
+    times = start + jnp.arange(steps + 1) * env.control_dt
+    motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
+    reference = hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos)
+
+    @jax.jit
+    def rollout(motion):
+        state = env.state_from_motion(jax.tree.map(lambda x: x[0], motion))
+
+        def step(carry, _):
+            state, alive = carry
+            action = act(params, run_cfg.train, obs_stats, state.obs[None], env.action_dim)[0]
+            new, _, _, done, _ = env.step(state, action)
+            state = jax.tree.map(lambda n, o: jnp.where(alive, n, o), new, state)
+            return (state, alive & ~done), (state.qpos, alive)
+
+        _, (qpos, alive) = jax.lax.scan(step, (state, jnp.array(True)), None, length=steps)
+        return jnp.concatenate([state.qpos[None], qpos]), alive.sum()
+
+    qpos, length = rollout(motion)
+    return np.asarray(qpos), np.asarray(reference), int(length)
+
+
+def play_humanoid(cfg: Config) -> dict:
+    """The humanoid's play: evaluation metrics over cfg.episodes episodes, and a video of the policy
+    beside the reference clip (both from the clip's first frame), rendered with MuJoCo where OpenGL
+    works and matplotlib otherwise (near.viz.humanoid_video)."""
+    from near.viz.humanoid_video import render_frame_strip, render_humanoid
+
+    env = make_env(cfg)
+    run_cfg, params, obs_stats, _ = load_policy(cfg, cfg.checkpoint)
+    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
+    out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
+    os.makedirs(out, exist_ok=True)
+    files = {}
+    if cfg.video:
+        qpos, reference, length = reference_rollout(cfg, env, params, obs_stats, run_cfg)
+        fps = 1.0 / env.control_dt
+        files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
+        files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,
+                                            reference_qpos=reference[: max(length, 2)], fps=fps)
     summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "success_rate": result["success_rate"],
                "episode_length": result["mean_length"], "task_return": result["mean_return"],
                **task_metrics(cfg.task.env, result), "files": files}
