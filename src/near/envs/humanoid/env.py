@@ -90,7 +90,7 @@ class HumanoidEnv:
     pair_order = "current_first"
 
     def __init__(self, library, config: HumanoidConfig = HumanoidConfig()):
-        from mujoco import mjx
+        mjx = hm.import_mjx()
 
         if config.state_init not in STATE_INITS:
             raise ValueError(f"state_init must be one of {STATE_INITS}, got {config.state_init!r}")
@@ -111,7 +111,7 @@ class HumanoidEnv:
     # ------------------------------------------------------------------ state construction
 
     def _kinematics(self, qpos, qvel):
-        from mujoco import mjx
+        mjx = hm.import_mjx()
 
         return mjx.kinematics(self.mjx_model, self._template.replace(qpos=qpos, qvel=qvel))
 
@@ -173,7 +173,7 @@ class HumanoidEnv:
         return state, state.obs
 
     def step(self, state: HumanoidState, action: jax.Array):
-        from mujoco import mjx
+        mjx = hm.import_mjx()
 
         c, layout = self.config, self.layout
         ball_target, hinge_target = hm.action_to_targets(layout, action)
@@ -256,6 +256,11 @@ class HumanoidEnv:
         length = self.library.clip_length[clips]
         dt = jnp.minimum(self.control_dt, length)
         times = dt + jax.random.uniform(k_time, (n,)) * (length - dt)
-        now = self.reference_state(clips, times)
-        before = self.reference_state(clips, times - self.control_dt)
-        return jnp.concatenate([now, before], axis=-1)
+        return self.reference_pair(clips, times)
+
+    def reference_pair(self, clip_ids: jax.Array, times: jax.Array) -> jax.Array:
+        """The expert pair ending at (clip, time): [s(t), s(t - control_dt)], the order rollouts use."""
+        from near.envs.core import make_pair
+
+        before = self.reference_state(clip_ids, times - self.control_dt)
+        return make_pair(self, before, self.reference_state(clip_ids, times))

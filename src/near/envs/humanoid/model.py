@@ -53,6 +53,17 @@ class PhysicsConfig:
         return self.timestep * self.substeps
 
 
+def import_mjx():
+    """mujoco.mjx, imported without the line it prints on stdout when the optional `warp` back end
+    is missing (we use MJX's JAX back end)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        from mujoco import mjx
+    return mjx
+
+
 def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
     """The CPU MuJoCo model with the physics settings applied."""
     import mujoco

@@ -1,0 +1,199 @@
+"""The MuJoCo humanoid: model, pose <-> clip agreement, observations, pairs, PD control, termination.
+
+Clips are synthetic (built here); no test reads ../shared.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pytest.importorskip("mujoco")
+
+from near.envs.core import AutoReset, make_pair  # noqa: E402
+from near.envs.humanoid import model as hm  # noqa: E402
+from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv, reward_types_for  # noqa: E402
+from near.motion import humanoid  # noqa: E402
+from near.motion.library import build_library, motion_state  # noqa: E402
+from near.motion.skeleton import Skeleton, SkeletonMotion  # noqa: E402
+from near.utils import rotations as rot  # noqa: E402
+
+
+def walk_like_clip(frames: int = 61, fps: float = 30.0, seed: int = 0) -> SkeletonMotion:
+    """A smooth, walk-like clip: the root moves forward at 1.2 m/s at standing height while every joint
+    swings sinusoidally (hips and knees most, as in a gait); hinges stay inside their ranges."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / fps
+    dof = np.zeros((frames, humanoid.NUM_DOF))
+    phase = rng.uniform(0, 2 * np.pi, humanoid.NUM_DOF)
+    amplitude = np.full(humanoid.NUM_DOF, 0.15)
+    for g in humanoid.DOF_GROUPS:
+        if g.name.endswith("hip"):
+            amplitude[g.dofs] = [0.05, 0.45, 0.05]
+    dof += amplitude * np.sin(2 * np.pi * 1.0 * t[:, None] + phase)
+    for g in humanoid.DOF_GROUPS:  # hinges: knees bend 0.2-0.9 rad, elbows -0.3..-0.9 rad
+        if g.size == 1:
+            dof[:, g.start] = (0.55 if "knee" in g.name else -0.6) + 0.3 * np.sin(2 * np.pi * t + phase[g.start])
+    local_rot = np.array(humanoid.local_rot_from_dof(jnp.asarray(dof, jnp.float32)))
+    yaw = 0.1 * np.sin(2 * np.pi * 0.5 * t)
+    local_rot[:, 0] = np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], -1)
+    root = np.stack([1.2 * t, 0.02 * np.sin(2 * np.pi * t), 0.9 + 0.01 * np.sin(4 * np.pi * t)], -1)
+    return SkeletonMotion(Skeleton.amp_humanoid(), local_rot.astype(np.float32), root.astype(np.float32), fps)
+
+
+@pytest.fixture(scope="module")
+def env():
+    library = build_library([walk_like_clip(), walk_like_clip(seed=1)], [1.0, 3.0], drop_tpose_frame=False,
+                            dedupe_frames=False)
+    return HumanoidEnv(library, HumanoidConfig(reward_types=("time", "dist")))
+
+
+@pytest.fixture(scope="module")
+def step(env):
+    return jax.jit(env.step)
+
+
+def test_model_matches_the_spec(env):
+    m = env.mj_model
+    assert (m.nbody, m.nv, m.nq) == (16, 6 + 28, 7 + 8 * 4 + 4)
+    assert m.body_mass.sum() == pytest.approx(48.89, abs=0.01)  # spec §5.1, computed from the densities
+    names = [m.body(i).name for i in range(1, m.nbody)]
+    assert tuple(names) == tuple(humanoid.BODY_NAMES)
+    parents = [int(m.body_parentid[i]) - 1 for i in range(1, m.nbody)]
+    assert parents == list(humanoid.PARENTS)
+    np.testing.assert_allclose(m.body_pos[2:], np.asarray(humanoid.OFFSETS)[1:], atol=1e-6)
+    lay = env.layout
+    np.testing.assert_array_equal(lay.kp, np.asarray(humanoid.DOF_KP, np.float32))
+    np.testing.assert_allclose(lay.torque_limit, humanoid.DOF_GEAR)
+    np.testing.assert_allclose(lay.hinge_range[:, 0], np.asarray(humanoid.DOF_LOWER)[lay.hinge_dof], atol=1e-6)
+    np.testing.assert_allclose(lay.hinge_range[:, 1], np.asarray(humanoid.DOF_UPPER)[lay.hinge_dof], atol=1e-6)
+    np.testing.assert_allclose(m.dof_damping[6:], humanoid.DOF_KD)
+
+
+def test_feet_only_contacts_keep_the_feet():
+    from mujoco import mjx
+
+    for contacts, expected in (("all", 34), ("feet", 8)):
+        model = hm.load_mj_model(hm.PhysicsConfig(floor_contacts=contacts))
+        assert mjx.make_data(mjx.put_model(model))._impl.contact.dist.shape == (expected,)
+
+
+def test_pose_from_clip_gives_the_clip_body_positions(env):
+    """qpos built from a clip frame -> MuJoCo forward kinematics = the clip's own FK (within 1 cm)."""
+    clips = jnp.array([0, 1, 0, 1, 0])
+    times = jnp.array([0.0, 0.37, 0.9, 1.41, 2.0])
+    m = jax.jit(motion_state)(env.library, clips, times)
+    state = jax.jit(jax.vmap(env.state_from_motion))(m)
+    err = np.abs(np.asarray(state.body_pos - m.body_pos)).max()
+    assert err < 0.01, err
+    assert err < 1e-3  # the clip lerps positions between frames, MuJoCo places FK of the slerped rotations
+
+
+def test_observation_of_clip_equals_env_after_reset(env):
+    clips, times = jnp.array([1, 0, 1]), jnp.array([0.2, 1.0, 1.9])
+    expected = jax.jit(env.reference_state)(clips, times)
+    state = jax.jit(jax.vmap(env.state_from_motion))(jax.jit(motion_state)(env.library, clips, times))
+    assert expected.shape == (3, 105)
+    np.testing.assert_allclose(np.asarray(state.obs), np.asarray(expected), atol=1e-4)
+    # spot checks of the layout (spec §5.5): root height first, 28 DOF velocities at 65-92
+    m = jax.jit(motion_state)(env.library, clips, times)
+    np.testing.assert_allclose(np.asarray(expected[:, 0]), np.asarray(m.root_pos[:, 2]), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(expected[:, 65:93]), np.asarray(m.dof_vel), atol=1e-6)
+
+
+def test_demo_pairs_and_rollout_pairs_share_order_and_features(env):
+    """A demo pair is exactly the pair AutoReset would emit for the transition s(t - dt) -> s(t)."""
+    clips, times = jnp.array([0, 1]), jnp.array([0.8, 1.5])
+    before = jax.jit(jax.vmap(env.state_from_motion))(jax.jit(motion_state)(env.library, clips, times - env.control_dt))
+    after = jax.jit(jax.vmap(env.state_from_motion))(jax.jit(motion_state)(env.library, clips, times))
+    rollout_pair = make_pair(env, env.pair_state(before), env.pair_state(after))
+    demo_pair = jax.jit(env.reference_pair)(clips, times)
+    np.testing.assert_allclose(np.asarray(demo_pair), np.asarray(rollout_pair), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(demo_pair[:, :105]), np.asarray(after.obs), atol=1e-4)  # current first
+    pairs = jax.jit(env.demo_pairs, static_argnums=1)(jax.random.PRNGKey(0), 512)
+    assert pairs.shape == (512, 210) and bool(jnp.isfinite(pairs).all())
+    # clip 1 has weight 3 of 4: its root moves like clip 0 but the joint phases differ
+    assert 0.6 < float(jnp.mean(jax.random.categorical(jax.random.PRNGKey(0), jnp.log(env.library.clip_prob), shape=(4000,)))) < 0.9
+
+
+def _hold_pose_action(env):
+    lay = env.layout
+    lo, hi = lay.hinge_range[:, 0], lay.hinge_range[:, 1]
+    return jnp.zeros(28).at[lay.hinge_dof].set((0.0 - 0.5 * (lo + hi)) / (0.7 * (hi - lo)))
+
+
+def test_pd_held_standing_pose_stays_up_for_two_seconds(env, step):
+    z3 = jnp.zeros(3)
+    state = jax.jit(env.state_from_pose)(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3, z3,
+                                jnp.zeros(28))
+    action = _hold_pose_action(env)
+    for _ in range(60):  # 60 control steps = 2 s
+        state, _, reward, done, info = step(state, action)
+        assert not bool(done)
+    assert float(state.qpos[2]) > 0.8
+    assert abs(float(reward) - 0.5) < 0.01  # time (1) and dist (~0) averaged: it stands still
+
+
+def test_reference_state_resets_do_not_explode(env):
+    wrapped = AutoReset(env)
+    state, _ = jax.vmap(wrapped.reset)(jax.random.split(jax.random.PRNGKey(1), 16))
+
+    @jax.jit
+    def run(state, key):
+        def body(state, k):
+            action = 0.3 * jax.random.normal(k, (16, 28))
+            state, obs, _, _, info = jax.vmap(wrapped.step)(state, action)
+            return state, (obs, info["nonfinite"], state.env_state.qvel)
+
+        return jax.lax.scan(body, state, jax.random.split(key, 30))
+
+    _, (obs, nonfinite, qvel) = run(state, jax.random.PRNGKey(2))
+    assert bool(jnp.isfinite(obs).all()) and int(nonfinite.sum()) == 0
+    assert float(jnp.abs(qvel).max()) < 100.0
+
+
+def test_lying_on_the_floor_terminates_and_nan_is_caught(env, step):
+    lying = jnp.array([np.cos(np.pi / 4), 0.0, np.sin(np.pi / 4), 0.0])  # pitched 90 deg: lying on its back
+    z3 = jnp.zeros(3)
+    state = jax.jit(env.state_from_pose)(jnp.array([0.0, 0.0, 0.06]), lying, jnp.zeros(28), z3, z3, jnp.zeros(28))
+    state = state.replace(step=jnp.array(5, jnp.int32))
+    _, _, _, done, info = step(state, jnp.zeros(28))
+    assert bool(done) and bool(info["fallen"]) and not bool(info["truncated"])
+    # the first step after a reset is never a fall (spec §5.9)
+    _, _, _, done0, info0 = step(state.replace(step=jnp.array(0, jnp.int32)), jnp.zeros(28))
+    assert not bool(info0["fallen"])
+    # a non-finite state ends the episode and hands back the last finite observation
+    upright = jax.jit(env.state_from_pose)(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3, z3,
+                                  jnp.zeros(28))
+    bad = upright.replace(qvel=upright.qvel.at[10].set(jnp.nan))
+    new, obs, reward, done, info = step(bad, jnp.zeros(28))
+    assert bool(done) and bool(info["nonfinite"]) and bool(jnp.isfinite(obs).all())
+
+
+def test_episode_cap_and_task_rewards(env, step):
+    assert reward_types_for("data/amp_humanoid_walk.yaml") == ("time", "dist")
+    assert reward_types_for("amp_humanoid_spin_kick.yaml") == ("time", "height")
+    assert reward_types_for("amp_humanoid_crane_pose.yaml") == ("time",)
+    before = jnp.zeros(43).at[2].set(0.9)
+    assert float(env.task_reward(before, before.at[0].set(0.25))) == pytest.approx(0.75)  # (1 + 0.25/0.5) / 2
+    assert float(env.task_reward(before, before.at[0].set(-0.3))) == pytest.approx(0.5)  # no reward for going back
+    state, _ = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    dones = []
+    for count in (env.config.episode_length - 3, env.config.episode_length - 2):
+        _, _, _, done, info = step(state.replace(step=jnp.array(count, jnp.int32)), _hold_pose_action(env))
+        dones.append((bool(done), bool(info["truncated"])))
+    assert dones == [(False, False), (True, True)]  # 299 steps for episode_length 300, as the original
+
+
+def test_pd_torque_points_to_the_target(env):
+    lay = env.layout
+    qpos = hm.qpos_from_pose(lay, jnp.array([0.0, 0.0, 1.0]), jnp.array([1.0, 0, 0, 0]), jnp.zeros(28))
+    ball, hinge = hm.action_to_targets(lay, jnp.zeros(28).at[0].set(0.01))  # abdomen target: 0.0314 rad about x
+    tau = hm.pd_torque(lay, qpos, ball, hinge)
+    assert float(tau[0]) == pytest.approx(600 * 0.01 * np.pi, rel=1e-3)  # kp * angle error
+    assert np.allclose(np.asarray(tau[1:3]), 0.0, atol=1e-4)
+    _, far = hm.action_to_targets(lay, jnp.ones(28))
+    tau = hm.pd_torque(lay, qpos, ball, far)
+    assert float(jnp.abs(tau).max()) <= float(lay.torque_limit.max()) + 1e-4  # clipped at the motor gears
+    q = rot.from_exp_map(jnp.array([0.3, -0.2, 0.5]))
+    np.testing.assert_allclose(np.asarray(rot.to_exp_map(q)), [0.3, -0.2, 0.5], atol=1e-5)
