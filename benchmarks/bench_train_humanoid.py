@@ -17,8 +17,8 @@ import jax
 
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
+from _report import write_result
 
-from _report import write_result  # noqa: E402
 from near import pipeline
 from near.config import compose_config
 from near.envs.core import AutoReset

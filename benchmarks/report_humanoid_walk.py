@@ -15,10 +15,9 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from _report import write_result  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from _report import write_result
 
 KEYS = ("episode_length", "episode_return", "style_reward")
 FINAL = ("env_steps", "wall_seconds", "episode_length", "task_return", "pose_error", "sparc", "root_velocity",

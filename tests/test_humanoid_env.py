@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("mujoco")
 
-from near.envs.core import AutoReset, make_pair  # noqa: E402
-from near.envs.humanoid import model as hm  # noqa: E402
-from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv, reward_types_for  # noqa: E402
-from near.motion import humanoid  # noqa: E402
-from near.motion.library import build_library, motion_state  # noqa: E402
-from near.motion.skeleton import Skeleton, SkeletonMotion  # noqa: E402
-from near.utils import rotations as rot  # noqa: E402
+from near.envs.core import AutoReset, make_pair
+from near.envs.humanoid import model as hm
+from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv, reward_types_for
+from near.motion import humanoid
+from near.motion.library import build_library, motion_state
+from near.motion.skeleton import Skeleton, SkeletonMotion
+from near.utils import rotations as rot
 
 
 def walk_like_clip(frames: int = 61, fps: float = 30.0, seed: int = 0) -> SkeletonMotion:

@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("mujoco")
 
-from near import pipeline  # noqa: E402
-from near.config import compose_config  # noqa: E402
-from near.motion.poselib import save_poselib  # noqa: E402
+from test_humanoid_env import walk_like_clip
 
-from test_humanoid_env import walk_like_clip  # noqa: E402
+from near import pipeline
+from near.config import compose_config
+from near.motion.poselib import save_poselib
 
 
 @pytest.fixture(scope="module")
