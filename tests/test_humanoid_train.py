@@ -49,6 +49,12 @@ def test_energy_then_near_then_play(motion, tmp_path):
     records = [json.loads(line) for line in open(tmp_path / "near" / "metrics.jsonl")]
     assert {"sigma_level", "style_reward", "energy"} <= set(records[-1])
 
+    from near.eval.evaluate import evaluate
+
+    evaluated = evaluate(_cfg("HumanoidNEAR", motion, tmp_path / "eval", f"checkpoint={tmp_path / 'near'}", "episodes=2"))
+    assert os.path.exists(evaluated["files"]["eval"]) and 0.0 <= evaluated["fall_rate"] <= 1.0
+    assert np.isfinite(evaluated["pose_error"]) and evaluated["episodes"] == 2
+
     played = pipeline.play(_cfg("HumanoidNEAR", motion, tmp_path / "play", f"checkpoint={tmp_path / 'near'}",
                                 "episodes=2"))
     assert os.path.getsize(played["files"]["video"]) > 1000

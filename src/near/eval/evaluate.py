@@ -67,9 +67,29 @@ def humanoid_eval_metrics(rollout: dict, demo_trajs: Sequence[np.ndarray], dt: f
     return out
 
 
-# env name -> evaluator; the humanoid registers its own (a rollout recording body positions, then
-# humanoid_eval_metrics against the motion's clips)
-EVALUATORS: dict[str, Callable[[Config], dict]] = {"maze": evaluate_2d, "pusht": evaluate_2d}
+def evaluate_humanoid(cfg: Config) -> dict:
+    """humanoid: deterministic episodes from reference-state resets; pose error (DTW against every clip
+    of the motion), root smoothness and motion, fall rate, episode length and task return."""
+    from near import pipeline
+
+    env = pipeline.make_env(cfg)
+    result = pipeline.evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
+    summary = {"checkpoint": cfg.checkpoint, "task": cfg.task.name, "motion": cfg.motion,
+               "episodes": len(result["success"]), "deterministic": True,
+               **M.episode_stats(result["episode_return"], result["episode_length"], result["success"]),
+               **pipeline.task_metrics(cfg.task.env, result)}
+    out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "eval")
+    os.makedirs(out, exist_ok=True)
+    summary["per_episode"] = {"task_return": [round(float(r), 3) for r in result["episode_return"]],
+                              "episode_length": [int(n) for n in result["episode_length"]]}
+    write_json(os.path.join(out, "eval.json"), summary)
+    summary["files"] = {"eval": os.path.join(out, "eval.json")}
+    return summary
+
+
+# env name -> evaluator
+EVALUATORS: dict[str, Callable[[Config], dict]] = {"maze": evaluate_2d, "pusht": evaluate_2d,
+                                                   "humanoid": evaluate_humanoid}
 
 
 def evaluate(cfg: Config) -> dict:
