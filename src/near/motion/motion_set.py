@@ -31,16 +31,21 @@ class MotionEntry(NamedTuple):
     weight: float
 
 
+def read_yaml(source: str, what: str):
+    """The parsed yaml file, or one MotionDataError naming the file and what it should have been."""
+    try:
+        with open(source, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except OSError as e:
+        raise fail(source, f"cannot read {what} ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise fail(source, f"not valid yaml ({e})") from None
+
+
 def read_motion_set(path) -> list[MotionEntry]:
     """Parse and check a motion-set yaml; the files are checked to exist but not read."""
     source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except OSError as e:
-        raise fail(source, f"cannot read the motion set ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise fail(source, f"not valid yaml ({e})") from None
+    doc = read_yaml(source, "the motion set")
     if not isinstance(doc, dict) or not isinstance(doc.get("motions"), list):
         raise fail(source, "a motion set must be a mapping with a list under 'motions'")
     if not doc["motions"]:

@@ -48,7 +48,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import yaml
 
 from near.motion import humanoid
 from near.motion.qpos import QPOS_SIZE, motion_from_qpos, pose_from_qpos
@@ -198,14 +197,10 @@ def load_mapping(path) -> Mapping:
           - {source: Hips, body: pelvis, position: 1.0, orientation: 1.0}
           - {source: [LeftUpLeg, lThigh], body: left_thigh}
     """
+    from near.motion.motion_set import read_yaml
+
     source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except OSError as e:
-        raise fail(source, f"cannot read the mapping ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise fail(source, f"not valid yaml ({e})") from None
+    doc = read_yaml(source, "the mapping")
     if not isinstance(doc, dict) or not isinstance(doc.get("joints"), list) or not doc["joints"]:
         raise fail(source, "a mapping is a yaml mapping with a non-empty 'joints' list")
     keys = {"name", "scale", "rotation", "root_height_offset", "proportions", "tpose", "straighten_limbs", "joints"}
