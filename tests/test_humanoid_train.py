@@ -42,8 +42,10 @@ def test_energy_then_near_then_play(motion, tmp_path):
     assert losses[-1] < losses[0]  # denoising score matching learns
     assert energy["rank_accuracy/level_25"] > 0.75  # expert pairs above random pairs (untrained: ~0.35)
 
-    cfg = _cfg("HumanoidNEAR", motion, tmp_path / "near", f"energy.checkpoint={tmp_path / 'energy'}")
+    cfg = _cfg("HumanoidNEAR", motion, tmp_path / "near", f"energy.checkpoint={tmp_path / 'energy'}",
+               "train.video_every=4")
     near = pipeline.train_policy(cfg)
+    assert os.listdir(tmp_path / "near" / "videos") == ["iteration_000004.mp4"]  # a video during training
     assert near["env_steps"] == 512 and near["task"] == "HumanoidNEAR"
     assert all(np.isfinite(near[k]) for k in ("pose_error", "episode_length", "task_return", "style_reward_last"))
     records = [json.loads(line) for line in open(tmp_path / "near" / "metrics.jsonl")]

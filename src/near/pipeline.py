@@ -280,6 +280,7 @@ def train_policy(cfg: Config) -> dict:
 
     logger = MetricLogger(run_dir)
     logger.start -= wall_offset
+    save_video = None
     total = p.num_iterations
     last: dict = {}
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
@@ -311,6 +312,9 @@ def train_policy(cfg: Config) -> dict:
             if iteration % p.checkpoint_every < n or iteration == total:
                 meta["wall_seconds"] = time.time() - logger.start
                 ckpt.save(iteration, _model_item(state), _train_item(state), meta)
+            if p.video_every and (iteration % p.video_every < n or iteration == total):
+                save_video = save_video or training_video(cfg, env, run_dir)
+                save_video(state, iteration)
     logger.close()
     ckpt.close()
 
@@ -546,9 +550,10 @@ def play(cfg: Config) -> dict:
     return summary
 
 
-def reference_rollout(cfg: Config, env, params, obs_stats, run_cfg, clip: int = 0, start: float = 0.0):
-    """A deterministic episode from the reference state of one clip at ``start`` seconds, and the clip
-    itself over the same steps: (policy qpos (T+1, 43), reference qpos (T+1, 43), episode length)."""
+def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: float = 0.0):
+    """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
+    deterministic episode from the reference state of one clip at ``start`` seconds, beside the clip
+    itself over the same steps. Compiled once; call it with any parameters of the same networks."""
     from near.envs.humanoid import model as hm
     from near.motion.library import motion_state
     from near.rl.ppo import act
@@ -556,10 +561,10 @@ def reference_rollout(cfg: Config, env, params, obs_stats, run_cfg, clip: int = 
     steps = cfg.task.max_episode_steps - 1
     times = start + jnp.arange(steps + 1) * env.control_dt
     motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
-    reference = hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos)
+    reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
 
     @jax.jit
-    def rollout(motion):
+    def episode(params, obs_stats, motion):
         state = env.state_from_motion(jax.tree.map(lambda x: x[0], motion))
 
         def step(carry, _):
@@ -572,8 +577,36 @@ def reference_rollout(cfg: Config, env, params, obs_stats, run_cfg, clip: int = 
         _, (qpos, alive) = jax.lax.scan(step, (state, jnp.array(True)), None, length=steps)
         return jnp.concatenate([state.qpos[None], qpos]), alive.sum()
 
-    qpos, length = rollout(motion)
-    return np.asarray(qpos), np.asarray(reference), int(length)
+    def rollout(params, obs_stats):
+        qpos, length = episode(params, obs_stats, motion)
+        return np.asarray(qpos), reference, int(length)
+
+    return rollout
+
+
+def training_video(cfg: Config, env, run_dir: str):
+    """``save(state, iteration) -> path``: a short video of the current policy (``train.video_every``)."""
+    from near.viz.video import write_video
+
+    folder = os.path.join(run_dir, "videos")
+    if cfg.task.env == "humanoid":
+        from near.viz.humanoid_video import render_humanoid
+
+        rollout = make_reference_rollout(cfg, env, cfg)
+
+        def save(state, iteration: int) -> str:
+            qpos, reference, length = rollout(state.params, state.obs_stats)
+            n = min(len(qpos), length + 15)  # the episode and half a second after it ends
+            return render_humanoid(os.path.join(folder, f"iteration_{iteration:06d}.mp4"), qpos[:n],
+                                   1.0 / env.control_dt, reference_qpos=reference[:n], size=(240, 320))
+        return save
+
+    def save(state, iteration: int) -> str:
+        result = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=1)
+        frames = render_episode(cfg, _episodes(result)[0], size=192)
+        return write_video(frames, os.path.join(folder, f"iteration_{iteration:06d}.mp4"),
+                           fps=30 if cfg.task.env == "maze" else 10)
+    return save
 
 
 def play_humanoid(cfg: Config) -> dict:
@@ -589,7 +622,7 @@ def play_humanoid(cfg: Config) -> dict:
     os.makedirs(out, exist_ok=True)
     files = {}
     if cfg.video:
-        qpos, reference, length = reference_rollout(cfg, env, params, obs_stats, run_cfg)
+        qpos, reference, length = make_reference_rollout(cfg, env, run_cfg)(params, obs_stats)
         fps = 1.0 / env.control_dt
         files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
         files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,

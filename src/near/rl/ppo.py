@@ -64,6 +64,7 @@ class PPOConfig:
     checkpoint_every: int = 50  # iterations
     eval_episodes: int = 32
     time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time; 0 = train to total_env_steps
+    video_every: int = 0  # save a short video of the policy every N iterations to <run>/videos/; 0 = never
 
     @property
     def batch_size(self) -> int:
