@@ -1,6 +1,6 @@
 """The MuJoCo humanoid: model, pose <-> clip agreement, observations, pairs, PD control, termination.
 
-Clips are synthetic (built here); no test reads ../shared.
+Clips are synthetic (built here); no test reads the project's external data.
 """
 
 import jax
