@@ -26,3 +26,23 @@ def write_result(name: str, benchmark: str, rows: list[dict]) -> str:
     with open(path, "w") as fh:
         json.dump(result, fh, indent=2)
     return path
+
+
+def time_train_chunks(train_chunk, state, iterations: int, repeats: int, batch_size: int) -> tuple[list[float], float]:
+    """Env steps/s of ``repeats`` timed calls of a compiled PPO chunk after a first (compiling) call;
+    returns (rates, first call seconds)."""
+    import time
+
+    import jax
+
+    start = time.perf_counter()
+    state, _ = train_chunk(state, iterations)
+    jax.block_until_ready(state.params)
+    first = time.perf_counter() - start
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state, metrics = train_chunk(state, iterations)
+        jax.block_until_ready(metrics)
+        rates.append(iterations * batch_size / (time.perf_counter() - start))
+    return rates, first

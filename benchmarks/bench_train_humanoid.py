@@ -11,7 +11,7 @@ depend on them). Each row is written to the JSON as soon as it is measured.
 from __future__ import annotations
 
 import argparse
-import time
+import dataclasses
 
 import jax
 
@@ -36,19 +36,9 @@ def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int
         style = NEARReward(model_from_state(cfg.energy, init_e(jax.random.PRNGKey(0))), cfg.reward)
     else:
         style, _ = pipeline.make_style(cfg, env)
-    train_cfg = cfg.train if algo == "NEAR" else __import__("dataclasses").replace(cfg.train, learn_std=False)
+    train_cfg = cfg.train if algo == "NEAR" else dataclasses.replace(cfg.train, learn_std=False)
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward, mesh=data_mesh(jax.devices()[:devices]))
-    state = init(jax.random.PRNGKey(0))
-    start = time.perf_counter()
-    state, _ = train_chunk(state, iterations)
-    jax.block_until_ready(state.params)
-    first = time.perf_counter() - start
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        state, metrics = train_chunk(state, iterations)
-        jax.block_until_ready(metrics)
-        rates.append(iterations * train_cfg.batch_size / (time.perf_counter() - start))
+    rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)
     return {"algo": algo, "devices": devices, "num_envs": num_envs, "envs_per_device": num_envs // devices,
             "horizon": train_cfg.horizon, "minibatch_size": train_cfg.minibatch_size, "update_epochs": train_cfg.update_epochs,
             "floor_contacts": env.config.physics.floor_contacts, "env_steps_per_s": float(np.median(rates)),

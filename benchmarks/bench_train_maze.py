@@ -10,14 +10,13 @@ weights). Writes benchmarks/results/train_maze_<platform>.json and prints a tabl
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
+from _report import time_train_chunks, write_result
 
-from _report import write_result  # noqa: E402
 from near.energy.reward import RewardConfig
 from near.energy.train import EnergyConfig, make_trainer, model_from_state
 from near.envs.core import AutoReset
@@ -34,17 +33,7 @@ def measure(num_envs: int, horizon: int, iterations: int, repeats: int) -> dict:
     minibatch = max(64, num_envs * horizon // 4)
     cfg = PPOConfig(num_envs=num_envs, horizon=horizon, minibatch_size=minibatch, update_epochs=4)
     init, train_chunk = make_train(cfg, env, style, RewardConfig())
-    state = init(jax.random.PRNGKey(0))
-    start = time.perf_counter()
-    state, _ = train_chunk(state, iterations)
-    jax.block_until_ready(state.params)
-    compile_s = time.perf_counter() - start
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        state, metrics = train_chunk(state, iterations)
-        jax.block_until_ready(metrics)
-        rates.append(iterations * cfg.batch_size / (time.perf_counter() - start))
+    rates, compile_s = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, cfg.batch_size)
     return {"num_envs": num_envs, "horizon": horizon, "minibatch_size": minibatch, "update_epochs": 4,
             "env_steps_per_s": float(np.median(rates)), "runs": rates, "first_call_s": compile_s}
 
