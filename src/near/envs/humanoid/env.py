@@ -34,6 +34,7 @@ from flax import struct
 
 from near.envs.humanoid import model as hm
 from near.envs.humanoid.obs import OBS_DIM, observation
+from near.motion import library as ml
 from near.utils import rotations as rot
 
 STATE_INITS = ("random", "start", "weighted_random", "default", "hybrid")
@@ -90,8 +91,6 @@ class HumanoidEnv:
     pair_order = "current_first"
 
     def __init__(self, library, config: HumanoidConfig = HumanoidConfig()):
-        mjx = hm.import_mjx()
-
         if config.state_init not in STATE_INITS:
             raise ValueError(f"state_init must be one of {STATE_INITS}, got {config.state_init!r}")
         bad = [r for r in config.reward_types if r not in REWARD_TYPES]
@@ -104,16 +103,15 @@ class HumanoidEnv:
         self.library = library
         self.mj_model = hm.load_mj_model(config.physics)
         self.layout = hm.make_layout(self.mj_model)
-        self.mjx_model = mjx.put_model(self.mj_model)
-        self._template = mjx.make_data(self.mjx_model)
+        self._mjx = hm.import_mjx()
+        self.mjx_model = self._mjx.put_model(self.mj_model)
+        self._template = self._mjx.make_data(self.mjx_model)
         self.control_dt = config.physics.control_dt
 
     # ------------------------------------------------------------------ state construction
 
     def _kinematics(self, qpos, qvel):
-        mjx = hm.import_mjx()
-
-        return mjx.kinematics(self.mjx_model, self._template.replace(qpos=qpos, qvel=qvel))
+        return self._mjx.kinematics(self.mjx_model, self._template.replace(qpos=qpos, qvel=qvel))
 
     def _observe(self, data) -> jax.Array:
         qpos, qvel = data.qpos, data.qvel
@@ -157,11 +155,9 @@ class HumanoidEnv:
     # ------------------------------------------------------------------ the protocol
 
     def reset(self, key: jax.Array) -> tuple[HumanoidState, jax.Array]:
-        from near.motion import library as ml
-
         c = self.config
         k_clip, k_time, k_mode = jax.random.split(key, 3)
-        mode = {"random": "random", "start": "start", "weighted_random": "weighted_random"}.get(c.state_init, "random")
+        mode = c.state_init if c.state_init in ml.TIME_MODES else "random"  # default/hybrid draw a clip time too
         clip = ml.sample_clips(self.library, k_clip, 1)
         time = ml.sample_times(self.library, k_time, clip, mode)
         motion = jax.tree.map(lambda x: x[0], ml.motion_state(self.library, clip, time))
@@ -173,9 +169,7 @@ class HumanoidEnv:
         return state, state.obs
 
     def step(self, state: HumanoidState, action: jax.Array):
-        mjx = hm.import_mjx()
-
-        c, layout = self.config, self.layout
+        mjx, (c, layout) = self._mjx, (self.config, self.layout)
         ball_target, hinge_target = hm.action_to_targets(layout, action)
         zeros6 = jnp.zeros(6, state.qpos.dtype)
 
@@ -236,8 +230,6 @@ class HumanoidEnv:
 
     def reference_state(self, clip_ids: jax.Array, times: jax.Array) -> jax.Array:
         """The 105-number state of the motion at (clip, time), computed from the clip alone."""
-        from near.motion import library as ml
-
         m = ml.motion_state(self.library, clip_ids, times)
         key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index
         return observation(m.root_pos, m.root_rot, m.root_vel, m.root_ang_vel, m.dof_pos, m.dof_vel,
@@ -249,8 +241,6 @@ class HumanoidEnv:
         The original draws t in [0, L] and extrapolates s(t - dt) before the clip's start; starting
         at dt keeps every pair a true transition of the clip.
         """
-        from near.motion import library as ml
-
         k_clip, k_time = jax.random.split(key)
         clips = ml.sample_clips(self.library, k_clip, n)
         length = self.library.clip_length[clips]
