@@ -5,7 +5,10 @@ The energy model and discriminator have the original's sizes and fresh weights (
 depend on them). Each row is written to the JSON as soon as it is measured.
 
     python benchmarks/bench_train_humanoid.py --motion .../amp_humanoid_walk.yaml \
-        --runs NEAR:1:4096 NEAR:2:8192 NEAR:2:4096 AMP:1:4096 [--name train_humanoid_gpu]
+        --runs NEAR:1:4096 NEAR:2:8192 NEAR:2:4096 AMP:1:4096 [--physics] [--name train_humanoid_gpu]
+
+``--physics`` also times the physics alone (random actions, same env settings, same process) at each
+one-device row's env count, and reports training / physics.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import jax
 
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
-from _report import write_result
+from _report import time_train_chunks, write_result
 
 from near import pipeline
 from near.config import compose_config
@@ -25,7 +28,8 @@ from near.envs.core import AutoReset
 from near.rl.ppo import data_mesh, make_train
 
 
-def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int, repeats: int, extra: list[str]) -> dict:
+def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int, repeats: int, extra: list[str],
+            physics: dict) -> dict:
     cfg = compose_config([f"task=Humanoid{algo}", f"motion={motion}", f"train.num_envs={num_envs}", *extra])
     env = pipeline.make_env(cfg)
     if algo == "NEAR":
@@ -39,7 +43,15 @@ def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int
     train_cfg = cfg.train if algo == "NEAR" else dataclasses.replace(cfg.train, learn_std=False)
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward, mesh=data_mesh(jax.devices()[:devices]))
     rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)
-    return {"algo": algo, "devices": devices, "num_envs": num_envs, "envs_per_device": num_envs // devices,
+    ratio = {}
+    if devices == 1 and physics is not None:
+        if num_envs not in physics:  # physics alone, same env settings, in this process
+            import bench_humanoid_physics
+
+            physics[num_envs] = bench_humanoid_physics.measure(env.library, env.config.physics, num_envs, 100, repeats)
+        ratio = {"physics_only_steps_per_s": physics[num_envs]["control_steps_per_s"],
+                 "training_over_physics": float(np.median(rates)) / physics[num_envs]["control_steps_per_s"]}
+    return {**ratio, "algo": algo, "devices": devices, "num_envs": num_envs, "envs_per_device": num_envs // devices,
             "horizon": train_cfg.horizon, "minibatch_size": train_cfg.minibatch_size, "update_epochs": train_cfg.update_epochs,
             "floor_contacts": env.config.physics.floor_contacts, "env_steps_per_s": float(np.median(rates)),
             "runs": rates, "first_call_s": first}
@@ -51,14 +63,16 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=["NEAR:1:4096"], help="ALGO:DEVICES:ENVS")
     parser.add_argument("--iterations", type=int, default=3, help="PPO iterations per timed call")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--physics", action="store_true", help="also time the physics alone (one-device rows)")
     parser.add_argument("--name", default=f"train_humanoid_{jax.default_backend()}")
     parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
     args = parser.parse_args()
-    rows = []
+    rows, physics = [], ({} if args.physics else None)
     print(f"{'algo':>5} {'devices':>7} {'envs':>6} {'env steps/s':>12} {'first s':>8}", flush=True)
     for spec in args.runs:
         algo, devices, envs = spec.split(":")
-        row = measure(args.motion, algo, int(devices), int(envs), args.iterations, args.repeats, args.overrides)
+        row = measure(args.motion, algo, int(devices), int(envs), args.iterations, args.repeats, args.overrides,
+                      physics)
         base = next((r for r in rows if r["algo"] == algo and r["devices"] == 1), None)
         if base and row["devices"] > 1:
             ideal = row["devices"] * base["env_steps_per_s"]  # efficiency = rate_k / (k * rate_1), weak or strong
@@ -66,7 +80,9 @@ def main() -> None:
             row["scaling"] = "weak" if row["envs_per_device"] == base["envs_per_device"] else "strong"
         rows.append(row)
         print(f"{algo:>5} {row['devices']:>7} {row['num_envs']:>6} {row['env_steps_per_s']:>12,.0f} {row['first_call_s']:>8.1f}"
-              + (f"  {row['scaling']} efficiency {row['scaling_efficiency']:.2f}" if "scaling" in row else ""), flush=True)
+              + (f"  {row['scaling']} efficiency {row['scaling_efficiency']:.2f}" if "scaling" in row else "")
+              + (f"  physics alone {row['physics_only_steps_per_s']:,.0f} (training/physics {row['training_over_physics']:.2f})"
+                 if "physics_only_steps_per_s" in row else ""), flush=True)
         path = write_result(args.name, "humanoid training throughput, end to end (rollout + reward + PPO)", rows)
     print("wrote", path)
 

@@ -43,13 +43,16 @@ def test_energy_then_near_then_play(motion, tmp_path):
     assert energy["rank_accuracy/level_25"] > 0.75  # expert pairs above random pairs (untrained: ~0.35)
 
     cfg = _cfg("HumanoidNEAR", motion, tmp_path / "near", f"energy.checkpoint={tmp_path / 'energy'}",
-               "train.video_every=4")
+               "train.video_every=4", "train.eval_every=2")
     near = pipeline.train_policy(cfg)
     assert os.listdir(tmp_path / "near" / "videos") == ["iteration_000004.mp4"]  # a video during training
     assert near["env_steps"] == 512 and near["task"] == "HumanoidNEAR"
     assert all(np.isfinite(near[k]) for k in ("pose_error", "episode_length", "task_return", "style_reward_last"))
     records = [json.loads(line) for line in open(tmp_path / "near" / "metrics.jsonl")]
-    assert {"sigma_level", "style_reward", "energy"} <= set(records[-1])
+    train_records = [r for r in records if "style_reward" in r]
+    assert {"sigma_level", "style_reward", "energy"} <= set(train_records[-1])
+    evals = [r for r in records if "eval/pose_error" in r]  # the periodic evaluation (train.eval_every)
+    assert [r["iteration"] for r in evals] == [2, 4] and all(np.isfinite(r["eval/fall_rate"]) for r in evals)
 
     from near.eval.evaluate import evaluate
 

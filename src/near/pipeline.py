@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -153,6 +154,14 @@ def task_metrics(env_name: str, result: dict) -> dict:
             "final_coverage_per_episode": [round(float(c), 4) for c in final]}
 
 
+def eval_scalars(env_name: str, result: dict) -> dict:
+    """The scalar numbers of an evaluation result: success, return, length and the task's metrics."""
+    out = {"success_rate": result["success_rate"], "episode_return": result["mean_return"],
+           "episode_length": result["mean_length"]}
+    out.update({k: v for k, v in task_metrics(env_name, result).items() if np.isscalar(v)})
+    return out
+
+
 def plot_episodes(cfg: Config, result: dict, path: str, title: str, demo_states=None) -> str:
     """The trajectories PNG of an evaluation: the maze plane, or a grid of push-T episodes."""
     episodes = _episodes(result)
@@ -280,7 +289,7 @@ def train_policy(cfg: Config) -> dict:
 
     logger = MetricLogger(run_dir)
     logger.start -= wall_offset
-    save_video = None
+    save_video = periodic_eval = None
     total = p.num_iterations
     last: dict = {}
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
@@ -315,10 +324,16 @@ def train_policy(cfg: Config) -> dict:
             if p.video_every and (iteration % p.video_every < n or iteration == total):
                 save_video = save_video or training_video(cfg, env, run_dir)
                 save_video(state, iteration)
+            if p.eval_every and iteration % p.eval_every < n:
+                periodic_eval = periodic_eval or make_policy_evaluator(cfg, env, p.eval_episodes, train_cfg=p)
+                scores = eval_scalars(cfg.task.env, periodic_eval(state.params, state.obs_stats,
+                                                                 jax.random.PRNGKey(cfg.seed + 20_000 + iteration)))
+                logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, "iteration": iteration,
+                                                      **{f"eval/{k}": v for k, v in scores.items()}})
     logger.close()
     ckpt.close()
 
-    evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes)
+    evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes, evaluator=periodic_eval)
     summary = {
         "kind": "policy", "task": cfg.task.name, "algo": cfg.task.algo, "run_dir": run_dir, "seed": cfg.seed,
         "env_steps": int(state.iteration) * p.batch_size, "iterations": int(state.iteration),
@@ -437,26 +452,46 @@ def load_policy(cfg: Config, path: str):
     return run_cfg, model["params"], model["obs_stats"], meta
 
 
-def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
-                    deterministic: bool = True, seed: int | None = None) -> dict:
-    from near.rl.evaluate import run_episodes
+def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: bool = True,
+                          train_cfg=None) -> Callable:
+    """``evaluate(params, obs_stats, key) -> result``: evaluation episodes of a policy, compiled once.
+
+    Used at the end of training, by ``near eval`` and every ``train.eval_every`` iterations. Humanoid
+    results also carry the pose error, smoothness and fall rate under ``result["humanoid"]``.
+    """
+    from near.rl.evaluate import make_episode_runner
     from near.rl.ppo import act
 
+    train_cfg = train_cfg or cfg.train
+
+    def policy(args, obs, key):
+        params, obs_stats = args
+        return act(params, train_cfg, obs_stats, obs, env.action_dim, None if deterministic else key)
+
+    humanoid = cfg.task.env == "humanoid"
+    runner = make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps,
+                                 record=("body_pos", "qpos") if humanoid else ())
+    references = reference_trajectories(env) if humanoid else None
+
+    def evaluate(params, obs_stats, key) -> dict:
+        result = runner((params, obs_stats), key)
+        if humanoid:
+            result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps, references)
+        return result
+
+    return evaluate
+
+
+def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
+                    deterministic: bool = True, seed: int | None = None, evaluator: Callable | None = None) -> dict:
     env = env or make_env(cfg)
     if state is not None:
         run_cfg, params, obs_stats = cfg, state.params, state.obs_stats
     else:
         run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
-
-    def policy(obs, key):
-        return act(params, run_cfg.train, obs_stats, obs, env.action_dim, None if deterministic else key)
-
-    key = jax.random.PRNGKey(cfg.seed + 10_000 if seed is None else seed)
-    if cfg.task.env != "humanoid":
-        return run_episodes(env, policy, key, episodes, cfg.task.max_episode_steps)
-    result = run_episodes(env, policy, key, episodes, cfg.task.max_episode_steps, record=("body_pos", "qpos"))
-    result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps)
-    return result
+    evaluate = evaluator or make_policy_evaluator(cfg, env, episodes, deterministic=deterministic,
+                                                  train_cfg=run_cfg.train)
+    return evaluate(params, obs_stats, jax.random.PRNGKey(cfg.seed + 10_000 if seed is None else seed))
 
 
 def reference_trajectories(env) -> list[np.ndarray]:
@@ -469,7 +504,7 @@ def reference_trajectories(env) -> list[np.ndarray]:
     return [sample_clip(body_pos[s : s + n], 1.0 / f, env.control_dt) for s, n, f in zip(starts, frames, fps)]
 
 
-def humanoid_metrics(env, result: dict, max_steps: int) -> dict:
+def humanoid_metrics(env, result: dict, max_steps: int, references: list[np.ndarray] | None = None) -> dict:
     """Pose error (DTW against every clip), root smoothness and fall rate of a humanoid evaluation.
 
     The original scores the 20 envs with the highest learnt return (energy or discriminator reward);
@@ -481,7 +516,8 @@ def humanoid_metrics(env, result: dict, max_steps: int) -> dict:
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
                "max_steps": max_steps - 1}
-    out = humanoid_eval_metrics(rollout, reference_trajectories(env), dt=env.control_dt,
+    references = reference_trajectories(env) if references is None else references
+    out = humanoid_eval_metrics(rollout, references, dt=env.control_dt,
                                 k=min(20, len(result["episode_return"])))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 

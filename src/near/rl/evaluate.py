@@ -9,24 +9,22 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: jax.Array, num_episodes: int,
-                 max_steps: int, record: tuple[str, ...] = ()) -> dict:
-    """Run one episode in each of ``num_episodes`` parallel envs (no auto-reset).
+def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int, max_steps: int,
+                        record: tuple[str, ...] = ()) -> Callable:
+    """Compile-once episode runner: ``runner(policy_args, key) -> dict`` (see :func:`run_episodes`).
 
-    ``policy(obs, key) -> action``. Returns per-episode success, return, length and the per-step
-    observations (T+1, N, obs_dim) with frames after termination repeating the terminal one. Each
-    name in ``record`` is an entry of the env's step ``info`` (e.g. the humanoid's ``body_pos``)
-    recorded per step as (T, N, ...), frozen after termination like the observations.
+    ``policy(policy_args, obs, key) -> action``; the weights travel in ``policy_args`` (a pytree), so
+    evaluating a changing policy during training reuses one compiled program.
     """
 
     @jax.jit
-    def rollout(key):
+    def rollout(policy_args, key):
         k_reset, k_run = jax.random.split(key)
         state, obs = jax.vmap(env.reset)(jax.random.split(k_reset, num_episodes))
 
         def step(carry, k):
             state, obs, alive, ret, length, success, recorded = carry
-            action = policy(obs, k)
+            action = policy(policy_args, obs, k)
             next_state, next_obs, reward, done, info = jax.vmap(env.step)(state, action)
             keep = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
             recorded = {name: keep(info[name], recorded[name]) for name in record}
@@ -46,15 +44,31 @@ def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: 
             step, init, jax.random.split(k_run, max_steps))
         return jnp.concatenate([obs[None], observations]), ret, length, success, recorded
 
-    observations, ret, length, success, recorded = jax.device_get(rollout(key))
-    observations, ret, length, success = (np.asarray(x) for x in (observations, ret, length, success))
-    return {
-        **{name: np.asarray(value) for name, value in recorded.items()},
-        "observations": observations,
-        "episode_return": ret,
-        "episode_length": length,
-        "success": success,
-        "success_rate": float(success.mean()),
-        "mean_return": float(ret.mean()),
-        "mean_length": float(length.mean()),
-    }
+    def run(policy_args, key: jax.Array) -> dict:
+        observations, ret, length, success, recorded = jax.device_get(rollout(policy_args, key))
+        observations, ret, length, success = (np.asarray(x) for x in (observations, ret, length, success))
+        return {
+            **{name: np.asarray(value) for name, value in recorded.items()},
+            "observations": observations,
+            "episode_return": ret,
+            "episode_length": length,
+            "success": success,
+            "success_rate": float(success.mean()),
+            "mean_return": float(ret.mean()),
+            "mean_length": float(length.mean()),
+        }
+
+    return run
+
+
+def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: jax.Array, num_episodes: int,
+                 max_steps: int, record: tuple[str, ...] = ()) -> dict:
+    """Run one episode in each of ``num_episodes`` parallel envs (no auto-reset).
+
+    ``policy(obs, key) -> action``. Returns per-episode success, return, length and the per-step
+    observations (T+1, N, obs_dim) with frames after termination repeating the terminal one. Each
+    name in ``record`` is an entry of the env's step ``info`` (e.g. the humanoid's ``body_pos``)
+    recorded per step as (T, N, ...), frozen after termination like the observations.
+    """
+    runner = make_episode_runner(env, lambda _, obs, k: policy(obs, k), num_episodes, max_steps, record)
+    return runner((), key)
