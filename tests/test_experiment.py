@@ -144,3 +144,38 @@ def test_joblib_launcher_runs_the_jobs(tmp_path, monkeypatch):
     assert result["failures"] == {}
     assert result["tasks"]["maze"]["table"]["PPO"]["seeds"] == [42, 700]
     assert len(os.listdir(out / ".sweep")) == 1  # one multirun (no energy phase for PPO)
+
+
+def test_humanoid_sweep_needs_a_motion_and_reports_the_expert_values(tmp_path):
+    with pytest.raises(X.SweepError, match="humanoid.motion=PATH"):
+        X.plan(X.Sweep(out="x", tasks=["humanoid"], algos=["NEAR", "AMP"]))
+    sweep, _ = X.parse_args(["tasks=[humanoid]", "algos=[NEAR,AMP]", "seeds=2", "humanoid.motion=/m/amp_humanoid_walk.yaml",
+                             f"out={tmp_path}"])
+    energy, policy = X.plan(sweep)
+    assert [j.name for j in energy] == ["humanoid/energy/seed42", "humanoid/energy/seed700"]
+    near = next(j for j in policy if j.name == "humanoid/NEAR/seed42")
+    assert near.overrides[:2] == ("task=HumanoidNEAR", "motion=/m/amp_humanoid_walk.yaml")
+
+    # the report of finished humanoid runs: the metric columns and the expert row of the walk
+    runs = {}
+    for algo, values in (("NEAR", (0.40, 0.45)), ("AMP", (0.50, 0.52))):
+        for seed, pose in zip((42, 700), values):
+            run_dir = tmp_path / algo / str(seed)
+            run_dir.mkdir(parents=True)
+            (run_dir / "config.yaml").write_text("motion: /m/amp_humanoid_walk.yaml\n")
+            (run_dir / "metrics.jsonl").write_text("".join(
+                json.dumps({"step": s, "env_steps": s, "wall_seconds": s / 100, "episode_length": 20 + s / 10}) + "\n"
+                for s in (100, 200, 300)))
+            runs.setdefault(algo, []).append({"run_dir": str(run_dir), "seed": seed, "pose_error": pose, "sparc": -8.0,
+                                              "root_velocity": 1.2, "root_acceleration": 5.0, "root_jerk": 190.0,
+                                              "fall_rate": 0.1, "episode_length": 280.0, "env_steps": 300})
+    result = X.aggregate(str(tmp_path), {"humanoid": runs})
+    text = result["tasks"]["humanoid"]["table_markdown"]
+    assert "| NEAR | 2 |" in text and "0.425 ± 0.025" in text and "root jerk" in text
+    assert text.strip().splitlines()[-1].startswith("| expert (walk) |") and "-5.40" in text and "130" in text
+    assert result["tasks"]["humanoid"]["expert"]["motion"] == "walk"
+    assert X.aggregate(str(tmp_path), {"maze": runs})["tasks"]["maze"]["expert"] is None
+    from near.eval.metrics import expert_values_for
+
+    assert expert_values_for("amp_humanoid_turning_walk.yaml") is None  # not the walk's values
+    assert expert_values_for("clips/amp_humanoid_mummy_walk.npy")[0] == "mummy_walk"

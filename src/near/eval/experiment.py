@@ -30,13 +30,14 @@ from near.config import ConfigError
 from near.utils.logging import smoothed_metrics, write_json
 
 SEEDS = (42, 700, 8125, 97, 3538)  # the original's five seeds
-# Sweep task -> algorithm -> the overrides that select its run config. Humanoid motions plug in as
-# more entries, e.g. "walk": {"NEAR": ["task=HumanoidNEAR", "motion=walk"], "AMP": [...]}.
+# Sweep task -> algorithm -> the overrides that select its run config. The humanoid's motion comes
+# from the sweep: humanoid.motion=PATH (a clip or a motion-set yaml).
 TASKS: dict[str, dict[str, list[str]]] = {
     "maze": {"NEAR": ["task=mazeNEAR"], "AMP": ["task=mazeAMP"], "CEM": ["task=mazeCEM", "train=mazeCEM"],
              "PPO": ["task=maze"]},
     "pushT": {"NEAR": ["task=pushTNEAR"], "AMP": ["task=pushTAMP"], "CEM": ["task=pushTCEM", "train=pushTCEM"],
               "PPO": ["task=pushT"]},
+    "humanoid": {"NEAR": ["task=HumanoidNEAR"], "AMP": ["task=HumanoidAMP"], "PPO": ["task=Humanoid"]},
 }
 USES_ENERGY = ("NEAR", "CEM")
 ENERGY_KEYS = ("task.", "energy.", "seed=", "smoke=")  # overrides that change the energy model
@@ -117,6 +118,9 @@ def plan(sweep: Sweep) -> tuple[list[Job], list[Job]]:
         for algo in sweep.algos:
             if algo not in TASKS[task]:
                 raise SweepError(f"no {algo!r} task for {task!r}; available: {sorted(TASKS[task])}")
+    if "humanoid" in sweep.tasks and not any(o.startswith("motion=") for o in
+                                             sweep.overrides + sweep.task_overrides.get("humanoid", [])):
+        raise SweepError("the humanoid sweep needs its motion: humanoid.motion=PATH (a clip or a motion-set yaml)")
     variants = [Ablation("", ())] + list(sweep.ablations)
     energy: dict[str, Job] = {}
     policy: list[Job] = []
@@ -322,9 +326,11 @@ def run_experiment(sweep: Sweep, launcher: str = "local", n_jobs: int = 2, hydra
 # final-table columns, in order, shown when some run reports them: (key, header, decimals)
 COLUMNS = (("success_rate", "success rate", 2), ("final_coverage", "final coverage", 2),
            ("pose_error", "pose error (DTW)", 3), ("sparc", "SPARC", 2), ("path_sparc", "path SPARC", 2),
-           ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0), ("task_return", "task return", 0),
+           ("root_velocity", "root velocity", 2), ("root_acceleration", "root acceleration", 2),
+           ("root_jerk", "root jerk", 0), ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0),
+           ("task_return", "task return", 0),
            ("env_steps", "env steps", 0), ("wall_seconds", "wall s", 0))
-CURVES = ("success_rate", "episode_return", "episode_length", "style_reward")
+CURVES = ("success_rate", "episode_return", "episode_length", "style_reward", "eval/fall_rate", "eval/pose_error")
 
 
 def _stats(values) -> dict:
@@ -396,7 +402,21 @@ def plot_curves(task: str, methods: dict[str, list[dict]], table: dict, path: st
     return path
 
 
-def table_markdown(table: dict) -> str:
+def expert_reference(summaries: list[dict]) -> tuple[str, dict] | None:
+    """The original's expert values for a humanoid sweep's motion (read from a run's config.yaml)."""
+    from near.eval.metrics import expert_values_for
+
+    for summary in summaries:
+        path = os.path.join(summary.get("run_dir", ""), "config.yaml")
+        if os.path.exists(path):
+            from omegaconf import OmegaConf
+
+            motion = OmegaConf.load(path).get("motion")
+            return expert_values_for(motion) if motion else None
+    return None
+
+
+def table_markdown(table: dict, expert: tuple[str, dict] | None = None) -> str:
     cols = [(k, h, d) for k, h, d in COLUMNS if any(row[k]["mean"] is not None for row in table.values())]
     lines = ["| method | seeds | " + " | ".join(h for _, h, _ in cols) + " |",
              "|---|---:|" + "---:|" * len(cols)]
@@ -411,6 +431,10 @@ def table_markdown(table: dict) -> str:
             else:
                 cells.append(f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}")
         lines.append(f"| {label} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+    if expert:
+        name, values = expert
+        cells = [f"{values[k]:.{d}f}" if k in values else "" for k, _, d in cols]
+        lines.append(f"| expert ({name}) | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -434,8 +458,10 @@ def aggregate(out: str, runs: dict[str, dict[str, list[dict]]], failures: dict[s
     for task, methods in runs.items():
         table = {label: summarize(summaries) for label, summaries in methods.items()}
         png = plot_curves(task, methods, table, os.path.join(out, f"curves_{task}.png"))
-        text = table_markdown(table)
-        result["tasks"][task] = {"table": table, "png": png, "table_markdown": text}
+        expert = expert_reference([s for ss in methods.values() for s in ss]) if task == "humanoid" else None
+        text = table_markdown(table, expert)
+        result["tasks"][task] = {"table": table, "png": png, "table_markdown": text,
+                                 "expert": dict(zip(("motion", "values"), expert)) if expert else None}
         md += [f"## {task}", "", text, f"![{task} learning curves]({os.path.basename(png)})", ""]
     if failures:
         md += ["## Failed runs", ""] + [f"- {name}: {err}" for name, err in failures.items()] + [""]

@@ -31,6 +31,37 @@ import numpy as np
 HUMANOID_DT = 2 * 0.0166  # the original's control step: demo sampling and the env (spec §12.9)
 TOP_K = 20  # trajectories scored per evaluation (spec §9)
 
+# Expert reference values of the original's plots (experiment_plotter.py ``expert_values``): root
+# SPARC, mean root speed (m/s), acceleration (m/s^2) and jerk (m/s^3) of each reference motion.
+EXPERT_VALUES = {
+    "walk": {"sparc": -5.40, "root_velocity": 1.31, "root_acceleration": 3.37, "root_jerk": 130.11},
+    "run": {"sparc": -3.79, "root_velocity": 3.55, "root_acceleration": 16.35, "root_jerk": 513.68},
+    "crane_pose": {"sparc": -12.28, "root_velocity": 0.03, "root_acceleration": 0.96, "root_jerk": 49.05},
+    "single_left_punch": {"sparc": -1.73, "root_velocity": 0.16, "root_acceleration": 2.51, "root_jerk": 72.49},
+    "mummy_walk": {"sparc": -4.71, "root_velocity": 0.73, "root_acceleration": 2.32, "root_jerk": 79.63},
+    "spin_kick": {"sparc": -3.39, "root_velocity": 1.05, "root_acceleration": 10.31, "root_jerk": 273.61},
+}
+
+
+# the original's motion names (experiment_generator.py), to tell "walk" from "turning_walk"
+MOTION_NAMES = ("walk", "turning_walk", "run", "turning_run", "crane_pose", "single_left_punch", "zombie_walk", "bow",
+                "marching", "tai_chi", "mummy_walk", "single_cartwheel", "spin_kick", "locate_and_strike",
+                "walk_and_wave")
+
+
+def expert_values_for(motion_path: str) -> tuple[str, dict] | None:
+    """(motion name, expert values) for a motion file or set named like the original's
+    (``amp_humanoid_walk.yaml``, ``walk.npy``); None for other motions or names."""
+    import os
+
+    stem = os.path.splitext(os.path.basename(str(motion_path)))[0].lower()
+    names = [n for n in MOTION_NAMES if stem == n or stem.endswith("_" + n)]
+    if not names:
+        return None
+    name = max(names, key=len)  # "turning_walk" over "walk"
+    return (name, EXPERT_VALUES[name]) if name in EXPERT_VALUES else None
+
+
 # ----------------------------------------------------------------------------------------------
 # dynamic time warping
 

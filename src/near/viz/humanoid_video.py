@@ -49,7 +49,8 @@ GHOST_ALPHA = 0.35
 
 @dataclasses.dataclass(frozen=True)
 class Camera:
-    """A tracking camera: looks at the mean root (x, y) of everything drawn, at height ``height``."""
+    """A tracking camera: looks at the mean root (x, y) of everything drawn (the policy alone when a
+    policy is drawn beside its reference), at height ``height``."""
 
     distance: float = 4.0  # m; the side layout adds SIDE_OFFSET
     azimuth: float = 120.0  # deg, MuJoCo's convention (90: looking along +y, from the character's right)
@@ -135,8 +136,11 @@ def _scene(qpos, reference_qpos, layout, sticks):
 
 
 def _track(chars, sticks, t, camera: Camera, fps: float) -> np.ndarray:
-    """(T, 3) look-at points: mean root (x, y) of everything drawn, smoothed over time."""
+    """(T, 3) look-at points: mean root (x, y) of everything drawn, smoothed over time. A policy drawn
+    beside its reference is followed alone: it keeps walking after the (shorter) clip has ended."""
     roots = [c.qpos[:, :2] for c in chars] + [s.positions[:, 0, :2] for s in sticks]
+    if len(chars) == 2 and not sticks:
+        roots = roots[:1]
     xy = np.mean(roots, axis=0)
     k = round(camera.smooth_s * fps / 2)
     if k > 0 and t > 1:
