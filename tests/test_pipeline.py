@@ -49,11 +49,15 @@ def test_near_policy_beats_a_random_policy(energy_run, tmp_path):
         "reward.sigma_level=35", "train.num_envs=32", "train.horizon=32", "train.minibatch_size=256",
         "train.total_env_steps=65536", "train.iterations_per_log=16", "train.checkpoint_every=32",
         "train.eval_episodes=16", "train.actor_hidden=[64,64]", "train.critic_hidden=[64,64]",
-        "task.max_episode_steps=200",
+        "task.max_episode_steps=200", "train.eval_every=32",
     ]
     cfg = compose_config(overrides)
     summary = pipeline.train_policy(cfg)
     assert summary["env_steps"] == 65536
+    records = [json.loads(line) for line in open(os.path.join(summary["run_dir"], "metrics.jsonl"))]
+    evals = [r for r in records if "eval/success_rate" in r]  # train.eval_every: iterations 32 and 64
+    assert [r["iteration"] for r in evals] == [32, 64] and [r["env_steps"] for r in evals] == [32768, 65536]
+    assert {"eval/episode_length", "eval/episode_return", "eval/path_sparc"} <= set(evals[-1])
     for name in ("summary.json", "config.yaml", "metrics.jsonl", "learning_curves.png"):
         assert os.path.exists(os.path.join(summary["run_dir"], name)), name
 
