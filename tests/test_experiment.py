@@ -30,6 +30,14 @@ def test_plan_names_runs_and_shares_energy_models(tmp_path):
     assert emb.needs.endswith(os.path.join("energy-embedding", "seed1"))
     assert "task.demo_upsample=2" in by_name["maze/PPO/seed1"].overrides and not by_name["maze/PPO/seed1"].needs
     assert by_name["maze/CEM/seed2"].overrides[:2] == ("task=mazeCEM", "train=mazeCEM")
+    # every job's overrides compose into a valid config, also where an ablation changes the number
+    # of noise levels (no_ncsnv2: 10 levels, annealed) against the maze's fixed level 35
+    from near.config import compose_config
+
+    ablated = X.Sweep(out=str(tmp_path), tasks=["maze"], algos=["NEAR", "CEM"], seeds=[1], ablations=[abl["no_ncsnv2"]])
+    for job in sum(X.plan(ablated), []):
+        cfg = compose_config([o for o in job.overrides if not o.startswith("energy.checkpoint=")])
+        assert (cfg.energy.num_levels == 10) == ("no_ncsnv2" in job.name), job.name
     with pytest.raises(X.SweepError, match="no 'SAC' task"):
         X.plan(X.Sweep(out="x", algos=["SAC"]))
     with pytest.raises(X.SweepError, match="none of algos"):

@@ -138,7 +138,10 @@ def plan(sweep: Sweep) -> tuple[list[Job], list[Job]]:
                 if needs_energy and energy_dir not in energy:
                     energy[energy_dir] = Job(
                         f"{task}/{energy_name}/seed{seed}", "energy", energy_dir,
-                        tuple(TASKS[task][needs_energy[0]] + common + energy_ov + [f"seed={seed}", f"out={energy_dir}"]),
+                        # all the variant's overrides: the energy model's own, and the rest so that
+                        # the config validates (no_ncsnv2's 10 levels need its reward level too)
+                        tuple(TASKS[task][needs_energy[0]] + common + list(variant.overrides) +
+                              [f"seed={seed}", f"out={energy_dir}"]),
                         task, "energy", energy_name, seed)
                 for algo in algos:
                     name = algo + (f"-{variant.name}" if variant.name else "")
