@@ -351,7 +351,8 @@ def train_policy(cfg: Config) -> dict:
 
     plot_learning_curves(smoothed_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"),
                          keys=["success_rate", "episode_return", "episode_length", "style_reward", "sigma_level",
-                               "energy", "critic_loss", "log_std"], title=f"{cfg.task.name} (seed {cfg.seed}; episode statistics: mean of the last 10 iterations)")
+                               "energy", "critic_loss", "log_std", "eval/success_rate", "eval/fall_rate",
+                               "eval/pose_error"], title=f"{cfg.task.name} (seed {cfg.seed}; episode statistics: mean of the last 10 iterations)")
     return summary
 
 

@@ -412,6 +412,8 @@ def plot_learning_curves(
             x, y = x_all[:m], v[:m]
         else:
             x, y = np.arange(len(v)), v
+        ok = np.isfinite(y)  # sparse series (the periodic evaluation) are NaN between their records
+        x, y = x[ok], y[ok]
         ax.plot(x, y, "-", color="tab:blue", linewidth=1.3, marker="." if len(y) < 30 else None)
         ax.set_title(k, fontsize=10)
         ax.set_xlabel(x_key if x_all is not None else "log step", fontsize=8)
