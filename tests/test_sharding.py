@@ -43,6 +43,15 @@ SCRIPT = textwrap.dedent(
     assert diff < 1e-4 and moved > 1e-3, (diff, moved)
     for k in ("critic_loss", "style_reward", "episode_length_sum"):
         np.testing.assert_allclose(np.asarray(m_many[k]), np.asarray(m_one[k]), rtol=1e-3, atol=1e-4)
+
+    # the evaluation during training (train.eval_every) takes the sharded weights as they are
+    from near.rl.evaluate import make_episode_runner
+    from near.rl.ppo import act
+
+    runner = make_episode_runner(MazeEnv(), lambda a, obs, k: act(a[0], cfg, a[1], obs, 2), 4, 30)
+    r_many = runner((many.params, many.obs_stats), jax.random.PRNGKey(5))
+    r_one = runner((one.params, one.obs_stats), jax.random.PRNGKey(5))
+    np.testing.assert_allclose(r_many["observations"], r_one["observations"], rtol=1e-4, atol=1e-2)
     print("OK")
     """
 )
