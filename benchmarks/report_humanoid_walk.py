@@ -44,11 +44,14 @@ def load_run(run_dir: str, setup_s: float) -> dict:
     a, b = train[skip], train[-1]
     rate = (b["env_steps"] - a["env_steps"]) / max(b["wall_seconds"] - a["wall_seconds"], 1e-9)
     to_walk = {}
+    # the periodic evaluations, then the final one (a run stopped by its time limit ends between two)
+    points = evals + [{"env_steps": summary["env_steps"], "wall_seconds": summary["wall_seconds"],
+                       "eval/fall_rate": summary["fall_rate"], "final": True}]
     for threshold in FALL_THRESHOLDS:
-        hit = next((r for r in evals if r["eval/fall_rate"] <= threshold), None)
+        hit = next((r for r in points if r["eval/fall_rate"] <= threshold), None)
         to_walk[f"fall_rate<={threshold}"] = None if hit is None else {
             "env_steps": hit["env_steps"], "training_s": hit["wall_seconds"],
-            "from_launch_s": round(hit["wall_seconds"] + setup_s, 1)}
+            "from_launch_s": round(hit["wall_seconds"] + setup_s, 1), "final_evaluation": hit.get("final", False)}
     return {"run_dir": run_dir, "steady_env_steps_per_s": rate, "first_log_wall_s": train[0]["wall_seconds"],
             "setup_s": setup_s, "final": {k: summary.get(k) for k in FINAL}, "time_to_walk": to_walk,
             "curves": {**{k: [[r["env_steps"], r[k]] for r in train if k in r] for k in TRAIN_KEYS},
