@@ -23,13 +23,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _report import write_result
 
+from near.eval.metrics import EXPERT_VALUES  # the original plotter's expert SPARC and root motion
+
 TRAIN_KEYS = ("episode_length", "style_reward")
 EVAL_KEYS = ("eval/episode_length", "eval/fall_rate", "eval/pose_error")
 FINAL = ("env_steps", "wall_seconds", "episode_length", "success_rate", "fall_rate", "pose_error", "sparc",
          "root_velocity", "root_acceleration", "root_jerk", "task_return", "sigma_level_last", "eval_episodes")
-# Expert values of the original's plotter (spec near-algorithm.md, evaluation section): SPARC, root
-# velocity (m/s), acceleration (m/s^2), jerk (m/s^3) of the reference motion.
-EXPERT = {"walk": {"sparc": -5.40, "root_velocity": 1.31, "root_acceleration": 3.37, "root_jerk": 130.11}}
 FALL_THRESHOLDS = (0.5, 0.1)  # time to the first evaluation with at most this fraction of falls
 
 
@@ -152,7 +151,7 @@ def main() -> None:
     common = at_common_budget(runs)
     png = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", f"{args.name}_curves.png")
     plot(runs, png, args.title)
-    expert = EXPERT.get(args.motion, {})
+    expert = EXPERT_VALUES.get(args.motion, {})
     rows = [{"name": name, **{k: v for k, v in run.items()}} for name, run in runs.items()]
     path = write_result(args.name, "humanoid imitation runs over seeds: evaluation and training curves, throughput, "
                         "final evaluation, time to walk", {"runs_device": args.device, "runs": rows,

@@ -505,8 +505,9 @@ def reference_trajectories(env) -> list[np.ndarray]:
     return [sample_clip(body_pos[s : s + n], 1.0 / f, env.control_dt) for s, n, f in zip(starts, frames, fps)]
 
 
-def humanoid_metrics(env, result: dict, max_steps: int, references: list[np.ndarray] | None = None) -> dict:
-    """Pose error (DTW against every clip), root smoothness and fall rate of a humanoid evaluation.
+def humanoid_metrics(env, result: dict, max_steps: int, references: list[np.ndarray]) -> dict:
+    """Pose error (DTW against each clip of ``references``, see reference_trajectories), root smoothness
+    and fall rate of a humanoid evaluation.
 
     The original scores the 20 envs with the highest learnt return (energy or discriminator reward);
     we rank by task return, which needs no reward model at evaluation time.
@@ -517,7 +518,6 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: list[np.ndar
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
                "max_steps": max_steps - 1}
-    references = reference_trajectories(env) if references is None else references
     out = humanoid_eval_metrics(rollout, references, dt=env.control_dt,
                                 k=min(20, len(result["episode_return"])))
     return {k: v for k, v in out.items() if np.isscalar(v)}
