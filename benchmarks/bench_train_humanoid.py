@@ -73,11 +73,14 @@ def main() -> None:
         algo, devices, envs = spec.split(":")
         row = measure(args.motion, algo, int(devices), int(envs), args.iterations, args.repeats, args.overrides,
                       physics)
-        base = next((r for r in rows if r["algo"] == algo and r["devices"] == 1), None)
-        if base and row["devices"] > 1:
-            ideal = row["devices"] * base["env_steps_per_s"]  # efficiency = rate_k / (k * rate_1), weak or strong
-            row["scaling_efficiency"] = row["env_steps_per_s"] / ideal
-            row["scaling"] = "weak" if row["envs_per_device"] == base["envs_per_device"] else "strong"
+        if row["devices"] > 1:  # efficiency = rate_k / (k * rate_1): weak if the 1-device row has this many
+            # envs per device, strong if it has this many in total (weak preferred when both were run)
+            ones = {r["num_envs"]: r for r in rows if r["algo"] == algo and r["devices"] == 1}
+            for scaling, envs in (("weak", row["envs_per_device"]), ("strong", row["num_envs"])):
+                if envs in ones:
+                    row["scaling"], row["baseline_envs"] = scaling, envs
+                    row["scaling_efficiency"] = row["env_steps_per_s"] / (row["devices"] * ones[envs]["env_steps_per_s"])
+                    break
         rows.append(row)
         print(f"{algo:>5} {row['devices']:>7} {row['num_envs']:>6} {row['env_steps_per_s']:>12,.0f} {row['first_call_s']:>8.1f}"
               + (f"  {row['scaling']} efficiency {row['scaling_efficiency']:.2f}" if "scaling" in row else "")

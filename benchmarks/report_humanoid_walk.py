@@ -96,6 +96,17 @@ def at_common_budget(runs: dict[str, dict]) -> dict:
     return out
 
 
+def eval_by_step(runs: dict[str, dict]) -> dict:
+    """Per method, each periodic evaluation's metrics over the runs that reached it: {method: {steps: {key: [..]}}}."""
+    out: dict = {}
+    for name, run in runs.items():
+        for key in EVAL_KEYS:
+            for steps, value in run["curves"][key]:
+                cell = out.setdefault(name.split("/")[0], {}).setdefault(int(steps), {k: [] for k in EVAL_KEYS})
+                cell[key].append(value)
+    return {m: dict(sorted(d.items())) for m, d in out.items()}
+
+
 def plot(runs: dict[str, dict], path: str, title: str) -> None:
     keys = EVAL_KEYS + TRAIN_KEYS[:1]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.3))
@@ -149,6 +160,7 @@ def main() -> None:
         runs[name] = load_run(run_dir, setup.get(name, setup.get(name.split("/")[0], 0.0)))
     methods = aggregate(runs)
     common = at_common_budget(runs)
+    by_step = eval_by_step(runs)
     png = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", f"{args.name}_curves.png")
     plot(runs, png, args.title)
     expert = EXPERT_VALUES.get(args.motion, {})
@@ -156,6 +168,7 @@ def main() -> None:
     path = write_result(args.name, "humanoid imitation runs over seeds: evaluation and training curves, throughput, "
                         "final evaluation, time to walk", {"runs_device": args.device, "runs": rows,
                                                            "methods": methods, "at_common_budget": common,
+                                                           "eval_by_step": by_step,
                                                            "expert": {args.motion: expert}})
     print("| method | seeds | env steps (M) | eval episode length | fall rate | pose error | SPARC | root velocity "
           "| root acceleration | root jerk | training env steps/s |")
@@ -174,6 +187,16 @@ def main() -> None:
         print("| method | eval episode length | fall rate | pose error |\n|---|---:|---:|---:|")
         for method, d in common["methods"].items():
             print(f"| {method} | {fmt(d['eval/episode_length'], 0)} | {fmt(d['eval/fall_rate'])} | {fmt(d['eval/pose_error'], 3)} |")
+    print("\nEach periodic evaluation, mean over the runs that reached it (n):\n")
+    print("| env steps (M) | " + " | ".join(f"{m}: episode length | {m}: pose error" for m in by_step) + " |")
+    print("|---:|" + "---:|---:|" * len(by_step))
+    for steps in sorted({s for d in by_step.values() for s in d}):
+        cells = []
+        for d in by_step.values():
+            c = d.get(steps)
+            cells += ["", ""] if c is None else [f"{np.mean(c['eval/episode_length']):.0f} (n={len(c['eval/episode_length'])})",
+                                                 f"{np.mean(c['eval/pose_error']):.3f}"]
+        print(f"| {steps / 1e6:.1f} | " + " | ".join(cells) + " |")
     print("\n| run | env steps at fall rate <= 0.5 | from launch s | env steps at fall rate <= 0.1 | from launch s |")
     print("|---|---:|---:|---:|---:|")
     for name, run in runs.items():
