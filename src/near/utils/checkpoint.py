@@ -7,10 +7,21 @@ Layout: ``<run>/checkpoints/<step>/{model,train,meta}``. ``model`` holds what in
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import orbax.checkpoint as ocp
+
+
+class _QuietReadOnly(logging.Filter):
+    """Orbax warns on every read-only manager (which is how a checkpoint is loaded); say nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "read only" not in (msg := record.getMessage()) and "read_only" not in msg
+
+
+logging.getLogger("absl").addFilter(_QuietReadOnly())
 
 
 class CheckpointError(RuntimeError):
