@@ -10,13 +10,8 @@
 # Needs the wheels in .whl/ and the walk set in .motion/ (carried to the device machine).
 set -u
 deadline=$1; energy_iters=$2; env_steps=$3; shift 3; seeds=("$@")
-start=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
-M=motion=$PWD/.motion/amp_humanoid_walk.yaml
-OUT=${OUT:-/tmp/out}; R=/tmp/runs; mkdir -p $OUT $R
+. "$(dirname "$0")/_device_setup.sh"  # wheels, paths, $M, $OUT, $R, left()
 gpus=$(nvidia-smi -L | wc -l)
-left() { echo $(( deadline - ($(date +%s) - start) )); }
 for i in "${!seeds[@]}"; do  # energy models: seed i on GPU i mod gpus
   s=${seeds[$i]}
   CUDA_VISIBLE_DEVICES=$(( i % gpus )) python3 -m near.cli train-energy task=HumanoidNEAR $M seed=$s progress=False \

@@ -8,12 +8,7 @@
 # Needs the wheels in .whl/ and the walk set in .motion/ (carried to the device machine).
 set -u
 seed=$1; deadline=$2; energy_iters=${3:-60000}; shift 3 || shift $#
-start=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
-M=motion=$PWD/.motion/amp_humanoid_walk.yaml
-OUT=${OUT:-/tmp/out}; R=/tmp/runs; mkdir -p $OUT $R
-left() { echo $(( deadline - ($(date +%s) - start) )); }
+. "$(dirname "$0")/_device_setup.sh"  # wheels, paths, $M, $OUT, $R, left()
 near_job() {
   CUDA_VISIBLE_DEVICES=0 python3 -m near.cli train-energy task=HumanoidNEAR $M seed=$seed progress=False \
       energy.iterations=$energy_iters out=$R/energy$seed > $OUT/energy$seed.log 2>&1 || return

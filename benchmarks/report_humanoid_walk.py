@@ -81,21 +81,6 @@ def aggregate(runs: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def at_common_budget(runs: dict[str, dict]) -> dict:
-    """Evaluation metrics of every method at the largest env-step count that every run evaluated."""
-    steps = set.intersection(*({p[0] for p in run["curves"]["eval/fall_rate"]} for run in runs.values()))
-    if not steps:
-        return {}
-    budget = max(steps)
-    out: dict = {"env_steps": budget, "methods": {}}
-    for name, run in runs.items():
-        method = out["methods"].setdefault(name.split("/")[0], {k: [] for k in EVAL_KEYS})
-        for key in EVAL_KEYS:
-            method[key].append(next(v for s, v in run["curves"][key] if s == budget))
-    out["methods"] = {m: {k: mean_std(v) for k, v in d.items()} for m, d in out["methods"].items()}
-    return out
-
-
 def eval_by_step(runs: dict[str, dict]) -> dict:
     """Per method, each periodic evaluation's metrics over the runs that reached it: {method: {steps: {key: [..]}}}."""
     out: dict = {}
@@ -105,6 +90,18 @@ def eval_by_step(runs: dict[str, dict]) -> dict:
                 cell = out.setdefault(name.split("/")[0], {}).setdefault(int(steps), {k: [] for k in EVAL_KEYS})
                 cell[key].append(value)
     return {m: dict(sorted(d.items())) for m, d in out.items()}
+
+
+def at_common_budget(by_step: dict, methods: dict[str, dict]) -> dict:
+    """Evaluation metrics of every method at the largest env-step count that every run evaluated."""
+    if set(by_step) != set(methods):  # a method without periodic evaluations
+        return {}
+    steps = [s for s in set.intersection(*(set(d) for d in by_step.values()))
+             if all(len(by_step[m][s][EVAL_KEYS[0]]) == methods[m]["seeds"] for m in by_step)]
+    if not steps:
+        return {}
+    budget = max(steps)
+    return {"env_steps": budget, "methods": {m: {k: mean_std(v) for k, v in d[budget].items()} for m, d in by_step.items()}}
 
 
 def plot(runs: dict[str, dict], path: str, title: str) -> None:
@@ -159,8 +156,8 @@ def main() -> None:
         name, run_dir = spec.split("=", 1)
         runs[name] = load_run(run_dir, setup.get(name, setup.get(name.split("/")[0], 0.0)))
     methods = aggregate(runs)
-    common = at_common_budget(runs)
     by_step = eval_by_step(runs)
+    common = at_common_budget(by_step, methods)
     png = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", f"{args.name}_curves.png")
     plot(runs, png, args.title)
     expert = EXPERT_VALUES.get(args.motion, {})
