@@ -64,7 +64,7 @@ def test_model_matches_the_spec(env):
     np.testing.assert_allclose(m.body_pos[2:], np.asarray(humanoid.OFFSETS)[1:], atol=1e-6)
     lay = env.layout
     np.testing.assert_array_equal(lay.kp, np.asarray(humanoid.DOF_KP, np.float32))
-    np.testing.assert_allclose(lay.torque_limit, humanoid.DOF_GEAR)
+    np.testing.assert_allclose(hm.make_layout(m, "gear").torque_limit, humanoid.DOF_GEAR)
     np.testing.assert_allclose(lay.hinge_range[:, 0], np.asarray(humanoid.DOF_LOWER)[lay.hinge_dof], atol=1e-6)
     np.testing.assert_allclose(lay.hinge_range[:, 1], np.asarray(humanoid.DOF_UPPER)[lay.hinge_dof], atol=1e-6)
     np.testing.assert_allclose(m.dof_damping[6:], humanoid.DOF_KD)
@@ -185,6 +185,23 @@ def test_episode_cap_and_task_rewards(env, step):
     assert dones == [(False, False), (True, True)]  # 299 steps for episode_length 300, as the original
 
 
+def test_pd_swings_a_knee_as_fast_as_the_clips_do(env, step):
+    """Walking clips swing the knees at up to ~6 rad/s and running clips at ~9 (benchmarks/inspect_torques.py).
+    The earlier PD law clipped the spring at the motor gear while the damping kd * qdot stayed
+    unclipped, which capped every joint's speed at gear / kd (knees 100 / 30 = 3.3 rad/s): the walk
+    crouched and the run fell. A knee asked to bend from straight must now pass 6 rad/s."""
+    state = env.default_state()
+    state = state.replace(qpos=state.qpos.at[2].set(2.0))  # in the air: no contact, the leg swings freely
+    knee = int(env.layout.hinge_dof[np.flatnonzero(env.layout.hinge_range[:, 0] >= 0)[0]])  # first knee DOF
+    action = _hold_pose_action(env).at[knee].set(1.0)  # knee target 3.35 rad
+    peak = 0.0
+    for _ in range(4):
+        state, *_ = step(state, action)
+        peak = max(peak, abs(float(state.qvel[6 + knee])))
+    assert peak > 6.0
+    assert peak < 100.0  # and the explicit spring stays stable at kp = 300
+
+
 def test_pd_torque_points_to_the_target(env):
     lay = env.layout
     qpos = hm.qpos_from_pose(lay, jnp.array([0.0, 0.0, 1.0]), jnp.array([1.0, 0, 0, 0]), jnp.zeros(28))
@@ -193,7 +210,12 @@ def test_pd_torque_points_to_the_target(env):
     assert float(tau[0]) == pytest.approx(600 * 0.01 * np.pi, rel=1e-3)  # kp * angle error
     assert np.allclose(np.asarray(tau[1:3]), 0.0, atol=1e-4)
     _, far = hm.action_to_targets(lay, jnp.ones(28))
-    tau = hm.pd_torque(lay, qpos, ball, far)
-    assert float(jnp.abs(tau).max()) <= float(lay.torque_limit.max()) + 1e-4  # clipped at the motor gears
+    assert not np.isfinite(lay.torque_limit).any()  # the default PD law is unclipped, as Isaac Gym's drives
+    assert float(jnp.abs(hm.pd_torque(lay, qpos, ball, far)).max()) > 500.0
+    gear = hm.make_layout(env.mj_model, "gear")
+    tau = hm.pd_torque(gear, qpos, ball, far)
+    assert float(jnp.abs(tau).max()) <= float(gear.torque_limit.max()) + 1e-4  # clipped at the motor gears
+    with pytest.raises(ValueError, match="torque_limit"):
+        hm.make_layout(env.mj_model, "weak")
     q = rot.from_exp_map(jnp.array([0.3, -0.2, 0.5]))
     np.testing.assert_allclose(np.asarray(rot.to_exp_map(q)), [0.3, -0.2, 0.5], atol=1e-5)

@@ -166,3 +166,49 @@ def test_root_motion_and_episode_helpers():
     path = M.path_metrics([p[:, :2], p[:1, :2]], 0.1)  # one-frame episodes are skipped
     assert path["path_speed"] == pytest.approx(np.linalg.norm(vel[:, :2], axis=1).mean())
     assert np.isfinite(path["path_sparc"])
+
+
+def _gait_clip(seconds: float = 4.0, dt: float = 1 / 30, speed: float = 1.3, seed: int = 0):
+    """A hand-made walking clip: root forward at `speed` m/s at 0.9 m with a bounce, 28 DOFs swinging."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, seconds, dt)
+    root = np.stack([speed * t, 0.02 * np.sin(2 * np.pi * t), 0.9 + 0.02 * np.sin(4 * np.pi * t)], -1)
+    dof = 0.4 * np.sin(2 * np.pi * t[:, None] + rng.uniform(0, 2 * np.pi, 28)) + rng.uniform(-0.3, 0.3, 28)
+    return root, dof
+
+
+def test_posture_metrics_catch_a_crouch_a_freeze_and_a_wrong_arm():
+    dt = 1 / 30
+    clips = [_gait_clip(seed=s) for s in (0, 1)]
+    roots, dofs = [c[0] for c in clips], [c[1] for c in clips]
+    same = M.posture_metrics(roots, dofs, roots, dofs, dt)
+    assert same["root_height_ratio"] == pytest.approx(1.0)
+    assert same["root_speed_ratio"] == pytest.approx(1.0)
+    assert same["joint_angle_distance"] == 0.0
+
+    crouch = M.posture_metrics([r - [0, 0, 0.15] for r in roots], dofs, roots, dofs, dt)
+    assert crouch["root_height_ratio"] == pytest.approx(0.75 / 0.9, abs=0.01)
+
+    frozen = M.posture_metrics([np.repeat(r[:1], len(r), 0) for r in roots], [np.repeat(d[:1], len(d), 0) for d in dofs],
+                               roots, dofs, dt)
+    assert frozen["root_speed_ratio"] == 0.0
+    assert frozen["joint_angle_distance"] > 0.1
+
+    arms = [d.copy() for d in dofs]
+    for d in arms:
+        d[:, 6:14] += 0.8  # shoulders and elbows held 0.8 rad off
+    wrong = M.posture_metrics(roots, arms, roots, dofs, dt)
+    assert wrong["joint_angle_distance"] == pytest.approx(0.8 * 8 / 28, rel=1e-6)  # 8 of 28 DOFs moved by 0.8
+    assert wrong["root_height_ratio"] == pytest.approx(1.0)
+
+    with pytest.raises(ValueError, match="same D"):
+        M.joint_angle_distance(dofs[0], dofs[0][:, :10])
+
+
+def test_clip_postures_sample_each_clip_at_the_control_step():
+    root = np.arange(20 * 3, dtype=float).reshape(20, 3)
+    dof = np.arange(20 * 28, dtype=float).reshape(20, 28)
+    roots, dofs = M.clip_postures(root, dof, clip_start=[0, 10], clip_frames=[10, 10], clip_fps=[60, 60], dt=1 / 30)
+    assert [len(r) for r in roots] == [5, 5]  # 9 frames of 1/60 s at 1/30 s steps: t = 0, 1/30, ..., 4/30
+    np.testing.assert_array_equal(roots[1][:, 0], root[10:20:2, 0])
+    np.testing.assert_array_equal(dofs[0][:, 0], dof[0:10:2, 0])

@@ -7,6 +7,7 @@ Users write the original's ``key=value`` overrides: ``task=mazeNEAR``, ``train=m
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import field
 from typing import Any
@@ -36,6 +37,7 @@ class PhysicsOptions:
     iterations: int = 3
     ls_iterations: int = 6
     floor_contacts: str = "auto"  # auto | feet | all: which bodies collide with the floor (see near.envs.humanoid.model)
+    torque_limit: str = "none"  # none | gear: PD torques unclipped (Isaac Gym) or clipped at the motor gears
 
 
 @dataclasses.dataclass
@@ -148,25 +150,79 @@ def compose_config(overrides: list[str]) -> Config:
         with initialize_config_module(config_module="near.conf", version_base=None):
             cfg = compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ else ""
-        first = str(exc).splitlines()[0]
+        cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ and str(exc.__cause__) else ""
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
         if first.startswith("Could not override") and ("not in" in cause or not cause):
             key = first.split("'")[1]
             raise ConfigError(f"unknown key {key!r}; `near --help` lists commands, a run's config.yaml lists every key") from None
-        raise ConfigError(f"bad configuration: {first} {cause}".strip()) from None
-    smoke = bool(cfg.smoke)
-    if smoke:
-        user = set(names)
-        extra = SMOKE_HUMANOID if cfg.task.env == "humanoid" else {}
-        for key, value in {**SMOKE, **extra}.items():
-            if key not in user:
-                OmegaConf.update(cfg, key, value, merge=False)
-    obj: Config = OmegaConf.to_object(cfg)
+        raise ConfigError(f"bad configuration: {first[:500]} {cause[:500]}".strip()) from None
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:  # Hydra looking up a group named by a key
+        raise ConfigError(f"bad overrides {_short(overrides)}: {type(exc).__name__}: {str(exc)[:300]}") from None
+    try:
+        smoke = bool(cfg.smoke)
+        if smoke:
+            user = set(names)
+            extra = SMOKE_HUMANOID if cfg.task.env == "humanoid" else {}
+            for key, value in {**SMOKE, **extra}.items():
+                if key not in user:
+                    OmegaConf.update(cfg, key, value, merge=False)
+        obj: Config = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as exc:  # an interpolation that resolves to nothing or to a wrong type
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"bad configuration: {first[:500]}") from None
     validate(obj)
     return obj
 
 
+def _short(overrides) -> str:
+    text = " ".join(overrides)
+    return repr(text if len(text) < 300 else text[:300] + "...")
+
+
+# The least usable value of integer settings (0 where 0 means "off" or "default"); floats must be finite.
+INT_MIN = {
+    "seed": 0, "episodes": 1, "task.num_demo_episodes": 0, "task.demo_upsample": 1, "task.max_episode_steps": 1,
+    "task.num_demo_pairs": 2, "task.physics.substeps": 1, "task.physics.iterations": 1,
+    "task.physics.ls_iterations": 0, "train.num_envs": 1, "train.horizon": 1, "train.minibatch_size": 1,
+    "train.update_epochs": 1, "train.total_env_steps": 1, "train.iterations_per_log": 1,
+    "train.checkpoint_every": 1, "train.eval_episodes": 1, "train.video_every": 0, "train.eval_every": 0,
+    "energy.latent_dim": 1, "energy.num_levels": 1, "energy.batch_size": 1, "energy.iterations": 1,
+    "energy.log_every": 1, "energy.checkpoint_every": 1, "amp.minibatch_size": 1, "amp.replay_buffer_size": 1,
+    "amp.updates_per_iteration": 0, "reward.moving_average": 1, "reward.centre_every": 1, "reward.centre_window": 1,
+    "cem.horizon": 1, "cem.num_batches": 1, "cem.batch_size": 1, "cem.elites_per_batch": 1, "cem.refits": 0,
+    "cem.episodes": 1, "cem.num_envs": 1, "cem.max_steps": 0,
+}
+INT_MAX = 2**31 - 1  # sizes and counts beyond this overflow the int32 arrays they become
+INT_MAXES = {"seed": 2**32 - 1, "energy.num_levels": 100_000}  # num_levels: sigmas are allocated before anything else
+
+
+def check_numbers(obj, prefix: str = "") -> None:
+    """Every value of the dataclass's own type, every float finite, every int within its usable
+    range, every layer width >= 1 (ConfigError otherwise). Also for configs read back from a
+    checkpoint's metadata, which no schema checked."""
+    for f in dataclasses.fields(obj):
+        value, key = getattr(obj, f.name), prefix + f.name
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default) != dataclasses.is_dataclass(value) or (
+                isinstance(default, (bool, str, list)) and not isinstance(value, type(default))) or (
+                isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                    isinstance(value, bool) or not isinstance(value, (int, float)))):
+            raise ConfigError(f"{key} must be a {type(default).__name__}, got {type(value).__name__}")
+        if dataclasses.is_dataclass(value):
+            check_numbers(value, key + ".")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            high = INT_MAXES.get(key, INT_MAX)
+            if not INT_MIN.get(key, -INT_MAX) <= value <= high:
+                raise ConfigError(f"{key} must be in [{INT_MIN.get(key, -INT_MAX)}, {high}], got {value}")
+        elif key.endswith("_hidden") or key == "amp.hidden":
+            if any(isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= INT_MAX for w in value):
+                raise ConfigError(f"{key} must list layer widths >= 1, got {value}")
+
+
 def validate(cfg: Config) -> None:
+    check_numbers(cfg)
     t, p, e, r = cfg.task, cfg.train, cfg.energy, cfg.reward
     checks = [
         (t.algo in ALGOS, f"task.algo must be one of {ALGOS}, got {t.algo!r}"),
@@ -177,12 +233,6 @@ def validate(cfg: Config) -> None:
         (0 < p.gamma <= 1 and 0 <= p.gae_lambda <= 1, "train.gamma must be in (0,1] and train.gae_lambda in [0,1]"),
         (p.total_env_steps >= p.batch_size,
          f"train.total_env_steps ({p.total_env_steps}) is smaller than one iteration ({p.batch_size} steps)"),
-        (e.iterations >= 1 and e.batch_size >= 1, "energy.iterations and energy.batch_size must be >= 1"),
-        (e.sigma_begin > e.sigma_end > 0, f"need energy.sigma_begin > energy.sigma_end > 0, got {e.sigma_begin}, {e.sigma_end}"),
-        (e.num_levels >= 1, "energy.num_levels must be >= 1"),
-        (e.conditioning in ("sigma", "embedding"), f"energy.conditioning must be 'sigma' or 'embedding', got {e.conditioning!r}"),
-        (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
-        (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),
         (-1 <= r.sigma_level < e.num_levels, f"reward.sigma_level must be -1 (anneal) or in [0, {e.num_levels - 1}], got {r.sigma_level}"),
         (r.anneal_rule in ("multiplicative", "additive"), f"reward.anneal_rule must be 'multiplicative' or 'additive', got {r.anneal_rule!r}"),
         (r.tanh_scale > 0, "reward.tanh_scale must be > 0"),
@@ -190,6 +240,7 @@ def validate(cfg: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    validate_energy(e)
     if t.data and not os.path.exists(os.path.expanduser(t.data)):
         raise ConfigError(f"task.data: no such file or folder: {t.data}")
     if t.env == "humanoid" and cfg.motion and not os.path.exists(os.path.expanduser(cfg.motion)):
@@ -197,6 +248,22 @@ def validate(cfg: Config) -> None:
     if p.num_envs % _device_count():
         raise ConfigError(f"train.num_envs ({p.num_envs}) must be a multiple of the number of devices "
                           f"({_device_count()}): environments are split evenly across devices")
+
+
+def validate_energy(e) -> None:
+    """The energy model's settings (also those read back from an energy checkpoint)."""
+    checks = [
+        (e.iterations >= 1 and e.batch_size >= 1, "energy.iterations and energy.batch_size must be >= 1"),
+        (e.sigma_begin > e.sigma_end > 0, f"need energy.sigma_begin > energy.sigma_end > 0, got {e.sigma_begin}, {e.sigma_end}"),
+        (e.num_levels >= 1, "energy.num_levels must be >= 1"),
+        (e.conditioning in ("sigma", "embedding"), f"energy.conditioning must be 'sigma' or 'embedding', got {e.conditioning!r}"),
+        (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
+        (e.normalization in ("diagonal", "whiten"), f"energy.normalization must be 'diagonal' or 'whiten', got {e.normalization!r}"),
+        (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 def _device_count() -> int:

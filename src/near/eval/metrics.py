@@ -278,6 +278,63 @@ def humanoid_metrics(body_pos: np.ndarray, learnt_return: np.ndarray, demo_trajs
     return {"pose_error": pose_error(chosen, demo_trajs, root), **mean_smoothness(roots, dt), "scored": len(roots)}
 
 
+# ----------------------------------------------------------------------------------------------
+# posture and speed against the clips: what the pose error and the fall rate do not show
+
+
+def _quantiles(x: np.ndarray, n: int = 200) -> np.ndarray:
+    return np.quantile(x, (np.arange(n) + 0.5) / n, axis=0)
+
+
+def joint_angle_distance(policy_dof: np.ndarray, clip_dof: np.ndarray) -> float:
+    """Mean over DOFs of the 1-D Wasserstein distance (rad) between the policy's and the clips' angle
+    distributions (frames, 28): how far each joint's histogram must move to match; 0 for the clips
+    themselves. A crouch shifts the knees and hips; a wrong arm pose the shoulders."""
+    policy_dof, clip_dof = np.asarray(policy_dof, np.float64), np.asarray(clip_dof, np.float64)
+    if policy_dof.ndim != 2 or policy_dof.shape[1:] != clip_dof.shape[1:]:
+        raise ValueError(f"DOF arrays must be (frames, D) with the same D, got {policy_dof.shape} and {clip_dof.shape}")
+    return float(np.abs(_quantiles(policy_dof) - _quantiles(clip_dof)).mean())
+
+
+def _horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
+    return np.linalg.norm(np.diff(root[:, :2], axis=0), axis=-1) / dt if len(root) > 1 else np.zeros(0)
+
+
+def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.ndarray],
+                    clip_root: Sequence[np.ndarray], clip_dof: Sequence[np.ndarray], dt: float) -> dict:
+    """Posture and speed of the policy against its clips, over whole trajectories sampled every dt.
+
+    policy_root / clip_root: root positions (T, 3) per episode / clip (only the steps before the end of
+    each episode); policy_dof / clip_dof: DOF positions (T, 28). Returns ``root_height_ratio`` (mean root
+    height, policy / clips: below 1 is a crouch), ``root_speed_ratio`` (mean horizontal root speed:
+    0 stands still) and ``joint_angle_distance`` (:func:`joint_angle_distance`, rad).
+    """
+    def pooled(parts, f=lambda x: x):
+        parts = [f(np.asarray(x, np.float64)) for x in parts]
+        parts = [x for x in parts if len(x)]
+        if not parts:
+            raise ValueError("posture_metrics needs at least one non-empty trajectory on each side")
+        return np.concatenate(parts)
+
+    height = pooled(policy_root)[:, 2].mean() / pooled(clip_root)[:, 2].mean()
+    clip_speed = pooled(clip_root, lambda r: _horizontal_speed(r, dt)).mean()
+    policy_speed = pooled(policy_root, lambda r: _horizontal_speed(r, dt))
+    speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")
+    return {"root_height_ratio": float(height), "root_speed_ratio": float(speed),
+            "joint_angle_distance": joint_angle_distance(pooled(policy_dof), pooled(clip_dof))}
+
+
+def clip_postures(root_pos: np.ndarray, dof_pos: np.ndarray, clip_start, clip_frames, clip_fps,
+                  dt: float = HUMANOID_DT) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each clip's root positions (T_c, 3) and DOF positions (T_c, 28) every dt, from a motion
+    library's concatenated frames (:func:`sample_clip`)."""
+    roots, dofs = [], []
+    for s, n, f in zip(np.asarray(clip_start), np.asarray(clip_frames), np.asarray(clip_fps)):
+        roots.append(sample_clip(root_pos[s : s + n], 1.0 / f, dt))
+        dofs.append(sample_clip(dof_pos[s : s + n], 1.0 / f, dt))
+    return roots, dofs
+
+
 __all__ = [
     "HUMANOID_DT",
     "TOP_K",
@@ -287,11 +344,14 @@ __all__ = [
     "episode_stats",
     "fall_rate",
     "finite_differences",
+    "clip_postures",
     "humanoid_metrics",
+    "joint_angle_distance",
     "mean_smoothness",
     "pad_series",
     "path_metrics",
     "pose_error",
+    "posture_metrics",
     "root_relative",
     "sample_clip",
     "smoothness",

@@ -102,7 +102,7 @@ class HumanoidEnv:
         self.config = config
         self.library = library
         self.mj_model = hm.load_mj_model(config.physics)
-        self.layout = hm.make_layout(self.mj_model)
+        self.layout = hm.make_layout(self.mj_model, config.physics.torque_limit)
         self._mjx = hm.import_mjx()
         self.mjx_model = self._mjx.put_model(self.mj_model)
         self._template = self._mjx.make_data(self.mjx_model)

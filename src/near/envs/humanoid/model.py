@@ -47,6 +47,11 @@ class PhysicsConfig:
     # geometric, see bodies_touching_floor); without it a fallen body would sink through the floor.
     # "auto": feet with early termination, all without (the environment decides).
     floor_contacts: str = "auto"
+    # "none": the PD law is not clipped, as Isaac Gym's position drives (no effort limit is set by the
+    # original). "gear": the spring part is clipped at the MJCF motor gears (20-125 N m), our earlier
+    # default. With the damping unclipped, "gear" caps each joint's speed at gear / kd (knees 3.3 rad/s,
+    # ankles 2.5) and makes most frames of the clips unreachable: benchmarks/inspect_torques.py.
+    torque_limit: str = "none"
 
     @property
     def control_dt(self) -> float:
@@ -106,9 +111,15 @@ class Layout:
     geom_size: np.ndarray  # (ngeom - 1, 3)
 
 
-def make_layout(model) -> Layout:
+TORQUE_LIMITS = ("none", "gear")
+
+
+def make_layout(model, torque_limit: str = "gear") -> Layout:
+    """Index maps of the model; ``torque_limit="none"`` makes the PD torque unclipped (see PhysicsConfig)."""
     import mujoco
 
+    if torque_limit not in TORQUE_LIMITS:
+        raise ValueError(f"physics.torque_limit must be one of {TORQUE_LIMITS}, got {torque_limit!r}")
     ball_body, ball_qpos, ball_dof, hinge_body, hinge_qpos, hinge_dof, hinge_range = ([] for _ in range(7))
     kp = np.zeros(NUM_DOF)
     limit = np.zeros(NUM_DOF)
@@ -142,7 +153,7 @@ def make_layout(model) -> Layout:
         hinge_dof=np.array(hinge_dof),
         hinge_range=np.array(hinge_range),
         kp=kp.astype(np.float32),
-        torque_limit=limit.astype(np.float32),
+        torque_limit=(limit if torque_limit == "gear" else np.full(NUM_DOF, np.inf)).astype(np.float32),
         key_bodies=np.array([body_id[n] for n in KEY_BODIES]),
         fall_bodies=np.array([b for b in range(1, model.nbody) if b not in feet]),
         geom_body=model.geom_bodyid[geoms].astype(np.int32),
