@@ -130,6 +130,9 @@ class DemoSet:
 # zarr I/O
 
 
+_MAX_EXPANSION = 64  # declared bytes per stored byte that a demo array may have (compressed data, fill values)
+
+
 def _zarr():
     try:
         import zarr
@@ -155,10 +158,33 @@ def _read_array(group: Any, key: str, source: str) -> np.ndarray:
         raise _fail(source, f"missing array {key!r}")
     if not isinstance(node, zarr.Array):
         raise _fail(source, f"{key!r} is not an array (found {type(node).__name__})")
+    _check_declared(node, source, key)
     try:
         return np.asarray(node[...])
     except Exception as e:  # corrupt chunk, unknown codec, ...
-        raise _fail(source, f"cannot read array {key!r}: {type(e).__name__}: {e}") from None
+        raise _fail(source, f"cannot read array {key!r}: {type(e).__name__}: {str(e)[:300]}") from None
+
+
+def _check_declared(node: Any, source: str, key: str) -> None:
+    """Refuse, before reading, what the metadata declares but the files cannot back: object arrays
+    (zarr 2 decodes them with pickle, which runs code), and sizes far beyond the bytes stored (missing
+    chunks read as the fill value, so a 1 kB store could declare terabytes, or millions of chunks)."""
+    try:
+        kind, nbytes, nchunks = np.dtype(node.dtype).kind, int(node.nbytes), int(node.nchunks)
+    except Exception as e:  # noqa: BLE001 - metadata zarr opened but cannot describe
+        raise _fail(source, f"array {key!r} has unusable metadata ({type(e).__name__}: {str(e)[:200]})") from None
+    if kind not in "biuf":
+        raise _fail(source, f"array {key!r} has dtype {node.dtype}; demo arrays are numbers")
+    stored_bytes = stored_chunks = 0
+    for folder, _, files in os.walk(os.path.join(source, *key.split("/"))):
+        for name in files:
+            if not name.startswith(".") and name != "zarr.json":
+                stored_chunks += 1
+                stored_bytes += os.path.getsize(os.path.join(folder, name))
+    if nbytes > _MAX_EXPANSION * stored_bytes + (64 << 20) or nchunks > 4 * stored_chunks + 16:
+        raise _fail(source, f"array {key!r} declares shape {node.shape} in {nchunks} chunks ({nbytes:,} bytes) "
+                            f"but {stored_chunks} chunk files of {stored_bytes:,} bytes are stored (truncated "
+                            "or corrupt metadata)")
 
 
 def load_zarr_demos(

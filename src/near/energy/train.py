@@ -209,6 +209,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
                         items=("model", "train"))
         m, t = restored["model"], restored["train"]
         state = EnergyState(m["params"], m["ema_params"], t["opt_state"], m["stats"], t["step"], t["key"])
+    if resume:  # records logged after the last checkpoint (or before the first) are logged again below
         truncate_metrics(run_dir, int(state.step))
 
     def save(s: EnergyState):
@@ -221,7 +222,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     progress, desc, total = progress_bar("energy (DSM)", cfg.iterations, disable=not show_progress)
     with progress:
         task = progress.add_task(desc, total=total, completed=int(state.step), info="")
-        eval_key = jax.random.PRNGKey(seed + 1)
+        eval_key = jax.random.PRNGKey(seed + 1)  # folded with the step: a resumed run evaluates like an uninterrupted one
         while int(state.step) < cfg.iterations:
             steps = min(chunk, cfg.iterations - int(state.step))
             new_state, losses = train_chunk(state, train_pairs, steps)
@@ -234,7 +235,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
                     f"the last good checkpoint is kept. Try a lower energy.learning_rate or check the demos for outliers."
                 )
             state = new_state
-            eval_key, sub = jax.random.split(eval_key)
+            sub = jax.random.fold_in(eval_key, int(state.step))
             scalars = {"loss": losses.mean(), **{k: v for k, v in evaluate(state, test_pairs, sub).items()}}
             last = logger.log(int(state.step), scalars)
             progress.update(task, completed=int(state.step), info=f"loss {last['loss']:.3f}")
@@ -243,6 +244,10 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
                 save(state)
     logger.close()
     ckpt.close()
+    if not last:  # resumed after its last step (killed while finishing): report what was logged
+        from near.utils.logging import last_record
+
+        last = last_record(run_dir)
     return state, last
 
 
@@ -260,11 +265,30 @@ def load_energy_model(path: str, *, expect_pair_dim: int | None = None, expect_e
         )
     if expect_env is not None and meta.get("env") not in (None, expect_env):
         raise CheckpointError(f"energy checkpoint {path} was trained for env {meta.get('env')!r}, not {expect_env!r}")
-    fields = {f.name for f in dataclasses.fields(EnergyConfig)}
-    cfg = EnergyConfig(**{k: v for k, v in meta["energy"].items() if k in fields})
-    init, *_ = make_trainer(cfg, meta["pair_dim"])
-    template = init(jax.random.PRNGKey(0))
+    cfg, pair_dim = _config_from_meta(path, meta)
+    init, *_ = make_trainer(cfg, pair_dim)
+    template = jax.eval_shape(init, jax.random.PRNGKey(0))  # shapes only: checked against the stored arrays first
     model = load(path, model_target={"params": template.params, "ema_params": template.ema_params,
                                      "stats": template.stats}, items=("model",))["model"]
     state = template.replace(params=model["params"], ema_params=model["ema_params"], stats=model["stats"])
     return model_from_state(cfg, state), meta
+
+
+def _config_from_meta(path: str, meta: dict) -> tuple[EnergyConfig, int]:
+    """The energy config and pair size a checkpoint's metadata records, checked like a user's config
+    (an edited or corrupt record would otherwise size arrays at will)."""
+    from near.config import ConfigError, check_numbers, validate_energy
+    from near.utils.checkpoint import CheckpointError
+
+    record, pair_dim = meta.get("energy"), meta.get("pair_dim")
+    if not isinstance(record, dict) or isinstance(pair_dim, bool) or not isinstance(pair_dim, int) or not 1 <= pair_dim <= 1 << 20:
+        raise CheckpointError(f"energy checkpoint {path}: its metadata lacks a valid 'energy' record or 'pair_dim' "
+                              f"(pair_dim={str(pair_dim)[:40]})")
+    fields = {f.name for f in dataclasses.fields(EnergyConfig)}
+    try:
+        cfg = EnergyConfig(**{k: v for k, v in record.items() if k in fields})
+        check_numbers(cfg, "energy.")
+        validate_energy(cfg)
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"energy checkpoint {path}: metadata field {exc}") from None
+    return cfg, pair_dim

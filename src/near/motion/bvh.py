@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from near.motion.skeleton import Skeleton, SkeletonMotion, fail, forward_kinematics
+from near.motion.skeleton import MotionDataError, Skeleton, SkeletonMotion, fail, forward_kinematics
 from near.utils import rotations as rot
 
 __all__ = [
@@ -146,9 +146,14 @@ class _Tokens:
         return out
 
 
-def _parse_joint(tk: _Tokens, name: str, line: int, parent: int, out: dict) -> None:
+_MAX_DEPTH = 200  # joints nested deeper than this are refused (the parser recurses once per level)
+
+
+def _parse_joint(tk: _Tokens, name: str, line: int, parent: int, out: dict, depth: int = 0) -> None:
     """One ROOT/JOINT block, after its name: ``{ OFFSET .. CHANNELS .. (JOINT | End Site)* }``."""
     src = tk.source
+    if depth > _MAX_DEPTH:
+        raise fail(src, f"line {line}: joint '{name}' is nested more than {_MAX_DEPTH} levels deep")
     if name in out["names"]:
         raise fail(src, f"line {line}: joint name '{name}' is used twice")
     tk.expect("{", f"after joint '{name}'")
@@ -183,7 +188,7 @@ def _parse_joint(tk: _Tokens, name: str, line: int, parent: int, out: dict) -> N
             child = " ".join(tk.rest_of_line(tline))
             if not child:
                 raise fail(src, f"line {tline}: JOINT without a name")
-            _parse_joint(tk, child, tline, index, out)
+            _parse_joint(tk, child, tline, index, out, depth + 1)
         elif key == "END":
             site = tk.rest_of_line(tline)
             if [s.upper() for s in site] != ["SITE"]:
@@ -301,7 +306,7 @@ def _units_scale(units, offsets, parents, up_axis: int, source: str) -> tuple[fl
     for j in range(1, len(offsets)):
         pos[j] = pos[parents[j]] + offsets[j]
     height = float(np.ptp(pos[:, up_axis]))
-    if height <= 0:
+    if not (math.isfinite(height) and height * UNITS["mm"] > 0):  # log() below needs a height > 0 in every unit
         return 1.0, "m (auto: flat rest pose, assumed metres)"
     # the unit whose rest pose height is closest to an adult's, on a log scale
     best = min(UNITS, key=lambda u: abs(math.log(height * UNITS[u] / _AUTO_HEIGHT)))
@@ -310,6 +315,8 @@ def _units_scale(units, offsets, parents, up_axis: int, source: str) -> tuple[fl
 
 def _snap_fps(frame_time: float) -> float:
     fps = 1.0 / frame_time
+    if not math.isfinite(fps):
+        return fps
     return float(round(fps)) if abs(fps - round(fps)) < 1e-3 * fps else fps
 
 
@@ -365,7 +372,10 @@ def bvh_to_motion(
         offsets = rot.rotate(c, offsets)
         root_pos = rot.rotate(c, root_pos)
         local = rot.multiply(rot.multiply(c, local), rot.conjugate(c))
-    skeleton = Skeleton(names, parents, offsets)
+    try:
+        skeleton = Skeleton(names, parents, offsets)
+    except MotionDataError as e:  # e.g. offsets that overflow once scaled
+        raise fail(source, f"skeleton: {e}") from None
     motion = SkeletonMotion(skeleton, local, root_pos, _snap_fps(bvh.frame_time), source=source)
     return motion, note
 

@@ -21,12 +21,13 @@ import os
 
 import numpy as np
 
-from near.motion.skeleton import Skeleton, SkeletonMotion, fail
+from near.motion.skeleton import Skeleton, SkeletonMotion, fail, short
 from near.utils import rotations as rot
 
 __all__ = ["FRAME_SIZE", "deepmimic_clip_path", "deepmimic_motions_dir", "load_deepmimic"]
 
 FRAME_SIZE = 44
+_MAX_RESAMPLE = 100  # at most this many output frames per input frame (plus 10,000)
 # (first column in the frame, AMP body index)
 _SPHERICAL = ((8, 1), (12, 2), (16, 9), (21, 11), (25, 3), (30, 12), (35, 14), (39, 6))
 _HINGES = ((20, 10), (29, 4), (34, 13), (43, 7))  # right knee, right elbow, left knee, left elbow
@@ -41,6 +42,8 @@ def _change_basis(q: np.ndarray) -> np.ndarray:
 def _rate(dt: float) -> float:
     """Frames per second of a frame duration; snapped to an integer rate when within 0.1 %."""
     fps = 1.0 / dt
+    if not np.isfinite(fps):  # a duration of 1e-320 s: refused by the caller
+        return float(fps)
     return float(round(fps)) if abs(fps - round(fps)) < 1e-3 * fps else fps
 
 
@@ -68,12 +71,14 @@ def load_deepmimic(path, fps: float | None = None) -> SkeletonMotion:
     except OSError as e:
         raise fail(source, f"cannot read the file ({e.strerror or e})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise fail(source, f"not a DeepMimic clip: invalid JSON ({e})") from None
+        raise fail(source, f"not a DeepMimic clip: invalid JSON ({short(str(e))})") from None
+    except (RecursionError, ValueError) as e:  # nesting deeper than the parser's stack; a 5,000-digit number
+        raise fail(source, f"not a DeepMimic clip: JSON nested too deeply or a number too long ({type(e).__name__})") from None
     if not isinstance(doc, dict) or "Frames" not in doc:
         raise fail(source, "not a DeepMimic clip: no 'Frames' list")
     try:
         frames = np.asarray(doc["Frames"], np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, RecursionError):
         raise fail(source, "'Frames' is not a list of equal-length number lists") from None
     if frames.ndim != 2 or frames.shape[1] != FRAME_SIZE or len(frames) == 0:
         raise fail(source, f"'Frames' has shape {frames.shape}, expected (T > 0, {FRAME_SIZE}) for humanoid3d")
@@ -86,8 +91,8 @@ def load_deepmimic(path, fps: float | None = None) -> SkeletonMotion:
     for col, body in ((4, 0),) + _SPHERICAL:
         q = frames[:, col : col + 4]
         norm = np.linalg.norm(q, axis=-1, keepdims=True)
-        if (norm < 1e-3).any():
-            raise fail(source, f"zero-norm quaternion in columns {col}-{col + 3}")
+        if (norm < 1e-3).any() or not np.isfinite(norm).all():
+            raise fail(source, f"zero-norm or overflowing quaternion in columns {col}-{col + 3}")
         local_rot[:, body] = _change_basis(q / norm)  # files are not exactly unit: normalise
     for col, body in _HINGES:
         local_rot[:, body] = rot.from_axis_angle(_Y, -frames[:, col])
@@ -101,8 +106,14 @@ def load_deepmimic(path, fps: float | None = None) -> SkeletonMotion:
     uniform = t == 1 or dt.max() - dt.min() <= 1e-3 * dt.min()
     native = _rate(float(dt.mean() if uniform else dt.min())) if t > 1 else (fps or 30.0)
     out_fps = float(fps) if fps is not None else native
+    if not (np.isfinite(out_fps) and out_fps > 0):
+        raise fail(source, f"frame rate {out_fps} is not a positive number")
     if t > 1 and not (uniform and abs(out_fps - native) < 1e-6):
         times = np.concatenate([[0.0], np.cumsum(dt)])
+        out_frames = np.floor(times[-1] * out_fps + 1e-6) + 1
+        if not out_frames <= _MAX_RESAMPLE * t + 10_000:  # a stray tiny duration would ask for billions of frames
+            raise fail(source, f"resampling {t} frames (durations {dt.min():.3g} to {dt.max():.3g} s) to "
+                               f"{out_fps:.4g} fps would make {out_frames:.3g} frames; are the frame durations right?")
         local_rot, root_pos = _resample(times, local_rot, root_pos, out_fps)
     return SkeletonMotion(Skeleton.amp_humanoid(), local_rot, root_pos, out_fps, source=source)
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import yaml
 
-from near.motion.skeleton import SkeletonMotion, fail
+from near.motion.skeleton import SkeletonMotion, fail, short
 
 __all__ = ["MotionEntry", "load_motion_file", "load_motions", "read_motion_set"]
 
@@ -38,8 +38,21 @@ def read_yaml(source: str, what: str):
             return yaml.safe_load(f)
     except OSError as e:
         raise fail(source, f"cannot read {what} ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise fail(source, f"not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
-        raise fail(source, f"not valid yaml ({e})") from None
+        raise fail(source, f"not valid yaml ({short(str(e))})") from None
+    except RecursionError:
+        raise fail(source, "not valid yaml: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as e:  # a tagged scalar it cannot build (!!timestamp 2001-99-99)
+        raise fail(source, f"not valid yaml ({type(e).__name__}: {short(str(e))})") from None
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int of 400 digits
+        return False
 
 
 def read_motion_set(path) -> list[MotionEntry]:
@@ -54,16 +67,19 @@ def read_motion_set(path) -> list[MotionEntry]:
     entries = []
     for i, item in enumerate(doc["motions"]):
         if not isinstance(item, dict) or not isinstance(item.get("file"), str) or not item["file"].strip():
-            raise fail(source, f"motions[{i}] must be a mapping with a 'file' string, got {item!r}")
+            raise fail(source, f"motions[{i}] must be a mapping with a 'file' string, got {short(item)}")
         weight = item.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise fail(source, f"motions[{i}] ({item['file']}): weight must be a finite number >= 0, got {weight!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not _finite(weight) or weight < 0:
+            raise fail(source, f"motions[{i}] ({short(item['file'])}): weight must be a finite number >= 0, got {short(weight)}")
         file = os.path.join(folder, item["file"])  # names may contain spaces: never split them
-        if not os.path.isfile(file):
-            raise fail(source, f"motions[{i}]: file {item['file']!r} not found (looked for {file})")
+        if "\0" in file or not os.path.isfile(file):
+            raise fail(source, f"motions[{i}]: file {short(item['file'])} not found (looked for {short(file)})")
         entries.append(MotionEntry(file, float(weight)))
-    if sum(e.weight for e in entries) <= 0:
+    total = sum(e.weight for e in entries)
+    if not total > 0:
         raise fail(source, "the weights sum to 0: at least one clip needs a positive weight")
+    if not math.isfinite(total):
+        raise fail(source, f"the weights sum to {total}: use weights of a sensible size")
     return entries
 
 

@@ -30,6 +30,7 @@ from near.motion.skeleton import (
     SkeletonMotion,
     SkeletonState,
     fail,
+    short,
     velocities,
 )
 from near.utils import rotations as rot
@@ -37,14 +38,64 @@ from near.utils import rotations as rot
 __all__ = ["MotionDataError", "RestrictedUnpickler", "load_poselib", "read_poselib_dict", "save_poselib"]
 
 _reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]  # the installed numpy's array reconstructor
+_OLD_RECONSTRUCT = b"cnumpy.core.multiarray\n_reconstruct\n"  # GLOBAL opcode as NumPy 1.x writes it
+_DTYPE_KINDS = "biufcOUS"  # what poselib arrays (and the object array around the dict) are made of
+
+
+class _Named:
+    """numpy.ndarray as a pickle may name it: only as _reconstruct's first argument. Called, or used
+    as a class (NEWOBJ), it would allocate whatever size the file declares."""
+
+    def __call__(self, *args, **kwargs):
+        raise pickle.UnpicklingError("numpy.ndarray may only be named, not called")
+
+
+_NDARRAY = _Named()
+
+
+def _safe_reconstruct(subtype, shape, dtype):
+    """numpy pickles every array as ``_reconstruct(ndarray, (0,), b'b')`` and then sets its data with
+    ``__setstate__`` (which checks the data's length); any other size is refused before allocating."""
+    if subtype is not _NDARRAY or tuple(shape) != (0,) or dtype not in (b"b", "b"):
+        raise pickle.UnpicklingError(f"unexpected array reconstruction ({short(shape)}, {short(dtype)})")
+    return _reconstruct(np.ndarray, (0,), b"b")
+
+
+def _safe_dtype(spec, align=False, copy=True):
+    """numpy pickles a dtype as ``dtype('f4', False, True)``: a short type string only."""
+    if not isinstance(spec, str) or len(spec) > 8:
+        raise pickle.UnpicklingError(f"unexpected dtype specification {short(spec)}")
+    dt = np.dtype(spec)
+    if dt.kind not in _DTYPE_KINDS or dt.itemsize > 64:
+        raise pickle.UnpicklingError(f"dtype {dt} is not one a poselib file uses")
+    return dt
+
+
 _ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "dtype"): _safe_dtype,
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
 }
-_OLD_RECONSTRUCT = b"cnumpy.core.multiarray\n_reconstruct\n"  # GLOBAL opcode as NumPy 1.x writes it
+
+
+def _prescan(payload: bytes, source: str) -> None:
+    """Walk the pickle's opcodes without running them: refuses truncated streams and length fields
+    larger than the file (the C unpickler allocates a BINBYTES8's declared size before reading it)."""
+    import pickletools
+
+    try:
+        for op, arg, _ in pickletools.genops(payload):
+            if op.name in ("GLOBAL", "INST") and tuple(str(arg).split(" ", 1)) not in _ALLOWED:
+                module, _, name = str(arg).partition(" ")
+                raise fail(source, f"refused to unpickle the global '{module}.{name}': poselib files may only "
+                                   "reference collections.OrderedDict, numpy.dtype, numpy.ndarray and numpy's "
+                                   "_reconstruct (the file is not a poselib motion, or it is malicious)")
+    except MotionDataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pickletools reports a malformed stream as ValueError and others
+        raise fail(source, f"corrupt or truncated pickle payload ({type(e).__name__}: {short(str(e))})") from None
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -86,16 +137,18 @@ def read_poselib_dict(path) -> dict:
             shape, _, dtype = npy_format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, OSError, SyntaxError) as e:  # numpy reports a bad magic/header as ValueError
-        raise fail(source, f"not a valid .npy file ({e})") from None
+    except Exception as e:  # noqa: BLE001 - numpy parses the header with tokenize/ast: ValueError, TokenError, ...
+        raise fail(source, f"not a valid .npy file ({type(e).__name__}: {short(str(e))})") from None
     if dtype != np.dtype(object) or shape != ():
-        raise fail(source, f"holds a plain {dtype} array of shape {shape}, not a pickled poselib dict")
+        raise fail(source, f"holds a plain {dtype} array of shape {short(shape)}, not a pickled poselib dict")
+    payload = raw[f.tell():]
+    _prescan(payload, source)
     try:
-        obj = RestrictedUnpickler(f, source).load()
+        obj = RestrictedUnpickler(io.BytesIO(payload), source).load()
     except MotionDataError:
         raise
     except Exception as e:  # noqa: BLE001 - a corrupt pickle raises anything from EOFError to TypeError
-        raise fail(source, f"corrupt or truncated pickle payload ({type(e).__name__}: {e})") from None
+        raise fail(source, f"corrupt or truncated pickle payload ({type(e).__name__}: {short(str(e))})") from None
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
         obj = obj.item()
     if not isinstance(obj, dict):
@@ -105,7 +158,7 @@ def read_poselib_dict(path) -> dict:
 
 def _unwrap(d: dict, key: str, source: str, where: str = "") -> Any:
     if key not in d:
-        raise fail(source, f"missing key '{where}{key}' (has {sorted(map(str, d))})")
+        raise fail(source, f"missing key '{where}{key}' (has {short(sorted(map(str, d)))})")
     v = d[key]
     return v["arr"] if isinstance(v, dict) and "arr" in v else v
 
@@ -114,7 +167,7 @@ def _float_array(d, key, shape, source, where=""):
     v = _unwrap(d, key, source, where)
     try:
         a = np.asarray(v, dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise fail(source, f"'{where}{key}' is not a numeric array") from None
     if a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape)):  # None: any T
         want = tuple("T" if s is None else s for s in shape)
@@ -126,6 +179,7 @@ def _float_array(d, key, shape, source, where=""):
 
 def _quats(a, source) -> np.ndarray:
     """xyzw on disk -> unit wxyz; a (near) zero quaternion is an error, not something to guess at."""
+    a = np.asarray(a, np.float64)  # a float32 norm of components near 1e38 overflows to inf
     norm = np.linalg.norm(a, axis=-1, keepdims=True)
     if (norm < 1e-3).any():
         raise fail(source, f"{int((norm < 1e-3).sum())} rotation(s) have zero norm")
@@ -140,7 +194,10 @@ def _skeleton(d, source) -> Skeleton:
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
         raise fail(source, "'skeleton_tree.node_names' is not a list of strings")
     j = len(names)
-    parents = np.asarray(_unwrap(tree, "parent_indices", source, "skeleton_tree."))
+    try:
+        parents = np.asarray(_unwrap(tree, "parent_indices", source, "skeleton_tree."))
+    except (TypeError, ValueError, OverflowError):
+        raise fail(source, "'skeleton_tree.parent_indices' is not an integer array") from None
     if parents.shape != (j,) or parents.dtype.kind not in "iu":
         raise fail(source, f"'skeleton_tree.parent_indices' has shape {parents.shape} dtype {parents.dtype}, expected ({j},) ints")
     offsets = _float_array(tree, "local_translation", (j, 3), source, "skeleton_tree.")
@@ -161,6 +218,13 @@ def _to_local(skeleton: Skeleton, global_rot: np.ndarray) -> np.ndarray:
 def load_poselib(path) -> SkeletonMotion | SkeletonState:
     """Read a poselib ``SkeletonMotion`` or ``SkeletonState`` ``.npy`` (quaternions become wxyz)."""
     source = os.fspath(path)
+    try:
+        return _load_poselib(source)
+    except RecursionError:  # values nested thousands deep (np.asarray and str() recurse into them)
+        raise fail(source, "a value is nested too deeply to be a poselib array") from None
+
+
+def _load_poselib(source: str) -> SkeletonMotion | SkeletonState:
     d = read_poselib_dict(source)
     kind = d.get("__name__", "SkeletonMotion")
     skeleton = _skeleton(d, source)
@@ -173,8 +237,11 @@ def load_poselib(path) -> SkeletonMotion | SkeletonState:
         t = local_rot.shape[0]
         root_pos = _float_array(d, "root_translation", (t, 3), source)
     else:
-        raise fail(source, f"'__name__' is {kind!r}, expected 'SkeletonMotion' or 'SkeletonState'")
-    if not bool(np.asarray(d.get("is_local", True))):
+        raise fail(source, f"'__name__' is {short(kind)}, expected 'SkeletonMotion' or 'SkeletonState'")
+    is_local = d.get("is_local", True)
+    if not isinstance(is_local, (bool, np.bool_, int, np.integer)):
+        raise fail(source, f"'is_local' is {short(is_local)}, expected true or false")
+    if not is_local:
         local_rot = _to_local(skeleton, local_rot)
     if kind == "SkeletonState":
         return SkeletonState(skeleton, local_rot, root_pos, source=source)
@@ -183,7 +250,7 @@ def load_poselib(path) -> SkeletonMotion | SkeletonState:
     try:
         fps = float(np.asarray(fps).reshape(()))
     except (TypeError, ValueError):
-        raise fail(source, f"'fps' is {fps!r}, expected a number") from None
+        raise fail(source, f"'fps' is {short(fps)}, expected a number") from None
     if not (np.isfinite(fps) and fps > 0):
         raise fail(source, f"'fps' is {fps}, expected a positive number")
     vel = {}

@@ -57,6 +57,7 @@ from near.motion.skeleton import (
     SkeletonState,
     fail,
     forward_kinematics,
+    short,
 )
 from near.motion.tpose import humanoid_tpose, tpose_from_motion
 from near.utils import rotations as rot
@@ -168,19 +169,28 @@ def builtin_mapping(name: str) -> Mapping:
         raise ValueError(f"no built-in mapping {name!r}; available: {sorted(BUILTIN_MAPPINGS)}") from None
 
 
+def _finite_number(v) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int of 400 digits
+        return False
+
+
 def _number(doc, key, source, default, positive=False):
     v = doc.get(key, default)
     if v is None or v == "auto":
         return None if default is None or v == "auto" else default
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (positive and v <= 0):
-        raise fail(source, f"'{key}' must be {'a positive' if positive else 'a'} number or auto, got {v!r}")
+    if not _finite_number(v) or (positive and v <= 0):
+        raise fail(source, f"'{key}' must be {'a positive' if positive else 'a'} number or auto, got {short(v)}")
     return float(v)
 
 
 def _flag(doc, key, source) -> bool:
     v = doc.get(key, True)
     if not isinstance(v, bool):
-        raise fail(source, f"'{key}' must be true or false, got {v!r}")
+        raise fail(source, f"'{key}' must be true or false, got {short(v)}")
     return v
 
 
@@ -206,39 +216,42 @@ def load_mapping(path) -> Mapping:
     keys = {"name", "scale", "rotation", "root_height_offset", "proportions", "tpose", "straighten_limbs", "joints"}
     unknown = set(doc) - keys
     if unknown:
-        raise fail(source, f"unknown keys {sorted(unknown)}")
+        raise fail(source, f"unknown keys {short(sorted(map(str, unknown)))}")
     joints = []
     for i, e in enumerate(doc["joints"]):
         if not isinstance(e, dict) or "source" not in e or "body" not in e:
-            raise fail(source, f"joints[{i}] needs 'source' and 'body', got {e!r}")
+            raise fail(source, f"joints[{i}] needs 'source' and 'body', got {short(e)}")
         names = [e["source"]] if isinstance(e["source"], str) else e["source"]
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise fail(source, f"joints[{i}].source must be a joint name or a list of names")
-        if e["body"] not in BODIES:
-            raise fail(source, f"joints[{i}].body {e['body']!r} is not a humanoid body; bodies: {list(BODIES)}")
+        if not isinstance(e["body"], str) or e["body"] not in BODIES:
+            raise fail(source, f"joints[{i}].body {short(e['body'])} is not a humanoid body; bodies: {list(BODIES)}")
         weights = []
         for key, default in (("position", 1.0), ("orientation", 0.0)):
             w = e.get(key, default)
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-                raise fail(source, f"joints[{i}].{key} must be a number >= 0, got {w!r}")
+            if not _finite_number(w) or w < 0:
+                raise fail(source, f"joints[{i}].{key} must be a number >= 0, got {short(w)}")
             weights.append(float(w))
         joints.append(JointMap(tuple(names), e["body"], *weights))
     rotation = doc.get("rotation", "auto")
-    if rotation not in (None, "auto"):
-        if not isinstance(rotation, list) or len(rotation) != 4 or not all(isinstance(v, (int, float)) for v in rotation):
-            raise fail(source, f"'rotation' must be auto or [w, x, y, z], got {rotation!r}")
+    if not (rotation is None or rotation == "auto"):
+        if not isinstance(rotation, list) or len(rotation) != 4 or not all(_finite_number(v) and abs(v) < 1e6 for v in rotation):
+            raise fail(source, f"'rotation' must be auto or [w, x, y, z] (finite numbers), got {short(rotation)}")
         if np.linalg.norm(rotation) < 1e-6:
             raise fail(source, "'rotation' has zero norm")
         rotation = tuple(float(v) for v in np.asarray(rotation) / np.linalg.norm(rotation))
     else:
         rotation = None
     proportions = doc.get("proportions", "target")
-    if proportions not in ("target", "source"):
-        raise fail(source, f"'proportions' must be target or source, got {proportions!r}")
+    if not isinstance(proportions, str) or proportions not in ("target", "source"):
+        raise fail(source, f"'proportions' must be target or source, got {short(proportions)}")
+    name = doc.get("name", os.path.splitext(os.path.basename(source))[0])
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+        raise fail(source, f"'name' must be a string, got {short(name)}")
     tpose = doc.get("tpose")
     if tpose is not None:
         if not isinstance(tpose, str):
-            raise fail(source, f"'tpose' must be a file name, got {tpose!r}")
+            raise fail(source, f"'tpose' must be a file name, got {short(tpose)}")
         tpose = os.path.join(os.path.dirname(os.path.abspath(source)), tpose)
     return Mapping(
         joints=tuple(joints),
@@ -248,7 +261,7 @@ def load_mapping(path) -> Mapping:
         proportions=proportions,
         tpose=tpose,
         straighten_limbs=_flag(doc, "straighten_limbs", source),
-        name=str(doc.get("name", os.path.splitext(os.path.basename(source))[0])),
+        name=str(name)[:200],
     )
 
 

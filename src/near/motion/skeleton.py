@@ -18,6 +18,7 @@ converted back).
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 
 import numpy as np
 
@@ -31,6 +32,20 @@ class MotionDataError(ValueError):
 
 def fail(source, what: str) -> MotionDataError:
     return MotionDataError(f"motion data {str(source)!r}: {what}")
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 3
+
+
+def short(value) -> str:
+    """A bounded repr for error messages: a malformed file's value may be huge, deeply nested or
+    aliased many times over (a yaml billion laughs), and repr() of it would never finish."""
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails must not hide the real error
+        return f"<{type(value).__name__}>"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from typing import Any
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 
@@ -40,23 +43,47 @@ def checkpoint_dir(path: str) -> str:
     return path
 
 
+_TRASH = "deleted"  # old steps are renamed here (atomic), then removed: a kill mid-removal leaves no half step
+
+
 class Checkpointer:
     def __init__(self, directory: str, max_to_keep: int = 3):
         self.directory = os.path.abspath(directory)
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False)
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False,
+                                               todelete_subdir=_TRASH)
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("model", "train", "meta"))
 
     def save(self, step: int, model: Any, train: Any, meta: dict) -> None:
-        # Orbax writes to a temporary folder and renames it when complete: a killed save leaves
-        # the previous checkpoint intact.
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train), meta=ocp.args.JsonSave(meta)
-            ),
-            force=True,
-        )
-        self.manager.wait_until_finished()
+        """Write one step. Orbax writes to a temporary folder and renames it when complete, so a
+        killed save leaves the previous checkpoint intact; a failed one (a full disk) raises
+        CheckpointError and leaves it intact too."""
+        try:
+            self.manager.save(
+                step,
+                args=ocp.args.Composite(
+                    model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train), meta=ocp.args.JsonSave(meta)
+                ),
+                force=True,
+            )
+            self.manager.wait_until_finished()
+        except Exception as exc:  # noqa: BLE001 - orbax and tensorstore raise OSError, ValueError, ...
+            self._discard_partial(step)
+            latest = self.latest_step()
+            raise CheckpointError(
+                f"cannot write checkpoint {step} to {self.directory}: {_brief(exc)}; "
+                + (f"the previous checkpoint ({latest}) is intact" if latest is not None else "no earlier checkpoint exists")
+            ) from exc
+        shutil.rmtree(os.path.join(self.directory, _TRASH), ignore_errors=True)
+
+    def _discard_partial(self, step: int) -> None:
+        """Remove what a failed save left (its temporary folder), so that it is not mistaken for a step."""
+        for name in os.listdir(self.directory):
+            if name.startswith(f"{step}.") and "tmp" in name:
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        try:
+            self.manager.reload()
+        except Exception:  # noqa: BLE001 - best effort: the error being reported matters more
+            pass
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -72,11 +99,24 @@ def _manager_for(path: str) -> tuple[ocp.CheckpointManager, int]:
     if base.isdigit() and os.path.isdir(os.path.join(path, "meta")):
         step_hint = int(base)
     options = ocp.CheckpointManagerOptions(create=False, read_only=True)
-    manager = ocp.CheckpointManager(directory, options=options, item_names=("model", "train", "meta"))
-    step = step_hint if step_hint is not None else manager.latest_step()
+    try:
+        manager = ocp.CheckpointManager(directory, options=options, item_names=("model", "train", "meta"),
+                                        item_handlers={"model": ocp.StandardCheckpointHandler(),
+                                                       "train": ocp.StandardCheckpointHandler(),
+                                                       "meta": ocp.JsonCheckpointHandler()})
+        step = step_hint if step_hint is not None else manager.latest_step()
+    except Exception as exc:  # noqa: BLE001 - a folder orbax cannot list (a file, unreadable step names)
+        raise CheckpointError(f"cannot read checkpoints in {directory}: {_brief(exc)}") from None
     if step is None:
         raise CheckpointError(f"no checkpoint found in {directory}")
     return manager, step
+
+
+def _brief(exc: BaseException) -> str:
+    """The first line of an orbax/tensorstore error, bounded (they quote whole tensorstore specs)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    text = text.split(" [tensorstore_spec", 1)[0]
+    return f"{type(exc).__name__}: {text[:400]}"
 
 
 def load_meta(path: str) -> dict:
@@ -84,12 +124,50 @@ def load_meta(path: str) -> dict:
     try:
         meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
     except Exception as exc:  # noqa: BLE001 - orbax raises many types; report one clear error
-        raise CheckpointError(f"cannot read checkpoint metadata at {manager.directory}/{step}: {exc}") from exc
+        raise CheckpointError(f"cannot read checkpoint metadata at {manager.directory}/{step}: {_brief(exc)}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint metadata at {manager.directory}/{step} is a {type(meta).__name__}, "
+                              "not a record (corrupt or not written by near)")
     return dict(meta, step=step)
 
 
+def _key(path) -> str:
+    return ".".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
+def _shapes(tree) -> dict[str, tuple]:
+    return {_key(p): tuple(getattr(leaf, "shape", ())) for p, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def _check_target(manager, step: int, item: str, target: Any) -> None:
+    """Compare the arrays a run's config asks for with those stored, before anything is allocated:
+    a checkpoint whose metadata was edited (or belongs to another config) gets a clear error, not
+    a multi-gigabyte allocation or a shape error deep inside orbax. ``target`` may be abstract
+    (``jax.eval_shape``): nothing is allocated here."""
+    where = f"checkpoint {manager.directory}/{step}"
+    try:
+        stored = _shapes(manager.item_metadata(step)[item])
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"cannot read the array metadata of {where} ({item}): {_brief(exc)}") from None
+    wanted = _shapes(target)
+    for key, shape in wanted.items():
+        if key not in stored:
+            raise CheckpointError(f"{where} has no array '{item}.{key}' (missing or written by another version/config)")
+        if stored[key] != shape:
+            raise CheckpointError(f"{where}: '{item}.{key}' is stored with shape {stored[key]}, but the run's "
+                                  f"config makes {shape} (wrong or edited checkpoint metadata)")
+    nbytes = sum(int(np.prod(s, dtype=np.float64)) * 8 for s in wanted.values())
+    on_disk = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(os.path.join(manager.directory, str(step)))
+                  for f in fs)
+    if nbytes > 64 * on_disk + (64 << 20):  # fill values could stand in for missing data: refuse, like demo stores
+        raise CheckpointError(f"{where}: its arrays declare {nbytes:,} bytes but {on_disk:,} are stored (corrupt metadata)")
+
+
 def load(path: str, model_target: Any = None, train_target: Any = None, items: tuple[str, ...] = ("model", "meta")):
-    """Restore the named items of the latest (or the given) checkpoint step."""
+    """Restore the named items of the latest (or the given) checkpoint step.
+
+    Targets may be concrete pytrees or abstract ones (``jax.eval_shape``); their shapes are checked
+    against the stored arrays first."""
     manager, step = _manager_for(path)
     args = {}
     for item in items:
@@ -97,12 +175,30 @@ def load(path: str, model_target: Any = None, train_target: Any = None, items: t
             args[item] = ocp.args.JsonRestore()
         else:
             target = model_target if item == "model" else train_target
+            if target is not None:
+                _check_target(manager, step, item, target)
             args[item] = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
     try:
         restored = manager.restore(step, args=ocp.args.Composite(**args))
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"cannot restore checkpoint {manager.directory}/{step}: {exc}") from exc
+        raise CheckpointError(f"cannot restore checkpoint {manager.directory}/{step}: {_brief(exc)}") from None
     out = {k: restored[k] for k in items}
     if "meta" in out:
+        if not isinstance(out["meta"], dict):
+            raise CheckpointError(f"checkpoint metadata at {manager.directory}/{step} is not a record (corrupt)")
         out["meta"] = dict(out["meta"], step=step)
+    if "model" in out:  # weights are written only after training's finiteness check: NaN here is corruption
+        bad = [k for k, v in _flat_arrays(out["model"]).items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise CheckpointError(f"checkpoint {manager.directory}/{step} holds non-finite values in "
+                                  f"'model.{bad[0]}' ({len(bad)} arrays): corrupt")
+    return out
+
+
+def _flat_arrays(tree) -> dict[str, np.ndarray]:
+    out = {}
+    for p, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        a = np.asarray(leaf)
+        if a.dtype.kind == "f":
+            out[_key(p)] = a
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from typing import Any, Mapping
 
@@ -23,8 +24,8 @@ def prepare_run_dir(path: str, *, resume: bool = False) -> str:
         raise RunFolderError(
             f"run folder {path} already holds a run; pass resume=True to continue it or choose another out=DIR"
         )
-    if resume and not has_run:
-        raise RunFolderError(f"resume=True but {path} holds no run to resume")
+    if resume and not has_run:  # killed before its first checkpoint, or a job script that always resumes
+        print(f"near: nothing to resume in {path} yet; starting the run from the beginning", file=sys.stderr)
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -70,9 +71,24 @@ def read_metrics(run_dir: str) -> dict[str, list[float]]:
     records = []
     if os.path.exists(path):
         with open(path) as fh:
-            records = [json.loads(line) for line in fh if line.strip()]
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a line cut short by a kill (dropped by truncate_metrics on resume)
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
     keys = sorted({k for r in records for k in r})
     return {k: [r.get(k, float("nan")) for r in records] for k in keys}
+
+
+def last_record(run_dir: str) -> dict:
+    """The last complete record of metrics.jsonl ({} if none): what a run resumed after its last
+    logged step reports as its final metrics."""
+    history = read_metrics(run_dir)
+    if not history.get("step"):
+        return {}
+    return {k: v[-1] for k, v in history.items() if not (isinstance(v[-1], float) and math.isnan(v[-1]))}
 
 
 def truncate_metrics(run_dir: str, after_step: int) -> None:
@@ -80,8 +96,15 @@ def truncate_metrics(run_dir: str, after_step: int) -> None:
     path = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return
+    keep = []
     with open(path) as fh:
-        keep = [line for line in fh if line.strip() and json.loads(line)["step"] <= after_step]
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:  # the last line of a process killed while writing it
+                continue
+            if isinstance(record, dict) and record.get("step", math.inf) <= after_step:
+                keep.append(line if line.endswith("\n") else line + "\n")
     tmp = path + ".tmp"
     with open(tmp, "w") as fh:
         fh.writelines(keep)
