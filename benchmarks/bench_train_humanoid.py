@@ -22,16 +22,16 @@ jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
 from _report import time_train_chunks, write_result
 
-from near import pipeline
 from near.config import compose_config
 from near.envs.core import AutoReset
+from near.factories import make_env, make_style
 from near.rl.ppo import data_mesh, make_train
 
 
 def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int, repeats: int, extra: list[str],
             physics: dict) -> dict:
     cfg = compose_config([f"task=Humanoid{algo}", f"motion={motion}", f"train.num_envs={num_envs}", *extra])
-    env = pipeline.make_env(cfg)
+    env = make_env(cfg)
     if algo == "NEAR":
         from near.energy.train import make_trainer, model_from_state
         from near.rl.near import NEARReward
@@ -39,7 +39,7 @@ def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int
         init_e, *_ = make_trainer(cfg.energy, 2 * env.pair_state_dim)
         style = NEARReward(model_from_state(cfg.energy, init_e(jax.random.PRNGKey(0))), cfg.reward)
     else:
-        style, _ = pipeline.make_style(cfg, env)
+        style, _ = make_style(cfg, env)
     train_cfg = cfg.train if algo == "NEAR" else dataclasses.replace(cfg.train, learn_std=False)
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward, mesh=data_mesh(jax.devices()[:devices]))
     rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)

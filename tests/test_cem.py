@@ -142,13 +142,13 @@ def test_cem_beats_random_actions_on_a_point_mass_and_shapes():
 
 @pytest.fixture(scope="module")
 def tiny_energy(tmp_path_factory):
-    from near import pipeline
+    from near.commands.train_energy import train_energy
     from near.config import compose_config
 
     out = tmp_path_factory.mktemp("cem_energy")
     cfg = compose_config(["smoke=True", f"out={out}", "progress=False", "energy.iterations=100",
                           "energy.log_every=100", "energy.checkpoint_every=100", "task.num_demo_episodes=10"])
-    pipeline.train_energy(cfg)
+    train_energy(cfg)
     return str(out)
 
 

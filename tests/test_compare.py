@@ -1,11 +1,11 @@
-"""The report of a sweep (near.eval.experiment.aggregate) and `near compare`, the experiment's alias."""
+"""The report of a sweep (near.eval.report.aggregate) and `near compare`, the experiment's alias."""
 
 import json
 
 import numpy as np
 
 from near.cli import main
-from near.eval.experiment import aggregate, mean_std_curve
+from near.eval.report import aggregate, mean_std_curve
 
 
 def test_mean_std_curve_interpolates_on_the_common_range():

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from near import pipeline
 from near.cli import main
-from near.eval import experiment as X
+from near.commands import experiment as X
+from near.commands import train as train_command
 
 
 def test_plan_names_runs_and_shares_energy_models(tmp_path):
@@ -71,7 +71,7 @@ def _mtimes(paths):
 def test_sweep_report_resume_and_eval(tmp_path, monkeypatch, capsys):
     out = tmp_path / "sw"
     args = ["experiment", "algos=[NEAR,PPO]", "seeds=2", f"out={out}", "smoke=True", "progress=False"]
-    real_train = pipeline.train_policy
+    real_train = train_command.train_policy
     calls = []
 
     def killed_on_third(cfg):  # the third policy run is killed right after its first checkpoint
@@ -90,7 +90,7 @@ def test_sweep_report_resume_and_eval(tmp_path, monkeypatch, capsys):
             m.setattr(Checkpointer, "save", save_then_die)
             return real_train(cfg)
 
-    monkeypatch.setattr(pipeline, "train_policy", killed_on_third)
+    monkeypatch.setattr(train_command, "train_policy", killed_on_third)
     with pytest.raises(KeyboardInterrupt):
         main(args)
     run = lambda algo, seed: out / "maze" / algo / f"seed{seed}"
@@ -100,7 +100,7 @@ def test_sweep_report_resume_and_eval(tmp_path, monkeypatch, capsys):
     stamps = _mtimes(finished)
 
     resumed = []
-    monkeypatch.setattr(pipeline, "train_policy", lambda cfg: resumed.append((cfg.out, cfg.resume)) or real_train(cfg))
+    monkeypatch.setattr(train_command, "train_policy", lambda cfg: resumed.append((cfg.out, cfg.resume)) or real_train(cfg))
     assert main(args) == 0
     assert resumed == [(str(run("NEAR", 700)), True), (str(run("PPO", 700)), False)]  # killed run continues
     assert _mtimes(finished) == stamps  # finished runs are not redone
@@ -130,7 +130,7 @@ def test_sweep_report_resume_and_eval(tmp_path, monkeypatch, capsys):
 
 
 def _hydra_job(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "near.eval.sweep_job", *args], check=False, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "near.commands.sweep_job", *args], check=False, capture_output=True,
                           text=True, timeout=120, env=env)
 
 

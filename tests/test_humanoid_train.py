@@ -14,7 +14,9 @@ pytest.importorskip("mujoco")
 
 from test_humanoid_env import walk_like_clip
 
-from near import pipeline
+from near.commands.play import play
+from near.commands.train import train_policy
+from near.commands.train_energy import train_energy
 from near.config import compose_config
 from near.motion.poselib import save_poselib
 
@@ -35,8 +37,8 @@ def _cfg(task, motion, out, *extra):
 
 @pytest.mark.slow
 def test_energy_then_near_then_play(motion, tmp_path):
-    energy = pipeline.train_energy(_cfg("HumanoidNEAR", motion, tmp_path / "energy", "energy.learning_rate=1e-3",
-                                        "energy.iterations=600"))
+    energy = train_energy(_cfg("HumanoidNEAR", motion, tmp_path / "energy", "energy.learning_rate=1e-3",
+                               "energy.iterations=600"))
     assert energy["num_pairs"] == 4096
     losses = [json.loads(line)["loss"] for line in open(tmp_path / "energy" / "metrics.jsonl") if "loss" in line]
     assert losses[-1] < losses[0]  # denoising score matching learns
@@ -44,7 +46,7 @@ def test_energy_then_near_then_play(motion, tmp_path):
 
     cfg = _cfg("HumanoidNEAR", motion, tmp_path / "near", f"energy.checkpoint={tmp_path / 'energy'}",
                "train.video_every=4", "train.eval_every=2")
-    near = pipeline.train_policy(cfg)
+    near = train_policy(cfg)
     assert os.listdir(tmp_path / "near" / "videos") == ["iteration_000004.mp4"]  # a video during training
     assert near["env_steps"] == 512 and near["task"] == "HumanoidNEAR"
     assert all(np.isfinite(near[k]) for k in ("pose_error", "episode_length", "task_return", "style_reward_last"))
@@ -54,21 +56,21 @@ def test_energy_then_near_then_play(motion, tmp_path):
     evals = [r for r in records if "eval/pose_error" in r]  # the periodic evaluation (train.eval_every)
     assert [r["iteration"] for r in evals] == [2, 4] and all(np.isfinite(r["eval/fall_rate"]) for r in evals)
 
-    from near.eval.evaluate import evaluate
+    from near.commands.evaluate import evaluate
 
     evaluated = evaluate(_cfg("HumanoidNEAR", motion, tmp_path / "eval", f"checkpoint={tmp_path / 'near'}", "episodes=2"))
     assert os.path.exists(evaluated["files"]["eval"]) and 0.0 <= evaluated["fall_rate"] <= 1.0
     assert np.isfinite(evaluated["pose_error"]) and evaluated["episodes"] == 2
 
-    played = pipeline.play(_cfg("HumanoidNEAR", motion, tmp_path / "play", f"checkpoint={tmp_path / 'near'}",
-                                "episodes=2"))
+    played = play(_cfg("HumanoidNEAR", motion, tmp_path / "play", f"checkpoint={tmp_path / 'near'}",
+                       "episodes=2"))
     assert os.path.getsize(played["files"]["video"]) > 1000
     assert os.path.exists(played["files"]["strip"]) and np.isfinite(played["pose_error"])
 
 
 @pytest.mark.slow
 def test_amp_on_the_humanoid(motion, tmp_path):
-    amp = pipeline.train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp"))
+    amp = train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp"))
     assert amp["algo"] == "AMP" and amp["env_steps"] == 512
     record = [json.loads(line) for line in open(tmp_path / "amp" / "metrics.jsonl")][-1]
     assert np.isfinite(record["style_reward"]) and np.isfinite(amp["pose_error"])

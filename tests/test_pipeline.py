@@ -8,11 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from near import pipeline
 from near.cli import main
+from near.commands.train import train_policy
+from near.commands.train_energy import train_energy
 from near.config import compose_config
 from near.data.demos import write_zarr_demos
 from near.envs.maze_expert import generate_maze_demos
+from near.eval.policy_eval import evaluate_policy
+from near.factories import demo_pairs, make_env
+from near.restore import load_policy, load_train_state
 from near.rl.evaluate import run_episodes
 
 FAST_ENERGY = ["energy.iterations=1500", "energy.log_every=500", "energy.checkpoint_every=1500",
@@ -23,7 +27,7 @@ FAST_ENERGY = ["energy.iterations=1500", "energy.log_every=500", "energy.checkpo
 def energy_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("energy")
     cfg = compose_config(FAST_ENERGY + [f"out={out}", "progress=False", "seed=0"])
-    summary = pipeline.train_energy(cfg)
+    summary = train_energy(cfg)
     return str(out), summary
 
 
@@ -52,7 +56,7 @@ def test_near_policy_beats_a_random_policy(energy_run, tmp_path):
         "task.max_episode_steps=200", "train.eval_every=32",
     ]
     cfg = compose_config(overrides)
-    summary = pipeline.train_policy(cfg)
+    summary = train_policy(cfg)
     assert summary["env_steps"] == 65536
     records = [json.loads(line) for line in open(os.path.join(summary["run_dir"], "metrics.jsonl"))]
     evals = [r for r in records if "eval/success_rate" in r]  # train.eval_every: iterations 32 and 64
@@ -64,8 +68,8 @@ def test_near_policy_beats_a_random_policy(energy_run, tmp_path):
     from near.energy.train import load_energy_model
 
     model, _ = load_energy_model(energy_dir)
-    env = pipeline.make_env(cfg)
-    trained = pipeline.evaluate_policy(cfg, summary["run_dir"], episodes=16)
+    env = make_env(cfg)
+    trained = evaluate_policy(cfg, summary["run_dir"], episodes=16)
     random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
                           jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
     e_trained = _mean_energy(model, trained["observations"], trained["episode_length"], 35)
@@ -85,15 +89,15 @@ def test_resume_matches_an_uninterrupted_run(energy_run, tmp_path):
             "train.minibatch_size=64", "train.iterations_per_log=2", "train.checkpoint_every=2",
             "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
             "task.max_episode_steps=50"]
-    full = pipeline.train_policy(compose_config(base + [f"out={tmp_path / 'a'}", "train.total_env_steps=768"]))
+    full = train_policy(compose_config(base + [f"out={tmp_path / 'a'}", "train.total_env_steps=768"]))
     # an interrupted run: it stopped after 4 of 6 iterations (its last checkpoint), then resumes
-    pipeline.train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=512"]))
-    resumed = pipeline.train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=768",
-                                                           "resume=True"]))
+    train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=512"]))
+    resumed = train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=768",
+                                                  "resume=True"]))
     assert resumed["iterations"] == full["iterations"] == 6
     cfg = compose_config(base)
-    _, params_a, _, _ = pipeline.load_policy(cfg, str(tmp_path / "a"))
-    _, params_b, _, _ = pipeline.load_policy(cfg, str(tmp_path / "b"))
+    _, params_a, _, _ = load_policy(cfg, str(tmp_path / "a"))
+    _, params_b, _, _ = load_policy(cfg, str(tmp_path / "b"))
     for a, b in zip(jax.tree.leaves(params_a), jax.tree.leaves(params_b)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     steps = [json.loads(line)["step"] for line in open(tmp_path / "b" / "metrics.jsonl")]
@@ -105,7 +109,7 @@ def test_real_format_demo_store_is_used(tmp_path):
     store = tmp_path / "demos.zarr"
     write_zarr_demos(str(store), demos.states.astype(np.float64), demos.episode_ends)
     cfg = compose_config([f"task.data={store}"])
-    pairs = pipeline.demo_pairs(cfg)
+    pairs = demo_pairs(cfg)
     assert pairs.shape == (len(demos.states) - demos.num_episodes, 4)
 
 
@@ -172,10 +176,10 @@ SHORT_RUN = ["progress=False", "seed=0", "train.num_envs=32", "train.horizon=32"
 
 def test_amp_short_run_beats_a_random_policy_on_its_own_reward(tmp_path):
     cfg = compose_config(["task=mazeAMP", f"out={tmp_path / 'amp'}", "amp.hidden=[64,64]"] + SHORT_RUN)
-    summary = pipeline.train_policy(cfg)
-    run_cfg, style, state = pipeline.load_train_state(cfg, summary["run_dir"])
-    env = pipeline.make_env(cfg)
-    trained = pipeline.evaluate_policy(cfg, summary["run_dir"], episodes=16)
+    summary = train_policy(cfg)
+    run_cfg, style, state = load_train_state(cfg, summary["run_dir"])
+    env = make_env(cfg)
+    trained = evaluate_policy(cfg, summary["run_dir"], episodes=16)
     random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
                           jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
 
@@ -189,8 +193,8 @@ def test_amp_short_run_beats_a_random_policy_on_its_own_reward(tmp_path):
 
 def test_ppo_short_run_beats_a_random_policy_on_the_task_reward(tmp_path):
     cfg = compose_config(["task=maze", f"out={tmp_path / 'ppo'}"] + SHORT_RUN + ["task.max_episode_steps=650"])
-    summary = pipeline.train_policy(cfg)
-    env = pipeline.make_env(cfg)
+    summary = train_policy(cfg)
+    env = make_env(cfg)
     random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),
                           jax.random.PRNGKey(1), 16, cfg.task.max_episode_steps)
     assert summary["task_return"] > random["mean_return"], (summary["task_return"], random["mean_return"])
@@ -225,8 +229,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
     assert killed_at < 1000  # it really was interrupted
     # resume, with a budget that ends soon after the kill point
     total = (killed_at + 3) * 8 * 16
-    summary = pipeline.train_policy(compose_config([a for a in args if not a.startswith("train.total")] +
-                                                   [f"train.total_env_steps={total}", "resume=True"]))
+    summary = train_policy(compose_config([a for a in args if not a.startswith("train.total")] +
+                                          [f"train.total_env_steps={total}", "resume=True"]))
     assert summary["iterations"] == killed_at + 3
     steps = [json.loads(line)["step"] for line in open(out / "metrics.jsonl")]
     assert steps == sorted(set(steps)) and steps[-1] == total

@@ -10,11 +10,15 @@ import os
 import numpy as np
 import pytest
 
-from near import pipeline
 from near.cli import main
+from near.commands.play import play as play_policy
+from near.commands.train import train_policy
+from near.commands.train_energy import train_energy
+from near.commands.viz import viz_energy
 from near.config import ConfigError, compose_config
 from near.data.demos import write_zarr_demos
 from near.envs.pusht import GOAL_POSE
+from near.factories import load_demos
 from near.viz.pusht_plots import GOAL_RGB, render_pusht_frames, t_polygons
 
 # short episodes keep the evaluation rollouts cheap; compile time dominates anyway
@@ -56,7 +60,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def energy_run(store, tmp_path_factory):
     out = tmp_path_factory.mktemp("pusht_energy")
-    summary = pipeline.train_energy(compose_config(["task=pushTNEAR", f"task.data={store}", f"out={out}"] + FAST))
+    summary = train_energy(compose_config(["task=pushTNEAR", f"task.data={store}", f"out={out}"] + FAST))
     assert summary["num_pairs"] == 4 * 24
     return str(out)
 
@@ -64,7 +68,7 @@ def energy_run(store, tmp_path_factory):
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
     cfg = compose_config(["task=pushTNEAR", f"out={tmp_path / 'e'}"] + FAST)
     with pytest.raises(ConfigError, match="task.data=PATH.*pusht_cchi_v7_replay.zarr"):
-        pipeline.train_energy(cfg)
+        train_energy(cfg)
     assert not os.path.exists(tmp_path / "e")
     assert main(["train", "task=pushTAMP", f"out={tmp_path / 'a'}"] + FAST) == 1
     assert "push-T has no scripted expert" in capsys.readouterr().err
@@ -74,7 +78,7 @@ def test_wrong_state_width_is_rejected(tmp_path):
     path = tmp_path / "maze.zarr"
     write_zarr_demos(str(path), np.zeros((10, 2), np.float32), np.array([10]))
     with pytest.raises(ConfigError, match="pusht demos need 5 numbers"):
-        pipeline.load_demos(compose_config(["task=pushTNEAR", f"task.data={path}"] + FAST))
+        load_demos(compose_config(["task=pushTNEAR", f"task.data={path}"] + FAST))
 
 
 def test_train_yamls_compose():
@@ -90,11 +94,11 @@ def test_train_yamls_compose():
 
 def test_near_train_and_play(energy_run, tmp_path):
     run = tmp_path / "near"
-    summary = pipeline.train_policy(compose_config(["task=pushTNEAR", f"energy.checkpoint={energy_run}",
-                                                    f"out={run}"] + FAST))
+    summary = train_policy(compose_config(["task=pushTNEAR", f"energy.checkpoint={energy_run}",
+                                           f"out={run}"] + FAST))
     assert 0.0 <= summary["final_coverage"] <= 1.0 and summary["episode_length"] <= 10
     assert json.load(open(run / "summary.json"))["final_coverage"] == summary["final_coverage"]
-    play = pipeline.play(compose_config(["task=pushTNEAR", f"checkpoint={run}", f"out={tmp_path / 'play'}"] + FAST))
+    play = play_policy(compose_config(["task=pushTNEAR", f"checkpoint={run}", f"out={tmp_path / 'play'}"] + FAST))
     assert os.path.getsize(play["files"]["video"]) > 0 and play["files"]["video"].endswith((".mp4", ".gif"))
     assert os.path.getsize(play["files"]["trajectories"]) > 0
     evaluation = json.load(open(tmp_path / "play" / "eval.json"))
@@ -103,21 +107,21 @@ def test_near_train_and_play(energy_run, tmp_path):
 
 @pytest.mark.parametrize("task", ["pushTAMP", "pushT"])
 def test_amp_and_ppo_smoke(task, store, tmp_path):
-    summary = pipeline.train_policy(compose_config([f"task={task}", f"task.data={store}", f"out={tmp_path}"] + FAST))
+    summary = train_policy(compose_config([f"task={task}", f"task.data={store}", f"out={tmp_path}"] + FAST))
     assert summary["algo"] == ("AMP" if task == "pushTAMP" else "PPO")
     assert np.isfinite(summary["task_return"]) and 0.0 <= summary["final_coverage"] <= 1.0
 
 
 def test_cem_smoke(energy_run, tmp_path):
-    summary = pipeline.train_policy(compose_config(["task=pushTCEM", "train=pushTCEM", f"energy.checkpoint={energy_run}",
-                                                    f"out={tmp_path}", "cem.max_steps=3"] + FAST))
+    summary = train_policy(compose_config(["task=pushTCEM", "train=pushTCEM", f"energy.checkpoint={energy_run}",
+                                           f"out={tmp_path}", "cem.max_steps=3"] + FAST))
     assert summary["algo"] == "CEM" and 0.0 <= summary["final_coverage"] <= 1.0
     assert os.path.getsize(summary["trajectories"]) > 0
 
 
 def test_viz_energy_refuses_pusht(energy_run):
     with pytest.raises(ConfigError, match="maze"):
-        pipeline.viz_energy(compose_config(["task=pushTNEAR", f"checkpoint={energy_run}"] + FAST))
+        viz_energy(compose_config(["task=pushTNEAR", f"checkpoint={energy_run}"] + FAST))
 
 
 def test_render_puts_goal_colour_on_the_goal_t():

@@ -41,15 +41,29 @@ def _usage() -> str:
     return USAGE.format(tasks=", ".join(available("task")), trains=", ".join(available("train")))
 
 
-def _print_summary(summary: dict, title: str) -> None:
-    from near.pipeline import summary_table
+def summary_table(summary: dict, title: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
 
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, (int, float, str)) or value is None:
+            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console = Console()
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()
+
+
+def _print_summary(summary: dict, title: str) -> None:
     print(summary_table(summary, title))
 
 
 def _experiment(args: list[str], command: str) -> int:
     """near experiment / near compare (the same sweep; compare defaults to 3 seeds): table + report files."""
-    from near.eval.experiment import main as experiment
+    from near.commands.experiment import main as experiment
 
     result = experiment(args, default_seeds=3 if command == "compare" else 5)
     for task, part in result["tasks"].items():
@@ -86,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
-    from near import pipeline
     from near.config import ConfigError, compose_config
     from near.data.demos import DemoDataError
     from near.motion.skeleton import MotionDataError
@@ -101,22 +114,31 @@ def main(argv: list[str] | None = None) -> int:
         sub, args = args[0], args[1:]
     try:
         if command == "quickstart":
+            from near.commands.quickstart import quickstart
+
             cfg = compose_config(args)
-            summary = pipeline.quickstart(cfg)
+            summary = quickstart(cfg)
             _print_summary(summary, "NEAR quickstart (maze)")
             print(f"report: {os.path.dirname(summary['files']['energy_landscape'])}")
         elif command == "train-energy":
-            summary = pipeline.train_energy(compose_config(args))
+            from near.commands.train_energy import train_energy
+
+            summary = train_energy(compose_config(args))
             _print_summary(summary, "energy model")
         elif command == "train":
-            summary = pipeline.train_policy(compose_config(args))
+            from near.commands.train import train_policy
+
+            summary = train_policy(compose_config(args))
             _print_summary(summary, "policy")
         elif command == "play":
+            from near.commands.play import play
+
             cfg = compose_config(args)
-            summary = pipeline.play(cfg)
+            summary = play(cfg)
             _print_summary(summary, f"{command}: {cfg.task.name}")
         elif command == "eval":
-            from near.eval.evaluate import evaluate, metrics_table
+            from near.commands.evaluate import evaluate
+            from near.eval.report import metrics_table
 
             cfg = compose_config(args)
             summary = evaluate(cfg)
@@ -125,11 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         elif command in ("experiment", "compare"):
             return _experiment(args, command)
         elif command == "viz":
+            from near.commands.viz import viz_disc, viz_energy
+
             cfg = compose_config(args)
             if sub == "energy":
-                print(pipeline.viz_energy(cfg))
+                print(viz_energy(cfg))
             elif sub == "disc":
-                print(pipeline.viz_disc(cfg))
+                print(viz_disc(cfg))
             else:
                 print(f"near viz: unknown view {sub!r}; available: energy, disc", file=sys.stderr)
                 return 2

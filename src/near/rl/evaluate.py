@@ -72,3 +72,9 @@ def run_episodes(env, policy: Callable[[jax.Array, jax.Array], jax.Array], key: 
     """
     runner = make_episode_runner(env, lambda _, obs, k: policy(obs, k), num_episodes, max_steps, record)
     return runner((), key)
+
+
+def split_episodes(result: dict) -> list[np.ndarray]:
+    """Per-episode observations (length + 1, obs_dim) of a run_episodes / run_cem result."""
+    obs, lengths = result["observations"], result["episode_length"]
+    return [obs[: lengths[i] + 1, i] for i in range(obs.shape[1])]

@@ -1,8 +1,8 @@
 """One job of a `near experiment` sweep, as a Hydra app, so that Hydra's launchers can run the sweep.
 
 `near experiment launcher=joblib` (parallel processes) or `launcher=slurm` (Submitit) calls
-``python -m near.eval.sweep_job --multirun hydra/launcher=... jobs_file=... index=0,1,...``; each job
-runs one entry of the job list with :func:`near.eval.experiment.run_job` (skip / resume / start).
+``python -m near.commands.sweep_job --multirun hydra/launcher=... jobs_file=... index=0,1,...``; each job
+runs one entry of the job list with :func:`near.commands.experiment.run_job` (skip / resume / start).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(cfg) -> str:
     _configure_jax()
     from hydra.core.global_hydra import GlobalHydra
 
-    from near.eval.experiment import Job, run_job
+    from near.commands.experiment import Job, run_job
 
     GlobalHydra.instance().clear()  # the run composes its own config (near.config.compose_config)
     logging.getLogger("absl").setLevel(logging.ERROR)  # Hydra's job logging would show Orbax's info chatter

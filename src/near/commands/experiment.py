@@ -1,4 +1,5 @@
-"""near experiment: tasks x algorithms x seeds (x ablations), resumable, then a report (PNG, Markdown, JSON).
+"""near experiment: tasks x algorithms x seeds (x ablations), resumable, then a report (PNG, Markdown, JSON;
+near.eval.report).
 
 Every (task, algorithm, ablation, seed) is an ordinary run folder; NEAR and CEM use an energy model
 trained with the same seed, as in the original's experiment generator (one energy job per NEAR run).
@@ -24,10 +25,9 @@ import os
 import shutil
 import time
 
-import numpy as np
-
 from near.config import ConfigError
-from near.utils.logging import smoothed_metrics, write_json
+from near.eval.report import aggregate
+from near.utils.logging import write_json
 
 SEEDS = (42, 700, 8125, 97, 3538)  # the original's five seeds
 # Sweep task -> algorithm -> the overrides that select its run config. The humanoid's motion comes
@@ -221,14 +221,14 @@ def is_done(job: Job) -> bool:
 
 def run_job(job: Job, progress: bool = True) -> dict:
     """Run one job to its summary.json: skip it if done, resume it if interrupted, else start it."""
-    from near import pipeline
+    from near.commands import train, train_energy
     from near.config import compose_config
     from near.utils.checkpoint import CheckpointError
     from near.utils.logging import RunFolderError
 
     if is_done(job):
         return _read(os.path.join(job.run_dir, "summary.json"))
-    run = pipeline.train_energy if job.kind == "energy" else pipeline.train_policy
+    run = train_energy.train_energy if job.kind == "energy" else train.train_policy  # looked up now: tests patch them
     overrides = list(job.overrides) + [f"progress={progress}"]
     if _resumable(job, compose_config(overrides)):
         try:
@@ -271,7 +271,7 @@ def run_local(energy: list[Job], policy: list[Job], progress: bool = True) -> di
 
 def run_hydra(energy: list[Job], policy: list[Job], out: str, launcher: str, n_jobs: int = 2,
               hydra_overrides: list[str] = ()) -> dict[str, str]:
-    """Run the pending jobs as a Hydra multirun of ``near.eval.sweep_job`` (energy jobs first)."""
+    """Run the pending jobs as a Hydra multirun of ``near.commands.sweep_job`` (energy jobs first)."""
     import subprocess
     import sys
 
@@ -286,7 +286,7 @@ def run_hydra(energy: list[Job], policy: list[Job], out: str, launcher: str, n_j
         os.makedirs(sweep_dir, exist_ok=True)
         jobs_file = os.path.join(sweep_dir, "jobs.json")
         write_json(jobs_file, {"jobs": [dataclasses.asdict(j) for j in pending]})
-        cmd = [sys.executable, "-m", "near.eval.sweep_job", "--multirun", f"hydra/launcher={launcher}",
+        cmd = [sys.executable, "-m", "near.commands.sweep_job", "--multirun", f"hydra/launcher={launcher}",
                f"jobs_file={jobs_file}", "index=" + ",".join(str(i) for i in range(len(pending))),
                f"hydra.sweep.dir={sweep_dir}"]
         if launcher == "joblib":
@@ -320,158 +320,6 @@ def run_experiment(sweep: Sweep, launcher: str = "local", n_jobs: int = 2, hydra
             runs.setdefault(job.task, {}).setdefault(job.label, []).append(_read(os.path.join(job.run_dir, "summary.json")))
     result = aggregate(sweep.out, runs, failures)
     result["failures"] = failures
-    return result
-
-
-# ----------------------------------------------------------------------------------------------
-# the report
-
-# final-table columns, in order, shown when some run reports them: (key, header, decimals)
-COLUMNS = (("success_rate", "success rate", 2), ("final_coverage", "final coverage", 2),
-           ("pose_error", "pose error (DTW)", 3), ("sparc", "SPARC", 2), ("path_sparc", "path SPARC", 2),
-           ("root_velocity", "root velocity", 2), ("root_acceleration", "root acceleration", 2),
-           ("root_jerk", "root jerk", 0), ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0),
-           ("task_return", "task return", 0),
-           ("env_steps", "env steps", 0), ("wall_seconds", "wall s", 0))
-CURVES = ("success_rate", "episode_return", "episode_length", "style_reward", "eval/fall_rate", "eval/pose_error")
-
-
-def _stats(values) -> dict:
-    values = np.asarray(values, float)
-    ok = np.isfinite(values)
-    return {"mean": float(values[ok].mean()) if ok.any() else None,
-            "std": float(values[ok].std()) if ok.any() else None, "values": values.tolist()}
-
-
-def summarize(summaries: list[dict]) -> dict:
-    """mean, std and per-seed values of every final number of a method's runs."""
-    row = {key: _stats([s.get(key, np.nan) if s.get(key) is not None else np.nan for s in summaries])
-           for key, _, _ in COLUMNS}
-    row["seeds"] = [s.get("seed") for s in summaries]
-    return row
-
-
-def _curve(run_dir: str, key: str, x_key: str):
-    m = smoothed_metrics(run_dir)
-    if key not in m or x_key not in m:
-        return None
-    x, y = np.asarray(m[x_key], float), np.asarray(m[key], float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    return (x[ok], y[ok]) if ok.sum() > 1 else None
-
-
-def mean_std_curve(curves: list[tuple[np.ndarray, np.ndarray]], points: int = 100):
-    """Interpolate each seed's curve onto a common grid over the range all seeds cover."""
-    lo = max(c[0][0] for c in curves)
-    hi = min(c[0][-1] for c in curves)
-    if hi <= lo:
-        hi = lo + 1e-9
-    grid = np.linspace(lo, hi, points)
-    ys = np.stack([np.interp(grid, x, y) for x, y in curves])
-    return grid, ys.mean(0), ys.std(0)
-
-
-def plot_curves(task: str, methods: dict[str, list[dict]], table: dict, path: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in CURVES if any(_curve(s["run_dir"], k, "env_steps") for ss in methods.values() for s in ss)]
-    keys = keys or list(CURVES[:1])
-    fig, axes = plt.subplots(2, len(keys), figsize=(4.6 * len(keys), 7.5), squeeze=False)
-    for col, key in enumerate(keys):
-        for row, x_key in enumerate(("env_steps", "wall_seconds")):
-            ax = axes[row, col]
-            for label, summaries in methods.items():
-                curves = [c for c in (_curve(s["run_dir"], key, x_key) for s in summaries) if c is not None]
-                if curves:
-                    grid, mean, std = mean_std_curve(curves)
-                    line, = ax.plot(grid, mean, label=f"{label} ({len(curves)} seeds)")
-                    ax.fill_between(grid, mean - std, mean + std, alpha=0.2, color=line.get_color())
-                else:  # a planner (CEM) has no learning curve: its final value as a horizontal line
-                    final = table[label].get({"episode_return": "task_return"}.get(key, key), {}).get("mean")
-                    if final is not None:
-                        ax.axhline(final, ls="--", lw=1.2, color="gray", label=f"{label} (final)")
-            ax.set_xlabel("env steps" if x_key == "env_steps" else "wall time (s)")
-            ax.set_ylabel(key.replace("_", " "))
-            ax.grid(alpha=0.3)
-            if row == 0 and col == 0:
-                ax.legend(fontsize=8)
-    fig.suptitle(f"{task}: mean ± std over seeds")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def expert_reference(summaries: list[dict]) -> tuple[str, dict] | None:
-    """The original's expert values for a humanoid sweep's motion (read from a run's config.yaml)."""
-    from near.eval.metrics import expert_values_for
-
-    for summary in summaries:
-        path = os.path.join(summary.get("run_dir", ""), "config.yaml")
-        if os.path.exists(path):
-            from omegaconf import OmegaConf
-
-            motion = OmegaConf.load(path).get("motion")
-            return expert_values_for(motion) if motion else None
-    return None
-
-
-def table_markdown(table: dict, expert: tuple[str, dict] | None = None) -> str:
-    cols = [(k, h, d) for k, h, d in COLUMNS if any(row[k]["mean"] is not None for row in table.values())]
-    lines = ["| method | seeds | " + " | ".join(h for _, h, _ in cols) + " |",
-             "|---|---:|" + "---:|" * len(cols)]
-    for label, row in table.items():
-        cells = []
-        for key, _, digits in cols:
-            r = row[key]
-            if r["mean"] is None:
-                cells.append("n/a")
-            elif key == "env_steps":
-                cells.append(f"{r['mean']:.0f}")
-            else:
-                cells.append(f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}")
-        lines.append(f"| {label} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
-    if expert:
-        name, values = expert
-        cells = [f"{values[k]:.{d}f}" if k in values else "" for k, _, d in cols]
-        lines.append(f"| expert ({name}) | | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def machine() -> dict:
-    import platform
-
-    import jax
-
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "jax": jax.__version__, "devices": [str(d.device_kind) for d in jax.devices()]}
-
-
-def aggregate(out: str, runs: dict[str, dict[str, list[dict]]], failures: dict[str, str] | None = None) -> dict:
-    """runs[task][method label] = the runs' summaries -> report.md, report.json, curves_<task>.png."""
-    date = time.strftime("%Y-%m-%d")
-    info = machine()
-    result = {"date": date, "machine": info, "tasks": {}, "failures": dict(failures or {})}
-    md = [f"# Experiment report ({date})", "",
-          (f"Machine: {info['platform']}, {info['cpu_count']} CPUs, JAX {info['jax']} on {', '.join(info['devices'])}. "
-           "Mean ± std over seeds; final numbers are the runs' evaluation episodes (summary.json)."), ""]
-    for task, methods in runs.items():
-        table = {label: summarize(summaries) for label, summaries in methods.items()}
-        png = plot_curves(task, methods, table, os.path.join(out, f"curves_{task}.png"))
-        expert = expert_reference([s for ss in methods.values() for s in ss]) if task == "humanoid" else None
-        text = table_markdown(table, expert)
-        result["tasks"][task] = {"table": table, "png": png, "table_markdown": text,
-                                 "expert": dict(zip(("motion", "values"), expert)) if expert else None}
-        md += [f"## {task}", "", text, f"![{task} learning curves]({os.path.basename(png)})", ""]
-    if failures:
-        md += ["## Failed runs", ""] + [f"- {name}: {err}" for name, err in failures.items()] + [""]
-    with open(os.path.join(out, "report.md"), "w") as fh:
-        fh.write("\n".join(md))
-    write_json(os.path.join(out, "report.json"), result)
-    result["markdown"] = os.path.join(out, "report.md")
     return result
 
 
@@ -561,4 +409,4 @@ def main(args: list[str], *, default_seeds: int = len(SEEDS)) -> dict:
 
 
 __all__ = ["SEEDS", "TASKS", "Ablation", "Job", "Sweep", "SweepError", "aggregate", "load_ablations",
-           "mean_std_curve", "parse_args", "plan", "run_experiment", "run_job"]
+           "parse_args", "plan", "run_experiment", "run_job"]

@@ -1,0 +1,82 @@
+"""near play: roll a trained policy (or a CEM run, planned again) out: trajectories PNG or the
+humanoid's metrics, a video of the first episode with a frame strip, and eval.json."""
+
+from __future__ import annotations
+
+import os
+
+from near.config import Config, ConfigError
+from near.eval.policy_eval import (
+    evaluate_policy,
+    make_reference_rollout,
+    rollout_checkpoint,
+    task_metrics,
+)
+from near.factories import load_demos, make_env
+from near.restore import load_policy
+from near.rl.evaluate import split_episodes
+from near.utils.logging import write_json
+from near.viz.episodes import plot_episodes, render_episode, video_fps
+
+
+def play(cfg: Config) -> dict:
+    """Roll a trained policy out: trajectories PNG, video, eval.json."""
+    from near.viz.video import frame_strip, write_video
+
+    if not cfg.checkpoint:
+        raise ConfigError("play needs checkpoint=RUN_DIR (a run folder made by `near train`)")
+    if cfg.task.env == "humanoid":
+        return play_humanoid(cfg)
+    result = rollout_checkpoint(cfg)
+    out = _out_dir(cfg)
+    trajectories = split_episodes(result)
+    demos = None
+    if cfg.task.env == "maze":
+        try:
+            demos = load_demos(cfg).states
+        except Exception:  # noqa: BLE001, S110 - the overlay is optional
+            pass
+    files = {"trajectories": plot_episodes(cfg, result, os.path.join(out, "trajectories.png"), demo_states=demos,
+                                           title=f"{cfg.task.name}: success {result['success_rate']:.0%}")}
+    if cfg.video:
+        frames = render_episode(cfg, trajectories[0], size=256)
+        files["video"] = write_video(frames, os.path.join(out, "episode0.mp4"), fps=video_fps(cfg))
+        import imageio.v3 as iio
+
+        files["strip"] = os.path.join(out, "episode0_strip.png")
+        iio.imwrite(files["strip"], frame_strip(frames, 6))
+    return _write_summary(cfg, result, files, out)
+
+
+def play_humanoid(cfg: Config) -> dict:
+    """The humanoid's play: evaluation metrics over cfg.episodes episodes, and a video of the policy
+    beside the reference clip (both from the clip's first frame), rendered with MuJoCo where OpenGL
+    works and matplotlib otherwise (near.viz.humanoid_video)."""
+    from near.viz.humanoid_video import render_frame_strip, render_humanoid
+
+    env = make_env(cfg)
+    run_cfg, params, obs_stats, _ = load_policy(cfg, cfg.checkpoint)
+    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
+    out = _out_dir(cfg)
+    files = {}
+    if cfg.video:
+        qpos, reference, length = make_reference_rollout(cfg, env, run_cfg)(params, obs_stats)
+        fps = 1.0 / env.control_dt
+        files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
+        files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,
+                                            reference_qpos=reference[: max(length, 2)], fps=fps)
+    return _write_summary(cfg, result, files, out)
+
+
+def _out_dir(cfg: Config) -> str:
+    out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def _write_summary(cfg: Config, result: dict, files: dict, out: str) -> dict:
+    summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "success_rate": result["success_rate"],
+               "episode_length": result["mean_length"], "task_return": result["mean_return"],
+               **task_metrics(cfg.task.env, result), "files": files}
+    write_json(os.path.join(out, "eval.json"), summary)
+    return summary

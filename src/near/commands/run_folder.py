@@ -1,0 +1,17 @@
+"""The run folder every command writes: its default path and the resolved config."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from near.config import Config, to_yaml
+
+
+def default_out(cfg: Config, command: str) -> str:
+    return cfg.out or os.path.join("runs", f"{cfg.task.name}-{command}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def write_config(run_dir: str, cfg: Config) -> None:
+    with open(os.path.join(run_dir, "config.yaml"), "w") as fh:
+        fh.write(to_yaml(cfg))

@@ -1,0 +1,171 @@
+"""near train: step 2, a policy by PPO with the task's style reward (NEAR energy, AMP discriminator or
+none); task.algo=CEM plans instead (near.commands.cem).
+
+Chunks of ``train.iterations_per_log`` compiled iterations; between chunks the host logs, checks
+for non-finite numbers, checkpoints (``resume=True`` continues from the last one), and on request
+renders a video (``train.video_every``) and evaluates (``train.eval_every``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import jax
+import numpy as np
+
+from near.commands.run_folder import default_out, write_config
+from near.config import Config, to_dict
+from near.eval.policy_eval import (
+    eval_scalars,
+    evaluate_policy,
+    make_policy_evaluator,
+    task_metrics,
+)
+from near.factories import make_env, make_style
+from near.restore import model_item, restore_state, train_item
+from near.utils.checkpoint import Checkpointer, load
+from near.utils.logging import (
+    MetricLogger,
+    NonFiniteError,
+    prepare_run_dir,
+    progress_bar,
+    truncate_metrics,
+    write_json,
+)
+
+CURVE_KEYS = ["success_rate", "episode_return", "episode_length", "style_reward", "sigma_level", "energy",
+              "critic_loss", "log_std", "eval/success_rate", "eval/fall_rate", "eval/pose_error"]
+
+
+def train_policy(cfg: Config) -> dict:
+    if cfg.task.algo == "CEM":
+        from near.commands.cem import run_cem_task
+
+        return run_cem_task(cfg)
+    from near.envs.core import AutoReset
+    from near.rl.ppo import make_train, summarize_chunk
+
+    env = make_env(cfg)
+    wrapped = AutoReset(env)
+    style, _ = make_style(cfg, env)
+    run_dir = prepare_run_dir(default_out(cfg, "train"), resume=cfg.resume)
+    write_config(run_dir, cfg)
+    p = cfg.train
+    if cfg.task.algo == "AMP":
+        p = dataclasses.replace(p, learn_std=False)
+    init, train_chunk = make_train(p, wrapped, style, cfg.reward)
+    state = init(jax.random.PRNGKey(cfg.seed))
+    meta = {"kind": "policy", "task": cfg.task.name, "env": cfg.task.env, "algo": cfg.task.algo,
+            "obs_dim": env.obs_dim, "action_dim": env.action_dim, "config": to_dict(cfg)}
+    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    wall_offset = 0.0
+    if cfg.resume and ckpt.latest_step() is not None:
+        restored = load(run_dir, model_target=model_item(state), train_target=train_item(state),
+                        items=("model", "train", "meta"))
+        state = restore_state(state, restored["model"], restored["train"])
+        wall_offset = float(restored["meta"].get("wall_seconds", 0.0))
+        truncate_metrics(run_dir, int(state.iteration) * p.batch_size)
+
+    logger = MetricLogger(run_dir)
+    logger.start -= wall_offset
+    save_video = periodic_eval = None
+    total = p.num_iterations
+    last: dict = {}
+    progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
+    with progress:
+        bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
+        while int(state.iteration) < total:
+            if p.time_limit_s and time.time() - logger.start >= p.time_limit_s:
+                if ckpt.latest_step() != int(state.iteration):
+                    meta["wall_seconds"] = time.time() - logger.start
+                    ckpt.save(int(state.iteration), model_item(state), train_item(state), meta)
+                break
+            n = min(p.iterations_per_log, total - int(state.iteration))
+            new_state, metrics = train_chunk(state, n)
+            iteration = int(new_state.iteration)
+            host = jax.device_get(metrics)  # the chunk's per-iteration metrics, stacked by lax.scan
+            check_finite(summarize_chunk(host), iteration, run_dir)
+            state = new_state
+            for i in range(n):
+                record = summarize_chunk({k: v[i : i + 1] for k, v in host.items()})
+                it = iteration - n + i + 1
+                record["iteration"] = it
+                last = logger.log(it * p.batch_size, {"env_steps": it * p.batch_size, **record})
+            last = dict(last, **{k: v for k, v in summarize_chunk(host).items() if k in
+                                 ("episode_return", "success_rate", "episode_length")})
+            info = f"return {last['episode_return']:.1f} success {last['success_rate']:.2f}"
+            if "sigma_level" in last:
+                info += f" level {int(last['sigma_level'])}"
+            progress.update(bar, completed=iteration, info=info)
+            if iteration % p.checkpoint_every < n or iteration == total:
+                meta["wall_seconds"] = time.time() - logger.start
+                ckpt.save(iteration, model_item(state), train_item(state), meta)
+            if p.video_every and (iteration % p.video_every < n or iteration == total):
+                save_video = save_video or training_video(cfg, env, run_dir)
+                save_video(state, iteration)
+            if p.eval_every and iteration % p.eval_every < n:
+                periodic_eval = periodic_eval or make_policy_evaluator(cfg, env, p.eval_episodes, train_cfg=p)
+                scores = eval_scalars(cfg.task.env, periodic_eval(state.params, state.obs_stats,
+                                                                 jax.random.PRNGKey(cfg.seed + 20_000 + iteration)))
+                logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, "iteration": iteration,
+                                                      **{f"eval/{k}": v for k, v in scores.items()}})
+    logger.close()
+    ckpt.close()
+
+    evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes, evaluator=periodic_eval)
+    summary = {
+        "kind": "policy", "task": cfg.task.name, "algo": cfg.task.algo, "run_dir": run_dir, "seed": cfg.seed,
+        "env_steps": int(state.iteration) * p.batch_size, "iterations": int(state.iteration),
+        "wall_seconds": round(time.time() - logger.start, 2),
+        "success_rate": evaluation["success_rate"], "episode_length": evaluation["mean_length"],
+        "task_return": evaluation["mean_return"], "eval_episodes": p.eval_episodes,
+        "train_success_rate_last": last.get("success_rate"), "train_episode_return_last": last.get("episode_return"),
+        "style_reward_last": last.get("style_reward"), "sigma_level_last": last.get("sigma_level"),
+        "energy_checkpoint": cfg.energy.checkpoint if cfg.task.algo == "NEAR" else None,
+        **task_metrics(cfg.task.env, evaluation),
+    }
+    write_json(os.path.join(run_dir, "summary.json"), summary)
+    from near.utils.logging import smoothed_metrics
+    from near.viz.maze_plots import plot_learning_curves
+
+    plot_learning_curves(smoothed_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"), keys=CURVE_KEYS,
+                         title=f"{cfg.task.name} (seed {cfg.seed}; episode statistics: mean of the last 10 iterations)")
+    return summary
+
+
+def check_finite(metrics: dict, iteration: int, run_dir: str) -> None:
+    bad = [k for k, v in metrics.items() if not np.all(np.isfinite(np.asarray(v))) and not k.startswith("episode")
+           and k != "success_rate"]
+    if bad:
+        raise NonFiniteError(f"policy training produced non-finite {', '.join(sorted(bad))} by iteration {iteration} "
+                             f"(run {run_dir}); the last good checkpoint is kept")
+
+
+def training_video(cfg: Config, env, run_dir: str):
+    """``save(state, iteration) -> path``: a short video of the current policy (``train.video_every``)."""
+    from near.viz.video import write_video
+
+    folder = os.path.join(run_dir, "videos")
+    if cfg.task.env == "humanoid":
+        from near.eval.policy_eval import make_reference_rollout
+        from near.viz.humanoid_video import render_humanoid
+
+        rollout = make_reference_rollout(cfg, env, cfg)
+
+        def save(state, iteration: int) -> str:
+            qpos, reference, length = rollout(state.params, state.obs_stats)
+            n = min(len(qpos), length + 15)  # the episode and half a second after it ends
+            return render_humanoid(os.path.join(folder, f"iteration_{iteration:06d}.mp4"), qpos[:n],
+                                   1.0 / env.control_dt, reference_qpos=reference[:n], size=(240, 320))
+        return save
+
+    from near.rl.evaluate import split_episodes
+    from near.viz.episodes import render_episode, video_fps
+
+    def save(state, iteration: int) -> str:
+        result = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=1)
+        frames = render_episode(cfg, split_episodes(result)[0], size=192)
+        return write_video(frames, os.path.join(folder, f"iteration_{iteration:06d}.mp4"), fps=video_fps(cfg))
+    return save

@@ -1,0 +1,44 @@
+"""near train-energy: step 1, the energy model on the task's demonstration pairs, and how well it
+ranks expert pairs above random ones (summary.json)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from near.commands.run_folder import default_out, write_config
+from near.config import Config, to_dict
+from near.factories import demo_pairs, make_env
+from near.utils.logging import prepare_run_dir, write_json
+
+
+def train_energy(cfg: Config) -> dict:
+    from near.energy.train import fit, load_energy_model, ranking_accuracy
+
+    env = make_env(cfg)
+    pairs = demo_pairs(cfg, env)  # read the demos before touching the run folder
+    run_dir = prepare_run_dir(default_out(cfg, "energy"), resume=cfg.resume)
+    write_config(run_dir, cfg)
+    start = time.time()
+    meta = {"task": cfg.task.name, "env": cfg.task.env, "data": cfg.task.data or "generated", "config": to_dict(cfg)}
+    _, last = fit(cfg.energy, pairs, run_dir, seed=cfg.seed, meta=meta, resume=cfg.resume, show_progress=cfg.progress)
+    model, _ = load_energy_model(run_dir)
+    rng = np.random.default_rng(cfg.seed)
+    random_pairs = _random_pairs(pairs, rng, len(pairs))
+    levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
+    accuracy = {f"rank_accuracy/level_{c}": ranking_accuracy(model, pairs[:4096], random_pairs[:4096], c) for c in levels}
+    summary = {"kind": "energy", "task": cfg.task.name, "run_dir": run_dir, "num_pairs": len(pairs),
+               "wall_seconds": round(time.time() - start, 2), "final_loss": last.get("loss"),
+               "test_loss": last.get("test_loss"), **accuracy}
+    write_json(os.path.join(run_dir, "summary.json"), summary)
+    return summary
+
+
+def _random_pairs(pairs: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Pairs of uniformly random states within the demos' bounding box: the 'not expert' reference."""
+    d = pairs.shape[1] // 2
+    states = np.concatenate([pairs[:, :d], pairs[:, d:]])
+    low, high = states.min(0), states.max(0)
+    return rng.uniform(np.tile(low, 2), np.tile(high, 2), size=(n, 2 * d)).astype(np.float32)

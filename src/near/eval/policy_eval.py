@@ -1,0 +1,236 @@
+"""Evaluating a policy: deterministic episodes, compiled once, and the numbers of each env.
+
+- :func:`make_policy_evaluator` / :func:`evaluate_policy`: episodes of a policy (end of training,
+  ``train.eval_every``, ``near eval``, ``near play``); a CEM run has no weights and plans again
+  (:func:`rollout_checkpoint`).
+- :func:`task_metrics`: maze / push-T path smoothness (SPARC), push-T's final goal coverage, and the
+  humanoid's numbers (:func:`humanoid_metrics`: pose error by DTW against every clip, root smoothness
+  and motion, fall rate).
+- :func:`make_reference_rollout`: the humanoid from a clip's reference state, beside the clip (videos).
+
+It knows no command (near.commands imports it, never the reverse).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from near.config import Config
+from near.eval import metrics as M
+from near.factories import make_env
+from near.restore import load_policy
+from near.rl.evaluate import split_episodes
+from near.utils.checkpoint import CheckpointError
+
+# ----------------------------------------------------------------------------------------------
+# episodes of a policy
+
+
+def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: bool = True,
+                          train_cfg=None) -> Callable:
+    """``evaluate(params, obs_stats, key) -> result``: evaluation episodes of a policy, compiled once.
+
+    Used at the end of training, by ``near eval`` and every ``train.eval_every`` iterations. Humanoid
+    results also carry the pose error, smoothness and fall rate under ``result["humanoid"]``.
+    """
+    from near.rl.evaluate import make_episode_runner
+    from near.rl.ppo import act
+
+    train_cfg = train_cfg or cfg.train
+
+    def policy(args, obs, key):
+        params, obs_stats = args
+        return act(params, train_cfg, obs_stats, obs, env.action_dim, None if deterministic else key)
+
+    humanoid = cfg.task.env == "humanoid"
+    runner = make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps,
+                                 record=("body_pos", "qpos") if humanoid else ())
+    references = reference_trajectories(env) if humanoid else None
+
+    def evaluate(params, obs_stats, key) -> dict:
+        result = runner((params, obs_stats), key)
+        if humanoid:
+            result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps, references)
+        return result
+
+    return evaluate
+
+
+def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
+                    deterministic: bool = True, seed: int | None = None, evaluator: Callable | None = None) -> dict:
+    """Episodes of a training ``state``, or of the policy checkpoint in ``run_dir`` (checked first)."""
+    env = env or make_env(cfg)
+    if state is not None:
+        run_cfg, params, obs_stats = cfg, state.params, state.obs_stats
+    else:
+        run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
+    evaluate = evaluator or make_policy_evaluator(cfg, env, episodes, deterministic=deterministic,
+                                                  train_cfg=run_cfg.train)
+    return evaluate(params, obs_stats, jax.random.PRNGKey(cfg.seed + 10_000 if seed is None else seed))
+
+
+def is_cem_run(path: str) -> bool:
+    summary = os.path.join(os.path.expanduser(path), "summary.json")
+    if not os.path.exists(summary):
+        return False
+    with open(summary) as fh:
+        return json.load(fh).get("algo") == "CEM"
+
+
+def replan_cem(cfg: Config, run_dir: str) -> dict:
+    """A CEM run has no weights: evaluating it plans again with the run's own settings."""
+    from omegaconf import OmegaConf
+
+    from near.config import from_dict
+    from near.energy.train import load_energy_model
+    from near.rl.cem import run_cem
+
+    config_path = os.path.join(os.path.expanduser(run_dir), "config.yaml")
+    run_cfg = from_dict(OmegaConf.to_container(OmegaConf.load(config_path)))
+    if run_cfg.task.env != cfg.task.env:
+        raise CheckpointError(f"{run_dir} is a CEM run on env {run_cfg.task.env!r}, not {cfg.task.env!r}")
+    env = make_env(run_cfg)
+    energy_fn = None
+    if run_cfg.cem.energy_weight != 0:
+        energy_fn = load_energy_model(run_cfg.energy.checkpoint, expect_pair_dim=2 * env.pair_state_dim)[0].energy
+    c = dataclasses.replace(run_cfg.cem, episodes=cfg.episodes, num_envs=min(run_cfg.cem.num_envs, cfg.episodes))
+    max_steps = c.max_steps or run_cfg.task.max_episode_steps
+    return run_cem(env, energy_fn, c, jax.random.PRNGKey(cfg.seed + 10_000), max_steps)
+
+
+def rollout_checkpoint(cfg: Config) -> dict:
+    """``cfg.episodes`` evaluation episodes of ``cfg.checkpoint``: a policy, or a CEM run planned again."""
+    if is_cem_run(cfg.checkpoint):
+        return replan_cem(cfg, cfg.checkpoint)
+    return evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
+
+
+# ----------------------------------------------------------------------------------------------
+# the numbers of each env
+
+
+def step_seconds(env_name: str) -> float | None:
+    """Seconds per env step (the sampling period of SPARC); None where unknown."""
+    if env_name == "maze":
+        from near.envs.maze import MazeConfig
+
+        return MazeConfig().step_seconds
+    if env_name == "pusht":
+        from near.envs.pusht import PushTConfig
+
+        return PushTConfig().substeps * PushTConfig().dt
+    return None
+
+
+def task_metrics(env_name: str, result: dict) -> dict:
+    """Env-specific evaluation numbers: the smoothness of the agent's 2-D path (SPARC, near.eval.metrics)
+    and, on push-T, the coverage of the goal T at the end of each episode; the humanoid's own."""
+    out = {}
+    if env_name == "humanoid":
+        return dict(result.get("humanoid", {}))
+    if env_name in ("maze", "pusht"):  # observations start with the agent's x, y
+        out.update(M.path_metrics([e[:, :2] for e in split_episodes(result)], step_seconds(env_name)))
+    if env_name != "pusht":
+        return out
+    from near.viz.pusht_plots import states_coverage
+
+    final = np.array([states_coverage(e[-1:])[0] for e in split_episodes(result)])
+    return {**out, "final_coverage": float(final.mean()),
+            "final_coverage_per_episode": [round(float(c), 4) for c in final]}
+
+
+def eval_scalars(env_name: str, result: dict) -> dict:
+    """The scalar numbers of an evaluation result: success, return, length and the task's metrics."""
+    out = {"success_rate": result["success_rate"], "episode_return": result["mean_return"],
+           "episode_length": result["mean_length"]}
+    out.update({k: v for k, v in task_metrics(env_name, result).items() if np.isscalar(v)})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the humanoid
+
+
+def reference_trajectories(env) -> list[np.ndarray]:
+    """Each clip's body positions (T_c, 15, 3) every control step, for the DTW pose error."""
+    lib = env.library
+    starts, frames, fps = (np.asarray(x) for x in (lib.clip_start, lib.clip_frames, lib.clip_fps))
+    body_pos = np.asarray(lib.body_pos)
+    return [M.sample_clip(body_pos[s : s + n], 1.0 / f, env.control_dt) for s, n, f in zip(starts, frames, fps)]
+
+
+def humanoid_eval_metrics(rollout: dict, demo_trajs: Sequence[np.ndarray], dt: float = M.HUMANOID_DT,
+                          k: int = M.TOP_K) -> dict:
+    """The humanoid's numbers from one deterministic rollout (spec §9).
+
+    rollout: ``body_pos`` (T+1, n_envs, 15, 3) world positions, ``learnt_return`` (n_envs,) raw energy
+    (AMP: discriminator reward) summed until each env's first termination, ``episode_return`` and
+    ``episode_length`` (n_envs,) up to it, ``max_steps``. demo_trajs: the motion's clips as body
+    positions (T_c, 15, 3) every dt (:func:`near.eval.metrics.sample_clip`).
+    """
+    out = M.humanoid_metrics(rollout["body_pos"], rollout["learnt_return"], demo_trajs, dt=dt, k=k)
+    out.update(M.episode_stats(rollout["episode_return"], rollout["episode_length"]))
+    out["fall_rate"] = M.fall_rate(rollout["episode_length"], rollout["max_steps"])
+    return out
+
+
+def humanoid_metrics(env, result: dict, max_steps: int, references: list[np.ndarray]) -> dict:
+    """Pose error (DTW against each clip of ``references``, see reference_trajectories), root smoothness
+    and fall rate of a humanoid evaluation (a :func:`make_policy_evaluator` result).
+
+    The original scores the 20 envs with the highest learnt return (energy or discriminator reward);
+    we rank by task return, which needs no reward model at evaluation time.
+    """
+    first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
+    rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
+               "episode_return": result["episode_return"], "episode_length": result["episode_length"],
+               "max_steps": max_steps - 1}
+    out = humanoid_eval_metrics(rollout, references, dt=env.control_dt,
+                                k=min(20, len(result["episode_return"])))
+    return {k: v for k, v in out.items() if np.isscalar(v)}
+
+
+def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: float = 0.0):
+    """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
+    deterministic episode from the reference state of one clip at ``start`` seconds, beside the clip
+    itself over the same steps. Compiled once; call it with any parameters of the same networks."""
+    from near.envs.humanoid import model as hm
+    from near.motion.library import motion_state
+    from near.rl.ppo import act
+
+    steps = cfg.task.max_episode_steps - 1
+    times = start + jnp.arange(steps + 1) * env.control_dt
+    motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
+    reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
+
+    @jax.jit
+    def episode(params, obs_stats, motion):
+        state = env.state_from_motion(jax.tree.map(lambda x: x[0], motion))
+
+        def step(carry, _):
+            state, alive = carry
+            action = act(params, run_cfg.train, obs_stats, state.obs[None], env.action_dim)[0]
+            new, _, _, done, _ = env.step(state, action)
+            state = jax.tree.map(lambda n, o: jnp.where(alive, n, o), new, state)
+            return (state, alive & ~done), (state.qpos, alive)
+
+        _, (qpos, alive) = jax.lax.scan(step, (state, jnp.array(True)), None, length=steps)
+        return jnp.concatenate([state.qpos[None], qpos]), alive.sum()
+
+    def rollout(params, obs_stats):
+        qpos, length = episode(params, obs_stats, motion)
+        return np.asarray(qpos), reference, int(length)
+
+    return rollout
+
+
+__all__ = ["eval_scalars", "evaluate_policy", "humanoid_eval_metrics", "humanoid_metrics", "is_cem_run",
+           "make_policy_evaluator", "make_reference_rollout", "reference_trajectories", "replan_cem",
+           "rollout_checkpoint", "step_seconds", "task_metrics"]

@@ -1,0 +1,122 @@
+"""What a run config builds: the env, the demonstrations and their state pairs, the style reward.
+
+Shared by the commands and the evaluators (near.eval.policy_eval); it knows no command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import numpy as np
+
+from near.config import Config, ConfigError
+
+MOTION_HELP = ("pass motion=PATH: a motion-set yaml ({motions: [{file, weight}]}), a poselib .npy clip or a "
+               "DeepMimic humanoid3d_*.txt clip (e.g. the NEAR walk set amp_humanoid_walk.yaml, or "
+               "pybullet_data/data/motions/humanoid3d_walk.txt from `pip install pybullet`)")
+
+PUSHT_DATA_HELP = ("push-T has no scripted expert: pass task.data=PATH, the Diffusion Policy replay store "
+                   "pusht_cchi_v7_replay.zarr (206 human episodes; data/state (N, 5) = agent x, y, block x, y, "
+                   "angle; in this project /work/shared/data/pusht/pusht_cchi_v7_replay.zarr, originally "
+                   "data/pusht/ of the NEAR / Diffusion Policy repos, spec near-environments.md §6.2)")
+
+STATE_DIMS = {"maze": (2, "x, y"), "pusht": (5, "agent x, agent y, block x, block y, block angle")}
+
+
+def make_env(cfg: Config):
+    if cfg.task.env == "maze":
+        from near.envs.maze import MazeConfig, MazeEnv
+
+        return MazeEnv(MazeConfig(max_steps=cfg.task.max_episode_steps))
+    if cfg.task.env == "pusht":
+        from near.envs.pusht import PushTConfig, PushTEnv
+
+        return PushTEnv(PushTConfig(max_steps=cfg.task.max_episode_steps))
+    if cfg.task.env == "humanoid":
+        return make_humanoid_env(cfg)
+    raise ConfigError(f"unknown env {cfg.task.env!r} (task {cfg.task.name}); available: maze, pusht, humanoid")
+
+
+def make_humanoid_env(cfg: Config):
+    from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv, reward_types_for
+    from near.envs.humanoid.model import PhysicsConfig
+    from near.motion.library import load_library
+
+    t = cfg.task
+    if not cfg.motion:
+        raise ConfigError(f"task {t.name} imitates motion clips: {MOTION_HELP}")
+    library = load_library(os.path.expanduser(cfg.motion), drop_tpose_frame=t.drop_tpose_frame,
+                           dedupe_frames=t.dedupe_frames)
+    try:
+        env_cfg = HumanoidConfig(
+            episode_length=t.max_episode_steps, termination_height=t.termination_height,
+            early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
+            reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), local_root_obs=t.local_root_obs,
+            physics=PhysicsConfig(**dataclasses.asdict(t.physics)))
+        return HumanoidEnv(library, env_cfg)
+    except ValueError as exc:
+        raise ConfigError(f"task {t.name}: {exc}") from None
+
+
+def load_demos(cfg: Config):
+    """The task's demonstrations: a zarr store (task.data) or, on the maze, the scripted expert."""
+    if cfg.task.env not in STATE_DIMS:
+        raise ConfigError(f"no demonstrations defined for env {cfg.task.env!r}")
+    if cfg.task.env == "pusht" and not cfg.task.data:
+        raise ConfigError(f"task {cfg.task.name}: {PUSHT_DATA_HELP}")
+    if cfg.task.data:
+        from near.data.demos import load_zarr_demos
+
+        demos = load_zarr_demos(os.path.expanduser(cfg.task.data))
+        dim, names = STATE_DIMS[cfg.task.env]
+        if demos.state_dim != dim:
+            raise ConfigError(f"{cfg.task.data}: {cfg.task.env} demos need {dim} numbers per state ({names}), "
+                              f"found {demos.state_dim}")
+        if cfg.task.demo_drop_repeated or cfg.task.demo_upsample > 1:
+            from near.data.demos import resample_demos
+
+            demos = resample_demos(demos, drop_repeated=cfg.task.demo_drop_repeated, upsample=cfg.task.demo_upsample)
+        return demos
+    from near.envs.maze_expert import generate_maze_demos
+
+    return generate_maze_demos(cfg.task.num_demo_episodes, seed=cfg.seed)
+
+
+def demo_pairs(cfg: Config, env=None) -> np.ndarray:
+    from near.data.demos import transition_pairs
+
+    env = env or make_env(cfg)
+    if cfg.task.env == "humanoid":  # pairs drawn from the motion library at random clips and times
+        sample = jax.jit(env.demo_pairs, static_argnums=1)
+        return np.asarray(sample(jax.random.PRNGKey(cfg.seed), cfg.task.num_demo_pairs))
+    return transition_pairs(load_demos(cfg), order=env.pair_order)
+
+
+def make_style(cfg: Config, env):
+    """The style reward of the task's algorithm: the only thing that differs between methods."""
+    from near.rl.ppo import NoStyle
+
+    algo = cfg.task.algo
+    if algo == "NEAR":
+        from near.energy.train import load_energy_model
+        from near.rl.near import NEARReward
+
+        if not cfg.energy.checkpoint:
+            raise ConfigError("task NEAR needs a trained energy model: pass energy.checkpoint=RUN_DIR "
+                              "(made by `near train-energy`)")
+        model, meta = load_energy_model(cfg.energy.checkpoint, expect_pair_dim=2 * env.pair_state_dim,
+                                        expect_env=cfg.task.env)
+        return NEARReward(model, cfg.reward), meta
+    if algo == "AMP":
+        from near.rl.amp import AMPReward
+
+        steps = cfg.train.update_epochs * (cfg.train.batch_size // cfg.train.minibatch_size)
+        return AMPReward(demo_pairs(cfg, env), cfg.amp, updates_per_iteration=steps), {}
+    if algo == "PPO":
+        return NoStyle(), {}
+    raise ConfigError(f"algorithm {algo!r} is not available yet (task {cfg.task.name})")
+
+
+__all__ = ["demo_pairs", "load_demos", "make_env", "make_humanoid_env", "make_style"]
