@@ -37,19 +37,44 @@ def load_policy(cfg: Config, path: str):
 
     meta = load_meta(path)
     if meta.get("kind") != "policy":
-        raise CheckpointError(f"{path} is not a policy checkpoint (kind={meta.get('kind')!r}); "
+        raise CheckpointError(f"{path} is not a policy checkpoint (kind={str(meta.get('kind'))[:40]!r}); "
                               f"energy models are used with energy.checkpoint=... or `near viz energy`")
     if cfg.task.env != meta.get("env"):
-        raise CheckpointError(f"checkpoint {path} is a {meta.get('task')} policy (env {meta.get('env')!r}), "
+        raise CheckpointError(f"checkpoint {path} is a {str(meta.get('task'))[:40]} policy (env {str(meta.get('env'))[:40]!r}), "
                               f"not for task {cfg.task.name} (env {cfg.task.env!r})")
-    run_cfg = from_dict(meta["config"])
+    run_cfg = run_config(path, meta)
     actor, critic = make_networks(run_cfg.train, meta["action_dim"])
-    dummy = jnp.zeros((1, meta["obs_dim"]))
-    key = jax.random.PRNGKey(0)
-    target = {"params": {"actor": actor.init(key, dummy), "critic": critic.init(key, dummy)},
-              "obs_stats": RunningStats.create(meta["obs_dim"]), "value_stats": RunningStats.create(1)}
-    model = load(path, model_target=target, items=("model",))["model"]
+
+    def template():
+        dummy = jnp.zeros((1, meta["obs_dim"]))
+        key = jax.random.PRNGKey(0)
+        return {"params": {"actor": actor.init(key, dummy), "critic": critic.init(key, dummy)},
+                "obs_stats": RunningStats.create(meta["obs_dim"]), "value_stats": RunningStats.create(1)}
+
+    # shapes only: compared with the stored arrays before anything of the metadata's sizes is allocated
+    model = load(path, model_target=jax.eval_shape(template), items=("model",))["model"]
     return run_cfg, model["params"], model["obs_stats"], meta
+
+
+def run_config(path: str, meta: dict) -> Config:
+    """The config a policy checkpoint's metadata records, checked like a user's (an edited or corrupt
+    record would otherwise size networks at will)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from near.config import ConfigError, check_numbers
+
+    for key in ("obs_dim", "action_dim"):
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 20:
+            raise CheckpointError(f"policy checkpoint {path}: metadata field {key!r} is {str(value)[:40]}, not a size")
+    if not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"policy checkpoint {path}: its metadata has no 'config' record")
+    try:
+        run_cfg = from_dict(meta["config"])
+        check_numbers(run_cfg)
+    except (ConfigError, OmegaConfBaseException, ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"policy checkpoint {path}: metadata field {str(exc).splitlines()[0][:300]}") from None
+    return run_cfg
 
 
 def load_train_state(cfg: Config, path: str):
@@ -59,16 +84,16 @@ def load_train_state(cfg: Config, path: str):
 
     meta = load_meta(path)
     if meta.get("kind") != "policy":
-        raise CheckpointError(f"{path} is not a policy run (kind={meta.get('kind')!r})")
-    run_cfg = from_dict(meta["config"])
+        raise CheckpointError(f"{path} is not a policy run (kind={str(meta.get('kind'))[:40]!r})")
+    run_cfg = run_config(path, meta)
     env = make_env(run_cfg)
     style, _ = make_style(run_cfg, env)
     p = dataclasses.replace(run_cfg.train, learn_std=run_cfg.task.algo != "AMP" and run_cfg.train.learn_std)
     init, _ = make_train(p, AutoReset(env), style, run_cfg.reward)
-    template = init(jax.random.PRNGKey(0))
+    template = jax.eval_shape(init, jax.random.PRNGKey(0))  # checked against the stored arrays before allocating
     restored = load(path, model_target=model_item(template), train_target=train_item(template),
                     items=("model", "train"))
     return run_cfg, style, restore_state(template, restored["model"], restored["train"])
 
 
-__all__ = ["load_policy", "load_train_state", "model_item", "restore_state", "train_item"]
+__all__ = ["load_policy", "load_train_state", "model_item", "restore_state", "run_config", "train_item"]

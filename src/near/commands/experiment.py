@@ -244,7 +244,10 @@ def _resumable(job: Job, cfg) -> bool:
     ckpt = os.path.join(job.run_dir, "checkpoints")
     if job.algo == "CEM" or not os.path.isdir(ckpt) or not any(d.isdigit() for d in os.listdir(ckpt)):
         return False
-    return _saved_settings(job.run_dir) == _settings(cfg)
+    try:
+        return _saved_settings(job.run_dir) == _settings(cfg)
+    except Exception:  # noqa: BLE001 - an unreadable config.yaml: the run starts again
+        return False
 
 
 def _read(path: str) -> dict:

@@ -13,5 +13,8 @@ def default_out(cfg: Config, command: str) -> str:
 
 
 def write_config(run_dir: str, cfg: Config) -> None:
-    with open(os.path.join(run_dir, "config.yaml"), "w") as fh:
+    """config.yaml, written whole or not at all (a kill mid-write must leave a folder that loads)."""
+    path = os.path.join(run_dir, "config.yaml")
+    with open(path + ".tmp", "w") as fh:
         fh.write(to_yaml(cfg))
+    os.replace(path + ".tmp", path)

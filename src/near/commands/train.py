@@ -29,6 +29,7 @@ from near.utils.checkpoint import Checkpointer, load
 from near.utils.logging import (
     MetricLogger,
     NonFiniteError,
+    last_record,
     prepare_run_dir,
     progress_bar,
     truncate_metrics,
@@ -66,6 +67,7 @@ def train_policy(cfg: Config) -> dict:
                         items=("model", "train", "meta"))
         state = restore_state(state, restored["model"], restored["train"])
         wall_offset = float(restored["meta"].get("wall_seconds", 0.0))
+    if cfg.resume:  # records after the last checkpoint (or before the first) are logged again below
         truncate_metrics(run_dir, int(state.iteration) * p.batch_size)
 
     logger = MetricLogger(run_dir)
@@ -86,7 +88,7 @@ def train_policy(cfg: Config) -> dict:
             new_state, metrics = train_chunk(state, n)
             iteration = int(new_state.iteration)
             host = jax.device_get(metrics)  # the chunk's per-iteration metrics, stacked by lax.scan
-            check_finite(summarize_chunk(host), iteration, run_dir)
+            check_finite(host, iteration - n, run_dir, ckpt.latest_step())
             state = new_state
             for i in range(n):
                 record = summarize_chunk({k: v[i : i + 1] for k, v in host.items()})
@@ -99,9 +101,7 @@ def train_policy(cfg: Config) -> dict:
             if "sigma_level" in last:
                 info += f" level {int(last['sigma_level'])}"
             progress.update(bar, completed=iteration, info=info)
-            if iteration % p.checkpoint_every < n or iteration == total:
-                meta["wall_seconds"] = time.time() - logger.start
-                ckpt.save(iteration, model_item(state), train_item(state), meta)
+            # video and evaluation before the checkpoint: a run killed in between does them again
             if p.video_every and (iteration % p.video_every < n or iteration == total):
                 save_video = save_video or training_video(cfg, env, run_dir)
                 save_video(state, iteration)
@@ -111,8 +111,13 @@ def train_policy(cfg: Config) -> dict:
                                                                  jax.random.PRNGKey(cfg.seed + 20_000 + iteration)))
                 logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, "iteration": iteration,
                                                       **{f"eval/{k}": v for k, v in scores.items()}})
+            if iteration % p.checkpoint_every < n or iteration == total:
+                meta["wall_seconds"] = time.time() - logger.start
+                ckpt.save(iteration, model_item(state), train_item(state), meta)
     logger.close()
     ckpt.close()
+    if not last:  # resumed after its last iteration (killed while finishing): report what was logged
+        last = last_record(run_dir)
 
     evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes, evaluator=periodic_eval)
     summary = {
@@ -135,12 +140,28 @@ def train_policy(cfg: Config) -> dict:
     return summary
 
 
-def check_finite(metrics: dict, iteration: int, run_dir: str) -> None:
-    bad = [k for k, v in metrics.items() if not np.all(np.isfinite(np.asarray(v))) and not k.startswith("episode")
-           and k != "success_rate"]
-    if bad:
-        raise NonFiniteError(f"policy training produced non-finite {', '.join(sorted(bad))} by iteration {iteration} "
-                             f"(run {run_dir}); the last good checkpoint is kept")
+# where a NaN starts, in the order it spreads: the reward models' outputs, then the rewards, the losses
+ORIGINS = ("energy", "disc_logit_rollout", "disc_reward", "disc_loss", "disc_", "style_reward", "task_reward",
+           "combined_reward", "critic_loss", "actor_loss", "")
+
+
+def check_finite(metrics: dict, start: int, run_dir: str, last_checkpoint: int | None = None) -> None:
+    """Stop on the first iteration of a chunk whose metrics hold NaN/inf, naming the iteration and the
+    quantity where it most likely started (``metrics``: per-iteration values stacked by the chunk,
+    whose first iteration is ``start + 1``)."""
+    per_iteration = {k: np.asarray(v).reshape(len(np.asarray(v)), -1) for k, v in metrics.items()
+                     if not k.startswith("episode") and k not in ("success_sum", "success_rate", "episodes")}
+    rows = [i for i in range(min(len(v) for v in per_iteration.values()))
+            if any(not np.all(np.isfinite(v[i])) for v in per_iteration.values())]
+    if not rows:
+        return
+    bad = sorted(k for k, v in per_iteration.items() if not np.all(np.isfinite(v[rows[0]])))
+    first = next(k for prefix in ORIGINS for k in bad if k.startswith(prefix))
+    kept = f"the last good checkpoint (iteration {last_checkpoint}) is kept" if last_checkpoint is not None else \
+        "no checkpoint was written yet"
+    raise NonFiniteError(f"policy training produced a non-finite {first} at iteration {start + rows[0] + 1} "
+                         f"(also non-finite: {', '.join(k for k in bad if k != first) or 'nothing else'}; run {run_dir}); "
+                         f"{kept}. A lower train.learning_rate, or checking the reward model, usually helps.")
 
 
 def training_video(cfg: Config, env, run_dir: str):

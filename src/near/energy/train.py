@@ -256,15 +256,16 @@ def load_energy_model(path: str, *, expect_pair_dim: int | None = None, expect_e
     from near.utils.checkpoint import CheckpointError, load, load_meta
 
     meta = load_meta(path)
+    said = lambda key: repr(str(meta.get(key))[:40])  # noqa: E731 - metadata values may be anything, of any size
     if meta.get("kind") != "energy":
-        raise CheckpointError(f"{path} is not an energy-model checkpoint (kind={meta.get('kind')!r})")
+        raise CheckpointError(f"{path} is not an energy-model checkpoint (kind={said('kind')})")
     if expect_pair_dim is not None and meta.get("pair_dim") != expect_pair_dim:
         raise CheckpointError(
-            f"energy checkpoint {path} was trained on {meta.get('pair_dim')}-number pairs of env "
-            f"{meta.get('env')!r}, but this task uses {expect_pair_dim}-number pairs"
+            f"energy checkpoint {path} was trained on {said('pair_dim')}-number pairs of env "
+            f"{said('env')}, but this task uses {expect_pair_dim}-number pairs"
         )
     if expect_env is not None and meta.get("env") not in (None, expect_env):
-        raise CheckpointError(f"energy checkpoint {path} was trained for env {meta.get('env')!r}, not {expect_env!r}")
+        raise CheckpointError(f"energy checkpoint {path} was trained for env {said('env')}, not {expect_env!r}")
     cfg, pair_dim = _config_from_meta(path, meta)
     init, *_ = make_trainer(cfg, pair_dim)
     template = jax.eval_shape(init, jax.random.PRNGKey(0))  # shapes only: checked against the stored arrays first

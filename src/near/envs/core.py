@@ -40,6 +40,11 @@ def make_pair(env: Env, before: jax.Array, after: jax.Array) -> jax.Array:
     raise ValueError(f"unknown pair_order {env.pair_order!r}")
 
 
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
 @struct.dataclass
 class WrappedState:
     env_state: Any
@@ -71,18 +76,29 @@ class AutoReset:
     def step(self, state: WrappedState, action: jax.Array):
         before = self.env.pair_state(state.env_state)
         env_state, obs, reward, done, info = self.env.step(state.env_state, action)
-        pair = make_pair(self.env, before, self.env.pair_state(env_state))
+        after = self.env.pair_state(env_state)
+        # A NaN or inf anywhere in the new state (an exploding simulation) ends this env's episode
+        # and resets it; the step counts in info["nonfinite"] and nothing non-finite reaches the
+        # learner (one bad env would otherwise poison the whole batch's update).
+        bad = ~_all_finite((env_state, obs, reward, after)) | info.get("nonfinite", False)
+        pair = jnp.where(bad, make_pair(self.env, before, before), make_pair(self.env, before, after))
+        reward = jnp.where(bad, 0.0, reward)
+        done = done | bad
 
         episode_return = state.episode_return + reward
         episode_length = state.episode_length + 1
-        info = dict(info)
-        info["pair"] = pair
-        info["terminal_obs"] = obs
-        info["episode_return"] = episode_return  # valid where done
-        info["episode_length"] = episode_length
-
         key, sub = jax.random.split(state.key)
         reset_state, reset_obs = self.env.reset(sub)
+        info = dict(info)
+        info["pair"] = pair
+        info["terminal_obs"] = jnp.where(bad, reset_obs, obs)
+        info["episode_return"] = episode_return  # valid where done
+        info["episode_length"] = episode_length
+        info["nonfinite"] = bad
+        for flag in ("truncated", "success"):  # a blown-up episode neither succeeds nor bootstraps
+            if flag in info:
+                info[flag] = info[flag] & ~bad
+
         env_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, env_state)
         obs = jnp.where(done, reset_obs, obs)
         new = WrappedState(

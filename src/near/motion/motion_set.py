@@ -35,7 +35,7 @@ def read_yaml(source: str, what: str):
     """The parsed yaml file, or one MotionDataError naming the file and what it should have been."""
     try:
         with open(source, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+            return yaml.safe_load(f)  # not libyaml's CSafeLoader: deep nesting overflows its C stack (a crash)
     except OSError as e:
         raise fail(source, f"cannot read {what} ({e.strerror or e})") from None
     except UnicodeDecodeError as e:

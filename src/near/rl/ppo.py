@@ -116,6 +116,7 @@ class Transition(NamedTuple):
     success: jax.Array
     episode_return: jax.Array
     episode_length: jax.Array
+    nonfinite: jax.Array  # the env's state went NaN/inf on this step and it was reset (AutoReset)
 
 
 @struct.dataclass
@@ -217,7 +218,8 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         truncated = info["truncated"] & done
         _, _, terminal_value = policy_value(params, obs_stats, value_stats, info["terminal_obs"])
         transition = Transition(obs, action, log_prob, value, reward, done, truncated, terminal_value,
-                                info["pair"], info["success"] & done, info["episode_return"], info["episode_length"])
+                                info["pair"], info["success"] & done, info["episode_return"], info["episode_length"],
+                                info["nonfinite"])
         return (params, obs_stats, value_stats, env_state, next_obs, key), transition
 
     def gae(traj: Transition, rewards: jax.Array, last_value: jax.Array):
@@ -298,6 +300,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
             "episode_return_sum": (traj.episode_return * done).sum(),
             "episode_length_sum": (traj.episode_length * done).sum(),
             "success_sum": traj.success.astype(jnp.float32).sum(),
+            "nonfinite_resets": traj.nonfinite.astype(jnp.float32).sum(),  # envs reset after a NaN/inf state
             "style_reward": style_reward.sum(0).mean(),  # summed over the horizon, env-averaged
             "combined_reward": rewards.sum(0).mean(),
             "task_reward": task_reward.sum(0).mean(),
@@ -317,6 +320,9 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
     return init, jax.jit(train_chunk, static_argnums=1)
 
 
+COUNTS = ("nonfinite_resets",)  # per-iteration counts: a chunk's record sums them
+
+
 def summarize_chunk(metrics: dict) -> dict:
     """Reduce a chunk's stacked per-iteration metrics to one record (episode stats weighted by count)."""
     import numpy as np
@@ -329,7 +335,12 @@ def summarize_chunk(metrics: dict) -> dict:
         total = m.pop(key).sum()
         out[name] = float(total / episodes) if episodes > 0 else float("nan")
     for key, value in m.items():
-        out[key] = float(value[-1]) if key in ("sigma_level", "log_std", "reward_centre") else float(value.mean())
+        if key in ("sigma_level", "log_std", "reward_centre"):
+            out[key] = float(value[-1])
+        elif key in COUNTS:
+            out[key] = float(value.sum())
+        else:
+            out[key] = float(value.mean())
     return out
 
 

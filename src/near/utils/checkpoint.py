@@ -76,10 +76,21 @@ class Checkpointer:
         shutil.rmtree(os.path.join(self.directory, _TRASH), ignore_errors=True)
 
     def _discard_partial(self, step: int) -> None:
-        """Remove what a failed save left (its temporary folder), so that it is not mistaken for a step."""
-        for name in os.listdir(self.directory):
-            if name.startswith(f"{step}.") and "tmp" in name:
+        """Remove what a failed save left (its temporary folder), so that it is not mistaken for a step.
+        Orbax writes the items in threads: the others may still be writing when one has failed."""
+        import time
+
+        try:
+            self.manager.wait_until_finished()
+        except Exception:  # noqa: BLE001 - the same failure again
+            pass
+        for _ in range(50):
+            left = [n for n in os.listdir(self.directory) if n.startswith(f"{step}.") and "tmp" in n]
+            for name in left:
                 shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+            if not left:
+                break
+            time.sleep(0.1)
         try:
             self.manager.reload()
         except Exception:  # noqa: BLE001 - best effort: the error being reported matters more

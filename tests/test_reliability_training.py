@@ -1,0 +1,245 @@
+"""Reliability of training (issue #17) on tiny maze runs: faults injected during training (a NaN
+state, NaN in the energy, the discriminator or the loss, a full disk), determinism (the same seed
+and config give bit-identical parameters and metrics), and fuzzed run folders given as checkpoint=.
+A real `near train-energy` process killed mid-checkpoint and resumed is the CI size of
+benchmarks/reliability_kill.py."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import errno
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+import reliability_fuzz as F  # noqa: E402
+
+from near.commands import train as train_cmd  # noqa: E402
+from near.commands.train import train_policy  # noqa: E402
+from near.commands.train_energy import train_energy  # noqa: E402
+from near.config import compose_config  # noqa: E402
+from near.energy.train import load_energy_model  # noqa: E402
+from near.restore import load_policy  # noqa: E402
+from near.utils.checkpoint import CheckpointError, load  # noqa: E402
+from near.utils.logging import NonFiniteError, read_metrics  # noqa: E402
+
+TINY = F.RUN_OVERRIDES  # the fuzzing's seed runs: 2 envs x 4 steps, 4-unit networks, 2 energy steps
+WALL = ("wall_seconds",)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny energy run and a tiny NEAR policy run (also the seed inputs of the run-folder fuzzing)."""
+    return F.make_seed_runs(str(tmp_path_factory.mktemp("runs")))
+
+
+def _arrays(run: str) -> dict:
+    r = load(run, items=("model", "train"))
+    return {jax.tree_util.keystr(p): np.asarray(x) for p, x in jax.tree_util.tree_leaves_with_path(r)}
+
+
+def _records(run: str) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k not in WALL} for line in open(os.path.join(run, "metrics.jsonl"))]
+
+
+def test_same_seed_and_config_give_bit_identical_runs(runs, tmp_path):
+    """A second NEAR run of the same seed and config: every checkpointed array (weights, optimiser,
+    environments, RNG) and every metric record bit-identical to the first."""
+    again = str(tmp_path / "again")
+    train_policy(compose_config(TINY + [f"out={again}", f"energy.checkpoint={runs['energy']}"]))
+    a, b = _arrays(runs["policy"]), _arrays(again)
+    assert len(a) > 20 and a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    records = _records(again)
+    assert len(records) == 3 and _records(runs["policy"]) == records
+    assert any(r["critic_loss"] != records[0]["critic_loss"] for r in records)  # it trained: values change
+
+
+def test_killed_energy_training_resumes_to_the_unkilled_result(runs, tmp_path):
+    """`near train-energy` in its own process, SIGKILLed while it writes a checkpoint, then resumed:
+    the folder loads after the kill and the finished run equals the unkilled one (the fixture's, run in
+    this process) bit for bit: weights, optimiser, metrics, summary (benchmarks/reliability_kill.py)."""
+    import signal
+    import subprocess
+    import time
+
+    import reliability_kill as K
+
+    target = str(tmp_path / "killed")
+    args = ["train-energy", *TINY, f"out={target}"]
+    env = dict(os.environ, NEAR_XLA_CACHE=jax.config.jax_compilation_cache_dir or "off")
+    proc = subprocess.Popen(K.near_cmd(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while proc.poll() is None and not K.writing_checkpoint(target) and time.time() < deadline:
+        time.sleep(0.001)
+    assert proc.poll() is None, "the run ended before a checkpoint write was seen"
+    os.killpg(proc.pid, signal.SIGKILL)  # our own process group
+    proc.wait()
+    assert not os.path.exists(os.path.join(target, "summary.json"))
+    K.check_after_kill(target, runs["energy"], {})  # loads, no corrupt checkpoint, at most one interval lost
+    done = subprocess.run(K.near_cmd(args + ["resume=True"]), env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts = K.compare_finished(target, runs["energy"])
+    assert facts["arrays_compared"] > 10 and facts["metric_records_compared"] == 2
+
+
+def test_run_folders_given_as_checkpoint_survive_fuzzing(runs, tmp_path):
+    cases = F.FULL_CASES if os.environ.get("NEAR_FULL_RELIABILITY") == "1" else 40
+    row = F.fuzz("run_folder", cases, str(tmp_path), hypothesis_seed=17, runs=runs)
+    assert row["fault"] is None, row["fault"]
+    assert row["cases"] >= cases and row["loaded"] > 0 and row["refused"] > 0
+
+
+def test_edited_checkpoint_metadata_cannot_size_allocations(runs, tmp_path):
+    """Checkpoint metadata that claims huge or wrong sizes is refused (by range, or by the stored arrays'
+    shapes) before anything of that size is allocated."""
+    import shutil
+
+    for kind, field, value, where, match in (
+            ("policy", "obs_dim", 10**6, None, "stored with shape"), ("policy", "obs_dim", "maze", None, "obs_dim"),
+            ("policy", "action_dim", 10**9, None, "action_dim"), ("energy", "num_levels", 10**9, "energy", "num_levels"),
+            ("energy", "latent_dim", 10**9, "energy", "stored with shape")):
+        run = str(tmp_path / f"{kind}_{field}_{value}")
+        shutil.copytree(runs[kind], run)
+        for step in os.listdir(os.path.join(run, "checkpoints")):
+            path = os.path.join(run, "checkpoints", step, "meta", "metadata")
+            meta = json.load(open(path))
+            (meta[where] if where else meta)[field] = value
+            json.dump(meta, open(path, "w"))
+        with F.guarded(), pytest.raises(CheckpointError, match=match):
+            if kind == "policy":
+                load_policy(compose_config(TINY), run)
+            else:
+                load_energy_model(run, expect_pair_dim=4, expect_env="maze")
+
+
+# ----------------------------------------------------------------------------------------------
+# faults injected during training
+
+
+class ExplodingMaze:
+    """The maze whose state turns NaN at every episode's 3rd step (a simulation blowing up)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        for name in ("obs_dim", "action_dim", "pair_state_dim", "pair_order"):
+            setattr(self, name, getattr(inner, name))
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def reset(self, key):
+        return self.inner.reset(key)
+
+    def pair_state(self, state):
+        return self.inner.pair_state(state)
+
+    def step(self, state, action):
+        state, obs, reward, done, info = self.inner.step(state, action)
+        boom = state.t == 3
+        return state.replace(pos=jnp.where(boom, jnp.nan, state.pos)), jnp.where(boom, jnp.nan, obs), reward, done, info
+
+
+def test_nan_state_resets_that_env_counts_it_and_training_goes_on(tmp_path, monkeypatch):
+    make_env = train_cmd.make_env
+    monkeypatch.setattr(train_cmd, "make_env", lambda cfg: ExplodingMaze(make_env(cfg)))
+    out = str(tmp_path / "nan_state")
+    summary = train_policy(compose_config(TINY + ["task=maze", f"out={out}", "train.total_env_steps=24"]))
+    assert summary["iterations"] == 3  # training went on to the end
+    resets = read_metrics(out)["nonfinite_resets"]
+    assert len(resets) == 3 and sum(resets) >= 2 * 3  # both envs, at least once per iteration
+    _, params, stats, _ = load_policy(compose_config(TINY + ["task=maze"]), out)
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves((params, stats)))
+
+
+class PoisonedStyle:
+    """A style reward whose model goes NaN from iteration ``at + 1`` on: the energy network's weights
+    (NEAR) or the discriminator's (AMP; poisoned inside its update)."""
+
+    def __init__(self, inner, at: int, part: str):
+        self.inner, self.at, self.part, self.name = inner, at, part, inner.name
+
+    def init(self, key):
+        return self.inner.init(key), jnp.zeros((), jnp.int32)
+
+    def _poison(self, count, tree):
+        return jax.tree.map(lambda p: p + jnp.where(count >= self.at, jnp.nan, 0.0), tree)
+
+    def compute(self, state, pairs):
+        inner_state, count = state
+        inner = self.inner
+        if self.part == "energy":
+            inner = copy.copy(inner)
+            inner.model = dataclasses.replace(inner.model, params=self._poison(count, inner.model.params))
+        reward, inner_state, metrics = inner.compute(inner_state, pairs)
+        return reward, (inner_state, count), metrics
+
+    def update(self, state, pairs, key):
+        inner_state, count = state
+        if self.part == "discriminator":
+            inner_state = inner_state.replace(params=self._poison(count, inner_state.params))
+        inner_state, metrics = self.inner.update(inner_state, pairs, key)
+        return (inner_state, count + 1), metrics
+
+
+@pytest.mark.parametrize("part, task, quantity", [("energy", "mazeNEAR", "energy"),
+                                                  ("discriminator", "mazeAMP", "disc_loss"),
+                                                  ("loss", "mazeNEAR", "loss")])
+def test_nan_in_a_model_or_the_loss_stops_at_its_step_keeping_the_last_checkpoint(part, task, quantity, runs,
+                                                                                   tmp_path, monkeypatch):
+    import shutil
+
+    extra = [f"energy.checkpoint={runs['energy']}"] if task == "mazeNEAR" else []
+    out = str(tmp_path / part)
+    if part == "loss":  # the fixture's 3 good iterations, resumed with a learning rate that overflows the weights
+        shutil.copytree(runs["policy"], out)
+        os.remove(os.path.join(out, "summary.json"))
+        extra += [f"energy.checkpoint={runs['energy']}", "train.learning_rate=1e30", "resume=True"]
+    else:
+        make_style = train_cmd.make_style
+        monkeypatch.setattr(train_cmd, "make_style",
+                            lambda cfg, env: (PoisonedStyle(make_style(cfg, env)[0], 1, part), {}))
+    with pytest.raises(NonFiniteError) as err:
+        train_policy(compose_config(TINY + [f"task={task}", f"out={out}", "train.total_env_steps=40", *extra]))
+    message = str(err.value)
+    stopped = int(message.split(" at iteration ")[1].split()[0])
+    assert f"non-finite {quantity}" in message or (quantity == "loss" and "_loss at iteration" in message), message
+    good = 3 if part == "loss" else 1
+    assert stopped == good + 1 and f"checkpoint (iteration {good}) is kept" in message  # the first bad iteration
+    # the last good checkpoint loads, with finite weights, at the iteration before the NaN
+    _, params, _, meta = load_policy(compose_config(TINY + [f"task={task}"]), out)
+    assert meta["step"] == stopped - 1 and all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+    assert max(read_metrics(out)["iteration"]) == stopped - 1  # nothing of the bad iteration is logged
+
+
+def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch):
+    """The second checkpoint write fails with ENOSPC part-way: one clear error naming the step and
+    the disk's answer; the first checkpoint stays loadable and no half-written step is left."""
+    import orbax.checkpoint as ocp
+
+    real = ocp.JsonCheckpointHandler.async_save
+    calls = []
+
+    async def full_disk(self, directory, *args, **kwargs):
+        calls.append(directory)
+        if len(calls) >= 2:  # part-way through the second step's items
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory))
+        return await real(self, directory, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.JsonCheckpointHandler, "async_save", full_disk)
+    out = str(tmp_path / "energy")
+    with pytest.raises(CheckpointError) as err:
+        train_energy(compose_config(TINY + [f"out={out}"]))
+    message = str(err.value)
+    assert "cannot write checkpoint 2" in message and "No space left on device" in message
+    assert "previous checkpoint (1) is intact" in message
+    monkeypatch.setattr(ocp.JsonCheckpointHandler, "async_save", real)
+    model, meta = load_energy_model(out)
+    assert meta["step"] == 1 and sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["1"]
