@@ -11,6 +11,7 @@ import pytest
 from near.envs.maze import AGENT_RADIUS, GOAL, WALLS
 from near.viz import maze_plots as mp
 from near.viz import video
+from near.viz.maze_frames import render_maze_frames
 
 TARGET = np.array([300.0, 200.0], np.float32)
 STEP = 8.0
@@ -136,7 +137,7 @@ def test_render_maze_frames():
     s = size / 512.0
     traj = np.array([[70.0, 70.0], [200.0, 70.0], [300.0, 200.0]])
     targets = np.array([[480.0, 480.0], [480.0, 480.0], [np.nan, np.nan]])
-    frames = mp.render_maze_frames(traj, size=size, targets=targets)
+    frames = render_maze_frames(traj, size=size, targets=targets)
     assert frames.shape == (3, size, size, 3) and frames.dtype == np.uint8
     for t, (x, y) in enumerate(traj):
         r, c = int(y * s), int(x * s)  # row = y (y down), col = x
@@ -162,7 +163,7 @@ def test_render_maze_frames():
 
 
 def test_render_maze_frames_other_size_no_targets():
-    frames = mp.render_maze_frames(np.array([[256.0, 256.0]]), size=100)
+    frames = render_maze_frames(np.array([[256.0, 256.0]]), size=100)
     assert frames.shape == (1, 100, 100, 3)
     assert tuple(frames[0, 50, 50]) == mp.AGENT_INNER_RGB
 
@@ -175,7 +176,7 @@ def _count_frames(path: str) -> int:
 
 
 def test_write_video_mp4_and_gif(tmp_path):
-    frames = mp.render_maze_frames(np.linspace([70.0, 70.0], [435.0, 435.0], 12), size=101)  # odd size
+    frames = render_maze_frames(np.linspace([70.0, 70.0], [435.0, 435.0], 12), size=101)  # odd size
     out = video.write_video(frames, str(tmp_path / "v" / "roll.mp4"), fps=10)
     assert out.endswith(".mp4") and os.path.getsize(out) > 0
     assert _count_frames(out) == 12

@@ -79,6 +79,9 @@ share an edge, so the intersection of the unions is the sum over the pairs).
 ``r_cov = clip(c / theta, 0, 1)`` with theta = 0.1 at reset, raised by 0.1 after a step with
 ``r_cov > 0.9`` while theta < 0.95; reward = r_cov - |goal_xy - block_xy| / 725 - |agent - block_xy| / 363.
 Done on coverage > 0.95 (success) or after 150 steps (truncated).
+
+One file on purpose (over the project's ~450 lines): it is one emulation of Chipmunk's contact solver,
+best read top to bottom beside the spec and the pymunk oracle (tests/test_pusht_env.py).
 """
 
 from __future__ import annotations

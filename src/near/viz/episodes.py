@@ -26,7 +26,7 @@ def render_episode(cfg: Config, states: np.ndarray, size: int = 256) -> np.ndarr
         from near.viz.pusht_plots import render_pusht_frames, states_coverage
 
         return render_pusht_frames(states, states_coverage(states), size=size)
-    from near.viz.maze_plots import render_maze_frames
+    from near.viz.maze_frames import render_maze_frames
 
     return render_maze_frames(states, size=size)
 

@@ -13,6 +13,9 @@ same tracking camera (MuJoCo's free-camera convention: look-at point, distance, 
 
 ``renderer="auto"`` tries MuJoCo and falls back to matplotlib with a one-line notice on stderr.
 Videos go through near.viz.video.write_video (H.264 mp4 via imageio-ffmpeg).
+
+One file on purpose (over the project's ~450 lines): the two back ends share the scene, the camera and
+the characters, and are easiest to keep alike when read side by side.
 """
 
 from __future__ import annotations
