@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import os
 import random
 import signal
@@ -126,15 +125,19 @@ def metric_records(run: str) -> list[dict]:
     return out
 
 
-def step_unit(run: str) -> int:
-    """Metric steps per checkpoint interval of a finished (reference) run, from its config."""
+def step_units(run: str) -> tuple[int, int]:
+    """(metric steps per checkpoint interval, metric steps per checkpoint step) of a finished
+    (reference) run: energy runs count both in DSM steps, policy runs checkpoint by iteration and
+    log by env step."""
     from near.config import from_dict
     from omegaconf import OmegaConf
 
     cfg = from_dict(OmegaConf.to_container(OmegaConf.load(os.path.join(run, "config.yaml"))))
     with open(os.path.join(run, "summary.json")) as fh:
         kind = json.load(fh)["kind"]
-    return cfg.energy.checkpoint_every if kind == "energy" else cfg.train.checkpoint_every * cfg.train.batch_size
+    if kind == "energy":
+        return cfg.energy.checkpoint_every, 1
+    return cfg.train.checkpoint_every * cfg.train.batch_size, cfg.train.batch_size
 
 
 def check_after_kill(target: str, reference: str, state: dict) -> dict:
@@ -170,13 +173,13 @@ def check_after_kill(target: str, reference: str, state: dict) -> dict:
             dup = sorted({s for s in got if got.count(s) > 1})
             raise Violation(f"{name}: metrics.jsonl steps are not the unkilled run's (duplicates {dup[:5]}; "
                             f"got {got[:3]}...{got[-3:]}, want {want[:3]}...)")
-        unit = step_unit(ref_run)
+        interval, scale = step_units(ref_run)
         if got and not os.path.exists(os.path.join(run, "summary.json")):
-            # the record of the last checkpoint's step may not be written yet, but nothing older is lost
-            lost = (got[-1] - last) / unit
+            # logged but not checkpointed: what the kill lost (logged again after the resume)
+            lost = (got[-1] - last * scale) / interval
             if lost > 1 + 1e-9:
-                raise Violation(f"{name}: {got[-1] - last} steps after the last checkpoint ({last}) were lost "
-                                f"on the kill: more than one checkpoint interval ({unit})")
+                raise Violation(f"{name}: {got[-1] - last * scale} steps after the last checkpoint ({last}) were "
+                                f"lost on the kill: more than one checkpoint interval ({interval})")
             facts["lost_intervals"] = max(facts["lost_intervals"], lost)
     return facts
 

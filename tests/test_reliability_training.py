@@ -63,8 +63,8 @@ def test_same_seed_and_config_give_bit_identical_runs(runs, tmp_path):
 
 def test_killed_energy_training_resumes_to_the_unkilled_result(runs, tmp_path):
     """`near train-energy` in its own process, SIGKILLed while it writes a checkpoint, then resumed:
-    the folder loads after the kill and the finished run equals the unkilled one (the fixture's, run in
-    this process) bit for bit: weights, optimiser, metrics, summary (benchmarks/reliability_kill.py)."""
+    the folder loads after the kill and the finished run equals the unkilled one (the fixture's) bit
+    for bit: weights, optimiser, metrics, summary (the CI size of benchmarks/reliability_kill.py)."""
     import signal
     import subprocess
     import time
@@ -84,14 +84,13 @@ def test_killed_energy_training_resumes_to_the_unkilled_result(runs, tmp_path):
     proc.wait()
     assert not os.path.exists(os.path.join(target, "summary.json"))
     K.check_after_kill(target, runs["energy"], {})  # loads, no corrupt checkpoint, at most one interval lost
-    done = subprocess.run(K.near_cmd(args + ["resume=True"]), env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    train_energy(compose_config(TINY + [f"out={target}", "resume=True"]))  # what `near train-energy ... resume=True` runs
     facts = K.compare_finished(target, runs["energy"])
     assert facts["arrays_compared"] > 10 and facts["metric_records_compared"] == 2
 
 
 def test_run_folders_given_as_checkpoint_survive_fuzzing(runs, tmp_path):
-    cases = F.FULL_CASES if os.environ.get("NEAR_FULL_RELIABILITY") == "1" else 40
+    cases = F.FULL_CASES if os.environ.get("NEAR_FULL_RELIABILITY") == "1" else 25
     row = F.fuzz("run_folder", cases, str(tmp_path), hypothesis_seed=17, runs=runs)
     assert row["fault"] is None, row["fault"]
     assert row["cases"] >= cases and row["loaded"] > 0 and row["refused"] > 0
@@ -241,5 +240,5 @@ def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch):
     assert "cannot write checkpoint 2" in message and "No space left on device" in message
     assert "previous checkpoint (1) is intact" in message
     monkeypatch.setattr(ocp.JsonCheckpointHandler, "async_save", real)
-    model, meta = load_energy_model(out)
+    _, meta = load_energy_model(out)
     assert meta["step"] == 1 and sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["1"]

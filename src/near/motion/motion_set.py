@@ -31,11 +31,24 @@ class MotionEntry(NamedTuple):
     weight: float
 
 
+_MAX_NESTING = 64  # flow brackets deeper than this are refused before parsing
+
+
+def _nesting(text: str) -> int:
+    """The deepest [ / { nesting of the text (quotes ignored: an over-estimate at worst)."""
+    b = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+    step = np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def read_yaml(source: str, what: str):
     """The parsed yaml file, or one MotionDataError naming the file and what it should have been."""
     try:
         with open(source, encoding="utf-8") as f:
-            return yaml.safe_load(f)  # not libyaml's CSafeLoader: deep nesting overflows its C stack (a crash)
+            text = f.read()
+        if _nesting(text) > _MAX_NESTING:  # PyYAML takes seconds on a few kB of nested brackets, then fails
+            raise fail(source, f"not valid yaml: brackets nested more than {_MAX_NESTING} deep")
+        return yaml.safe_load(text)  # not libyaml's CSafeLoader: deep nesting overflows its C stack (a crash)
     except OSError as e:
         raise fail(source, f"cannot read {what} ({e.strerror or e})") from None
     except UnicodeDecodeError as e:
