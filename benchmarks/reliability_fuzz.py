@@ -3,9 +3,10 @@ mutated by hypothesis (bytes flipped, truncated, fields dropped, types swapped, 
 sizes, NaN and inf, malicious pickles).
 
 Each case must either load into a valid object or raise the project's own error naming the file.
-Anything else is a fault: another exception, a hang past 10 s, a memory blow-up (an address-space
-cap 1.5 GiB above the process's size turns one into a MemoryError), a refusal that does not name the
-file, an invalid object returned, or code run by a pickle (a marker file appears).
+Anything else is a fault: another exception, a hang past 10 s of CPU time, a memory blow-up (the
+peak resident size grows by more than 1 GiB in one case, or an allocation fails under an address-space
+cap 6 GiB above the process's size), a refusal that does not name the file, an invalid object
+returned, or code run by a pickle (a marker file appears).
 
     python benchmarks/reliability_fuzz.py                     # full: 10,000 cases per reader
     python benchmarks/reliability_fuzz.py --cases 300 --readers bvh,poselib
@@ -41,7 +42,8 @@ from hypothesis import strategies as st
 FULL_CASES = 10_000
 CI_CASES = 200
 TIME_LIMIT_S = 10.0
-MEMORY_HEADROOM = 3 << 29  # 1.5 GiB above the process's current address space
+MEMORY_HEADROOM = 6 << 30  # address space a case may add before an allocation fails (a declared terabyte trips it)
+RSS_LIMIT = 1 << 30  # resident memory a case may add to the process's peak: more is a blow-up
 
 
 class Fault(AssertionError):
@@ -1074,9 +1076,13 @@ READERS = ["poselib", "deepmimic", "bvh", "motion_set", "mapping", "zarr_maze", 
 
 def run_case(reader: Reader, ctx, target) -> str:
     """'loaded' or 'refused'; raises Fault on anything else."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     try:
         with guarded():
             obj = reader.load(ctx, target)
+            grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak
+            if grown > RSS_LIMIT:
+                raise Fault(f"memory blow-up: the peak resident size grew by {grown / 2**30:.1f} GiB")
     except _Timeout:
         raise Fault(f"hang: no answer within {TIME_LIMIT_S:.0f} s of CPU time") from None
     except MemoryError as e:
@@ -1084,6 +1090,9 @@ def run_case(reader: Reader, ctx, target) -> str:
     except Fault:
         raise
     except reader.errors as e:
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak
+        if grown > RSS_LIMIT:
+            raise Fault(f"memory blow-up before refusing: the peak resident size grew by {grown / 2**30:.1f} GiB") from None
         message = str(e)
         if reader.names_file and str(target) not in message and os.path.basename(str(target)) not in message:
             raise Fault(f"{type(e).__name__} does not name the input {target}: {message[:300]}") from None
@@ -1143,7 +1152,8 @@ def fuzz(name: str, cases: int, workdir: str, hypothesis_seed: int = 0, runs: di
         fault = str(f)
     shutil.rmtree(cases_dir, ignore_errors=True)
     return {"reader": name, "cases": sum(counts.values()), "loaded": counts["loaded"], "refused": counts["refused"],
-            "fault": fault, "seconds": round(time.time() - start, 1), "prepare_seconds": round(prepare_s, 1)}
+            "fault": fault, "seconds": round(time.time() - start, 1), "prepare_seconds": round(prepare_s, 1),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 # What the fuzzing found (each fixed where named; tests/test_reliability_fuzz.py keeps one input of each).

@@ -35,7 +35,8 @@ import time
 
 import numpy as np
 
-WALL_KEYS = ("wall_seconds", "seconds", "compile_seconds", "run_seconds", "seconds_per_step", "time", "date")
+WALL_KEYS = ("wall_seconds", "seconds", "compile_seconds", "run_seconds", "seconds_per_step", "time", "date",
+             "machine")  # when and where, not what
 
 # tiny settings: runs of seconds, a checkpoint every interval
 ENERGY_ARGS = ["task=mazeNEAR", "seed=3", "progress=False", "task.num_demo_episodes=20", "energy.iterations=1200",
@@ -196,13 +197,39 @@ def final_arrays(run: str) -> dict[str, np.ndarray]:
 
 
 def _strip(x):
+    """A document without what differs between two runs of the same work: wall times, folders."""
     if isinstance(x, dict):
         return {k: _strip(v) for k, v in x.items() if k not in WALL_KEYS and k != "run_dir"}
     if isinstance(x, list):
         return [_strip(v) for v in x]
+    if isinstance(x, str) and "| wall" in x:  # a Markdown table with a wall-time column
+        return _drop_wall_column(x)
     if isinstance(x, str) and os.sep in x:  # paths differ between the two run folders
         return os.path.basename(x)
     return x
+
+
+def _drop_wall_column(text: str) -> str:
+    lines = text.split("\n")
+    header = next(line for line in lines if "| wall" in line)
+    drop = {i for i, cell in enumerate(header.split("|")) if "wall" in cell}
+    return "\n".join("|".join(c for i, c in enumerate(line.split("|")) if i not in drop) if line.startswith("|")
+                     else line for line in lines)
+
+
+def first_difference(a, b, path: str = "") -> str | None:
+    """The first path where two JSON documents differ (NaN equals NaN), or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            d = first_difference(a.get(k), b.get(k), f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := first_difference(x, y, f"{path}[{i}]"))), None)
+    if json.dumps(a) != json.dumps(b):
+        return f"{path}: {str(a)[:60]} vs {str(b)[:60]}"
+    return None
 
 
 def compare_finished(target: str, reference: str) -> dict:
@@ -220,18 +247,18 @@ def compare_finished(target: str, reference: str) -> dict:
                 raise Violation(f"{name}: final {key} differs from the unkilled run's (max |diff| {diff})")
         arrays += len(a)
         ra, rb = metric_records(run), metric_records(ref_run)
-        if ra != rb:
-            first = next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))
-            raise Violation(f"{name}: metrics differ from the unkilled run's at record {first}")
+        if len(ra) != len(rb) or (d := first_difference(ra, rb)):
+            raise Violation(f"{name}: metrics differ from the unkilled run's ({len(ra)} vs {len(rb)} records; "
+                            f"{d if len(ra) == len(rb) else 'count'})")
         records += len(ra)
         sa, sb = (_strip(json.load(open(os.path.join(r, "summary.json")))) for r in (run, ref_run))
-        if sa != sb:
-            keys = [k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k)]
-            raise Violation(f"{name}: summary.json differs from the unkilled run's in {keys}")
+        if (d := first_difference(sa, sb)):
+            raise Violation(f"{name}: summary.json differs from the unkilled run's at {d}")
     report = os.path.join(target, "report.json")
     if os.path.exists(report):
-        if _strip(json.load(open(report))) != _strip(json.load(open(os.path.join(reference, "report.json")))):
-            raise Violation("the sweep's report.json differs from the uninterrupted sweep's")
+        d = first_difference(_strip(json.load(open(report))), _strip(json.load(open(os.path.join(reference, "report.json")))))
+        if d:
+            raise Violation(f"the sweep's report.json differs from the uninterrupted sweep's at {d}")
     return {"arrays_compared": arrays, "metric_records_compared": records}
 
 
