@@ -14,7 +14,6 @@ Writes benchmarks/results/reliability_determinism.json and prints a table.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -34,10 +34,46 @@ TINY = F.RUN_OVERRIDES  # the fuzzing's seed runs: 2 envs x 4 steps, 4-unit netw
 WALL = ("wall_seconds",)
 
 
+class ExplodingMaze:
+    """The maze whose state turns NaN at every episode's 3rd step (a simulation blowing up)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        for name in ("obs_dim", "action_dim", "pair_state_dim", "pair_order"):
+            setattr(self, name, getattr(inner, name))
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def reset(self, key):
+        return self.inner.reset(key)
+
+    def pair_state(self, state):
+        return self.inner.pair_state(state)
+
+    def step(self, state, action):
+        state, obs, reward, done, info = self.inner.step(state, action)
+        boom = state.t == 3
+        return state.replace(pos=jnp.where(boom, jnp.nan, state.pos)), jnp.where(boom, jnp.nan, obs), reward, done, info
+
+
+def train_exploding(overrides: list[str]) -> dict:
+    """`near train` on ExplodingMaze (train_policy builds its env with near.commands.train.make_env)."""
+    with pytest.MonkeyPatch.context() as m:
+        make_env = train_cmd.make_env
+        m.setattr(train_cmd, "make_env", lambda cfg: ExplodingMaze(make_env(cfg)))
+        return train_policy(compose_config(TINY + overrides))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A tiny energy run and a tiny NEAR policy run (also the seed inputs of the run-folder fuzzing)."""
-    return F.make_seed_runs(str(tmp_path_factory.mktemp("runs")))
+    """A tiny energy run, and a tiny NEAR policy run on a maze whose state turns NaN every few steps
+    (the NaN-state fault); they are also the inputs of the run-folder fuzzing."""
+    root = str(tmp_path_factory.mktemp("runs"))
+    energy, policy = os.path.join(root, "energy"), os.path.join(root, "policy")
+    train_energy(compose_config(TINY + [f"out={energy}"]))
+    train_exploding([f"out={policy}", f"energy.checkpoint={energy}"])
+    return {"energy": energy, "policy": policy}
 
 
 def _arrays(run: str) -> dict:
@@ -53,7 +89,7 @@ def test_same_seed_and_config_give_bit_identical_runs(runs, tmp_path):
     """A second NEAR run of the same seed and config: every checkpointed array (weights, optimiser,
     environments, RNG) and every metric record bit-identical to the first."""
     again = str(tmp_path / "again")
-    train_policy(compose_config(TINY + [f"out={again}", f"energy.checkpoint={runs['energy']}"]))
+    train_exploding([f"out={again}", f"energy.checkpoint={runs['energy']}"])
     a, b = _arrays(runs["policy"]), _arrays(again)
     assert len(a) > 20 and a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     records = _records(again)
@@ -123,39 +159,15 @@ def test_edited_checkpoint_metadata_cannot_size_allocations(runs, tmp_path):
 # faults injected during training
 
 
-class ExplodingMaze:
-    """The maze whose state turns NaN at every episode's 3rd step (a simulation blowing up)."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        for name in ("obs_dim", "action_dim", "pair_state_dim", "pair_order"):
-            setattr(self, name, getattr(inner, name))
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def reset(self, key):
-        return self.inner.reset(key)
-
-    def pair_state(self, state):
-        return self.inner.pair_state(state)
-
-    def step(self, state, action):
-        state, obs, reward, done, info = self.inner.step(state, action)
-        boom = state.t == 3
-        return state.replace(pos=jnp.where(boom, jnp.nan, state.pos)), jnp.where(boom, jnp.nan, obs), reward, done, info
-
-
-def test_nan_state_resets_that_env_counts_it_and_training_goes_on(tmp_path, monkeypatch):
-    make_env = train_cmd.make_env
-    monkeypatch.setattr(train_cmd, "make_env", lambda cfg: ExplodingMaze(make_env(cfg)))
-    out = str(tmp_path / "nan_state")
-    summary = train_policy(compose_config(TINY + ["task=maze", f"out={out}", "train.total_env_steps=24"]))
-    assert summary["iterations"] == 3  # training went on to the end
-    resets = read_metrics(out)["nonfinite_resets"]
-    assert len(resets) == 3 and sum(resets) >= 2 * 3  # both envs, at least once per iteration
-    _, params, stats, _ = load_policy(compose_config(TINY + ["task=maze"]), out)
+def test_nan_state_resets_that_env_counts_it_and_training_goes_on(runs):
+    """The fixture's policy run: its maze state went NaN at every episode's 3rd step."""
+    history = read_metrics(runs["policy"])
+    assert history["iteration"] == [1, 2, 3]  # training went on to the end
+    assert min(history["nonfinite_resets"]) >= 2  # both envs, every iteration: counted in the logs
+    assert all(np.isfinite(history[k]).all() for k in ("critic_loss", "actor_loss", "style_reward", "energy"))
+    _, params, stats, _ = load_policy(compose_config(TINY), runs["policy"])
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves((params, stats)))
+    assert json.load(open(os.path.join(runs["policy"], "summary.json")))["iterations"] == 3
 
 
 class PoisonedStyle:
@@ -200,13 +212,14 @@ def test_nan_in_a_model_or_the_loss_stops_at_its_step_keeping_the_last_checkpoin
     if part == "loss":  # the fixture's 3 good iterations, resumed with a learning rate that overflows the weights
         shutil.copytree(runs["policy"], out)
         os.remove(os.path.join(out, "summary.json"))
-        extra += [f"energy.checkpoint={runs['energy']}", "train.learning_rate=1e30", "resume=True"]
+        extra += ["train.learning_rate=1e30", "resume=True"]
     else:
         make_style = train_cmd.make_style
         monkeypatch.setattr(train_cmd, "make_style",
                             lambda cfg, env: (PoisonedStyle(make_style(cfg, env)[0], 1, part), {}))
     with pytest.raises(NonFiniteError) as err:
-        train_policy(compose_config(TINY + [f"task={task}", f"out={out}", "train.total_env_steps=40", *extra]))
+        overrides = [f"task={task}", f"out={out}", "train.total_env_steps=40", *extra]
+        train_exploding(overrides) if part == "loss" else train_policy(compose_config(TINY + overrides))
     message = str(err.value)
     stopped = int(message.split(" at iteration ")[1].split()[0])
     assert f"non-finite {quantity}" in message or (quantity == "loss" and "_loss at iteration" in message), message

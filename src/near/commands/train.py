@@ -117,7 +117,7 @@ def train_policy(cfg: Config) -> dict:
     logger.close()
     ckpt.close()
     if not last:  # resumed after its last iteration (killed while finishing): report what was logged
-        last = last_record(run_dir)
+        last = last_record(run_dir, "episode_return")
 
     evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes, evaluator=periodic_eval)
     summary = {

@@ -247,7 +247,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     if not last:  # resumed after its last step (killed while finishing): report what was logged
         from near.utils.logging import last_record
 
-        last = last_record(run_dir)
+        last = last_record(run_dir, "loss")
     return state, last
 
 

@@ -82,13 +82,21 @@ def read_metrics(run_dir: str) -> dict[str, list[float]]:
     return {k: [r.get(k, float("nan")) for r in records] for k in keys}
 
 
-def last_record(run_dir: str) -> dict:
-    """The last complete record of metrics.jsonl ({} if none): what a run resumed after its last
-    logged step reports as its final metrics."""
-    history = read_metrics(run_dir)
-    if not history.get("step"):
-        return {}
-    return {k: v[-1] for k, v in history.items() if not (isinstance(v[-1], float) and math.isnan(v[-1]))}
+def last_record(run_dir: str, key: str) -> dict:
+    """The last complete record of metrics.jsonl that has ``key`` ({} if none): what a run resumed
+    after its last logged step reports as its final metrics (NaN stays NaN, as logged)."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    last: dict = {}
+    if os.path.exists(path):
+        with open(path) as fh:
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and key in record:
+                    last = record
+    return last
 
 
 def truncate_metrics(run_dir: str, after_step: int) -> None:
