@@ -1174,7 +1174,8 @@ FAULTS_FIXED = [
     "scalars ValueError; a 400-digit weight OverflowError; weights of 1e308 summed to inf (NaN probabilities); "
     "mixed-type keys TypeError in sorted(); a billion-laughs alias expanded in repr() of the error message; "
     "NaN rotations and list-valued bodies passed; 2,000 nested brackets took PyYAML seconds (over 10 s on a "
-    "loaded machine) before failing: nesting beyond 64 is now refused before parsing",
+    "loaded machine) before failing: nesting beyond 64 is now refused before parsing; '!!timestamp' on a "
+    "non-date raised AttributeError inside PyYAML",
     "zarr stores: metadata declaring 2^40 rows (fill values) or 15,000 chunks behind one stored chunk allocated "
     "memory or ran past 10 s; object dtypes (pickle codec under zarr 2) are refused before reading",
     "run folders: edited metadata (obs_dim, action_dim, latent_dim, num_levels) sized allocations of gigabytes "
@@ -1192,6 +1193,7 @@ def main(argv=None) -> int:
     parser.add_argument("--readers", default=",".join(READERS))
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
     parser.add_argument("--out", default="reliability_fuzz", help="result name under benchmarks/results/")
+    parser.add_argument("--merge", action="store_true", help="keep the other readers' rows of an earlier result")
     args = parser.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     rows = []
@@ -1204,6 +1206,13 @@ def main(argv=None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from _report import write_result
 
+    earlier = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{args.out}.json")
+    if args.merge and os.path.exists(earlier):  # e.g. one reader run again after a fix
+        with open(earlier) as fh:
+            old = [r for r in json.load(fh)["results"] if "reader" in r]
+        done = {r["reader"] for r in rows}
+        rows = [r for r in old if r["reader"] not in done] + rows
+        rows.sort(key=lambda r: READERS.index(r["reader"]) if r["reader"] in READERS else len(READERS))
     path = write_result(args.out, "reliability_fuzz", rows + [{"faults_fixed": FAULTS_FIXED, "seed": args.seed,
                                                                 "cases_per_reader": args.cases}])
     print("\n| reader | cases | loaded | refused (project error) | faults | seconds |\n|---|---:|---:|---:|---:|---:|")

@@ -112,6 +112,8 @@ def test_yaml_readers_bytes_nesting_and_laughs(tmp_path):
     _refused(load_motions, laughs, "motions[0]")
     (tmp_path / "weights.yaml").write_text("motions:\n- {file: dm.txt, weight: 1.0e+308}\n- {file: dm.txt, weight: 1.0e+308}\n")
     _refused(load_motions, tmp_path / "weights.yaml", "sum to inf")
+    (tmp_path / "stamp.yaml").write_text("motions:\n- {file: dm.txt, weight: !!timestamp 12-14}\n")
+    _refused(load_motions, tmp_path / "stamp.yaml", "not valid yaml")  # PyYAML: AttributeError
     (tmp_path / "map.yaml").write_text("1: 2\nx: 3\njoints: [{source: Hips, body: pelvis}]\n")
     _refused(load_mapping, tmp_path / "map.yaml", "unknown keys")
     (tmp_path / "rot.yaml").write_text("rotation: [.nan, 0, 0, 1]\njoints: [{source: Hips, body: pelvis}]\n")

@@ -48,17 +48,21 @@ def read_yaml(source: str, what: str):
             text = f.read()
         if _nesting(text) > _MAX_NESTING:  # PyYAML takes seconds on a few kB of nested brackets, then fails
             raise fail(source, f"not valid yaml: brackets nested more than {_MAX_NESTING} deep")
-        return yaml.safe_load(text)  # not libyaml's CSafeLoader: deep nesting overflows its C stack (a crash)
+        try:
+            return yaml.safe_load(text)  # not libyaml's CSafeLoader: deep nesting overflows its C stack (a crash)
+        except yaml.YAMLError:
+            raise
+        except RecursionError:
+            raise fail(source, "not valid yaml: nested too deeply") from None
+        except Exception as e:  # noqa: BLE001 - a tagged scalar PyYAML cannot build (!!timestamp x: AttributeError)
+            raise fail(source, f"not valid yaml ({type(e).__name__}: {short(str(e))})") from None
     except OSError as e:
         raise fail(source, f"cannot read {what} ({e.strerror or e})") from None
     except UnicodeDecodeError as e:
         raise fail(source, f"not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         raise fail(source, f"not valid yaml ({short(str(e))})") from None
-    except RecursionError:
-        raise fail(source, "not valid yaml: nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as e:  # a tagged scalar it cannot build (!!timestamp 2001-99-99)
-        raise fail(source, f"not valid yaml ({type(e).__name__}: {short(str(e))})") from None
+
 
 
 def _finite(x) -> bool:
