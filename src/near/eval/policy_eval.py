@@ -158,12 +158,26 @@ def eval_scalars(env_name: str, result: dict) -> dict:
 # the humanoid
 
 
-def reference_trajectories(env) -> list[np.ndarray]:
-    """Each clip's body positions (T_c, 15, 3) every control step, for the DTW pose error."""
+@dataclasses.dataclass(frozen=True)
+class HumanoidReferences:
+    """A motion's clips every control step: what the humanoid's evaluation compares a policy with."""
+
+    body_pos: list[np.ndarray]  # (T_c, 15, 3) per clip: the DTW pose error
+    root: list[np.ndarray]  # (T_c, 3) per clip: root height and speed ratios
+    dof: list[np.ndarray]  # (T_c, 28) per clip: the joint-angle distance
+
+
+def reference_trajectories(env) -> HumanoidReferences:
+    """Each clip's body positions, root positions and DOF positions every control step."""
+    from near.motion.humanoid import dof_from_local_rot
+
     lib = env.library
     starts, frames, fps = (np.asarray(x) for x in (lib.clip_start, lib.clip_frames, lib.clip_fps))
     body_pos = np.asarray(lib.body_pos)
-    return [M.sample_clip(body_pos[s : s + n], 1.0 / f, env.control_dt) for s, n, f in zip(starts, frames, fps)]
+    dof = np.asarray(dof_from_local_rot(lib.local_rot))
+    roots, dofs = M.clip_postures(np.asarray(lib.root_pos), dof, starts, frames, fps, env.control_dt)
+    bodies = [M.sample_clip(body_pos[s : s + n], 1.0 / f, env.control_dt) for s, n, f in zip(starts, frames, fps)]
+    return HumanoidReferences(body_pos=bodies, root=roots, dof=dofs)
 
 
 def humanoid_eval_metrics(rollout: dict, demo_trajs: Sequence[np.ndarray], dt: float = M.HUMANOID_DT,
@@ -181,19 +195,28 @@ def humanoid_eval_metrics(rollout: dict, demo_trajs: Sequence[np.ndarray], dt: f
     return out
 
 
-def humanoid_metrics(env, result: dict, max_steps: int, references: list[np.ndarray]) -> dict:
-    """Pose error (DTW against each clip of ``references``, see reference_trajectories), root smoothness
-    and fall rate of a humanoid evaluation (a :func:`make_policy_evaluator` result).
+def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidReferences) -> dict:
+    """Pose error (DTW against each clip of ``references``, see reference_trajectories), root smoothness,
+    fall rate, and posture against the clips of a humanoid evaluation (a :func:`make_policy_evaluator` result).
 
     The original scores the 20 envs with the highest learnt return (energy or discriminator reward);
-    we rank by task return, which needs no reward model at evaluation time.
+    we rank by task return, which needs no reward model at evaluation time. The posture numbers
+    (root height and speed ratios, joint-angle distance: :func:`near.eval.metrics.posture_metrics`)
+    use every env until its episode ends: a crouch or a policy that stands still shows there.
     """
+    from near.envs.humanoid.model import dof_pos_from_qpos
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
                "max_steps": max_steps - 1}
-    out = humanoid_eval_metrics(rollout, references, dt=env.control_dt,
+    out = humanoid_eval_metrics(rollout, references.body_pos, dt=env.control_dt,
                                 k=min(20, len(result["episode_return"])))
+    qpos = np.asarray(result["qpos"])  # (T, n_envs, 43), the steps after each reset
+    lengths = np.maximum(np.asarray(result["episode_length"]).astype(int), 1)
+    dof = np.asarray(dof_pos_from_qpos(env.layout, jnp.asarray(qpos)))
+    out.update(M.posture_metrics([qpos[:n, i, :3] for i, n in enumerate(lengths)],
+                                 [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
+                                 env.control_dt))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 
@@ -231,6 +254,6 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
     return rollout
 
 
-__all__ = ["eval_scalars", "evaluate_policy", "humanoid_eval_metrics", "humanoid_metrics", "is_cem_run",
+__all__ = ["HumanoidReferences", "eval_scalars", "evaluate_policy", "humanoid_eval_metrics", "humanoid_metrics", "is_cem_run",
            "make_policy_evaluator", "make_reference_rollout", "reference_trajectories", "replan_cem",
            "rollout_checkpoint", "step_seconds", "task_metrics"]

@@ -21,7 +21,10 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("episode_length", "episode length", "{:.1f}"), ("fall_rate", "fall rate", "{:.2f}"),
         ("path_sparc", "path SPARC (higher = smoother)", "{:.3f}"), ("path_speed", "path speed (px/s)", "{:.2f}"),
         ("sparc", "root SPARC (higher = smoother)", "{:.3f}"), ("root_velocity", "root velocity", "{:.3f}"),
-        ("root_acceleration", "root acceleration", "{:.3f}"), ("root_jerk", "root jerk", "{:.2f}"))
+        ("root_acceleration", "root acceleration", "{:.3f}"), ("root_jerk", "root jerk", "{:.2f}"),
+        ("root_height_ratio", "root height / clips' (1 = upright as the clips)", "{:.3f}"),
+        ("root_speed_ratio", "root speed / clips' (0 = stands still)", "{:.3f}"),
+        ("joint_angle_distance", "joint-angle distance to the clips (rad)", "{:.3f}"))
 
 
 def metrics_table(summary: dict, title: str) -> str:
@@ -53,7 +56,9 @@ def metrics_table(summary: dict, title: str) -> str:
 COLUMNS = (("success_rate", "success rate", 2), ("final_coverage", "final coverage", 2),
            ("pose_error", "pose error (DTW)", 3), ("sparc", "SPARC", 2), ("path_sparc", "path SPARC", 2),
            ("root_velocity", "root velocity", 2), ("root_acceleration", "root acceleration", 2),
-           ("root_jerk", "root jerk", 0), ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0),
+           ("root_jerk", "root jerk", 0), ("root_height_ratio", "height ratio", 3),
+           ("root_speed_ratio", "speed ratio", 2), ("joint_angle_distance", "joint-angle dist.", 3),
+           ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0),
            ("task_return", "task return", 0),
            ("env_steps", "env steps", 0), ("wall_seconds", "wall s", 0))
 CURVES = ("success_rate", "episode_return", "episode_length", "style_reward", "eval/fall_rate", "eval/pose_error")

@@ -1,0 +1,109 @@
+"""The six-motion table of the humanoid: NEAR and AMP per motion, checked against issue #16's limits.
+
+Reads trained run folders (their ``summary.json`` for env steps and wall time, and the ``eval/eval.json``
+that ``near eval`` wrote into them for the metrics), merges them into
+``benchmarks/results/humanoid_motions.json`` (runs of earlier sessions are kept; a run of the same
+motion, method and seed is replaced) and prints the README table with each limit checked:
+
+    python benchmarks/report_humanoid_motions.py walk/NEAR=RUN_DIR run/NEAR=RUN_DIR ... [--device TEXT]
+
+Limits (NEAR, final evaluation of 64 episodes): fall rate <= 0.10, root height ratio in [0.95, 1.05],
+for walk, run and mummy walk a root speed ratio in [0.8, 1.25], and root SPARC no worse than 1.3 x
+the expert's (near.eval.metrics.EXPERT_VALUES).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+
+from near.eval.metrics import EXPERT_VALUES
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "humanoid_motions.json")
+MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
+KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
+SPEED_MOTIONS = ("walk", "run", "mummy_walk")
+
+
+def read_run(run_dir: str) -> dict:
+    with open(os.path.join(run_dir, "summary.json")) as fh:
+        summary = json.load(fh)
+    path = os.path.join(run_dir, "eval", "eval.json")
+    if not os.path.exists(path):
+        raise SystemExit(f"{run_dir}: no eval/eval.json; run `near eval task=... checkpoint={run_dir} motion=...` first")
+    with open(path) as fh:
+        evaluation = json.load(fh)
+    row = {k: evaluation.get(k) for k in KEYS}
+    row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
+               episodes=evaluation.get("episodes"))
+    return row
+
+
+def limits_missed(motion: str, row: dict) -> list[str]:
+    """The limits of issue #16 a run misses (empty: it passes)."""
+    missed = []
+    if row["fall_rate"] is None or row["fall_rate"] > 0.10:
+        missed.append(f"fall rate {row['fall_rate']:.2f} > 0.10")
+    h = row["root_height_ratio"]
+    if not 0.95 <= h <= 1.05:
+        missed.append(f"height ratio {h:.3f} outside [0.95, 1.05]")
+    s = row["root_speed_ratio"]
+    if motion in SPEED_MOTIONS and not 0.8 <= s <= 1.25:
+        missed.append(f"speed ratio {s:.2f} outside [0.8, 1.25]")
+    expert = EXPERT_VALUES[motion]["sparc"]
+    if row["sparc"] < 1.3 * expert:
+        missed.append(f"SPARC {row['sparc']:.2f} < 1.3 x expert ({1.3 * expert:.2f})")
+    return missed
+
+
+def merge(results: dict, motion: str, method: str, row: dict) -> None:
+    runs = results["motions"].setdefault(motion, {}).get(method, [])
+    runs = runs if isinstance(runs, list) else [runs]
+    runs = [r for r in runs if r.get("seed") != row["seed"]] + [row]
+    runs.sort(key=lambda r: r["seed"])
+    results["motions"][motion][method] = runs[0] if len(runs) == 1 else runs
+
+
+def table(results: dict) -> str:
+    lines = ["| motion | method | seed | env steps (M) | fall rate | height ratio | speed ratio | joint-angle dist. (rad) "
+             "| pose error | SPARC (expert) | limits missed |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for motion in MOTIONS:
+        for method in ("NEAR", "AMP"):
+            runs = results["motions"].get(motion, {}).get(method)
+            for r in ([] if runs is None else runs if isinstance(runs, list) else [runs]):
+                missed = limits_missed(motion, r)
+                lines.append(
+                    f"| {motion} | {method} | {r['seed']} | {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
+                    f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.2f} | {r['joint_angle_distance']:.3f} "
+                    f"| {r['pose_error']:.3f} | {r['sparc']:.2f} ({EXPERT_VALUES[motion]['sparc']:.2f}) "
+                    f"| {'; '.join(missed) if missed else 'none'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="*", help="MOTION/METHOD=RUN_DIR")
+    parser.add_argument("--device", default="", help="where the runs trained, stored with them")
+    args = parser.parse_args()
+    results = {"motions": {}}
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as fh:
+            results = json.load(fh)
+    for spec in args.runs:
+        label, run_dir = spec.split("=", 1)
+        motion, method = label.split("/")
+        if motion not in MOTIONS or method not in ("NEAR", "AMP"):
+            raise SystemExit(f"{spec}: MOTION must be one of {MOTIONS} and METHOD NEAR or AMP")
+        row = read_run(run_dir)
+        row.update(device=args.device, date=datetime.date.today().isoformat())
+        merge(results, motion, method, row)
+    with open(RESULTS, "w") as fh:
+        json.dump(results, fh, indent=2)
+    print(table(results))
+    print(RESULTS)
+
+
+if __name__ == "__main__":
+    main()
