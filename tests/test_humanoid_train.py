@@ -55,12 +55,14 @@ def test_energy_then_near_then_play(motion, tmp_path):
     assert {"sigma_level", "style_reward", "energy"} <= set(train_records[-1])
     evals = [r for r in records if "eval/pose_error" in r]  # the periodic evaluation (train.eval_every)
     assert [r["iteration"] for r in evals] == [2, 4] and all(np.isfinite(r["eval/fall_rate"]) for r in evals)
+    assert all(0.2 < r["eval/root_height_ratio"] < 1.5 for r in evals)  # posture against the clips
 
     from near.commands.evaluate import evaluate
 
     evaluated = evaluate(_cfg("HumanoidNEAR", motion, tmp_path / "eval", f"checkpoint={tmp_path / 'near'}", "episodes=2"))
     assert os.path.exists(evaluated["files"]["eval"]) and 0.0 <= evaluated["fall_rate"] <= 1.0
     assert np.isfinite(evaluated["pose_error"]) and evaluated["episodes"] == 2
+    assert evaluated["joint_angle_distance"] > 0 and np.isfinite(evaluated["root_speed_ratio"])
 
     played = play(_cfg("HumanoidNEAR", motion, tmp_path / "play", f"checkpoint={tmp_path / 'near'}",
                        "episodes=2"))

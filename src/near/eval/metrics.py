@@ -318,8 +318,9 @@ def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.n
 
     height = pooled(policy_root)[:, 2].mean() / pooled(clip_root)[:, 2].mean()
     clip_speed = pooled(clip_root, lambda r: _horizontal_speed(r, dt)).mean()
-    policy_speed = pooled(policy_root, lambda r: _horizontal_speed(r, dt))
-    speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")
+    policy_speed = [_horizontal_speed(np.asarray(r, np.float64), dt) for r in policy_root]
+    policy_speed = np.concatenate(policy_speed) if any(len(v) for v in policy_speed) else np.full(1, np.nan)
+    speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")  # nan: one-step episodes only
     return {"root_height_ratio": float(height), "root_speed_ratio": float(speed),
             "joint_angle_distance": joint_angle_distance(pooled(policy_dof), pooled(clip_dof))}
 
