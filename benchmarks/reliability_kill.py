@@ -85,10 +85,11 @@ def write_clip(path: str) -> str:
 # what a run folder must look like after any kill
 
 
-def run_folders(target: str) -> list[str]:
-    """The run folders of a target: itself, or a sweep's <task>/<algo>/seed<k>/."""
+def run_folders(target: str, reference: str | None = None) -> list[str]:
+    """The run folders of a target: itself, or those of a sweep (<task>/<algo>/seed<k>/) that exist yet."""
     found = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(target, "*", "*", "seed*", "config.yaml")))
-    return found or [target]
+    is_sweep = reference is not None and os.path.exists(os.path.join(reference, "sweep.json"))
+    return found if found or is_sweep else [target]
 
 
 def checkpoint_steps(run: str) -> list[int]:
@@ -148,7 +149,7 @@ def check_after_kill(target: str, reference: str, state: dict) -> dict:
     from omegaconf import OmegaConf
 
     facts = {"lost_intervals": 0.0, "checkpoints_checked": 0}
-    for run in run_folders(target):
+    for run in run_folders(target, reference):
         name = os.path.relpath(run, target)
         ref_run = os.path.join(reference, name) if name != "." else reference
         cfg_path = os.path.join(run, "config.yaml")
@@ -235,7 +236,7 @@ def first_difference(a, b, path: str = "") -> str | None:
 def compare_finished(target: str, reference: str) -> dict:
     """A finished killed run against the unkilled one: arrays, metrics, summaries, the sweep report."""
     arrays = records = 0
-    for run in run_folders(target):
+    for run in run_folders(target, reference):
         name = os.path.relpath(run, target)
         ref_run = os.path.join(reference, name) if name != "." else reference
         a, b = final_arrays(run), final_arrays(ref_run)
@@ -369,6 +370,13 @@ def run_kind(kind: str, kills: int, work: str, env: dict, rng: random.Random, lo
 KINDS = ["energy", "maze_near", "humanoid_amp", "experiment"]
 
 
+def save(rows: list[dict], args) -> str:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _report import write_result
+
+    return write_result(args.out, "reliability_kill", rows + [{"seed": args.seed, "kills_per_kind": args.kills}])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20, help="kills per run kind")
@@ -386,15 +394,18 @@ def main(argv=None) -> int:
                    TF_CPP_MIN_LOG_LEVEL="3")
         with open(os.path.join(work, "near.log"), "ab") as log:
             for kind in args.kinds.split(","):
-                row = run_kind(kind, args.kills, work, env, rng, log)
+                try:
+                    row = run_kind(kind, args.kills, work, env, rng, log)
+                except Exception as e:  # noqa: BLE001 - a harness error ends this kind, not the others
+                    row = {"kind": kind, "kills": 0, "kills_during_checkpoint_write": 0, "finished_runs": 0,
+                           "max_lost_intervals": 0.0, "checkpoints_checked": 0, "seconds": 0,
+                           "violations": [f"harness error: {type(e).__name__}: {e}"]}
                 rows.append(row)
+                save(rows, args)  # after every kind: a later failure keeps the rows before it
                 print(f"{kind:13s} {row['kills']:3d} kills ({row['kills_during_checkpoint_write']} during a checkpoint "
                       f"write), {row['finished_runs']} finished runs, max lost {row['max_lost_intervals']:.2f} "
                       f"intervals, {row['seconds']} s, violations: {row['violations'] or 'none'}", flush=True)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _report import write_result
-
-    path = write_result(args.out, "reliability_kill", rows + [{"seed": args.seed}])
+    path = save(rows, args)
     print("\n| run kind | kills survived | during a checkpoint write | finished runs = unkilled run | "
           "max lost (checkpoint intervals) | checkpoints checked | seconds |\n|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
