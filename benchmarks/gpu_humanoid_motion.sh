@@ -21,7 +21,7 @@ else
 fi
 python3 -m near.cli train task=Humanoid$method $M seed=$seed progress=False $extra \
     train.time_limit_s=$(( $(left) - 60 )) out=$R/$name "$@" > $OUT/$name.log 2>&1
-tar czf $OUT/$name.tgz -C $R --exclude='*/train' --exclude='tb' $name
-[ "$method" = NEAR ] && cp $R/energy_$name/metrics.jsonl $OUT/energy_${name}_metrics.jsonl
-[ "$method" = NEAR ] && cp $R/energy_$name/summary.json $OUT/energy_${name}_summary.json
+[ "$method" = NEAR ] && cp $R/energy_$name/metrics.jsonl $R/$name/energy_metrics.jsonl
+[ "$method" = NEAR ] && cp $R/energy_$name/summary.json $R/$name/energy_summary.json
+bundle $name $name
 ls -la $OUT; tail -n 4 $OUT/*.log; echo "total $(( $(date +%s) - start )) s"

@@ -57,6 +57,7 @@ class TaskConfig:
     hybrid_init_prob: float = 0.5
     reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
     local_root_obs: bool = False
+    tracking: bool = False  # HumanoidTrack: follow the reset's clip (DeepMimic-style check, issue #16)
     termination_height: float = 0.3
     early_termination: bool = True
     num_demo_pairs: int = 200_000  # expert pairs drawn from the motion library for the energy model / AMP

@@ -191,7 +191,8 @@ def humanoid_eval_metrics(rollout: dict, demo_trajs: Sequence[np.ndarray], dt: f
     """
     out = M.humanoid_metrics(rollout["body_pos"], rollout["learnt_return"], demo_trajs, dt=dt, k=k)
     out.update(M.episode_stats(rollout["episode_return"], rollout["episode_length"]))
-    out["fall_rate"] = M.fall_rate(rollout["episode_length"], rollout["max_steps"])
+    # an episode that ended early without success fell (tracking: or strayed from its clip before its end)
+    out["fall_rate"] = M.fall_rate(rollout["episode_length"], rollout["max_steps"], rollout.get("success"))
     return out
 
 
@@ -208,7 +209,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
-               "max_steps": max_steps - 1}
+               "max_steps": max_steps - 1, "success": result.get("success")}
     out = humanoid_eval_metrics(rollout, references.body_pos, dt=env.control_dt,
                                 k=min(20, len(result["episode_return"])))
     qpos = np.asarray(result["qpos"])  # (T, n_envs, 43), the steps after each reset
@@ -239,7 +240,7 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
 
         def step(carry, _):
             state, alive = carry
-            action = act(params, run_cfg.train, obs_stats, state.obs[None], env.action_dim)[0]
+            action = act(params, run_cfg.train, obs_stats, env.policy_obs(state)[None], env.action_dim)[0]
             new, _, _, done, _ = env.step(state, action)
             state = jax.tree.map(lambda n, o: jnp.where(alive, n, o), new, state)
             return (state, alive & ~done), (state.qpos, alive)

@@ -304,6 +304,9 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
             "style_reward": style_reward.sum(0).mean(),  # summed over the horizon, env-averaged
             "combined_reward": rewards.sum(0).mean(),
             "task_reward": task_reward.sum(0).mean(),
+            # per-step spreads over the batch: what PPO's advantages see of each reward
+            "style_reward_std": style_reward.std(),
+            "task_reward_std": task_reward.std(),
             "log_std": params["actor"]["params"]["log_std"].mean(),
             **jax.tree.map(jnp.mean, loss_stats),
             **style_metrics,

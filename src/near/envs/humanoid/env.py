@@ -15,7 +15,12 @@ environment at a time, batched with ``jax.vmap``; the same code runs on CPU and 
   pre-step state so that no NaN reaches the learner.
 * Task reward by motion type: "time" (1 per step), "dist" (forward progress of the pelvis per step,
   clipped to [0, 0.5] m and divided by 0.5), "height" (pelvis height / 2.5, clipped); several types
-  are averaged. The original does not reset the previous pelvis position at an episode reset (its
+  are averaged.
+* Tracking (``tracking=True``, task HumanoidTrack; not in the original): the diagnostic of issue #16.
+  The env follows the clip it was reset from: the observation adds the clip's next state and the
+  root's offset to it, the "track" reward is DeepMimic's (pose, velocity, end effectors, root), an
+  episode ends when a body strays 0.5 m from the clip, and is truncated (bootstrapped) at the clip's
+  end. If PPO can track a clip, the body, actuation and physics can do the motion. The original does not reset the previous pelvis position at an episode reset (its
   first "dist" reward of an episode spans the reset); we do.
 
 The state keeps only ``qpos``, ``qvel`` and the solver warm start; the MJX ``Data`` is rebuilt per
@@ -38,7 +43,11 @@ from near.motion import library as ml
 from near.utils import rotations as rot
 
 STATE_INITS = ("random", "start", "weighted_random", "default", "hybrid")
-REWARD_TYPES = ("time", "dist", "height")
+REWARD_TYPES = ("time", "dist", "height", "track")
+TRACK_OBS_DIM = OBS_DIM + 3  # the clip's next state and the root's offset to it (heading frame)
+# DeepMimic's tracking reward (Peng et al. 2018, eq. 5-9): weights and error scales
+TRACK_WEIGHTS = {"pose": 0.65, "velocity": 0.1, "end_effector": 0.15, "root": 0.1}
+TRACK_SCALES = {"pose": 2.0, "velocity": 0.1, "end_effector": 40.0, "root": 10.0}
 _DIST_MOTIONS = ("walk", "run", "cartwheel", "marching", "zombie_walk")
 _HEIGHT_MOTIONS = ("jump_in_place", "spin_kick")
 
@@ -64,6 +73,8 @@ class HumanoidConfig:
     hybrid_init_prob: float = 0.5
     reward_types: tuple[str, ...] = ("time",)
     local_root_obs: bool = False
+    tracking: bool = False  # follow the reset's clip: target in the observation, "track" reward
+    tracking_max_distance: float = 0.5  # m: a body farther than this from the clip ends the episode
     physics: hm.PhysicsConfig = dataclasses.field(default_factory=hm.PhysicsConfig)
 
 
@@ -75,6 +86,8 @@ class HumanoidState:
     step: jax.Array  # int32 control steps since the reset
     obs: jax.Array  # (105,) the observation of this state (also the pair state)
     body_pos: jax.Array  # (15, 3) world positions of the body origins (pose-error metric, rendering)
+    clip: jax.Array  # int32 clip of the reset (tracking)
+    clip_time: jax.Array  # its time at the reset, s (tracking)
 
 
 def default_pose_dof() -> np.ndarray:
@@ -85,7 +98,6 @@ def default_pose_dof() -> np.ndarray:
 
 
 class HumanoidEnv:
-    obs_dim = OBS_DIM
     action_dim = hm.NUM_DOF
     pair_state_dim = OBS_DIM
     pair_order = "current_first"
@@ -96,6 +108,9 @@ class HumanoidEnv:
         bad = [r for r in config.reward_types if r not in REWARD_TYPES]
         if bad or not config.reward_types:
             raise ValueError(f"reward_types must be a non-empty subset of {REWARD_TYPES}, got {config.reward_types}")
+        if ("track" in config.reward_types) != config.tracking:
+            raise ValueError("the 'track' reward and tracking=True go together (the reward needs the clip's target, "
+                             f"the target needs the reward): got reward_types={config.reward_types}, tracking={config.tracking}")
         if config.physics.floor_contacts == "auto":
             contacts = "feet" if config.early_termination else "all"
             config = dataclasses.replace(config, physics=dataclasses.replace(config.physics, floor_contacts=contacts))
@@ -107,6 +122,7 @@ class HumanoidEnv:
         self.mjx_model = self._mjx.put_model(self.mj_model)
         self._template = self._mjx.make_data(self.mjx_model)
         self.control_dt = config.physics.control_dt
+        self.obs_dim = OBS_DIM + (TRACK_OBS_DIM if config.tracking else 0)
 
     # ------------------------------------------------------------------ state construction
 
@@ -139,6 +155,8 @@ class HumanoidEnv:
             step=jnp.zeros((), jnp.int32),
             obs=self._observe(data),
             body_pos=data.xpos[1:],
+            clip=jnp.zeros((), jnp.int32),
+            clip_time=jnp.zeros((), jnp.float32),
         )
 
     def state_from_motion(self, motion_state) -> HumanoidState:
@@ -166,7 +184,8 @@ class HumanoidEnv:
             use_default = True if c.state_init == "default" else jax.random.uniform(k_mode) >= c.hybrid_init_prob
             default = self.default_state()
             state = jax.tree.map(lambda d, s: jnp.where(use_default, d, s), default, state)
-        return state, state.obs
+        state = state.replace(clip=clip[0], clip_time=time[0])
+        return state, self.policy_obs(state)
 
     def step(self, state: HumanoidState, action: jax.Array):
         mjx, (c, layout) = self._mjx, (self.config, self.layout)
@@ -191,6 +210,8 @@ class HumanoidEnv:
             step=step,
             obs=self._observe(data),
             body_pos=data.xpos[1:],
+            clip=state.clip,
+            clip_time=state.clip_time,
         )
         # A non-finite state ends the episode at the last finite state.
         new = jax.tree.map(lambda n, s: jnp.where(finite, n, s), new, state.replace(step=step))
@@ -198,10 +219,19 @@ class HumanoidEnv:
         touching = hm.bodies_touching_floor(layout, data.geom_xpos, data.geom_xmat)[layout.fall_bodies]
         low = data.xpos[layout.fall_bodies, 2] < c.termination_height
         fallen = jnp.any(touching) & jnp.any(low) & (step > 1) & c.early_termination
-        truncated = (step >= c.episode_length - 1) & ~fallen
+        truncated = step >= c.episode_length - 1
+        if c.tracking:
+            target = self._clip_at(new)
+            fallen = fallen | ((step > 1) & (self._tracking_distance(new, target) > c.tracking_max_distance))
+            truncated = truncated | (new.clip_time + step * self.control_dt >= self.library.clip_length[new.clip])
+        truncated = truncated & ~fallen
         done = fallen | truncated | ~finite
 
         reward = self.task_reward(state.qpos, new.qpos)
+        if c.tracking:
+            terms = self.tracking_rewards(new, target)
+            reward = (reward * (len(c.reward_types) - 1)
+                      + sum(TRACK_WEIGHTS[k] * terms[k] for k in TRACK_WEIGHTS)) / len(c.reward_types)
         info = {
             "success": truncated & finite,
             "truncated": truncated & finite,
@@ -210,21 +240,64 @@ class HumanoidEnv:
             "body_pos": new.body_pos,
             "qpos": new.qpos,
         }
-        return new, new.obs, reward, done, info
+        return new, self.policy_obs(new), reward, done, info
 
     def pair_state(self, state: HumanoidState) -> jax.Array:
         return state.obs
 
+    def policy_obs(self, state: HumanoidState) -> jax.Array:
+        """What the policy sees: the state's observation, and with tracking the clip's next state."""
+        if not self.config.tracking:
+            return state.obs
+        target = self._clip_at(state, ahead=1)
+        heading_inv = rot.heading_quat_inverse(state.qpos[3:7])
+        offset = rot.rotate(heading_inv, target.root_pos - state.qpos[0:3])
+        key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index
+        target_obs = observation(target.root_pos, target.root_rot, target.root_vel, target.root_ang_vel,
+                                 target.dof_pos, target.dof_vel, target.body_pos[key_idx],
+                                 local_root=self.config.local_root_obs)
+        return jnp.concatenate([state.obs, target_obs, offset])
+
+    # ------------------------------------------------------------------ tracking (issue #16's check)
+
+    def _clip_at(self, state: HumanoidState, ahead: int = 0) -> ml.MotionState:
+        """The reset's clip at this state's step (+ ahead control steps), holding its last frame."""
+        time = state.clip_time + (state.step + ahead) * self.control_dt
+        return ml.motion_state(self.library, state.clip, time)
+
+    @staticmethod
+    def _tracking_distance(state: HumanoidState, target: ml.MotionState) -> jax.Array:
+        return jnp.max(jnp.linalg.norm(state.body_pos - target.body_pos, axis=-1))
+
+    def tracking_rewards(self, state: HumanoidState, target: ml.MotionState) -> dict[str, jax.Array]:
+        """DeepMimic's four tracking terms, each in (0, 1]: joint angles, joint speeds, hands and feet
+        relative to the root, root position."""
+        dof = hm.dof_pos_from_qpos(self.layout, state.qpos)
+        root, target_root = state.qpos[0:3], target.root_pos
+        key_idx = self.layout.key_bodies - 1
+        key = state.body_pos[key_idx] - root
+        target_key = target.body_pos[key_idx] - target_root
+        errors = {
+            "pose": jnp.sum((dof - target.dof_pos) ** 2),
+            "velocity": jnp.sum((state.qvel[6:] - target.dof_vel) ** 2),
+            "end_effector": jnp.sum((key - target_key) ** 2),
+            "root": jnp.sum((root - target_root) ** 2),
+        }
+        return {k: jnp.exp(-TRACK_SCALES[k] * e) for k, e in errors.items()}
+
     def task_reward(self, qpos_before: jax.Array, qpos_after: jax.Array) -> jax.Array:
+        """The mean of the non-tracking reward types (tracking's term is added in ``step``)."""
         terms = []
         for kind in self.config.reward_types:
+            if kind == "track":
+                continue
             if kind == "time":
                 terms.append(jnp.ones((), qpos_after.dtype))
             elif kind == "dist":
                 terms.append(jnp.clip(qpos_after[0] - qpos_before[0], 0.0, 0.5) / 0.5)
             else:
                 terms.append(jnp.clip(qpos_after[2], 0.0, 2.5) / 2.5)
-        return sum(terms) / len(terms)
+        return sum(terms) / len(terms) if terms else jnp.zeros((), qpos_after.dtype)
 
     # ------------------------------------------------------------------ demonstrations
 

@@ -1,0 +1,109 @@
+"""Does a trained humanoid energy model mind a crouch? (issue #16)
+
+Draws expert pairs [s(t), s(t - dt)] from a motion set and the same pairs changed the way the learnt
+policies differ from their clips: knees bent and the root lowered (a crouch), the root lowered alone,
+and the pose frozen (velocities zero, both states equal: standing still). Each changed pose goes
+through the simulator's kinematics, so its observation is one the policy could produce.
+
+With ncsnv2 conditioning E = g(x) / sigma, so the level only scales g: the table gives g per pair kind,
+how often the clip's pair outranks its changed copy, and what the change costs in NEAR's reward
+tanh((E - m) / 10) at a few noise levels (the reward gap, at a centre m halfway between the two).
+
+    PYTHONPATH=src python benchmarks/inspect_energy_posture.py --energy RUN_DIR --motion SET.yaml [--pairs 4096]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+
+from near.config import compose_config
+from near.energy.train import load_energy_model
+from near.envs.core import make_pair
+from near.factories import make_env
+from near.motion import library as ml
+
+LEVELS = (0, 4, 10, 15, 20)
+
+
+def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.Array]:
+    """Expert pairs and their crouched, lowered and frozen copies, (n, 210) each."""
+    lib, dt = env.library, env.control_dt
+    k_clip, k_time = jax.random.split(key)
+    clips = ml.sample_clips(lib, k_clip, n)
+    times = dt + jax.random.uniform(k_time, (n,)) * (lib.clip_length[clips] - dt)
+    knees = np.flatnonzero(np.asarray(env.layout.hinge_range[:, 0]) >= 0)  # the knees bend one way only
+    knee_dofs = jnp.asarray(np.asarray(env.layout.hinge_dof)[knees])
+
+    def obs(m, knee_bend, root_drop, frozen):
+        dof = m.dof_pos.at[knee_dofs].add(knee_bend)
+        root = m.root_pos - jnp.array([0.0, 0.0, root_drop])
+        scale = 0.0 if frozen else 1.0
+        return env.state_from_pose(root, m.root_rot, dof, scale * m.root_vel, scale * m.root_ang_vel,
+                                   scale * m.dof_vel).obs
+
+    def one(clip, time):
+        now = jax.tree.map(lambda x: x[0], ml.motion_state(lib, clip[None], time[None]))
+        before = jax.tree.map(lambda x: x[0], ml.motion_state(lib, clip[None], time[None] - dt))
+        pair = lambda b, a: make_pair(env, b, a)  # noqa: E731
+        return {
+            "clip": pair(obs(before, 0.0, 0.0, False), obs(now, 0.0, 0.0, False)),
+            "crouch": pair(obs(before, knee, drop, False), obs(now, knee, drop, False)),
+            "root lowered": pair(obs(before, 0.0, drop, False), obs(now, 0.0, drop, False)),
+            "frozen": pair(obs(now, 0.0, 0.0, True), obs(now, 0.0, 0.0, True)),
+        }
+
+    return jax.jit(jax.vmap(one))(clips, times)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid)")
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--pairs", type=int, default=4096)
+    parser.add_argument("--knee", type=float, default=0.4, help="extra knee bend of the crouch, rad")
+    parser.add_argument("--drop", type=float, default=0.05, help="root lowered by, m")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="energy_posture")
+    args = parser.parse_args(argv)
+
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}"])
+    env = make_env(cfg)
+    model, _ = load_energy_model(args.energy, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
+    pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
+    sigmas = np.asarray(model.sigmas)
+    g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
+    rows = []
+    for kind, values in g.items():
+        row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std())}
+        if kind != "clip":
+            gap = g["clip"] - values
+            row["clip_ranks_higher"] = float(np.mean(gap > 0))
+            for level in LEVELS:  # tanh((E - m)/10) at m halfway: the reward the change costs
+                row[f"reward_gap_level_{level}"] = float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[level]))))
+        rows.append(row)
+    print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, {args.pairs} pairs; "
+          f"crouch = knees +{args.knee} rad and root -{args.drop} m")
+    head = "| pairs | g mean (std) | clip ranks higher | " + " | ".join(f"reward gap, level {lv} (sigma {sigmas[lv]:.2f})"
+                                                                       for lv in LEVELS) + " |"
+    print(head + "\n|" + "---|" * (3 + len(LEVELS)))
+    for r in rows:
+        gaps = " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" if f"reward_gap_level_{lv}" in r else "" for lv in LEVELS)
+        print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
+    path = write_result(args.out, "inspect_energy_posture",
+                        [{"energy": args.energy, "motion": os.path.basename(args.motion), "knee": args.knee,
+                          "drop": args.drop, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
