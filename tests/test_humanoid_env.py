@@ -136,7 +136,7 @@ def test_pd_held_standing_pose_stays_up_for_two_seconds(env, step):
 
 def test_reference_state_resets_do_not_explode(env):
     wrapped = AutoReset(env)
-    state, _ = jax.vmap(wrapped.reset)(jax.random.split(jax.random.PRNGKey(1), 16))
+    state, _ = jax.jit(jax.vmap(wrapped.reset))(jax.random.split(jax.random.PRNGKey(1), 16))  # eager: 4x slower
 
     @jax.jit
     def run(state, key):
@@ -190,7 +190,7 @@ def test_pd_swings_a_knee_as_fast_as_the_clips_do(env, step):
     The earlier PD law clipped the spring at the motor gear while the damping kd * qdot stayed
     unclipped, which capped every joint's speed at gear / kd (knees 100 / 30 = 3.3 rad/s): the walk
     crouched and the run fell. A knee asked to bend from straight must now pass 6 rad/s."""
-    state = env.default_state()
+    state = jax.jit(env.default_state)()  # compiled: MuJoCo's kinematics op by op takes a minute
     state = state.replace(qpos=state.qpos.at[2].set(2.0))  # in the air: no contact, the leg swings freely
     knee = int(env.layout.hinge_dof[np.flatnonzero(env.layout.hinge_range[:, 0] >= 0)[0]])  # first knee DOF
     action = _hold_pose_action(env).at[knee].set(1.0)  # knee target 3.35 rad

@@ -32,7 +32,9 @@ def motion(tmp_path_factory):
 
 
 def _cfg(task, motion, out, *extra):
-    return compose_config([f"task={task}", f"motion={motion}", "smoke=True", "progress=False", f"out={out}", *extra])
+    # 2 evaluation episodes like eval and play below: one compiled evaluation program serves them all
+    return compose_config([f"task={task}", f"motion={motion}", "smoke=True", "progress=False", f"out={out}",
+                           "train.eval_episodes=2", *extra])
 
 
 @pytest.mark.slow

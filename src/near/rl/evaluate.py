@@ -23,25 +23,26 @@ def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int
         state, obs = jax.vmap(env.reset)(jax.random.split(k_reset, num_episodes))
 
         def step(carry, k):
-            state, obs, alive, ret, length, success, recorded = carry
+            state, obs, alive, ret, length, success = carry
             action = policy(policy_args, obs, k)
             next_state, next_obs, reward, done, info = jax.vmap(env.step)(state, action)
             keep = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-            recorded = {name: keep(info[name], recorded[name]) for name in record}
             state = jax.tree.map(keep, next_state, state)
             obs = keep(next_obs, obs)
             ret = ret + jnp.where(alive, reward, 0.0)
             length = length + alive.astype(jnp.int32)
             success = success | (alive & info["success"])
             alive = alive & ~done
-            return (state, obs, alive, ret, length, success, recorded), (obs, recorded)
+            return (state, obs, alive, ret, length, success), (obs, {name: info[name] for name in record})
 
         n = num_episodes
-        shapes = jax.eval_shape(jax.vmap(env.step), state, jnp.zeros((n, env.action_dim)))[4]
-        recorded = {name: jnp.zeros(shapes[name].shape, shapes[name].dtype) for name in record}
-        init = (state, obs, jnp.ones(n, bool), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.zeros(n, bool), recorded)
-        (_, _, _, ret, length, success, _), (observations, recorded) = jax.lax.scan(
+        init = (state, obs, jnp.ones(n, bool), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.zeros(n, bool))
+        (_, _, _, ret, length, success), (observations, recorded) = jax.lax.scan(
             step, init, jax.random.split(k_run, max_steps))
+        # after its last step an env repeats that step's info, as its observations do (freezing them
+        # here, not in the scan, spares a second trace of the step for the buffers' shapes)
+        last = jnp.minimum(jnp.arange(max_steps)[:, None], jnp.maximum(length, 1)[None, :] - 1)  # (T, n)
+        recorded = {name: value[last, jnp.arange(n)[None, :]] for name, value in recorded.items()}
         return jnp.concatenate([obs[None], observations]), ret, length, success, recorded
 
     def run(policy_args, key: jax.Array) -> dict:
