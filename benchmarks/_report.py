@@ -46,3 +46,19 @@ def time_train_chunks(train_chunk, state, iterations: int, repeats: int, batch_s
         jax.block_until_ready(metrics)
         rates.append(iterations * batch_size / (time.perf_counter() - start))
     return rates, first
+
+
+def untrained_style(cfg, env):
+    """The style reward of ``cfg.task.algo`` for timing: NEAR with a freshly initialised energy model
+    (speed does not depend on its weights, and no checkpoint is needed), others as training builds them."""
+    import jax
+
+    from near.factories import make_style
+
+    if cfg.task.algo != "NEAR":
+        return make_style(cfg, env)[0]
+    from near.energy.train import make_trainer, model_from_state
+    from near.rl.near import NEARReward
+
+    init, *_ = make_trainer(cfg.energy, 2 * env.pair_state_dim)
+    return NEARReward(model_from_state(cfg.energy, init(jax.random.PRNGKey(0))), cfg.reward)

@@ -20,11 +20,11 @@ import jax
 
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
-from _report import time_train_chunks, write_result
+from _report import time_train_chunks, untrained_style, write_result
 
 from near.config import compose_config
 from near.envs.core import AutoReset
-from near.factories import make_env, make_style
+from near.factories import make_env
 from near.rl.ppo import data_mesh, make_train
 
 
@@ -32,14 +32,7 @@ def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int
             physics: dict) -> dict:
     cfg = compose_config([f"task=Humanoid{algo}", f"motion={motion}", f"train.num_envs={num_envs}", *extra])
     env = make_env(cfg)
-    if algo == "NEAR":
-        from near.energy.train import make_trainer, model_from_state
-        from near.rl.near import NEARReward
-
-        init_e, *_ = make_trainer(cfg.energy, 2 * env.pair_state_dim)
-        style = NEARReward(model_from_state(cfg.energy, init_e(jax.random.PRNGKey(0))), cfg.reward)
-    else:
-        style, _ = make_style(cfg, env)
+    style = untrained_style(cfg, env)
     train_cfg = cfg.train if algo == "NEAR" else dataclasses.replace(cfg.train, learn_std=False)
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward, mesh=data_mesh(jax.devices()[:devices]))
     rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)

@@ -19,11 +19,11 @@ import jax
 
 jax.config.update("jax_default_matmul_precision", "highest")  # as the CLI does
 import numpy as np
-from _report import time_train_chunks, write_result
+from _report import time_train_chunks, untrained_style, write_result
 
 from near.config import compose_config
 from near.envs.core import AutoReset
-from near.factories import make_env, make_style
+from near.factories import make_env
 from near.rl.ppo import make_train
 
 
@@ -32,14 +32,7 @@ def measure(data: str, algo: str, num_envs: int, minibatches: int, iterations: i
     task = "pushT" if algo == "PPO" else f"pushT{algo}"  # PPO: the task reward alone
     cfg = compose_config([f"task={task}", f"task.data={data}", f"train.num_envs={num_envs}", *extra])
     env = make_env(cfg)
-    if algo == "NEAR":  # a fresh energy model: no checkpoint needed to time it
-        from near.energy.train import make_trainer, model_from_state
-        from near.rl.near import NEARReward
-
-        init_e, *_ = make_trainer(cfg.energy, 2 * env.pair_state_dim)
-        style = NEARReward(model_from_state(cfg.energy, init_e(jax.random.PRNGKey(0))), cfg.reward)
-    else:
-        style, _ = make_style(cfg, env)
+    style = untrained_style(cfg, env)
     batch = num_envs * cfg.train.horizon
     train_cfg = dataclasses.replace(cfg.train, minibatch_size=max(cfg.train.minibatch_size, batch // minibatches))
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward)

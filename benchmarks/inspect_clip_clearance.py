@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 
-import jax.numpy as jnp
 import mujoco
 import numpy as np
 

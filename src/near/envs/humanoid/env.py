@@ -15,13 +15,13 @@ environment at a time, batched with ``jax.vmap``; the same code runs on CPU and 
   pre-step state so that no NaN reaches the learner.
 * Task reward by motion type: "time" (1 per step), "dist" (forward progress of the pelvis per step,
   clipped to [0, 0.5] m and divided by 0.5), "height" (pelvis height / 2.5, clipped); several types
-  are averaged.
+  are averaged. The original does not reset the previous pelvis position at an episode reset (its
+  first "dist" reward of an episode spans the reset); we do.
 * Tracking (``tracking=True``, task HumanoidTrack; not in the original): the diagnostic of issue #16.
   The env follows the clip it was reset from: the observation adds the clip's next state and the
   root's offset to it, the "track" reward is DeepMimic's (pose, velocity, end effectors, root), an
   episode ends when a body strays 0.5 m from the clip, and is truncated (bootstrapped) at the clip's
-  end. If PPO can track a clip, the body, actuation and physics can do the motion. The original does not reset the previous pelvis position at an episode reset (its
-  first "dist" reward of an episode spans the reset); we do.
+  end. If PPO can track a clip, the body, actuation and physics can do the motion.
 
 The state keeps only ``qpos``, ``qvel`` and the solver warm start; the MJX ``Data`` is rebuilt per
 step from a template, which keeps auto-reset selects and rollout buffers small.
@@ -123,6 +123,7 @@ class HumanoidEnv:
         self._template = self._mjx.make_data(self.mjx_model)
         self.control_dt = config.physics.control_dt
         self.obs_dim = OBS_DIM + (TRACK_OBS_DIM if config.tracking else 0)
+        self._key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index (hands and feet)
 
     # ------------------------------------------------------------------ state construction
 
@@ -220,18 +221,17 @@ class HumanoidEnv:
         low = data.xpos[layout.fall_bodies, 2] < c.termination_height
         fallen = jnp.any(touching) & jnp.any(low) & (step > 1) & c.early_termination
         truncated = step >= c.episode_length - 1
+        track = None
         if c.tracking:
             target = self._clip_at(new)
             fallen = fallen | ((step > 1) & (self._tracking_distance(new, target) > c.tracking_max_distance))
-            truncated = truncated | (new.clip_time + step * self.control_dt >= self.library.clip_length[new.clip])
+            truncated = truncated | (self._clip_time(new) >= self.library.clip_length[new.clip])
+            terms = self.tracking_rewards(new, target)
+            track = sum(TRACK_WEIGHTS[k] * terms[k] for k in TRACK_WEIGHTS)
         truncated = truncated & ~fallen
         done = fallen | truncated | ~finite
 
-        reward = self.task_reward(state.qpos, new.qpos)
-        if c.tracking:
-            terms = self.tracking_rewards(new, target)
-            reward = (reward * (len(c.reward_types) - 1)
-                      + sum(TRACK_WEIGHTS[k] * terms[k] for k in TRACK_WEIGHTS)) / len(c.reward_types)
+        reward = self.task_reward(state.qpos, new.qpos, track)
         info = {
             "success": truncated & finite,
             "truncated": truncated & finite,
@@ -252,18 +252,17 @@ class HumanoidEnv:
         target = self._clip_at(state, ahead=1)
         heading_inv = rot.heading_quat_inverse(state.qpos[3:7])
         offset = rot.rotate(heading_inv, target.root_pos - state.qpos[0:3])
-        key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index
-        target_obs = observation(target.root_pos, target.root_rot, target.root_vel, target.root_ang_vel,
-                                 target.dof_pos, target.dof_vel, target.body_pos[key_idx],
-                                 local_root=self.config.local_root_obs)
-        return jnp.concatenate([state.obs, target_obs, offset])
+        return jnp.concatenate([state.obs, self._motion_obs(target), offset])
 
     # ------------------------------------------------------------------ tracking (issue #16's check)
 
+    def _clip_time(self, state: HumanoidState, ahead: int = 0) -> jax.Array:
+        """The time in the reset's clip at this state's step (+ ahead control steps)."""
+        return state.clip_time + (state.step + ahead) * self.control_dt
+
     def _clip_at(self, state: HumanoidState, ahead: int = 0) -> ml.MotionState:
         """The reset's clip at this state's step (+ ahead control steps), holding its last frame."""
-        time = state.clip_time + (state.step + ahead) * self.control_dt
-        return ml.motion_state(self.library, state.clip, time)
+        return ml.motion_state(self.library, state.clip, self._clip_time(state, ahead))
 
     @staticmethod
     def _tracking_distance(state: HumanoidState, target: ml.MotionState) -> jax.Array:
@@ -274,9 +273,8 @@ class HumanoidEnv:
         relative to the root, root position."""
         dof = hm.dof_pos_from_qpos(self.layout, state.qpos)
         root, target_root = state.qpos[0:3], target.root_pos
-        key_idx = self.layout.key_bodies - 1
-        key = state.body_pos[key_idx] - root
-        target_key = target.body_pos[key_idx] - target_root
+        key = state.body_pos[self._key_idx] - root
+        target_key = target.body_pos[self._key_idx] - target_root
         errors = {
             "pose": jnp.sum((dof - target.dof_pos) ** 2),
             "velocity": jnp.sum((state.qvel[6:] - target.dof_vel) ** 2),
@@ -285,28 +283,30 @@ class HumanoidEnv:
         }
         return {k: jnp.exp(-TRACK_SCALES[k] * e) for k, e in errors.items()}
 
-    def task_reward(self, qpos_before: jax.Array, qpos_after: jax.Array) -> jax.Array:
-        """The mean of the non-tracking reward types (tracking's term is added in ``step``)."""
+    def task_reward(self, qpos_before: jax.Array, qpos_after: jax.Array, track: jax.Array | None = None) -> jax.Array:
+        """The mean of the reward types' terms; ``track`` is the tracking term (:meth:`tracking_rewards`)."""
         terms = []
         for kind in self.config.reward_types:
             if kind == "track":
-                continue
-            if kind == "time":
+                terms.append(track)
+            elif kind == "time":
                 terms.append(jnp.ones((), qpos_after.dtype))
             elif kind == "dist":
                 terms.append(jnp.clip(qpos_after[0] - qpos_before[0], 0.0, 0.5) / 0.5)
             else:
                 terms.append(jnp.clip(qpos_after[2], 0.0, 2.5) / 2.5)
-        return sum(terms) / len(terms) if terms else jnp.zeros((), qpos_after.dtype)
+        return sum(terms) / len(terms)
 
     # ------------------------------------------------------------------ demonstrations
 
     def reference_state(self, clip_ids: jax.Array, times: jax.Array) -> jax.Array:
         """The 105-number state of the motion at (clip, time), computed from the clip alone."""
-        m = ml.motion_state(self.library, clip_ids, times)
-        key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index
+        return self._motion_obs(ml.motion_state(self.library, clip_ids, times))
+
+    def _motion_obs(self, m: ml.MotionState) -> jax.Array:
+        """The 105 numbers of a motion state (any batch shape), as the simulator would observe them."""
         return observation(m.root_pos, m.root_rot, m.root_vel, m.root_ang_vel, m.dof_pos, m.dof_vel,
-                           m.body_pos[..., key_idx, :], local_root=self.config.local_root_obs)
+                           m.body_pos[..., self._key_idx, :], local_root=self.config.local_root_obs)
 
     def demo_pairs(self, key: jax.Array, n: int) -> jax.Array:
         """n expert pairs [s(t), s(t - control_dt)]: clips by weight, t uniform in [control_dt, L].
