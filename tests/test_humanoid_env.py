@@ -174,6 +174,9 @@ def test_episode_cap_and_task_rewards(env, step):
     assert reward_types_for("data/amp_humanoid_walk.yaml") == ("time", "dist")
     assert reward_types_for("amp_humanoid_spin_kick.yaml") == ("time", "height")
     assert reward_types_for("amp_humanoid_crane_pose.yaml") == ("time",)
+    # mummy walk walks: forward progress besides survival; the original's mapping stays available
+    assert reward_types_for("amp_humanoid_mummy_walk.yaml") == ("time", "dist")
+    assert reward_types_for("amp_humanoid_mummy_walk.yaml", original=True) == ("time",)
     before = jnp.zeros(43).at[2].set(0.9)
     assert float(env.task_reward(before, before.at[0].set(0.25))) == pytest.approx(0.75)  # (1 + 0.25/0.5) / 2
     assert float(env.task_reward(before, before.at[0].set(-0.3))) == pytest.approx(0.5)  # no reward for going back

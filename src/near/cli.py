@@ -74,6 +74,25 @@ def _experiment(args: list[str], command: str) -> int:
     return 1 if result["failures"] else 0
 
 
+def configure_jax() -> str | None:
+    """JAX as every `near` command runs it: full fp32 matmuls and the persistent compilation cache
+    (``NEAR_XLA_CACHE``, default ~/.cache/near/xla; off/0/none turns it off). Returns the cache folder."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # Orbax's info chatter about read-only managers
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")  # TF32 has broken RL training on GPUs
+    cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
+    if cache.lower() in ("", "0", "off", "none"):
+        return None
+    # compiled programs are reused by later runs of the same shapes (minutes saved on the humanoid)
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    return cache
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -87,19 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(_usage())
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import logging
-
-    logging.getLogger("absl").setLevel(logging.ERROR)  # Orbax's info chatter about read-only managers
-    import jax
-
-    jax.config.update("jax_default_matmul_precision", "highest")  # TF32 has broken RL training on GPUs
-    cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
-    if cache.lower() not in ("", "0", "off", "none"):
-        # compiled programs are reused by later runs of the same shapes (minutes saved on the humanoid)
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-
+    configure_jax()
     from near.config import ConfigError, compose_config
     from near.data.demos import DemoDataError
     from near.motion.skeleton import MotionDataError

@@ -52,11 +52,18 @@ _DIST_MOTIONS = ("walk", "run", "cartwheel", "marching", "zombie_walk")
 _HEIGHT_MOTIONS = ("jump_in_place", "spin_kick")
 
 
-def reward_types_for(motion_path: str) -> tuple[str, ...]:
-    """The original's task-reward types inferred from a motion file or yaml name (spec §5.9)."""
+def reward_types_for(motion_path: str, original: bool = False) -> tuple[str, ...]:
+    """The task-reward types inferred from a motion file or yaml name (spec §5.9).
+
+    One change from the original (``original=True`` keeps its mapping): mummy walk gets forward
+    progress ("dist") besides "time". The original's mummy walk walked towards a flag pole; with "time"
+    alone, standing still pays as much as walking, and its policy stood (issue #16: root speed ratio
+    0.22 with "time", 1.07-1.24 with "time" and "dist")."""
     name = os.path.splitext(os.path.basename(motion_path))[0].lower()
     if any(m in name for m in _HEIGHT_MOTIONS):
         return ("time", "height")
+    if "mummy" in name and not original:
+        return ("time", "dist")
     if "mummy" in name or "turning" in name or "single_cartwheel" in name:
         return ("time",)
     if any(m in name for m in _DIST_MOTIONS):

@@ -1,0 +1,174 @@
+"""Where the humanoid's start-up time goes (issue #20): `near train-energy` then `near train` (NEAR) in
+one process, each phase timed, with JAX's own tracing / lowering / compilation times and persistent
+cache hits.
+
+Start-up is the time from launch to the first training iteration: everything before the first
+compiled chunk, plus that chunk's time minus a steady chunk's. Run it twice with the same
+``NEAR_XLA_CACHE`` to see a cold and a warm compilation cache.
+
+    python benchmarks/profile_startup.py --motion SET.yaml [--energy-iterations 3000] [--train-iterations 30]
+        [--name startup_gpu] [--label cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import time
+
+LAUNCH = time.perf_counter()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+
+from near.cli import configure_jax  # noqa: E402
+
+CACHE = configure_jax()
+import jax  # noqa: E402
+from jax import monitoring  # noqa: E402
+
+JAX_SECONDS: collections.Counter = collections.Counter()
+JAX_EVENTS: collections.Counter = collections.Counter()
+monitoring.register_event_duration_secs_listener(lambda name, secs, **_: JAX_SECONDS.update({name.split("/")[-1]: secs}))
+monitoring.register_event_listener(lambda name, **_: JAX_EVENTS.update({name.split("/")[-1]: 1}))
+
+
+class Phases:
+    """Wall seconds per named phase, and the JAX compile time spent inside each."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def wrap(self, name, fn, block=None):
+        def timed(*args, **kwargs):
+            before = dict(JAX_SECONDS)
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            if block is not None:
+                jax.block_until_ready(block(out))
+            row = {"phase": name, "start_s": round(start - LAUNCH, 2), "seconds": round(time.perf_counter() - start, 2)}
+            for key in ("jaxpr_trace_duration", "jaxpr_to_mlir_module_duration", "backend_compile_duration"):
+                row[key.replace("_duration", "_s")] = round(JAX_SECONDS[key] - before.get(key, 0.0), 2)
+            self.rows.append(row)
+            print(json.dumps(row), flush=True)
+            return out
+        return timed
+
+
+def profile_energy(phases: Phases, overrides: list[str]) -> dict:
+    import near.commands.train_energy as te
+    import near.energy.train as et
+    from near.config import compose_config
+
+    te.make_env = phases.wrap("energy: make_env (motion library, MJX model)", te.make_env)
+    te.demo_pairs = phases.wrap("energy: demo pairs (compile + sample)", te.demo_pairs)
+    make_trainer = et.make_trainer
+
+    def traced_make_trainer(cfg, pair_dim):
+        init, chunk, evaluate, net, sigmas = make_trainer(cfg, pair_dim)
+        calls = {"chunk": 0, "eval": 0}
+
+        def chunk_timed(state, pairs, steps):
+            calls["chunk"] += 1
+            name = "energy: first chunk (compile + iterations)" if calls["chunk"] == 1 else "energy: chunk"
+            return phases.wrap(f"{name} x{steps}", chunk, block=lambda o: o[1])(state, pairs, steps) \
+                if calls["chunk"] <= 3 else chunk(state, pairs, steps)
+
+        def eval_timed(*a):
+            calls["eval"] += 1
+            return phases.wrap("energy: first evaluation (compile)", evaluate, block=lambda o: o)(*a) \
+                if calls["eval"] == 1 else evaluate(*a)
+        return init, chunk_timed, eval_timed, net, sigmas
+
+    et.make_trainer = traced_make_trainer
+    et.ranking_accuracy = phases.wrap("energy: ranking accuracy (per level)", et.ranking_accuracy)
+    cfg = compose_config(["task=HumanoidNEAR", "progress=False", *overrides])
+    start = time.perf_counter()
+    summary = phases.wrap("energy: train-energy in all", te.train_energy)(cfg)
+    return {"energy_total_s": round(time.perf_counter() - start, 2), "energy_run": summary["run_dir"]}
+
+
+def profile_train(phases: Phases, overrides: list[str]) -> dict:
+    import near.commands.train as tr
+    import near.rl.ppo as ppo
+    from near.config import compose_config
+
+    tr.make_env = phases.wrap("train: make_env", tr.make_env)
+    tr.make_style = phases.wrap("train: make_style (energy model restore)", tr.make_style)
+    tr.make_policy_evaluator = phases.wrap("train: build the evaluator", tr.make_policy_evaluator)
+    tr.evaluate_policy = phases.wrap("train: final evaluation", tr.evaluate_policy)
+    make_train = ppo.make_train
+    marks: dict = {}
+
+    def traced_make_train(*args, **kwargs):
+        init, chunk = make_train(*args, **kwargs)
+        calls = [0]
+
+        def chunk_timed(state, n):
+            calls[0] += 1
+            if calls[0] == 1:
+                marks["first_chunk_start"] = time.perf_counter() - LAUNCH
+            if calls[0] <= 3:
+                name = "train: first chunk (compile + iterations)" if calls[0] == 1 else "train: chunk"
+                return phases.wrap(f"{name} x{n}", chunk, block=lambda o: o[1])(state, n)
+            return chunk(state, n)
+        return phases.wrap("train: initial state (reset compile)", init, block=lambda s: s), chunk_timed
+
+    ppo.make_train = traced_make_train  # train_policy imports it from near.rl.ppo when called
+    cfg = compose_config(["task=HumanoidNEAR", "progress=False", *overrides])
+    start = time.perf_counter()
+    phases.wrap("train: train in all", tr.train_policy)(cfg)
+    return {"train_total_s": round(time.perf_counter() - start, 2), **marks}
+
+
+def startup(rows: list[dict], prefix: str, begin: float) -> float:
+    """Seconds from ``begin`` (since launch) to the first iteration: before the first chunk, plus its compile."""
+    first = next(r for r in rows if r["phase"].startswith(f"{prefix}: first chunk"))
+    steady = next(r for r in rows if r["phase"].startswith(f"{prefix}: chunk"))
+    n_first = int(first["phase"].rsplit("x", 1)[1])
+    n_steady = int(steady["phase"].rsplit("x", 1)[1])
+    compile_part = first["seconds"] - steady["seconds"] * n_first / n_steady
+    return round(first["start_s"] - begin + compile_part, 2)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--energy-iterations", type=int, default=3000)
+    parser.add_argument("--energy-chunk", type=int, default=1000, help="energy iterations per compiled chunk")
+    parser.add_argument("--train-iterations", type=int, default=30)
+    parser.add_argument("--num-envs", type=int, default=4096)
+    parser.add_argument("--out", default=None, help="run folders (default: a temporary folder)")
+    parser.add_argument("--name", default="startup_profile")
+    parser.add_argument("--label", default="", help="e.g. cold / warm (the compilation cache)")
+    args = parser.parse_args(argv)
+
+    out = args.out or tempfile.mkdtemp(prefix="near_startup_")
+    phases = Phases()
+    m = f"motion={args.motion}"
+    energy = profile_energy(phases, [m, f"energy.iterations={args.energy_iterations}", f"energy.log_every={args.energy_chunk}",
+                                     f"out={out}/energy"])
+    energy_end = time.perf_counter() - LAUNCH
+    train = profile_train(phases, [m, f"energy.checkpoint={energy['energy_run']}", f"out={out}/train",
+                                   f"train.num_envs={args.num_envs}", f"train.minibatch_size={min(8192, args.num_envs * 16)}",
+                                   f"train.total_env_steps={args.train_iterations * args.num_envs * 16}",
+                                   "train.iterations_per_log=10", "train.eval_every=0", "train.eval_episodes=8"])
+    result = {
+        "label": args.label, "motion": os.path.basename(args.motion), "cache": CACHE,
+        "startup_seconds_energy": startup(phases.rows, "energy", 0.0),
+        "startup_seconds_train": startup(phases.rows, "train", energy_end),
+        **energy, **train, "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "phases": phases.rows,
+    }
+    print(f"start-up to the first iteration: energy {result['startup_seconds_energy']} s, "
+          f"train {result['startup_seconds_train']} s (cache {CACHE}; hits {JAX_EVENTS.get('cache_hits', 0)})")
+    from _report import write_result
+
+    print(write_result(args.name, "humanoid start-up profile", [result]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
