@@ -24,11 +24,11 @@ LAUNCH = time.perf_counter()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
-from near.cli import configure_jax  # noqa: E402
+from near.cli import configure_jax
 
 CACHE = configure_jax()
-import jax  # noqa: E402
-from jax import monitoring  # noqa: E402
+import jax
+from jax import monitoring
 
 JAX_SECONDS: collections.Counter = collections.Counter()
 JAX_EVENTS: collections.Counter = collections.Counter()
@@ -93,8 +93,8 @@ def profile_energy(phases: Phases, overrides: list[str]) -> dict:
 
 def profile_train(phases: Phases, overrides: list[str]) -> dict:
     import near.commands.train as tr
-    import near.rl.ppo as ppo
     from near.config import compose_config
+    from near.rl import ppo
 
     tr.make_env = phases.wrap("train: make_env", tr.make_env)
     tr.make_style = phases.wrap("train: make_style (energy model restore)", tr.make_style)

@@ -234,3 +234,21 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
     assert summary["iterations"] == killed_at + 3
     steps = [json.loads(line)["step"] for line in open(out / "metrics.jsonl")]
     assert steps == sorted(set(steps)) and steps[-1] == total
+
+
+def test_near_says_when_it_reuses_the_compilation_cache(tmp_path):
+    """The first process compiles into NEAR_XLA_CACHE and says nothing; the second reuses it and says so."""
+    import re
+    import subprocess
+    import sys
+
+    script = ("from near.cli import configure_jax, cache_note; configure_jax(); import jax, jax.numpy as jnp; "
+              "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0); "
+              "jax.jit(lambda x: jnp.sin(x) * 2)(jnp.ones(3)).block_until_ready(); print(repr(cache_note()))")
+    env = dict(os.environ, NEAR_XLA_CACHE=str(tmp_path / "xla"))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+            for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
+    first, second = (r.stdout.strip().splitlines()[-1] for r in runs)
+    assert first == "''"
+    assert re.search(r"reused [1-9]\d* compiled programs, compiled 0 ", second) and str(tmp_path / "xla") in second

@@ -90,7 +90,28 @@ def configure_jax() -> str | None:
     # compiled programs are reused by later runs of the same shapes (minutes saved on the humanoid)
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    _CACHE_USE["dir"] = cache
+    from jax import monitoring
+
+    def count(event: str, **_) -> None:
+        if event.endswith("/cache_hits"):
+            _CACHE_USE["hits"] += 1
+        elif event.endswith("/cache_misses"):
+            _CACHE_USE["misses"] += 1
+
+    monitoring.register_event_listener(count)
     return cache
+
+
+_CACHE_USE = {"dir": None, "hits": 0, "misses": 0}
+
+
+def cache_note() -> str:
+    """One line on the compilation cache when this process reused programs from it ('' otherwise)."""
+    if not _CACHE_USE["hits"]:
+        return ""
+    return (f"compilation cache {_CACHE_USE['dir']}: reused {_CACHE_USE['hits']} compiled programs, compiled "
+            f"{_CACHE_USE['misses']} (NEAR_XLA_CACHE=off turns it off)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DemoDataError, MotionDataError, CheckpointError, RunFolderError, NonFiniteError) as exc:
         print(f"near {command}: error: {exc}", file=sys.stderr)
         return 1
+    if cache_note():
+        print(cache_note())
     return 0
 
 

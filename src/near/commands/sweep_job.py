@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import hydra
 
-
-def _configure_jax() -> None:
-    # the same settings as the `near` command (cli.main)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import jax
-
-    jax.config.update("jax_default_matmul_precision", "highest")
-    cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
-    if cache.lower() not in ("", "0", "off", "none"):
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+from near.cli import configure_jax
 
 
 @hydra.main(version_base="1.3", config_path="pkg://near.conf", config_name="sweep_job")
 def main(cfg) -> str:
-    _configure_jax()
+    configure_jax()  # the same settings as the `near` command
     from hydra.core.global_hydra import GlobalHydra
 
     from near.commands.experiment import Job, run_job
