@@ -1,7 +1,7 @@
 """The six-motion table of the humanoid: NEAR and AMP per motion, checked against issue #16's limits.
 
 Reads trained run folders (their ``summary.json`` for env steps and wall time, and the ``eval/eval.json``
-that ``near eval`` wrote into them for the metrics), merges them into
+that ``near eval`` wrote into them for the metrics, or else the summary's final evaluation), merges them into
 ``benchmarks/results/humanoid_motions.json`` (runs of earlier sessions are kept; a run of the same
 motion, method and seed is replaced) and prints the README table with each limit checked:
 
@@ -28,16 +28,24 @@ SPEED_MOTIONS = ("walk", "run", "mummy_walk")
 
 
 def read_run(run_dir: str) -> dict:
+    """Metrics of a run: ``near eval``'s eval/eval.json when there is one, else the final evaluation of
+    64 episodes that ``near train`` ran on the device and wrote into summary.json (``source`` says which)."""
     with open(os.path.join(run_dir, "summary.json")) as fh:
         summary = json.load(fh)
     path = os.path.join(run_dir, "eval", "eval.json")
-    if not os.path.exists(path):
-        raise SystemExit(f"{run_dir}: no eval/eval.json; run `near eval task=... checkpoint={run_dir} motion=...` first")
-    with open(path) as fh:
-        evaluation = json.load(fh)
+    if os.path.exists(path):
+        with open(path) as fh:
+            evaluation = json.load(fh)
+        source = "near eval"
+    elif all(summary.get(k) is not None for k in KEYS):
+        evaluation = dict(summary, episodes=summary.get("eval_episodes"))
+        source = "final evaluation of near train"
+    else:
+        raise SystemExit(f"{run_dir}: no eval/eval.json and no final evaluation in summary.json; run "
+                         f"`near eval task=... checkpoint={run_dir} motion=...` first")
     row = {k: evaluation.get(k) for k in KEYS}
     row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
-               episodes=evaluation.get("episodes"))
+               episodes=evaluation.get("episodes"), source=source)
     return row
 
 
