@@ -2,7 +2,8 @@
 # One training longer than one device call: the energy model (NEAR) and the policy live in runs/device/
 # on the device, which a warm machine keeps between calls; each call trains until its deadline and
 # checkpoints, the next call resumes (resume=True). With PROFILE=1 the call first runs
-# benchmarks/profile_startup.py twice (cold, then warm compilation cache) on the motion.
+# benchmarks/profile_startup.py twice (cold, then warm compilation cache) on the motion. RUN_NAME=NAME
+# names the run folder (default MOTION_METHOD_SEED), for variants with extra overrides.
 # The run folders (without optimiser state; the energy model's without checkpoints) and the profiles
 # come back as MOTION_SEED_long.tgz.partNN (join: cat ...part* | tar xz).
 #
@@ -20,7 +21,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
     mkdir -p $R/profile; cp benchmarks/results/startup_${motion}_$label.json $R/profile/ 2>/dev/null; tail -n 2 $OUT/profile.log
   done
 fi
-energy=$R/energy_${motion}_$seed; run=$R/${motion}_${method}_$seed; extra=""
+energy=$R/energy_${motion}_$seed; run=$R/${RUN_NAME:-${motion}_${method}_$seed}; extra=""
 if [ "$method" = NEAR ]; then
   if [ ! -f $energy/summary.json ]; then
     t0=$(date +%s)
@@ -31,8 +32,9 @@ if [ "$method" = NEAR ]; then
   extra="energy.checkpoint=$energy"
 fi
 resume=False; [ -d $run/checkpoints ] && resume=True
-python3 -m near.cli train task=Humanoid$method $M seed=$seed progress=False resume=$resume $extra \
-    train.time_limit_s=$(( $(left) - 50 )) out=$run "$@" > $OUT/${motion}_${method}.log 2>&1
+# the final evaluation and the bundle need about a minute after the time limit
+[ "$(left)" -gt 150 ] && python3 -m near.cli train task=Humanoid$method $M seed=$seed progress=False resume=$resume $extra \
+    train.time_limit_s=$(( $(left) - 50 )) out=$run "$@" > $OUT/$(basename $run).log 2>&1
 tail -n 32 $OUT/${motion}_${method}.log
 parts="$(basename $run)"; [ -d $R/profile ] && parts="$parts profile"
 [ -d $energy ] && parts="$parts $(basename $energy)"
