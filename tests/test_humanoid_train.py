@@ -67,8 +67,11 @@ def test_energy_then_near_then_play(motion, tmp_path):
     assert evaluated["joint_angle_distance"] > 0 and np.isfinite(evaluated["root_speed_ratio"])
 
     played = play(_cfg("HumanoidNEAR", motion, tmp_path / "play", f"checkpoint={tmp_path / 'near'}",
-                       "episodes=2"))
+                       "episodes=2", "gif=True"))
     assert os.path.getsize(played["files"]["video"]) > 1000
+    import imageio.v3 as iio
+
+    assert iio.improps(played["files"]["gif"], index=None).shape[1:3] == (240, 320)  # a small GIF beside the mp4
     assert os.path.exists(played["files"]["strip"]) and np.isfinite(played["pose_error"])
 
 

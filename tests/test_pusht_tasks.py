@@ -98,8 +98,12 @@ def test_near_train_and_play(energy_run, tmp_path):
                                            f"out={run}"] + FAST))
     assert 0.0 <= summary["final_coverage"] <= 1.0 and summary["episode_length"] <= 10
     assert json.load(open(run / "summary.json"))["final_coverage"] == summary["final_coverage"]
-    play = play_policy(compose_config(["task=pushTNEAR", f"checkpoint={run}", f"out={tmp_path / 'play'}"] + FAST))
+    play = play_policy(compose_config(["task=pushTNEAR", f"checkpoint={run}", f"out={tmp_path / 'play'}", "gif=True"]
+                                      + FAST))
     assert os.path.getsize(play["files"]["video"]) > 0 and play["files"]["video"].endswith((".mp4", ".gif"))
+    import imageio.v3 as iio
+
+    assert play["files"]["gif"].endswith(".gif") and iio.improps(play["files"]["gif"], index=None).shape[0] > 1
     assert os.path.getsize(play["files"]["trajectories"]) > 0
     evaluation = json.load(open(tmp_path / "play" / "eval.json"))
     assert 0.0 <= evaluation["final_coverage"] <= 1.0 and len(evaluation["final_coverage_per_episode"]) == 2

@@ -83,6 +83,7 @@ class Config:
     progress: bool = True  # progress bars
     episodes: int = 16  # play / eval episodes
     video: bool = True  # play: write a video
+    gif: bool = False  # play: also an animated GIF of the first episode (small, for READMEs and web pages)
 
 
 ConfigStore.instance().store(name="near_schema", node=Config)

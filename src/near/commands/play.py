@@ -1,5 +1,5 @@
 """near play: roll a trained policy (or a CEM run, planned again) out: trajectories PNG or the
-humanoid's metrics, a video of the first episode with a frame strip, and eval.json."""
+humanoid's metrics, a video of the first episode with a frame strip (``gif=True``: also a GIF), and eval.json."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def play(cfg: Config) -> dict:
 
         files["strip"] = os.path.join(out, "episode0_strip.png")
         iio.imwrite(files["strip"], frame_strip(frames, 6))
+        if cfg.gif:
+            files["gif"] = write_video(frames, os.path.join(out, "episode0.gif"), fps=video_fps(cfg))
     return _write_summary(cfg, result, files, out)
 
 
@@ -65,7 +67,19 @@ def play_humanoid(cfg: Config) -> dict:
         files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
         files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,
                                             reference_qpos=reference[: max(length, 2)], fps=fps)
+        if cfg.gif:  # the episode at half the frame rate and size: a few MB for 10 s
+            files["gif"] = gif_of_episode(os.path.join(out, "episode0.gif"), qpos[: max(length, 2)],
+                                          reference[: max(length, 2)], fps)
     return _write_summary(cfg, result, files, out)
+
+
+def gif_of_episode(path: str, qpos, reference, fps: float, stride: int = 2, size: tuple[int, int] = (240, 320)) -> str:
+    """An animated GIF of a humanoid episode beside its reference clip, every ``stride``-th frame."""
+    from near.viz.humanoid_video import render_humanoid_frames
+    from near.viz.video import write_video
+
+    frames, _ = render_humanoid_frames(qpos[::stride], reference_qpos=reference[::stride], size=size, fps=fps / stride)
+    return write_video(frames, path, fps=fps / stride)
 
 
 def _out_dir(cfg: Config) -> str:
