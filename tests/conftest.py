@@ -16,7 +16,8 @@ jax.config.update("jax_default_matmul_precision", "highest")
 # its last test: xdist's own rule (3 tests left) queued a second long file behind the 2-test humanoid one.
 SLOW_FIRST = ("test_humanoid_train.py", "test_pipeline.py", "test_humanoid_env.py", "test_pusht_tasks.py",
               "test_experiment.py", "test_reliability_training.py", "test_energy.py", "test_cem.py",
-              "test_humanoid_tracking.py", "test_pusht_env.py", "test_sharding.py", "test_maze_env.py")
+              "test_humanoid_tracking.py", "test_pusht_env.py", "test_sharding.py", "test_maze_env.py",
+              "test_cpu_lapack.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -60,10 +60,14 @@ class PhysicsConfig:
 
 def import_mjx():
     """mujoco.mjx, imported without the line it prints on stdout when the optional `warp` back end
-    is missing (we use MJX's JAX back end)."""
+    is missing (we use MJX's JAX back end). Also works around a jaxlib 0.10 deadlock of batched
+    Cholesky factorisations on CPUs (MJX's Newton solver; near.utils.cpu_lapack)."""
     import contextlib
     import io
 
+    from near.utils import cpu_lapack
+
+    cpu_lapack.install()
     with contextlib.redirect_stdout(io.StringIO()):
         from mujoco import mjx
     return mjx
