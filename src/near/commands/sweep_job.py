@@ -12,7 +12,7 @@ import logging
 
 import hydra
 
-from near.cli import configure_jax
+from near.utils.jax_setup import configure_jax
 
 
 @hydra.main(version_base="1.3", config_path="pkg://near.conf", config_name="sweep_job")
