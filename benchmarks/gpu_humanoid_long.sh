@@ -35,9 +35,7 @@ resume=False; [ -d $run/checkpoints ] && resume=True
 # the final evaluation and the bundle need about a minute after the time limit
 [ "$(left)" -gt 150 ] && python3 -m near.cli train task=Humanoid$method $M seed=$seed progress=False resume=$resume $extra \
     train.time_limit_s=$(( $(left) - 50 )) out=$run "$@" > $OUT/$(basename $run).log 2>&1
-tail -n 32 $OUT/${motion}_${method}.log
-parts="$(basename $run)"; [ -d $R/profile ] && parts="$parts profile"
-[ -d $energy ] && parts="$parts $(basename $energy)"
-tar czf - -C $R --exclude='*/train' --exclude='tb' --exclude="$(basename $energy)/checkpoints" $parts \
-    | split -b 15m -d - $OUT/${motion}_${seed}_long.tgz.part
+tail -n 32 $OUT/$(basename $run).log
+parts="$(basename $run)"; [ -d $R/profile ] && parts="$parts profile"; [ -d $energy ] && parts="$parts $(basename $energy)"
+bundle ${motion}_${seed}_long $parts
 ls -la $OUT; echo "total $(( $(date +%s) - start )) s"

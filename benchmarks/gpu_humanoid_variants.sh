@@ -25,6 +25,6 @@ for variant in "${variants[@]}"; do
       train.time_limit_s=$(( $(left) - 60 )) out=$R/$name "$@" > $OUT/$name.log 2>&1 &
 done
 wait
-[ "$energy_iters" -gt 0 ] && rm -rf $energy/checkpoints && names="$names $(basename $energy)"  # its curves only
+[ "$energy_iters" -gt 0 ] && names="$names $(basename $energy)"  # its curves only (bundle leaves out checkpoints)
 bundle ${motion}_$seed $names
 ls -la $OUT; tail -n 4 $OUT/*.log; echo "total $(( $(date +%s) - start )) s"

@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DemoDataError, MotionDataError, CheckpointError, RunFolderError, NonFiniteError) as exc:
         print(f"near {command}: error: {exc}", file=sys.stderr)
         return 1
-    if cache_note():
-        print(cache_note())
+    note = cache_note()
+    if note:
+        print(note)
     return 0
 
 

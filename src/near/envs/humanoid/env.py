@@ -62,10 +62,8 @@ def reward_types_for(motion_path: str, original: bool = False) -> tuple[str, ...
     name = os.path.splitext(os.path.basename(motion_path))[0].lower()
     if any(m in name for m in _HEIGHT_MOTIONS):
         return ("time", "height")
-    if "mummy" in name and not original:
-        return ("time", "dist")
-    if "mummy" in name or "turning" in name or "single_cartwheel" in name:
-        return ("time",)
+    if ("mummy" in name and original) or "turning" in name or "single_cartwheel" in name:
+        return ("time",)  # ours: mummy_walk falls through to the walks below
     if any(m in name for m in _DIST_MOTIONS):
         return ("time", "dist")
     return ("time",)
