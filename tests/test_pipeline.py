@@ -236,6 +236,22 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == total
 
 
+def test_time_limit_counts_only_the_resumed_invocation(energy_run, tmp_path):
+    """`train.time_limit_s` is this invocation's budget: a resumed run trains on even when the earlier
+    invocations together took longer than the limit (wall_seconds still adds them up)."""
+    energy_dir, _ = energy_run
+    args = [f"energy.checkpoint={energy_dir}", f"out={tmp_path / 'limited'}", "progress=False", "train.num_envs=8",
+            "train.horizon=16", "train.minibatch_size=64", "train.iterations_per_log=1", "train.checkpoint_every=1",
+            "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
+            "task.max_episode_steps=50"]
+    first = train_policy(compose_config(args + ["train.total_env_steps=384"]))
+    assert first["iterations"] == 3 and first["wall_seconds"] > 0
+    resumed = train_policy(compose_config(args + ["train.total_env_steps=640", "resume=True",
+                                                  f"train.time_limit_s={first['wall_seconds'] / 2}"]))
+    assert resumed["iterations"] > 3, resumed["iterations"]
+    assert resumed["wall_seconds"] > first["wall_seconds"]
+
+
 def test_near_says_when_it_reuses_the_compilation_cache(tmp_path):
     """The first process compiles into NEAR_XLA_CACHE and says nothing; the second reuses it and says so."""
     import re

@@ -72,7 +72,8 @@ def train_policy(cfg: Config) -> dict:
         truncate_metrics(run_dir, int(state.iteration) * p.batch_size)
 
     logger = MetricLogger(run_dir)
-    logger.start -= wall_offset
+    logger.start -= wall_offset  # wall_seconds in metrics and summary count every invocation
+    started = time.time()  # train.time_limit_s counts this invocation only, so a resumed run gets it anew
     save_video = periodic_eval = None
     total = p.num_iterations
     last: dict = {}
@@ -80,7 +81,7 @@ def train_policy(cfg: Config) -> dict:
     with progress:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
         while int(state.iteration) < total:
-            if p.time_limit_s and time.time() - logger.start >= p.time_limit_s:
+            if p.time_limit_s and time.time() - started >= p.time_limit_s:
                 if ckpt.latest_step() != int(state.iteration):
                     meta["wall_seconds"] = time.time() - logger.start
                     ckpt.save(int(state.iteration), model_item(state), train_item(state), meta)

@@ -63,7 +63,7 @@ class PPOConfig:
     iterations_per_log: int = 10  # iterations per compiled chunk
     checkpoint_every: int = 50  # iterations
     eval_episodes: int = 32
-    time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time; 0 = train to total_env_steps
+    time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time of this invocation; 0 = no limit
     video_every: int = 0  # save a short video of the policy every N iterations to <run>/videos/; 0 = never
     eval_every: int = 0  # deterministic evaluation (eval_episodes) every N iterations, logged as eval/*; 0 = never
 
