@@ -11,6 +11,7 @@ sigma_c per sample, and regress the score -- the input-gradient of the scalar ou
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import field
 from typing import Any, Callable
 
@@ -135,9 +136,14 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int):
         levels = jax.random.randint(k_lvl, (x.shape[0],), 0, num_levels)
         noise = jax.random.normal(k_noise, x.shape)
         out = {"test_loss": dsm_loss(net.apply, state.ema_params, x, levels, noise, sigmas, cfg.anneal_power)}
-        for c in eval_levels:
+
+        def mean_energy(c):
             lv = jnp.full((x.shape[0],), c, jnp.int32)
-            out[f"demo_energy/level_{c:02d}"] = net.apply(state.ema_params, x, lv, sigmas[lv]).mean()
+            return net.apply(state.ema_params, x, lv, sigmas[lv]).mean()
+
+        # vmapped, not unrolled per level: one network in the program, a quarter less to compile
+        energies = jax.vmap(mean_energy)(jnp.asarray(eval_levels, jnp.int32))
+        out.update({f"demo_energy/level_{c:02d}": energies[i] for i, c in enumerate(eval_levels)})
         return out
 
     return init, jax.jit(train_chunk, static_argnums=2), jax.jit(evaluate), net, sigmas
@@ -166,12 +172,21 @@ def model_from_state(cfg: EnergyConfig, state: EnergyState) -> EnergyModel:
     return EnergyModel(make_network(cfg), params, state.stats, sigmas, cfg.normalize_input)
 
 
+@functools.partial(jax.jit, static_argnames=("net", "normalize_input"))
+def _energies(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pairs: jax.Array, level: jax.Array,
+              normalize_input: bool) -> jax.Array:
+    # one program for every level: the level is an argument (run eagerly, this compiled each layer's ops
+    # separately: 56 s of a cold start on the GPU)
+    return EnergyModel(net, params, stats, sigmas, normalize_input).energy(pairs, level)
+
+
 def ranking_accuracy(model: EnergyModel, demo_pairs: np.ndarray, other_pairs: np.ndarray, level: int) -> float:
     """Fraction of (demo, other) pairs where the demo pair has the higher energy."""
-    e_demo = np.asarray(model.energy(jnp.asarray(demo_pairs), level))
-    e_other = np.asarray(model.energy(jnp.asarray(other_pairs), level))
-    n = min(len(e_demo), len(e_other))
-    return float(np.mean(e_demo[:n] > e_other[:n]))
+    n = min(len(demo_pairs), len(other_pairs))
+    both = jnp.asarray(np.concatenate([np.asarray(demo_pairs[:n]), np.asarray(other_pairs[:n])]), jnp.float32)
+    energy = np.asarray(_energies(model.net, model.params, model.stats, model.sigmas, both, jnp.int32(level),
+                                  normalize_input=model.normalize_input))
+    return float(np.mean(energy[:n] > energy[n:]))
 
 
 def energy_meta(cfg: EnergyConfig, pair_dim: int, extra: dict) -> dict:
