@@ -6,6 +6,10 @@ that ``near eval`` wrote into them for the metrics, or else the summary's final 
 motion, method and seed is replaced) and prints the README table with each limit checked:
 
     python benchmarks/report_humanoid_motions.py walk/NEAR=RUN_DIR run/NEAR=RUN_DIR ... [--device TEXT]
+    python benchmarks/report_humanoid_motions.py walk/NEAR=RUN_DIR --variant "train.learn_std=true"
+
+Runs with the shipped configs (``motion=`` the only change) go to ``motions``; a run with other overrides
+goes to ``variants`` under its ``--variant`` label (the overrides), in a second table.
 
 Limits (NEAR, final evaluation of 64 episodes): fall rate <= 0.10, root height ratio in [0.95, 1.05],
 for walk, run and mummy walk a root speed ratio in [0.8, 1.25], and root SPARC no worse than 1.3 x
@@ -25,6 +29,7 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "h
 MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
+WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps")  # newer evaluations only
 
 
 def read_run(run_dir: str) -> dict:
@@ -43,7 +48,7 @@ def read_run(run_dir: str) -> dict:
     else:
         raise SystemExit(f"{run_dir}: no eval/eval.json and no final evaluation in summary.json; run "
                          f"`near eval task=... checkpoint={run_dir} motion=...` first")
-    row = {k: evaluation.get(k) for k in KEYS}
+    row = {k: evaluation.get(k) for k in KEYS + WINDOW_KEYS if k in KEYS or evaluation.get(k) is not None}
     row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
                episodes=evaluation.get("episodes"), source=source)
     return row
@@ -59,34 +64,60 @@ def limits_missed(motion: str, row: dict) -> list[str]:
         missed.append(f"height ratio {h:.3f} outside [0.95, 1.05]")
     s = row["root_speed_ratio"]
     if motion in SPEED_MOTIONS and not 0.8 <= s <= 1.25:
-        missed.append(f"speed ratio {s:.2f} outside [0.8, 1.25]")
+        missed.append(f"speed ratio {s:.3f} outside [0.8, 1.25]")
     expert = EXPERT_VALUES[motion]["sparc"]
     if row["sparc"] < 1.3 * expert:
         missed.append(f"SPARC {row['sparc']:.2f} < 1.3 x expert ({1.3 * expert:.2f})")
     return missed
 
 
-def merge(results: dict, motion: str, method: str, row: dict) -> None:
-    runs = results["motions"].setdefault(motion, {}).get(method, [])
+def merge(results: dict, motion: str, method: str, row: dict, variant: str = "") -> None:
+    """Add ``row``, replacing a run of the same seed (and variant); one run is a dict, several a list."""
+    home = results.setdefault("variants" if variant else "motions", {}).setdefault(motion, {})
+    if variant:
+        home = home.setdefault(method, {})
+    key = variant or method
+    runs = home.get(key, [])
     runs = runs if isinstance(runs, list) else [runs]
     runs = [r for r in runs if r.get("seed") != row["seed"]] + [row]
     runs.sort(key=lambda r: r["seed"])
-    results["motions"][motion][method] = runs[0] if len(runs) == 1 else runs
+    home[key] = runs[0] if len(runs) == 1 else runs
 
 
-def table(results: dict) -> str:
-    lines = ["| motion | method | seed | env steps (M) | fall rate | height ratio | speed ratio | joint-angle dist. (rad) "
-             "| pose error | SPARC (expert) | limits missed |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+def runs_of(results: dict, variants: bool = False):
+    """``(motion, method, label, row)`` for every run of the shipped configs, or of the variants."""
+    groups = results.get("variants" if variants else "motions", {})
     for motion in MOTIONS:
         for method in ("NEAR", "AMP"):
-            runs = results["motions"].get(motion, {}).get(method)
-            for r in ([] if runs is None else runs if isinstance(runs, list) else [runs]):
-                missed = limits_missed(motion, r)
-                lines.append(
-                    f"| {motion} | {method} | {r['seed']} | {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
-                    f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.2f} | {r['joint_angle_distance']:.3f} "
-                    f"| {r['pose_error']:.3f} | {r['sparc']:.2f} ({EXPERT_VALUES[motion]['sparc']:.2f}) "
-                    f"| {'; '.join(missed) if missed else 'none'} |")
+            entries = groups.get(motion, {}).get(method)
+            if not entries:
+                continue
+            for label, runs in entries.items() if variants else [("", entries)]:
+                for row in runs if isinstance(runs, list) else [runs]:
+                    yield motion, method, label, row
+
+
+def window(row: dict) -> str:
+    """The policy's and the clips' root SPARC over windows of the clips' length, and their ratio."""
+    if row.get("window_sparc") is None:
+        return "-"
+    ratio = row["window_sparc"] / row["window_sparc_clips"]
+    return f"{row['window_sparc']:.2f} / {row['window_sparc_clips']:.2f} ({ratio:.2f}x, {row['window_sparc_steps']} steps)"
+
+
+def table(results: dict, variants: bool = False) -> str:
+    variant_col = (" variant |", "---|") if variants else ("", "")
+    lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
+             "| joint-angle dist. (rad) | pose error | SPARC (expert) | SPARC, clip-length windows: policy / clips "
+             "| limits missed |", "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for motion, method, label, r in runs_of(results, variants):
+        missed = limits_missed(motion, r)
+        lines.append(
+            f"| {motion} | {method} |" + (f" `{label}` |" if variants else "") + f" {r['seed']} "
+            f"| {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
+            f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {r['joint_angle_distance']:.3f} "
+            f"| {r['pose_error']:.3f} | {r['sparc']:.2f} ({EXPERT_VALUES[motion]['sparc']:.2f}) | {window(r)} "
+            f"| {'; '.join(missed) if missed else 'none'} |")
     return "\n".join(lines)
 
 
@@ -94,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="*", help="MOTION/METHOD=RUN_DIR")
     parser.add_argument("--device", default="", help="where the runs trained, stored with them")
+    parser.add_argument("--variant", default="", help="the overrides besides motion= (a run that is not the shipped config)")
     args = parser.parse_args()
     results = {"motions": {}}
     if os.path.exists(RESULTS):
@@ -106,10 +138,13 @@ def main() -> None:
             raise SystemExit(f"{spec}: MOTION must be one of {MOTIONS} and METHOD NEAR or AMP")
         row = read_run(run_dir)
         row.update(device=args.device, date=datetime.date.today().isoformat())
-        merge(results, motion, method, row)
+        merge(results, motion, method, row, args.variant)
     with open(RESULTS, "w") as fh:
         json.dump(results, fh, indent=2)
     print(table(results))
+    if results.get("variants"):
+        print()
+        print(table(results, variants=True))
     print(RESULTS)
 
 

@@ -205,6 +205,32 @@ def test_posture_metrics_catch_a_crouch_a_freeze_and_a_wrong_arm():
         M.joint_angle_distance(dofs[0], dofs[0][:, :10])
 
 
+def _wandering_gait(seconds: float, seed: int, dt: float = 1 / 30) -> np.ndarray:
+    """Root positions of a gait whose stride frequency wanders, as real strides do (T, 3)."""
+    rng = np.random.default_rng(seed)
+    phase = 2 * np.pi * np.cumsum(1.0 + np.cumsum(rng.normal(0, 0.02, int(seconds / dt)))) * dt
+    vel = np.stack([1.3 + 0.3 * np.sin(2 * phase), 0.3 * np.sin(phase), 0.2 * np.sin(2 * phase + 0.5)], -1)
+    return np.concatenate([np.zeros((1, 3)), np.cumsum(vel, 0) * dt])
+
+
+def test_window_sparc_compares_policy_and_clips_at_one_length():
+    dt = 1 / 30
+    clips = [_wandering_gait(3.0, s) for s in range(8)]
+    episodes = [_wandering_gait(10.0, s) for s in range(10, 14)]  # the same gait, recorded 10 s long
+    whole_clips, whole_episodes = M.mean_smoothness(clips, dt)["sparc"], M.mean_smoothness(episodes, dt)["sparc"]
+    assert whole_episodes < whole_clips - 0.5  # the length alone reads as jerk
+    same = M.window_sparc(episodes, clips, dt)
+    assert same["window_sparc_steps"] == 91
+    assert same["window_sparc_clips"] == pytest.approx(whole_clips)
+    assert abs(same["window_sparc"] - same["window_sparc_clips"]) < 0.3  # at one length: alike
+    t = np.arange(len(episodes[0])) * dt
+    jittery = [e + 0.01 * np.sin(2 * np.pi * 6 * t)[:, None] * [1, 1, 0] for e in episodes]
+    assert M.window_sparc(jittery, clips, dt)["window_sparc"] < same["window_sparc_clips"] - 0.8
+    assert np.isnan(M.window_sparc([episodes[0][:50]], clips, dt)["window_sparc"])  # no full window
+    with pytest.raises(ValueError, match="at least one clip"):
+        M.window_sparc(episodes, [], dt)
+
+
 def test_clip_postures_sample_each_clip_at_the_control_step():
     root = np.arange(20 * 3, dtype=float).reshape(20, 3)
     dof = np.arange(20 * 28, dtype=float).reshape(20, 28)

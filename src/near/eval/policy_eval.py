@@ -203,7 +203,9 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     The original scores the 20 envs with the highest learnt return (energy or discriminator reward);
     we rank by task return, which needs no reward model at evaluation time. The posture numbers
     (root height and speed ratios, joint-angle distance: :func:`near.eval.metrics.posture_metrics`)
-    use every env until its episode ends: a crouch or a policy that stands still shows there.
+    use every env until its episode ends: a crouch or a policy that stands still shows there; so does the
+    root SPARC over windows as long as the clips (:func:`near.eval.metrics.window_sparc`), which compares
+    the policy's smoothness with the clips' at one signal length.
     """
     from near.envs.humanoid.model import dof_pos_from_qpos
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
@@ -215,9 +217,10 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     qpos = np.asarray(result["qpos"])  # (T, n_envs, 43), the steps after each reset
     lengths = np.maximum(np.asarray(result["episode_length"]).astype(int), 1)
     dof = np.asarray(dof_pos_from_qpos(env.layout, jnp.asarray(qpos)))
-    out.update(M.posture_metrics([qpos[:n, i, :3] for i, n in enumerate(lengths)],
-                                 [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
+    roots = [qpos[:n, i, :3] for i, n in enumerate(lengths)]
+    out.update(M.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
                                  env.control_dt))
+    out.update(M.window_sparc(roots, references.root, env.control_dt))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 

@@ -54,7 +54,7 @@ class PPOConfig:
     actor_hidden: list[int] = field(default_factory=lambda: [256, 256])
     critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
     log_std_init: float = -3.0
-    learn_std: bool = True  # NEAR learns it; AMP freezes it
+    learn_std: bool = True  # the original learns it for NEAR, freezes it for AMP (the humanoid's NEAR config freezes it)
     normalize_obs: bool = True
     normalize_value: bool = True
     normalize_advantage: bool = True
