@@ -149,3 +149,40 @@ def test_render_puts_goal_colour_on_the_goal_t():
     assert np.mean(is_goal[inside]) > 0.98 and np.mean(is_goal[~inside]) < 0.01
     # the coverage bar of the second frame is longer
     assert (frames[1, 128:] != frames[0, 128:]).any()
+
+
+def test_training_resets_from_demonstration_states(tmp_path):
+    """task.state_init=demo / hybrid start training episodes from recorded states (never from one that
+    already covers the goal); random keeps the original's reset, which evaluation always uses."""
+    import jax
+
+    from near.envs.core import AutoReset
+    from near.factories import make_env, training_reset
+
+    rng = np.random.default_rng(1)
+    recorded = np.concatenate([rng.uniform(150, 350, (40, 4)), rng.uniform(0, 2 * np.pi, (40, 1))], 1)
+    recorded[:, :2] = recorded[:, 2:4] + [0.0, -80.0]  # agent clear of the block: the settling step moves nothing
+    recorded[7] = [100.0, 100.0, *GOAL_POSE]  # a solved state: coverage 1
+    store = str(tmp_path / "demos.zarr")
+    write_zarr_demos(store, recorded.astype(np.float32), np.array([20, 40]))
+    base = ["task=pushT", f"task.data={store}"]
+
+    cfg = compose_config(base)
+    env = make_env(cfg)
+    assert training_reset(cfg, env) == env.reset  # the original's starts by default
+
+    def starts(state_init, n=256):
+        c = compose_config(base + [f"task.state_init={state_init}", "task.hybrid_init_prob=0.5"])
+        wrapped = AutoReset(env, reset=training_reset(c, env))
+        _, obs = jax.jit(jax.vmap(wrapped.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+        obs = np.asarray(obs)
+        nearest = np.abs(obs[:, None, :4] - recorded[None, :, :4]).max(-1).min(-1)
+        return obs, nearest < 1e-2
+
+    obs, from_demo = starts("demo")
+    assert from_demo.all()
+    assert not (np.abs(obs[:, 2:4] - GOAL_POSE[:2]).max(-1) < 1e-2).any()  # the solved state is never drawn
+    _, from_demo = starts("hybrid")
+    assert 0.35 < from_demo.mean() < 0.65
+    with pytest.raises(ConfigError, match="state_init must be one of"):
+        training_reset(compose_config(base + ["task.state_init=start"]), env)

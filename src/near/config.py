@@ -52,9 +52,13 @@ class TaskConfig:
     demo_drop_repeated: bool = False  # drop recorded idle frames (identical consecutive states)
     demo_upsample: int = 1  # k-1 interpolated states between recorded frames (slow-rate recordings)
     max_episode_steps: int = 650
-    # humanoid (env: humanoid; spec near-environments.md §5)
-    state_init: str = "random"  # random | start | weighted_random | default | hybrid
+    # where training episodes start. humanoid (spec near-environments.md §5): random | start |
+    # weighted_random | default | hybrid. push-T: random (the original's), demo (a recorded
+    # demonstration state) or hybrid (demo with probability hybrid_init_prob); evaluation always
+    # starts from the original's random states
+    state_init: str = "random"
     hybrid_init_prob: float = 0.5
+    # humanoid (env: humanoid; spec near-environments.md §5)
     reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
     local_root_obs: bool = False
     tracking: bool = False  # HumanoidTrack: follow the reset's clip (DeepMimic-style check, issue #16)

@@ -60,6 +60,43 @@ def make_humanoid_env(cfg: Config):
         raise ConfigError(f"task {t.name}: {exc}") from None
 
 
+PUSHT_STATE_INITS = ("random", "demo", "hybrid")
+
+
+def training_reset(cfg: Config, env):
+    """The reset training's episodes start from (``AutoReset(env, reset=...)``): the env's own, or on
+    push-T with ``task.state_init`` demo / hybrid a recorded demonstration state (agent, block pose;
+    the agent at rest) with probability 1 / ``task.hybrid_init_prob``, else the original's random start.
+    States whose coverage already counts as success are left out. Evaluation keeps ``env.reset``."""
+    if cfg.task.env != "pusht" or cfg.task.state_init == "random":
+        return env.reset
+    if cfg.task.state_init not in PUSHT_STATE_INITS:
+        raise ConfigError(f"task {cfg.task.name}: task.state_init must be one of {PUSHT_STATE_INITS} on push-T, "
+                          f"got {cfg.task.state_init!r}")
+    if not 0.0 <= cfg.task.hybrid_init_prob <= 1.0:
+        raise ConfigError(f"task.hybrid_init_prob must be in [0, 1], got {cfg.task.hybrid_init_prob}")
+    import jax.numpy as jnp
+
+    from near.envs.pusht import coverage
+
+    states = np.asarray(load_demos(cfg).states, np.float32)
+    solved = np.asarray(jax.vmap(coverage)(jnp.asarray(states[:, 2:4]), jnp.asarray(states[:, 4])))
+    starts = jnp.asarray(states[solved <= env.config.success_coverage])
+    if len(starts) == 0:
+        raise ConfigError(f"{cfg.task.data}: every demonstration state already covers the goal; no start to draw")
+    p_demo = 1.0 if cfg.task.state_init == "demo" else cfg.task.hybrid_init_prob
+
+    def reset(key):
+        k_use, k_pick, k_random = jax.random.split(key, 3)
+        agent, block, angle = env.sample_start(k_random)
+        demo = starts[jax.random.randint(k_pick, (), 0, len(starts))]
+        use = jax.random.uniform(k_use) < p_demo
+        return env.reset_to(jnp.where(use, demo[0:2], agent), jnp.where(use, demo[2:4], block),
+                            jnp.where(use, demo[4], angle), settle=True)
+
+    return reset
+
+
 def load_demos(cfg: Config):
     """The task's demonstrations: a zarr store (task.data) or, on the maze, the scripted expert."""
     if cfg.task.env not in STATE_DIMS:

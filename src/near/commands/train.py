@@ -23,7 +23,7 @@ from near.eval.policy_eval import (
     make_policy_evaluator,
     task_metrics,
 )
-from near.factories import make_env, make_style
+from near.factories import make_env, make_style, training_reset
 from near.restore import model_item, restore_state, train_item
 from near.utils.checkpoint import Checkpointer, load
 from near.utils.logging import (
@@ -50,7 +50,7 @@ def train_policy(cfg: Config) -> dict:
     from near.rl.ppo import make_train, summarize_chunk
 
     env = make_env(cfg)
-    wrapped = AutoReset(env)
+    wrapped = AutoReset(env, reset=training_reset(cfg, env))
     style, _ = make_style(cfg, env)
     run_dir = prepare_run_dir(default_out(cfg, "train"), resume=cfg.resume)
     write_config(run_dir, cfg)

@@ -11,6 +11,7 @@ energy model / discriminator sees, and keeps episode statistics. Batch with ``ja
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import jax
@@ -61,15 +62,18 @@ class AutoReset:
     wrapper emits a cross-episode pair there; we do not).
     """
 
-    def __init__(self, env: Env):
+    def __init__(self, env: Env, reset: Callable | None = None):
         self.env = env
+        # where episodes start: the env's own reset, or another one of the same signature (push-T's
+        # demonstration starts for training, near.factories.training_reset); evaluation uses env.reset
+        self._reset = reset or env.reset
         self.obs_dim = env.obs_dim
         self.action_dim = env.action_dim
         self.pair_dim = 2 * env.pair_state_dim
 
     def reset(self, key: jax.Array) -> tuple[WrappedState, jax.Array]:
         key, sub = jax.random.split(key)
-        env_state, obs = self.env.reset(sub)
+        env_state, obs = self._reset(sub)
         zero = jnp.zeros((), jnp.float32)
         return WrappedState(env_state, key, zero, jnp.zeros((), jnp.int32)), obs
 
@@ -88,7 +92,7 @@ class AutoReset:
         episode_return = state.episode_return + reward
         episode_length = state.episode_length + 1
         key, sub = jax.random.split(state.key)
-        reset_state, reset_obs = self.env.reset(sub)
+        reset_state, reset_obs = self._reset(sub)
         info = dict(info)
         info["pair"] = pair
         info["terminal_obs"] = jnp.where(bad, reset_obs, obs)
