@@ -21,6 +21,8 @@ up (``up="y"``, the BVH norm, turns the data by 90 deg about +x: (x, y, z) -> (x
 the character faces is left as it is; retargeting turns it (near.motion.retarget).
 
 Errors are :class:`~near.motion.skeleton.MotionDataError` naming the file, the line and the fault.
+Reader and writer share one file (a little over the project's ~450 lines) so that the conventions above
+stay one list for both.
 """
 
 from __future__ import annotations

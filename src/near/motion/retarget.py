@@ -36,6 +36,10 @@ ranges, as NEAR's own clips do), and foot sliding while in contact. Mapping file
 :func:`load_mapping`; :data:`BUILTIN_MAPPINGS` has the CMU BVH skeleton (both common joint-name
 variants and the ASF names) and the humanoid itself.
 
+One file on purpose (over the project's ~450 lines): alignment, targets, the IK solve and the quality
+report are the four steps above, each reading the previous one's arrays; split apart, every step would
+need the mapping and skeleton bookkeeping passed around again.
+
 .. _mink: https://github.com/kevinzakka/mink
 """
 
