@@ -29,7 +29,7 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "h
 MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
-WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps")  # newer evaluations only
+WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio")  # newer only
 
 
 def read_run(run_dir: str) -> dict:
@@ -105,11 +105,19 @@ def window(row: dict) -> str:
     return f"{row['window_sparc']:.2f} / {row['window_sparc_clips']:.2f} ({ratio:.2f}x, {row['window_sparc_steps']} steps)"
 
 
+def cadence(row: dict) -> str:
+    """The policy's steps per second and its ratio to the clips'."""
+    if row.get("cadence_ratio") is None:
+        return "-"
+    return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x)"
+
+
 def table(results: dict, variants: bool = False) -> str:
     variant_col = (" variant |", "---|") if variants else ("", "")
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
              "| joint-angle dist. (rad) | pose error | SPARC (expert) | SPARC, clip-length windows: policy / clips "
-             "| limits missed |", "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| steps/s (cadence ratio) | limits missed |",
+             "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for motion, method, label, r in runs_of(results, variants):
         missed = limits_missed(motion, r)
         lines.append(
@@ -117,7 +125,7 @@ def table(results: dict, variants: bool = False) -> str:
             f"| {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
             f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {r['joint_angle_distance']:.3f} "
             f"| {r['pose_error']:.3f} | {r['sparc']:.2f} ({EXPERT_VALUES[motion]['sparc']:.2f}) | {window(r)} "
-            f"| {'; '.join(missed) if missed else 'none'} |")
+            f"| {cadence(r)} | {'; '.join(missed) if missed else 'none'} |")
     return "\n".join(lines)
 
 

@@ -231,6 +231,20 @@ def test_window_sparc_compares_policy_and_clips_at_one_length():
         M.window_sparc(episodes, [], dt)
 
 
+def test_cadence_ratio_shows_short_quick_steps():
+    dt = 1 / 30
+    clips = [_wandering_gait(3.0, s) for s in range(8)]  # the pelvis bobs twice per stride: ~2 steps/s
+    same = M.cadence_ratio([_wandering_gait(10.0, s) for s in range(10, 14)], clips, dt)
+    assert same["step_frequency"] == pytest.approx(2.0, abs=0.25)  # the stride frequency wanders
+    assert same["cadence_ratio"] == pytest.approx(1.0, abs=0.15)
+    t = np.arange(0.0, 10.0, dt)
+    shuffle = np.stack([1.3 * t, 0.01 * np.sin(2 * np.pi * 2.2 * t), 0.9 + 0.01 * np.sin(2 * np.pi * 4.4 * t)], -1)
+    quick = M.cadence_ratio([shuffle], clips, dt)  # the clips' speed in steps of half their length
+    assert quick["step_frequency"] == pytest.approx(4.4, abs=0.1)
+    assert quick["cadence_ratio"] > 2.0
+    assert np.isnan(M.step_frequency(shuffle[:5], dt))
+
+
 def test_clip_postures_sample_each_clip_at_the_control_step():
     root = np.arange(20 * 3, dtype=float).reshape(20, 3)
     dof = np.arange(20 * 28, dtype=float).reshape(20, 28)

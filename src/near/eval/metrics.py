@@ -325,6 +325,28 @@ def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.n
             "joint_angle_distance": joint_angle_distance(pooled(policy_dof), pooled(clip_dof))}
 
 
+def step_frequency(root: np.ndarray, dt: float, band: tuple[float, float] = (0.5, 8.0)) -> float:
+    """Steps per second of one trajectory of root positions (T, 3): the strongest frequency of the
+    vertical root velocity within ``band`` (the pelvis rises once per step). NaN if too short."""
+    root = np.asarray(root, np.float64)
+    if len(root) < 8:
+        return float("nan")
+    vz = np.diff(root[:, 2]) / dt
+    spectrum = np.abs(np.fft.rfft(vz - vz.mean(), n=max(1024, 2 * len(vz))))
+    freqs = np.fft.rfftfreq(max(1024, 2 * len(vz)), dt)
+    inside = (freqs >= band[0]) & (freqs <= band[1])
+    return float(freqs[inside][np.argmax(spectrum[inside])]) if spectrum[inside].max() > 0 else float("nan")
+
+
+def cadence_ratio(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float) -> dict:
+    """``step_frequency`` (median over the policy's episodes) and ``cadence_ratio`` (that over the clips'
+    median): a gait of short, quick steps at the clips' speed shows here and nowhere else (the walk at
+    53 M steps: 4.4 steps/s against the clips' 1.8)."""
+    policy = np.nanmedian([step_frequency(r, dt) for r in policy_root]) if policy_root else np.nan
+    clips = np.nanmedian([step_frequency(r, dt) for r in clip_root]) if clip_root else np.nan
+    return {"step_frequency": float(policy), "cadence_ratio": float(policy / clips) if clips > 0 else float("nan")}
+
+
 def window_sparc(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float,
                  fc: float = 10.0) -> dict:
     """Root SPARC of the policy and of its clips over windows of one length, the clips' median length.
@@ -364,6 +386,7 @@ def clip_postures(root_pos: np.ndarray, dof_pos: np.ndarray, clip_start, clip_fr
 __all__ = [
     "HUMANOID_DT",
     "TOP_K",
+    "cadence_ratio",
     "clip_postures",
     "dtw",
     "dtw_accumulated",
@@ -382,6 +405,7 @@ __all__ = [
     "sample_clip",
     "smoothness",
     "sparc",
+    "step_frequency",
     "top_k",
     "window_sparc",
 ]

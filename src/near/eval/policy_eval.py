@@ -205,7 +205,8 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     (root height and speed ratios, joint-angle distance: :func:`near.eval.metrics.posture_metrics`)
     use every env until its episode ends: a crouch or a policy that stands still shows there; so does the
     root SPARC over windows as long as the clips (:func:`near.eval.metrics.window_sparc`), which compares
-    the policy's smoothness with the clips' at one signal length.
+    the policy's smoothness with the clips' at one signal length, and the cadence (steps per second,
+    :func:`near.eval.metrics.cadence_ratio`), which shows short, quick steps.
     """
     from near.envs.humanoid.model import dof_pos_from_qpos
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
@@ -221,6 +222,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     out.update(M.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
                                  env.control_dt))
     out.update(M.window_sparc(roots, references.root, env.control_dt))
+    out.update(M.cadence_ratio(roots, references.root, env.control_dt))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 
