@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Several humanoid trainings over consecutive warm device calls, one GPU, no minute left idle: each
+# call resumes the first unfinished training of the queue (run folders and energy models stay in
+# runs/device/ on the device), trains it until it reaches its budget or the call's deadline, and
+# when one finishes with time left starts the next. Every run folder touched in the call comes back
+# (without optimiser state; energy models without checkpoints) as queue.tgz.partNN.
+#
+#   bash benchmarks/gpu_humanoid_queue.sh DEADLINE_S MOTION:METHOD[:SEED] ... [-- overrides for all]
+#   e.g. bash benchmarks/gpu_humanoid_queue.sh 580 run:NEAR punch:NEAR run:AMP
+#
+# MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 150 s of the call.
+set -u
+deadline=$1; shift
+queue=(); overrides=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--" ]; then shift; overrides=("$@"); break; fi
+  queue+=("$1"); shift
+done
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
+  R=${R:-/tmp/queue_dry}; OUT=${OUT:-/tmp/queue_dry_out}; mkdir -p "$R" "$OUT"
+  bundle() { echo "bundle $*"; }
+else
+  . "$(dirname "$0")/_device_setup.sh"
+  R=$PWD/runs/device; mkdir -p "$R"
+  export NEAR_XLA_CACHE=$PWD/runs/device/xla
+fi
+run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
+
+finished() {  # a run folder whose summary reached its config's total_env_steps
+  python3 - "$1" <<'EOF'
+import json, os, sys
+run = sys.argv[1]
+try:
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    import yaml
+    total = yaml.safe_load(open(os.path.join(run, "config.yaml")))["train"]["total_env_steps"]
+except (OSError, KeyError, ValueError):
+    sys.exit(1)
+sys.exit(0 if summary.get("env_steps", 0) >= total - 1 else 1)
+EOF
+}
+
+touched=()
+for spec in "${queue[@]}"; do
+  IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
+  [ "$motion" = punch ] && motion=single_left_punch
+  name=${motion}_${method}_$seed; run_dir=$R/$name; energy=$R/energy_${motion}_$seed
+  if finished "$run_dir"; then echo "$name: done"; continue; fi
+  [ "$(left)" -gt 150 ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+  M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
+  if [ "$method" = NEAR ]; then
+    if [ ! -f "$energy/summary.json" ]; then
+      run python3 -m near.cli train-energy task=HumanoidNEAR "$M" seed="$seed" progress=False resume=True \
+          out="$energy" > "$OUT/energy_$motion.log" 2>&1 || { tail -n 30 "$OUT/energy_$motion.log"; exit 1; }
+    fi
+    extra=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
+  fi
+  resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
+  touched+=("$name")
+  # the final evaluation and the bundle need about a minute after the time limit
+  run python3 -m near.cli train task=Humanoid"$method" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
+      train.time_limit_s=$(( $(left) - 50 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
+  tail -n 12 "$OUT/$name.log"
+done
+[ ${#touched[@]} -gt 0 ] && bundle queue $(printf '%s\n' "${touched[@]}" | sort -u)
+ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
