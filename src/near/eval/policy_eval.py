@@ -13,7 +13,9 @@ It knows no command (near.commands imports it, never the reverse).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -28,6 +30,58 @@ from near.factories import make_env
 from near.restore import load_policy
 from near.rl.evaluate import split_episodes
 from near.utils.checkpoint import CheckpointError
+
+# ----------------------------------------------------------------------------------------------
+# compiled programs shared within a process
+#
+# Training, its periodic evaluation and videos, `near eval` and `near play` each build an env and
+# the programs that run a policy in it. Tracing a humanoid program (the MJX step) takes seconds and
+# compiling it tens of seconds; a process that runs several commands on the same env and networks
+# (a sweep's jobs, the tests) reuses the first program instead. The key is everything the program
+# bakes in: the env's class, its config and (humanoid) its motion library's arrays, the policy's
+# network settings and the sizes; the weights are arguments.
+
+_PROGRAMS: collections.OrderedDict = collections.OrderedDict()
+_PROGRAMS_KEPT = 8
+
+
+def env_key(env) -> tuple:
+    """What a compiled program of ``env`` bakes in: its class, config and motion library's arrays."""
+    cached = getattr(env, "_program_key", None)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    library = getattr(env, "library", None)
+    if library is not None:
+        for leaf in jax.tree.leaves(library):
+            array = np.asarray(leaf)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(repr(getattr(library, "clip_names", ())).encode())
+    key = (type(env).__module__, type(env).__qualname__, repr(getattr(env, "config", None)), digest.hexdigest())
+    try:
+        env._program_key = key
+    except AttributeError:  # a frozen env: computed again next time
+        pass
+    return key
+
+
+def policy_key(train_cfg, action_dim: int) -> tuple:
+    """What near.rl.ppo.act bakes in of the run's train config (the networks; the weights are arguments)."""
+    return (tuple(train_cfg.actor_hidden), float(train_cfg.log_std_init), bool(train_cfg.normalize_obs), action_dim)
+
+
+def shared_program(key: tuple, build: Callable):
+    """The program built for ``key`` earlier in this process, or ``build()`` (the last few are kept)."""
+    key = (*key, jax.config.read("jax_disable_most_optimizations"))  # compiled the same way, too
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key]
+    program = _PROGRAMS[key] = build()
+    while len(_PROGRAMS) > _PROGRAMS_KEPT:
+        _PROGRAMS.popitem(last=False)
+    return program
+
 
 # ----------------------------------------------------------------------------------------------
 # episodes of a policy
@@ -50,8 +104,11 @@ def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: boo
         return act(params, train_cfg, obs_stats, obs, env.action_dim, None if deterministic else key)
 
     humanoid = cfg.task.env == "humanoid"
-    runner = make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps,
-                                 record=("body_pos", "qpos") if humanoid else ())
+    record = ("body_pos", "qpos") if humanoid else ()
+    key = ("episodes", env_key(env), policy_key(train_cfg, env.action_dim), deterministic, episodes,
+           cfg.task.max_episode_steps, record)
+    runner = shared_program(key, lambda: make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps,
+                                                             record=record))
     references = reference_trajectories(env) if humanoid else None
 
     def evaluate(params, obs_stats, key) -> dict:
@@ -232,12 +289,23 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
     itself over the same steps. Compiled once; call it with any parameters of the same networks."""
     from near.envs.humanoid import model as hm
     from near.motion.library import motion_state
-    from near.rl.ppo import act
 
     steps = cfg.task.max_episode_steps - 1
     times = start + jnp.arange(steps + 1) * env.control_dt
     motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
     reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
+    episode = shared_program(("reference episode", env_key(env), policy_key(run_cfg.train, env.action_dim), steps),
+                             lambda: _reference_episode(env, run_cfg.train, steps))
+
+    def rollout(params, obs_stats):
+        qpos, length = episode(params, obs_stats, motion)
+        return np.asarray(qpos), reference, int(length)
+
+    return rollout
+
+
+def _reference_episode(env, train_cfg, steps: int):
+    from near.rl.ppo import act
 
     @jax.jit
     def episode(params, obs_stats, motion):
@@ -245,7 +313,7 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
 
         def step(carry, _):
             state, alive = carry
-            action = act(params, run_cfg.train, obs_stats, env.policy_obs(state)[None], env.action_dim)[0]
+            action = act(params, train_cfg, obs_stats, env.policy_obs(state)[None], env.action_dim)[0]
             new, _, _, done, _ = env.step(state, action)
             state = jax.tree.map(lambda n, o: jnp.where(alive, n, o), new, state)
             return (state, alive & ~done), (state.qpos, alive)
@@ -253,11 +321,7 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
         _, (qpos, alive) = jax.lax.scan(step, (state, jnp.array(True)), None, length=steps)
         return jnp.concatenate([state.qpos[None], qpos]), alive.sum()
 
-    def rollout(params, obs_stats):
-        qpos, length = episode(params, obs_stats, motion)
-        return np.asarray(qpos), reference, int(length)
-
-    return rollout
+    return episode
 
 
 __all__ = ["HumanoidReferences", "eval_scalars", "evaluate_policy", "humanoid_eval_metrics", "humanoid_metrics", "is_cem_run",
