@@ -8,7 +8,7 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
     import jax
     jax.config.update("jax_default_matmul_precision", "highest")
     import numpy as np
@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent(
 def test_four_devices_match_one_device():
     """Sharding environments across 4 devices changes nothing but the placement: same parameters,
     same losses and rewards (AMP, whose discriminator and replay buffer also see sharded pairs)."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"}
     out = subprocess.run([sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "OK" in out.stdout
