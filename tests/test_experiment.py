@@ -146,7 +146,8 @@ def test_joblib_launcher_runs_the_jobs(tmp_path, monkeypatch):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     from conftest import _CACHE
 
-    monkeypatch.setenv("NEAR_XLA_CACHE", _CACHE)  # the job processes reuse the tests' compiled programs
+    monkeypatch.setenv("NEAR_XLA_CACHE", _CACHE)  # the job processes reuse the tests' compiled programs,
+    monkeypatch.setenv("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")  # compiled as this file's (conftest)
     out = tmp_path / "jl"
     result = X.main(["algos=[PPO]", "seeds=[42,700]", f"out={out}", "smoke=True", "launcher=joblib", "jobs=2"])
     assert result["failures"] == {}

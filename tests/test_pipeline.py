@@ -213,7 +213,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
             "train.minibatch_size=64", "train.iterations_per_log=1", "train.checkpoint_every=1",
             "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
             "task.max_episode_steps=50", "train.total_env_steps=128000"]
-    env = dict(os.environ, NEAR_XLA_CACHE=jax.config.jax_compilation_cache_dir or "")
+    env = dict(os.environ, NEAR_XLA_CACHE=jax.config.jax_compilation_cache_dir or "",  # compiled as this file's
+               JAX_DISABLE_MOST_OPTIMIZATIONS=str(int(jax.config.read("jax_disable_most_optimizations"))))  # (conftest)
     proc = subprocess.Popen([sys.executable, "-m", "near.cli", "train", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
