@@ -3,12 +3,14 @@
 # call resumes the first unfinished training of the queue (run folders and energy models stay in
 # runs/device/ on the device), trains it until it reaches its budget or the call's deadline, and
 # when one finishes with time left starts the next. Every run folder touched in the call comes back
-# (without optimiser state; energy models without checkpoints) as queue.tgz.partNN.
+# (without optimiser state; energy models without checkpoints) as $BUNDLE.tgz.partNN (default queue).
 #
 #   bash benchmarks/gpu_humanoid_queue.sh DEADLINE_S MOTION:METHOD[:SEED] ... [-- overrides for all]
 #   e.g. bash benchmarks/gpu_humanoid_queue.sh 580 run:NEAR punch:NEAR run:AMP
 #
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# ENERGY_ITERS sets the energy model's iterations (default: the config's); RUN_NAME names the run
+# folder of a one-training queue (a variant with its own overrides; default MOTION_METHOD_SEED).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 150 s of the call.
 set -u
 deadline=$1; shift
@@ -46,14 +48,17 @@ touched=()
 for spec in "${queue[@]}"; do
   IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
   [ "$motion" = punch ] && motion=single_left_punch
-  name=${motion}_${method}_$seed; run_dir=$R/$name; energy=$R/energy_${motion}_$seed
+  name=${RUN_NAME:-${motion}_${method}_$seed}; run_dir=$R/$name; energy=$R/energy_${motion}_$seed
   if finished "$run_dir"; then echo "$name: done"; continue; fi
   [ "$(left)" -gt 150 ] || { echo "$name: left for the next call ($(left) s left)"; break; }
   M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
   if [ "$method" = NEAR ]; then
     if [ ! -f "$energy/summary.json" ]; then
+      t0=$(date +%s)
       run python3 -m near.cli train-energy task=HumanoidNEAR "$M" seed="$seed" progress=False resume=True \
-          out="$energy" > "$OUT/energy_$motion.log" 2>&1 || { tail -n 30 "$OUT/energy_$motion.log"; exit 1; }
+          ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} out="$energy" > "$OUT/energy_$motion.log" 2>&1 \
+          || { tail -n 30 "$OUT/energy_$motion.log"; exit 1; }
+      echo "energy model: $(( $(date +%s) - t0 )) s wall"
     fi
     extra=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
   fi
@@ -62,7 +67,7 @@ for spec in "${queue[@]}"; do
   # the final evaluation and the bundle need about a minute after the time limit
   run python3 -m near.cli train task=Humanoid"$method" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
       train.time_limit_s=$(( $(left) - 50 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
-  tail -n 12 "$OUT/$name.log"
+  tail -n 32 "$OUT/$name.log"
 done
-[ ${#touched[@]} -gt 0 ] && bundle queue $(printf '%s\n' "${touched[@]}" | sort -u)
+[ ${#touched[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" $(printf '%s\n' "${touched[@]}" | sort -u)
 ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
