@@ -37,6 +37,8 @@ import numpy as np
 STORE = "/work/shared/data/pusht/pusht_cchi_v7_replay.zarr"
 OUT = Path(__file__).resolve().parent / "results" / "pusht_fidelity.json"
 
+from _pusht_replay import replay_program  # noqa: E402
+
 from near.envs.pusht_oracle import PymunkPushT  # noqa: E402  (the pymunk reference world)
 
 
@@ -56,11 +58,8 @@ def main():
     args = ap.parse_args()
 
     import jax
-    import jax.numpy as jnp
     import pymunk
     import zarr
-
-    from near.envs.pusht import PushTEnv, physics_step
 
     g = zarr.open_group(args.store, mode="r")
     states = np.asarray(g["data/state"], np.float64)
@@ -71,31 +70,15 @@ def main():
         starts, ends = starts[: args.episodes], ends[: args.episodes]
     n_ep = len(ends)
     lengths = ends - starts
-    horizon = int(lengths.max()) - 1
 
     # (a) ours: all episodes at once; actions padded with the last one (padded steps are masked).
-    env = PushTEnv()
-    acts = np.zeros((n_ep, horizon, 2), np.float32)
-    for e, (lo, hi) in enumerate(zip(starts, ends)):
-        a = actions[lo : hi - 1]
-        acts[e, : len(a)] = a
-        acts[e, len(a) :] = a[-1]
-    first = states[starts]
-    s0 = jax.vmap(lambda s: env.reset_to(s[:2], s[2:4], s[4])[0])(jnp.asarray(first, jnp.float32))
-
-    @jax.jit
-    def rollout(s0, targets):
-        def body(s, a):
-            s = jax.vmap(physics_step)(s, a)
-            return s, jax.vmap(env.observe)(s)
-
-        return jax.lax.scan(body, s0, jnp.swapaxes(targets, 0, 1))[1]
+    rollout, s0, acts = replay_program(states, actions, starts, lengths - 1)
 
     t0 = time.perf_counter()
-    compiled = rollout.lower(s0, jnp.asarray(acts)).compile()
+    compiled = rollout.lower(s0, acts).compile()
     t_compile = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ours = np.asarray(jax.block_until_ready(compiled(s0, jnp.asarray(acts))))  # (T, E, 5)
+    ours = np.asarray(jax.block_until_ready(compiled(s0, acts)))  # (T, E, 5)
     t_ours = time.perf_counter() - t0
     ours = np.swapaxes(ours, 0, 1).astype(np.float64)
 

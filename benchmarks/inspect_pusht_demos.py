@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from _pusht_replay import replay_program
 from _report import write_result
 
 STORE = "/work/shared/data/pusht/pusht_cchi_v7_replay.zarr"
@@ -24,32 +25,15 @@ SUCCESS = 0.95
 
 
 def replayed_coverage(states: np.ndarray, actions: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """(episodes, max length) coverage after each recorded action, all episodes in one scan (padded
-    episodes repeat their last action; read only the first ``length`` entries of each row)."""
+    """(episodes, max length) coverage after each recorded action, all episodes in one scan (read only
+    the first ``length`` entries of each row)."""
     import jax
-    import jax.numpy as jnp
 
-    from near.envs.pusht import PushTEnv, coverage, physics_step
+    from near.envs.pusht import coverage
 
-    env = PushTEnv()
-    horizon = int(lengths.max())
-    padded = np.zeros((len(starts), horizon, 2), np.float32)
-    for e, (lo, n) in enumerate(zip(starts, lengths)):
-        padded[e, :n] = actions[lo : lo + n]
-        padded[e, n:] = actions[lo + n - 1]
-    first = jnp.asarray(states[starts])
-    state = jax.vmap(lambda s: env.reset_to(s[:2], s[2:4], s[4])[0])(first)
-
-    @jax.jit
-    def rollout(state, targets):
-        def step(s, target):
-            s = jax.vmap(physics_step)(s, target)
-            obs = jax.vmap(env.observe)(s)
-            return s, jax.vmap(coverage)(obs[:, 2:4], s.block_angle)
-
-        return jax.lax.scan(step, state, jnp.swapaxes(targets, 0, 1))[1]
-
-    return np.asarray(rollout(state, jnp.asarray(padded))).T
+    rollout, state0, targets = replay_program(states, actions, starts, lengths)
+    obs = rollout(state0, targets)  # (T, E, 5)
+    return np.asarray(jax.vmap(jax.vmap(coverage))(obs[..., 2:4], obs[..., 4])).T
 
 
 def main() -> None:
