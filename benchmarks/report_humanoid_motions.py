@@ -48,7 +48,8 @@ def read_run(run_dir: str) -> dict:
     else:
         raise SystemExit(f"{run_dir}: no eval/eval.json and no final evaluation in summary.json; run "
                          f"`near eval task=... checkpoint={run_dir} motion=...` first")
-    row = {k: evaluation.get(k) for k in KEYS + WINDOW_KEYS if k in KEYS or evaluation.get(k) is not None}
+    row = {k: evaluation.get(k) for k in KEYS}
+    row.update({k: evaluation[k] for k in WINDOW_KEYS if evaluation.get(k) is not None})
     row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
                episodes=evaluation.get("episodes"), source=source)
     return row

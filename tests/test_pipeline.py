@@ -200,6 +200,12 @@ def test_ppo_short_run_beats_a_random_policy_on_the_task_reward(tmp_path):
     assert summary["task_return"] > random["mean_return"], (summary["task_return"], random["mean_return"])
 
 
+# 128 env steps an iteration, a checkpoint after each
+TINY_CHECKPOINTED_RUN = ["progress=False", "train.num_envs=8", "train.horizon=16", "train.minibatch_size=64",
+                         "train.iterations_per_log=1", "train.checkpoint_every=1", "train.actor_hidden=[16,16]",
+                         "train.critic_hidden=[16,16]", "train.eval_episodes=2", "task.max_episode_steps=50"]
+
+
 def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
     """SIGKILL a real `near train` process after its first checkpoint, then resume it to the end."""
     import signal
@@ -209,10 +215,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
 
     energy_dir, _ = energy_run
     out = tmp_path / "killed"
-    args = [f"energy.checkpoint={energy_dir}", f"out={out}", "progress=False", "train.num_envs=8", "train.horizon=16",
-            "train.minibatch_size=64", "train.iterations_per_log=1", "train.checkpoint_every=1",
-            "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
-            "task.max_episode_steps=50", "train.total_env_steps=128000"]
+    args = [f"energy.checkpoint={energy_dir}", f"out={out}", *TINY_CHECKPOINTED_RUN, "train.total_env_steps=128000"]
     env = dict(os.environ, NEAR_XLA_CACHE=jax.config.jax_compilation_cache_dir or "",  # compiled as this file's
                JAX_DISABLE_MOST_OPTIMIZATIONS=str(int(jax.config.read("jax_disable_most_optimizations"))))  # (conftest)
     proc = subprocess.Popen([sys.executable, "-m", "near.cli", "train", *args], env=env,
@@ -241,10 +244,7 @@ def test_time_limit_counts_only_the_resumed_invocation(energy_run, tmp_path):
     """`train.time_limit_s` is this invocation's budget: a resumed run trains on even when the earlier
     invocations together took longer than the limit (wall_seconds still adds them up)."""
     energy_dir, _ = energy_run
-    args = [f"energy.checkpoint={energy_dir}", f"out={tmp_path / 'limited'}", "progress=False", "train.num_envs=8",
-            "train.horizon=16", "train.minibatch_size=64", "train.iterations_per_log=1", "train.checkpoint_every=1",
-            "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
-            "task.max_episode_steps=50"]
+    args = [f"energy.checkpoint={energy_dir}", f"out={tmp_path / 'limited'}", *TINY_CHECKPOINTED_RUN]
     first = train_policy(compose_config(args + ["train.total_env_steps=384"]))
     assert first["iterations"] == 3 and first["wall_seconds"] > 0
     resumed = train_policy(compose_config(args + ["train.total_env_steps=640", "resume=True",

@@ -332,8 +332,9 @@ def step_frequency(root: np.ndarray, dt: float, band: tuple[float, float] = (0.5
     if len(root) < 8:
         return float("nan")
     vz = np.diff(root[:, 2]) / dt
-    spectrum = np.abs(np.fft.rfft(vz - vz.mean(), n=max(1024, 2 * len(vz))))
-    freqs = np.fft.rfftfreq(max(1024, 2 * len(vz)), dt)
+    n = max(1024, 2 * len(vz))  # zero-padded: a fine frequency grid for short clips
+    spectrum = np.abs(np.fft.rfft(vz - vz.mean(), n=n))
+    freqs = np.fft.rfftfreq(n, dt)
     inside = (freqs >= band[0]) & (freqs <= band[1])
     return float(freqs[inside][np.argmax(spectrum[inside])]) if spectrum[inside].max() > 0 else float("nan")
 
