@@ -11,6 +11,8 @@
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
 # ENERGY_ITERS sets the energy model's iterations (default: the config's); RUN_NAME names the run
 # folder of a one-training queue (a variant with its own overrides; default MOTION_METHOD_SEED).
+# A NEAR training that reaches its budget is followed by benchmarks/inspect_energy_posture.py --policy
+# (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 150 s of the call.
 set -u
 deadline=$1; shift
@@ -68,6 +70,11 @@ for spec in "${queue[@]}"; do
   run python3 -m near.cli train task=Humanoid"$method" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
       train.time_limit_s=$(( $(left) - 50 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
   tail -n 32 "$OUT/$name.log"
+  # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
+  if [ "$method" = NEAR ] && [ "$(left)" -gt 60 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+    run python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
+        --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
+  fi
 done
 [ ${#touched[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" $(printf '%s\n' "${touched[@]}" | sort -u)
 ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"

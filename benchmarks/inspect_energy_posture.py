@@ -8,8 +8,12 @@ through the simulator's kinematics, so its observation is one the policy could p
 With ncsnv2 conditioning E = g(x) / sigma, so the level only scales g: the table gives g per pair kind,
 how often the clip's pair outranks its changed copy, and what the change costs in NEAR's reward
 tanh((E - m) / 10) at a few noise levels (the reward gap, at a centre m halfway between the two).
+With ``--policy RUN_DIR`` the pairs of that NEAR policy's own deterministic episodes (from the env's
+resets) join the table: where the clips' pairs outrank the policy's, the reward still asks for more
+than the policy does; where they do not, the energy cannot tell the policy's gait from the clips'.
 
     PYTHONPATH=src python benchmarks/inspect_energy_posture.py --energy RUN_DIR --motion SET.yaml [--pairs 4096]
+        [--policy RUN_DIR]
 """
 
 from __future__ import annotations
@@ -64,11 +68,35 @@ def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.A
     return jax.jit(jax.vmap(one))(clips, times)
 
 
+def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
+    """n pairs of a trained policy's deterministic episodes: n // 256 envs or more, 256 steps each from
+    the env's resets, the steps before each env's first termination only (n, 210)."""
+    from near.envs.core import AutoReset
+    from near.restore import load_policy
+    from near.rl.ppo import act
+
+    run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
+    wrapped, steps = AutoReset(env), 256
+    envs = max(1, -(-n // steps))
+    state, obs = jax.vmap(wrapped.reset)(jax.random.split(key, envs))
+
+    def step(carry, _):
+        state, obs, alive = carry
+        action = act(params, run_cfg.train, obs_stats, obs, env.action_dim)
+        state, obs, _, done, info = jax.vmap(wrapped.step)(state, action)
+        return (state, obs, alive & ~done), (info["pair"], alive)
+
+    _, (pairs, alive) = jax.jit(lambda s, o: jax.lax.scan(step, (s, o, jnp.ones(envs, bool)), None, length=steps))(state, obs)
+    pairs = np.asarray(pairs)[np.asarray(alive)]
+    return jnp.asarray(pairs[np.random.default_rng(0).permutation(len(pairs))[:n]])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid)")
     parser.add_argument("--motion", required=True)
     parser.add_argument("--pairs", type=int, default=4096)
+    parser.add_argument("--policy", default="", help="a NEAR policy's run folder: score its own pairs too")
     parser.add_argument("--knee", type=float, default=0.4, help="extra knee bend of the crouch, rad")
     parser.add_argument("--drop", type=float, default=0.05, help="root lowered by, m")
     parser.add_argument("--seed", type=int, default=0)
@@ -79,13 +107,16 @@ def main(argv=None) -> int:
     env = make_env(cfg)
     model, _ = load_energy_model(args.energy, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
+    if args.policy:
+        pairs["policy"] = policy_pairs(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 1), args.pairs)
     sigmas = np.asarray(model.sigmas)
     g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
     rows = []
     for kind, values in g.items():
         row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std())}
         if kind != "clip":
-            gap = g["clip"] - values
+            m = min(len(values), len(g["clip"]))  # the policy's pairs are not copies: paired at random
+            gap = g["clip"][:m] - values[:m]
             row["clip_ranks_higher"] = float(np.mean(gap > 0))
             for level in LEVELS:  # tanh((E - m)/10) at m halfway: the reward the change costs
                 row[f"reward_gap_level_{level}"] = float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[level]))))
@@ -100,7 +131,7 @@ def main(argv=None) -> int:
         print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
     path = write_result(args.out, "inspect_energy_posture",
                         [{"energy": args.energy, "motion": os.path.basename(args.motion), "knee": args.knee,
-                          "drop": args.drop, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
+                          "drop": args.drop, "policy": args.policy, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
     print(path)
     return 0
 

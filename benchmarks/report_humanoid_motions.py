@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 
 from near.eval.metrics import EXPERT_VALUES
@@ -29,7 +30,8 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "h
 MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
-WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio")  # newer only
+WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
+               "stride_length", "stride_length_ratio")  # newer only
 
 
 def read_run(run_dir: str) -> dict:
@@ -49,7 +51,8 @@ def read_run(run_dir: str) -> dict:
         raise SystemExit(f"{run_dir}: no eval/eval.json and no final evaluation in summary.json; run "
                          f"`near eval task=... checkpoint={run_dir} motion=...` first")
     row = {k: evaluation.get(k) for k in KEYS}
-    row.update({k: evaluation[k] for k in WINDOW_KEYS if evaluation.get(k) is not None})
+    # NaN (a clip that never lands a foot twice: no stride) is left out, as a metric the eval lacked
+    row.update({k: evaluation[k] for k in WINDOW_KEYS if evaluation.get(k) is not None and math.isfinite(evaluation[k])})
     row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
                episodes=evaluation.get("episodes"), source=source)
     return row
@@ -107,17 +110,18 @@ def window(row: dict) -> str:
 
 
 def cadence(row: dict) -> str:
-    """The policy's steps per second and its ratio to the clips'."""
+    """The policy's steps per second and its ratio to the clips', and its strides' length ratio."""
     if row.get("cadence_ratio") is None:
         return "-"
-    return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x)"
+    strides = f"; strides {row['stride_length_ratio']:.2f}x" if row.get("stride_length_ratio") is not None else ""
+    return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x{strides})"
 
 
 def table(results: dict, variants: bool = False) -> str:
     variant_col = (" variant |", "---|") if variants else ("", "")
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
              "| joint-angle dist. (rad) | pose error | SPARC (expert) | SPARC, clip-length windows: policy / clips "
-             "| steps/s (cadence ratio) | limits missed |",
+             "| steps/s (cadence ratio; stride ratio) | limits missed |",
              "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for motion, method, label, r in runs_of(results, variants):
         missed = limits_missed(motion, r)

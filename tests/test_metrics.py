@@ -245,6 +245,33 @@ def test_cadence_ratio_shows_short_quick_steps():
     assert np.isnan(M.step_frequency(shuffle[:5], dt))
 
 
+def _walking_feet(seconds: float, stride: float, stride_hz: float, dt: float = 1 / 30) -> np.ndarray:
+    """Feet positions (T, 2, 3) of a gait: each foot stands half a stride period, then swings ``stride``
+    metres forward in an arc 10 cm high; the feet half a period apart, 8 cm above the floor at rest."""
+    t = np.arange(0.0, seconds, dt)
+    feet = []
+    for offset in (0.0, 0.5):
+        phase = t * stride_hz + offset
+        cycle, within = np.floor(phase), phase % 1.0
+        swing = np.clip(2 * within - 1, 0, 1)  # 0 while standing, 0 -> 1 through the swing
+        x = stride * (cycle + swing)
+        z = 0.08 + 0.1 * np.sin(np.pi * swing)
+        feet.append(np.stack([x, np.full_like(x, 0.2 * offset), z], -1))
+    return np.stack(feet, 1)
+
+
+def test_stride_ratio_measures_short_steps_at_the_feet():
+    clips = [_walking_feet(3.0, 1.4, 0.9)]
+    same = M.stride_ratio([_walking_feet(10.0, 1.4, 0.9)], clips)
+    assert same["stride_length"] == pytest.approx(1.4, abs=0.05)
+    assert same["stride_length_ratio"] == pytest.approx(1.0, abs=0.05)
+    shuffle = M.stride_ratio([_walking_feet(10.0, 0.7, 2.0)], clips)  # about the speed, half the stride
+    assert shuffle["stride_length_ratio"] == pytest.approx(0.5, abs=0.05)
+    assert len(M.touchdowns(_walking_feet(10.0, 0.7, 2.0)[:, 0, 2])) == pytest.approx(20, abs=1)  # 2 landings/s
+    standing = np.broadcast_to([0.0, 0.0, 0.08], (300, 2, 3))  # never lifts a foot: no stride at all
+    assert np.isnan(M.stride_ratio([standing], clips)["stride_length"])
+
+
 def test_clip_postures_sample_each_clip_at_the_control_step():
     root = np.arange(20 * 3, dtype=float).reshape(20, 3)
     dof = np.arange(20 * 28, dtype=float).reshape(20, 28)

@@ -263,9 +263,10 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     use every env until its episode ends: a crouch or a policy that stands still shows there; so does the
     root SPARC over windows as long as the clips (:func:`near.eval.metrics.window_sparc`), which compares
     the policy's smoothness with the clips' at one signal length, and the cadence (steps per second,
-    :func:`near.eval.metrics.cadence_ratio`), which shows short, quick steps.
+    :func:`near.eval.metrics.cadence_ratio`) and the feet's stride length against the clips'
+    (:func:`near.eval.metrics.stride_ratio`), which show short, quick steps.
     """
-    from near.envs.humanoid.model import dof_pos_from_qpos
+    from near.envs.humanoid.model import CONTACT_BODIES, dof_pos_from_qpos
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
@@ -280,6 +281,10 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
                                  env.control_dt))
     out.update(M.window_sparc(roots, references.root, env.control_dt))
     out.update(M.cadence_ratio(roots, references.root, env.control_dt))
+    feet = [env.mj_model.body(name).id - 1 for name in CONTACT_BODIES]  # body_pos leaves out the world body
+    body_pos = np.asarray(result["body_pos"])
+    out.update(M.stride_ratio([body_pos[:n, i][:, feet] for i, n in enumerate(lengths)],
+                              [clip[:, feet] for clip in references.body_pos]))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 

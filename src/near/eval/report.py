@@ -28,7 +28,9 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("window_sparc", "root SPARC over clip-length windows", "{:.3f}"),
         ("window_sparc_clips", "the clips' SPARC over the same windows", "{:.3f}"),
         ("step_frequency", "steps per second", "{:.2f}"),
-        ("cadence_ratio", "cadence / clips' (above 1 = quicker steps)", "{:.2f}"))
+        ("cadence_ratio", "cadence / clips' (above 1 = quicker steps)", "{:.2f}"),
+        ("stride_length", "stride length (m)", "{:.2f}"),
+        ("stride_length_ratio", "stride length / clips' (below 1 = shorter steps)", "{:.2f}"))
 
 
 def metrics_table(summary: dict, title: str) -> str:
@@ -63,6 +65,7 @@ COLUMNS = (("success_rate", "success rate", 2), ("final_coverage", "final covera
            ("root_jerk", "root jerk", 0), ("root_height_ratio", "height ratio", 3),
            ("root_speed_ratio", "speed ratio", 2), ("joint_angle_distance", "joint-angle dist.", 3),
            ("window_sparc", "SPARC, clip-length windows", 2), ("cadence_ratio", "cadence ratio", 2),
+           ("stride_length_ratio", "stride ratio", 2),
            ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0),
            ("task_return", "task return", 0),
            ("env_steps", "env steps", 0), ("wall_seconds", "wall s", 0))
