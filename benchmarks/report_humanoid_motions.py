@@ -31,7 +31,7 @@ MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
 WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
-               "stride_length", "stride_length_ratio")  # newer only
+               "stride_length", "stride_length_ratio", "foot_slide", "foot_slide_clips")  # newer only
 
 
 def read_run(run_dir: str) -> dict:
@@ -117,12 +117,19 @@ def cadence(row: dict) -> str:
     return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x{strides})"
 
 
+def slide(row: dict) -> str:
+    """How fast the policy's and the clips' feet move while down (m/s)."""
+    if row.get("foot_slide") is None:
+        return "-"
+    return f"{row['foot_slide']:.2f} / {row['foot_slide_clips']:.2f}"
+
+
 def table(results: dict, variants: bool = False) -> str:
     variant_col = (" variant |", "---|") if variants else ("", "")
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
              "| joint-angle dist. (rad) | pose error | SPARC (expert) | SPARC, clip-length windows: policy / clips "
-             "| steps/s (cadence ratio; stride ratio) | limits missed |",
-             "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| steps/s (cadence ratio; stride ratio) | feet while down, m/s: policy / clips | limits missed |",
+             "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for motion, method, label, r in runs_of(results, variants):
         missed = limits_missed(motion, r)
         lines.append(
@@ -130,7 +137,7 @@ def table(results: dict, variants: bool = False) -> str:
             f"| {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
             f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {r['joint_angle_distance']:.3f} "
             f"| {r['pose_error']:.3f} | {r['sparc']:.2f} ({EXPERT_VALUES[motion]['sparc']:.2f}) | {window(r)} "
-            f"| {cadence(r)} | {'; '.join(missed) if missed else 'none'} |")
+            f"| {cadence(r)} | {slide(r)} | {'; '.join(missed) if missed else 'none'} |")
     return "\n".join(lines)
 
 

@@ -78,6 +78,19 @@ def test_feet_only_contacts_keep_the_feet():
         assert mjx.make_data(mjx.put_model(model))._impl.contact.dist.shape == (expected,)
 
 
+def test_friction_cone_and_impratio_reach_the_model():
+    import mujoco
+
+    model = hm.load_mj_model(hm.PhysicsConfig(cone="elliptic", impratio=10.0))
+    assert model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC and model.opt.impratio == 10.0
+    default = hm.load_mj_model()
+    assert default.opt.cone == mujoco.mjtCone.mjCONE_PYRAMIDAL and default.opt.impratio == 1.0
+    with pytest.raises(ValueError, match="physics.cone"):
+        hm.load_mj_model(hm.PhysicsConfig(cone="round"))
+    with pytest.raises(ValueError, match="physics.impratio"):
+        hm.load_mj_model(hm.PhysicsConfig(impratio=0.5))
+
+
 def test_pose_from_clip_gives_the_clip_body_positions(env):
     """qpos built from a clip frame -> MuJoCo forward kinematics = the clip's own FK (within 1 cm)."""
     clips = jnp.array([0, 1, 0, 1, 0])

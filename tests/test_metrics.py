@@ -245,9 +245,9 @@ def test_cadence_ratio_shows_short_quick_steps():
     assert np.isnan(M.step_frequency(shuffle[:5], dt))
 
 
-def _walking_feet(seconds: float, stride: float, stride_hz: float, dt: float = 1 / 30) -> np.ndarray:
+def _walking_feet(seconds: float, stride: float, stride_hz: float, lift: float = 0.1, dt: float = 1 / 30) -> np.ndarray:
     """Feet positions (T, 2, 3) of a gait: each foot stands half a stride period, then swings ``stride``
-    metres forward in an arc 10 cm high; the feet half a period apart, 8 cm above the floor at rest."""
+    metres forward in an arc ``lift`` high; the feet half a period apart, 8 cm above the floor at rest."""
     t = np.arange(0.0, seconds, dt)
     feet = []
     for offset in (0.0, 0.5):
@@ -255,7 +255,7 @@ def _walking_feet(seconds: float, stride: float, stride_hz: float, dt: float = 1
         cycle, within = np.floor(phase), phase % 1.0
         swing = np.clip(2 * within - 1, 0, 1)  # 0 while standing, 0 -> 1 through the swing
         x = stride * (cycle + swing)
-        z = 0.08 + 0.1 * np.sin(np.pi * swing)
+        z = 0.08 + lift * np.sin(np.pi * swing)
         feet.append(np.stack([x, np.full_like(x, 0.2 * offset), z], -1))
     return np.stack(feet, 1)
 
@@ -268,8 +268,23 @@ def test_stride_ratio_measures_short_steps_at_the_feet():
     shuffle = M.stride_ratio([_walking_feet(10.0, 0.7, 2.0)], clips)  # about the speed, half the stride
     assert shuffle["stride_length_ratio"] == pytest.approx(0.5, abs=0.05)
     assert len(M.touchdowns(_walking_feet(10.0, 0.7, 2.0)[:, 0, 2])) == pytest.approx(20, abs=1)  # 2 landings/s
+    shuffle = _walking_feet(10.0, 0.7, 2.0, lift=0.04)  # feet that barely leave the floor still land
+    shuffle[:, 1, 2] += 0.02 * (np.arange(len(shuffle)) % 30 < 15)  # one foot's landings 2 cm higher at times
+    assert len(M.touchdowns(shuffle[:, 1, 2])) == pytest.approx(20, abs=1)
     standing = np.broadcast_to([0.0, 0.0, 0.08], (300, 2, 3))  # never lifts a foot: no stride at all
     assert np.isnan(M.stride_ratio([standing], clips)["stride_length"])
+
+
+def test_foot_slide_tells_planted_feet_from_skating_ones():
+    dt = 1 / 30
+    walking = _walking_feet(10.0, 1.4, 0.9)  # each foot still while it stands
+    skating = walking.copy()
+    skating[..., 2] = 0.08  # the feet never lift...
+    skating[..., 0] = 1.26 * np.arange(len(skating))[:, None] * dt  # ...and glide along at the walk's speed
+    out = M.foot_slide_ratio([skating], [walking], dt)
+    assert out["foot_slide_clips"] < 0.05
+    assert out["foot_slide"] == pytest.approx(1.26, abs=0.01)
+    assert np.isnan(M.foot_slide_ratio([], [walking], dt)["foot_slide"])
 
 
 def test_clip_postures_sample_each_clip_at_the_control_step():

@@ -38,6 +38,8 @@ class PhysicsOptions:
     ls_iterations: int = 6
     floor_contacts: str = "auto"  # auto | feet | all: which bodies collide with the floor (see near.envs.humanoid.model)
     torque_limit: str = "none"  # none | gear: PD torques unclipped (Isaac Gym) or clipped at the motor gears
+    cone: str = "pyramidal"  # pyramidal | elliptic: MuJoCo's friction cone
+    impratio: float = 1.0  # MuJoCo's friction-to-normal impedance ratio: above 1, feet slip less under load
 
 
 @dataclasses.dataclass

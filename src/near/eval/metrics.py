@@ -348,17 +348,20 @@ def cadence_ratio(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndar
     return {"step_frequency": float(policy), "cadence_ratio": float(policy / clips) if clips > 0 else float("nan")}
 
 
-def touchdowns(foot_height: np.ndarray, low: float = 0.02, high: float = 0.05) -> np.ndarray:
-    """Steps at which a foot lands: its height (T,) falls within ``low`` of its own 2nd percentile
-    (the floor, as the clips' floating feet have their own) after rising ``high`` above it."""
+def touchdowns(foot_height: np.ndarray, low: float = 0.04, rise: float = 0.03) -> np.ndarray:
+    """Steps at which a foot lands: its height (T,) comes within ``low`` of its own 2nd percentile (the
+    floor: the clips' feet float above theirs) after rising ``rise`` above its lowest point since the
+    last landing (a shuffle's feet barely rise, and land a few cm apart in height)."""
     z = np.asarray(foot_height, np.float64)
     floor = np.percentile(z, 2)
-    down, landed = bool(z[0] < floor + low), []
+    down, lowest, landed = bool(z[0] < floor + low), z[0], []
     for t, height in enumerate(z):
-        if down and height > floor + high:
-            down = False
-        elif not down and height < floor + low:
-            down = True
+        if down:
+            lowest = min(lowest, height)
+            if height > lowest + rise:
+                down = False
+        elif height < floor + low:
+            down, lowest = True, height
             landed.append(t)
     return np.asarray(landed, int)
 
@@ -382,6 +385,32 @@ def stride_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarr
 
     policy, clips = median(policy_feet), median(clip_feet)
     return {"stride_length": policy, "stride_length_ratio": policy / clips if clips > 1e-6 else float("nan")}
+
+
+def foot_slide(feet: np.ndarray, dt: float, low: float = 0.015) -> np.ndarray:
+    """Horizontal speeds (m/s) of the feet while they stay within ``low`` of their floor (their own 2nd
+    percentile of height) over a step, from feet positions (T, F, 3) every ``dt``: a planted foot's is
+    near 0, a skating foot's is not."""
+    feet = np.asarray(feet, np.float64)
+    out = []
+    for f in range(feet.shape[1]):
+        z = feet[:, f, 2]
+        planted = z < np.percentile(z, 2) + low
+        both = planted[1:] & planted[:-1]
+        out.append(np.linalg.norm(np.diff(feet[:, f, :2], axis=0), axis=-1)[both] / dt)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def foot_slide_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarray], dt: float) -> dict:
+    """``foot_slide`` (median of :func:`foot_slide` over the policy's episodes, m/s) and ``foot_slide_clips``
+    (the clips'): feet that skate along the floor instead of being planted, which neither the stride
+    (a skating foot seldom lifts to land again) nor the pelvis's cadence measures."""
+    def median(trajectories):
+        speeds = [foot_slide(f, dt) for f in trajectories if len(f) > 1]
+        speeds = np.concatenate(speeds) if speeds else np.zeros(0)
+        return float(np.median(speeds)) if len(speeds) else float("nan")
+
+    return {"foot_slide": median(policy_feet), "foot_slide_clips": median(clip_feet)}
 
 
 def window_sparc(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float,
@@ -431,6 +460,8 @@ __all__ = [
     "episode_stats",
     "fall_rate",
     "finite_differences",
+    "foot_slide",
+    "foot_slide_ratio",
     "humanoid_metrics",
     "joint_angle_distance",
     "mean_smoothness",

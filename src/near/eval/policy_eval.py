@@ -264,7 +264,8 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     root SPARC over windows as long as the clips (:func:`near.eval.metrics.window_sparc`), which compares
     the policy's smoothness with the clips' at one signal length, and the cadence (steps per second,
     :func:`near.eval.metrics.cadence_ratio`) and the feet's stride length against the clips'
-    (:func:`near.eval.metrics.stride_ratio`), which show short, quick steps.
+    (:func:`near.eval.metrics.stride_ratio`), which show short, quick steps, and how fast the feet move
+    while down (:func:`near.eval.metrics.foot_slide_ratio`), which shows feet that skate.
     """
     from near.envs.humanoid.model import CONTACT_BODIES, dof_pos_from_qpos
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
@@ -283,8 +284,10 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     out.update(M.cadence_ratio(roots, references.root, env.control_dt))
     feet = [env.mj_model.body(name).id - 1 for name in CONTACT_BODIES]  # body_pos leaves out the world body
     body_pos = np.asarray(result["body_pos"])
-    out.update(M.stride_ratio([body_pos[:n, i][:, feet] for i, n in enumerate(lengths)],
-                              [clip[:, feet] for clip in references.body_pos]))
+    policy_feet = [body_pos[:n, i][:, feet] for i, n in enumerate(lengths)]
+    clip_feet = [clip[:, feet] for clip in references.body_pos]
+    out.update(M.stride_ratio(policy_feet, clip_feet))
+    out.update(M.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 

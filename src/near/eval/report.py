@@ -30,7 +30,9 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("step_frequency", "steps per second", "{:.2f}"),
         ("cadence_ratio", "cadence / clips' (above 1 = quicker steps)", "{:.2f}"),
         ("stride_length", "stride length (m)", "{:.2f}"),
-        ("stride_length_ratio", "stride length / clips' (below 1 = shorter steps)", "{:.2f}"))
+        ("stride_length_ratio", "stride length / clips' (below 1 = shorter steps)", "{:.2f}"),
+        ("foot_slide", "speed of the feet while down (m/s)", "{:.3f}"),
+        ("foot_slide_clips", "the clips' feet while down (m/s)", "{:.3f}"))
 
 
 def metrics_table(summary: dict, title: str) -> str:
