@@ -9,6 +9,11 @@ other friction settings (a policy that keeps up only by sliding falls there).
 
     PYTHONPATH=src python benchmarks/inspect_foot_slip.py --run RUN_DIR --motion SET.yaml [--envs 16]
         [--steps 150] [--out foot_slip] [--append] [task.physics.impratio=10 ...]
+
+``--creep`` instead checks the friction model itself: one foot box (the humanoid's size, contact
+parameters and solver options) loaded with the character's 49 kg, pushed sideways with a fraction of
+mu x load while the load swings at 0-15 Hz. Under Coulomb friction it would not move at all; the
+centimetres per second it creeps are MuJoCo's soft friction.
 """
 
 from __future__ import annotations
@@ -99,16 +104,60 @@ def slide_speeds(pos, mat, alive, size, dt) -> np.ndarray:
     return np.concatenate(rows)
 
 
+def creep(fraction: float, swing_hz: float, cone: str = "pyramidal", impratio: float = 1.0, mass: float = 49.0) -> float:
+    """cm/s a foot box on the floor drifts under a push of ``fraction`` x mu x its load, the load swinging
+    by +-70 % at ``swing_hz``, with the humanoid's contact parameters and solver options."""
+    import mujoco
+
+    from near.envs.humanoid import model as hm
+
+    human = hm.load_mj_model(hm.PhysicsConfig(cone=cone, impratio=impratio))
+    foot, opt = human.geom("right_foot").id, human.opt
+    half = " ".join(f"{v:g}" for v in human.geom_size[foot])
+    xml = f"""<mujoco><option timestep="{opt.timestep:g}" iterations="{opt.iterations}" ls_iterations="{opt.ls_iterations}"
+      solver="Newton" integrator="Euler" cone="{cone}" impratio="{impratio:g}"/>
+      <worldbody><geom type="plane" size="0 0 .25" condim="3" friction="{' '.join(f'{v:g}' for v in human.geom_friction[0])}"/>
+      <body pos="0 0 {human.geom_size[foot][2] + 0.002:g}"><freejoint/>
+        <geom type="box" size="{half}" mass="{mass:g}" condim="{human.geom_condim[foot]}"
+          friction="{' '.join(f'{v:g}' for v in human.geom_friction[foot])}"
+          solref="{' '.join(f'{v:g}' for v in human.geom_solref[foot])}" solimp="{' '.join(f'{v:g}' for v in human.geom_solimp[foot][:3])}"/>
+      </body></worldbody></mujoco>"""
+    model = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(model)
+    for _ in range(200):  # settle
+        mujoco.mj_step(model, data)
+    x0, weight, mu = data.qpos[0], mass * 9.81, float(human.geom_friction[foot][0])
+    steps = int(round(1.0 / model.opt.timestep))
+    for k in range(steps):
+        extra = 0.7 * weight * np.sin(2 * np.pi * swing_hz * k * model.opt.timestep)
+        data.xfrc_applied[1, 2] = -extra  # pressed down, then lifted: the load swings
+        data.xfrc_applied[1, 0] = fraction * mu * (weight + extra)  # always inside the friction cone
+        mujoco.mj_step(model, data)
+    return float(100 * (data.qpos[0] - x0) / (steps * model.opt.timestep))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a humanoid policy's run folder")
-    parser.add_argument("--motion", required=True)
+    parser.add_argument("--run", help="a humanoid policy's run folder")
+    parser.add_argument("--motion")
     parser.add_argument("--envs", type=int, default=16)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="foot_slip")
     parser.add_argument("--append", action="store_true", help="add the row to benchmarks/results/OUT.json's")
+    parser.add_argument("--creep", action="store_true", help="check the friction model on one foot box instead")
     args, overrides = parser.parse_known_args(argv)
+    if args.creep:
+        rows = [{"cone": cone, "impratio": imp, "push_of_mu_load": frac, "load_swing_hz": hz,
+                 "creep_cm_per_s": creep(frac, hz, cone, imp)}
+                for cone, imp in (("pyramidal", 1.0), ("elliptic", 10.0)) for frac, hz in ((0.5, 0), (0.5, 15), (0.8, 15))]
+        for r in rows:
+            print(f"{r['cone']:9s} impratio {r['impratio']:4.1f}: push {r['push_of_mu_load']:.1f} mu load, load swinging at "
+                  f"{r['load_swing_hz']:2.0f} Hz -> {r['creep_cm_per_s']:.2f} cm/s")
+        print(write_result(f"{args.out}_creep", "inspect_foot_slip --creep", rows))
+        return 0
+    if not (args.run and args.motion):
+        parser.error("--run and --motion are needed (or --creep)")
     configure_jax()
     pos, mat, alive, travel, up, size, dt = foot_frames(args.run, args.motion, overrides, args.envs, args.steps, args.seed)
     slides = slide_speeds(pos, mat, alive, size, dt)
