@@ -8,10 +8,21 @@ M=motion=$PWD/.motion/amp_humanoid_walk.yaml
 OUT=${OUT:-/tmp/out}; R=/tmp/runs; mkdir -p "$OUT" "$R"
 left() { echo $(( deadline - ($(date +%s) - start) )); }
 # bundle NAME DIR...: the folders (run folders without optimiser state or TensorBoard files, energy
-# models without checkpoints) as
+# models without checkpoints; with BUNDLE_ENERGY=1 an energy model keeps its last checkpoint's weights,
+# ~45 MB each, so that it can be inspected on the CPU here) as
 # $OUT/NAME.tgz.partNN, 15 MiB each (files coming back from a device call are capped at 16 MiB);
 # join them here with: cat NAME.tgz.part* | tar xz
 bundle() {
   local name=$1; shift
-  tar czf - -C $R --exclude='*/train' --exclude='tb' --exclude='energy_*/checkpoints' "$@" | split -b 15m -d - $OUT/$name.tgz.part
+  local keep=(--exclude='energy_*/checkpoints') d step last
+  if [ "${BUNDLE_ENERGY:-0}" = 1 ]; then
+    keep=()
+    for d in "$@"; do
+      [ -d "$R/$d/checkpoints" ] && [ "${d#energy_}" != "$d" ] || continue
+      last=$(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+      for step in $(ls "$R/$d/checkpoints"); do [ "$step" = "$last" ] || keep+=(--exclude="$d/checkpoints/$step"); done
+    done
+  fi
+  # */train: optimiser state, of policies and of energy checkpoints alike
+  tar czf - -C $R --exclude='*/train' --exclude='tb' "${keep[@]}" "$@" | split -b 15m -d - $OUT/$name.tgz.part
 }

@@ -13,6 +13,8 @@
 # folder of a one-training queue (a variant with its own overrides; default MOTION_METHOD_SEED).
 # A NEAR training that reaches its budget is followed by benchmarks/inspect_energy_posture.py --policy
 # (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
+# BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
+# state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 150 s of the call.
 set -u
 deadline=$1; shift
