@@ -31,7 +31,8 @@ MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
 WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
-               "stride_length", "stride_length_ratio", "foot_slide", "foot_slide_clips")  # newer only
+               "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
+               "foot_slide_clips")  # newer only
 
 
 def read_run(run_dir: str) -> dict:
@@ -114,7 +115,9 @@ def cadence(row: dict) -> str:
     if row.get("cadence_ratio") is None:
         return "-"
     strides = f"; strides {row['stride_length_ratio']:.2f}x" if row.get("stride_length_ratio") is not None else ""
-    return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x{strides})"
+    landings = (f"; landings {row['landing_rate']:.1f}/s vs {row['landing_rate_clips']:.1f}"
+                if row.get("landing_rate") is not None and row.get("landing_rate_clips") is not None else "")
+    return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x{strides}{landings})"
 
 
 def slide(row: dict) -> str:
@@ -128,7 +131,7 @@ def table(results: dict, variants: bool = False) -> str:
     variant_col = (" variant |", "---|") if variants else ("", "")
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
              "| joint-angle dist. (rad) | pose error | SPARC (expert) | SPARC, clip-length windows: policy / clips "
-             "| steps/s (cadence ratio; stride ratio) | feet while down, m/s: policy / clips | limits missed |",
+             "| steps/s (cadence ratio; stride ratio; foot landings/s: policy vs clips) | feet while down, m/s: policy / clips | limits missed |",
              "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for motion, method, label, r in runs_of(results, variants):
         missed = limits_missed(motion, r)

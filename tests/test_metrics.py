@@ -261,18 +261,22 @@ def _walking_feet(seconds: float, stride: float, stride_hz: float, lift: float =
 
 
 def test_stride_ratio_measures_short_steps_at_the_feet():
+    dt = 1 / 30
     clips = [_walking_feet(3.0, 1.4, 0.9)]
-    same = M.stride_ratio([_walking_feet(10.0, 1.4, 0.9)], clips)
+    same = M.stride_ratio([_walking_feet(10.0, 1.4, 0.9)], clips, dt)
     assert same["stride_length"] == pytest.approx(1.4, abs=0.05)
     assert same["stride_length_ratio"] == pytest.approx(1.0, abs=0.05)
-    shuffle = M.stride_ratio([_walking_feet(10.0, 0.7, 2.0)], clips)  # about the speed, half the stride
+    assert same["landing_rate"] == pytest.approx(1.8, abs=0.1) and same["landing_rate_clips"] == pytest.approx(1.8, abs=0.4)
+    shuffle = M.stride_ratio([_walking_feet(10.0, 0.7, 2.0)], clips, dt)  # about the speed, half the stride
     assert shuffle["stride_length_ratio"] == pytest.approx(0.5, abs=0.05)
+    assert shuffle["landing_rate"] == pytest.approx(4.0, abs=0.2)  # both feet, twice a second each
     assert len(M.touchdowns(_walking_feet(10.0, 0.7, 2.0)[:, 0, 2])) == pytest.approx(20, abs=1)  # 2 landings/s
     shuffle = _walking_feet(10.0, 0.7, 2.0, lift=0.04)  # feet that barely leave the floor still land
     shuffle[:, 1, 2] += 0.02 * (np.arange(len(shuffle)) % 30 < 15)  # one foot's landings 2 cm higher at times
     assert len(M.touchdowns(shuffle[:, 1, 2])) == pytest.approx(20, abs=1)
     standing = np.broadcast_to([0.0, 0.0, 0.08], (300, 2, 3))  # never lifts a foot: no stride at all
-    assert np.isnan(M.stride_ratio([standing], clips)["stride_length"])
+    standing_out = M.stride_ratio([standing], clips, dt)
+    assert np.isnan(standing_out["stride_length"]) and standing_out["landing_rate"] < 0.2
 
 
 def test_foot_slide_tells_planted_feet_from_skating_ones():

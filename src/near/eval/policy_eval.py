@@ -286,7 +286,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     body_pos = np.asarray(result["body_pos"])
     policy_feet = [body_pos[:n, i][:, feet] for i, n in enumerate(lengths)]
     clip_feet = [clip[:, feet] for clip in references.body_pos]
-    out.update(M.stride_ratio(policy_feet, clip_feet))
+    out.update(M.stride_ratio(policy_feet, clip_feet, env.control_dt))
     out.update(M.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 

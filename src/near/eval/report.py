@@ -31,6 +31,8 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("cadence_ratio", "cadence / clips' (above 1 = quicker steps)", "{:.2f}"),
         ("stride_length", "stride length (m)", "{:.2f}"),
         ("stride_length_ratio", "stride length / clips' (below 1 = shorter steps)", "{:.2f}"),
+        ("landing_rate", "foot landings per second", "{:.2f}"),
+        ("landing_rate_clips", "the clips' foot landings per second", "{:.2f}"),
         ("foot_slide", "speed of the feet while down (m/s)", "{:.3f}"),
         ("foot_slide_clips", "the clips' feet while down (m/s)", "{:.3f}"))
 
