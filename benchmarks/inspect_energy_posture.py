@@ -73,21 +73,14 @@ def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
     the env's resets, the steps before each env's first termination only (n, 210)."""
     from near.envs.core import AutoReset
     from near.restore import load_policy
+    from near.rl.evaluate import make_episode_runner
     from near.rl.ppo import act
 
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
-    wrapped, steps = AutoReset(env), 256
-    envs = max(1, -(-n // steps))
-    state, obs = jax.vmap(wrapped.reset)(jax.random.split(key, envs))
-
-    def step(carry, _):
-        state, obs, alive = carry
-        action = act(params, run_cfg.train, obs_stats, obs, env.action_dim)
-        state, obs, _, done, info = jax.vmap(wrapped.step)(state, action)
-        return (state, obs, alive & ~done), (info["pair"], alive)
-
-    _, (pairs, alive) = jax.jit(lambda s, o: jax.lax.scan(step, (s, o, jnp.ones(envs, bool)), None, length=steps))(state, obs)
-    pairs = np.asarray(pairs)[np.asarray(alive)]
+    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
+    runner = make_episode_runner(AutoReset(env), policy, max(1, -(-n // 256)), 256, record=("pair",))
+    out = runner((params, obs_stats), key)
+    pairs = np.concatenate([out["pair"][:length, i] for i, length in enumerate(out["episode_length"])])
     return jnp.asarray(pairs[np.random.default_rng(0).permutation(len(pairs))[:n]])
 
 

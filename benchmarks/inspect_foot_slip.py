@@ -51,19 +51,10 @@ def foot_frames(run: str, motion: str, overrides: list[str], envs: int, steps: i
     env = make_env(cfg)
     run_cfg, params, obs_stats, _ = load_policy(cfg, run)
     feet = jnp.array([env.mj_model.geom(n).id for n in hm.CONTACT_BODIES])
-    mjx = hm.import_mjx()
 
-    def step(state, action):  # env.step's physics, recording the feet at every substep
-        ball, hinge = hm.action_to_targets(env.layout, action)
-
-        def substep(data, _):
-            tau = hm.pd_torque(env.layout, data.qpos, ball, hinge)
-            data = mjx.step(env.mjx_model, data.replace(qfrc_applied=jnp.concatenate([jnp.zeros(6), tau])))
-            return data, (data.geom_xpos[feet], data.geom_xmat[feet])
-
-        data = env._template.replace(qpos=state.qpos, qvel=state.qvel, qacc_warmstart=state.warmstart)
-        _, frames = jax.lax.scan(substep, data, None, length=env.config.physics.substeps)
-        new, _, _, done, _ = env.step(state, action)
+    def step(state, action):  # env.step, keeping the feet of every substep
+        data, frames = env.simulate(state, action, record=lambda d: (d.geom_xpos[feet], d.geom_xmat[feet]))
+        new, _, _, done, _ = env.finish_step(state, data)
         return new, done, frames
 
     @jax.jit
@@ -127,7 +118,7 @@ def creep(fraction: float, swing_hz: float, cone: str = "pyramidal", impratio: f
     for _ in range(200):  # settle
         mujoco.mj_step(model, data)
     x0, weight, mu = data.qpos[0], mass * 9.81, float(human.geom_friction[foot][0])
-    steps = int(round(1.0 / model.opt.timestep))
+    steps = round(1.0 / model.opt.timestep)
     for k in range(steps):
         extra = 0.7 * weight * np.sin(2 * np.pi * swing_hz * k * model.opt.timestep)
         data.xfrc_applied[1, 2] = -extra  # pressed down, then lifted: the load swings
@@ -164,7 +155,7 @@ def main(argv=None) -> int:
     speed, depth = slides[:, 0], slides[:, 1]
     row = {"run": args.run, "motion": os.path.basename(args.motion), "overrides": overrides, "envs": args.envs,
            "steps": args.steps, "up_at_end": up, "root_travel_m": float(travel.mean()) if len(travel) else None,
-           "touching_substeps": int(len(speed)),
+           "touching_substeps": len(speed),
            "slide_speed_median": float(np.median(speed)) if len(speed) else None,
            "slide_speed_p90": float(np.percentile(speed, 90)) if len(speed) else None,
            "share_above_0.1": float(np.mean(speed > 0.1)) if len(speed) else None}

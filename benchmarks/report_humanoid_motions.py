@@ -30,9 +30,9 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "h
 MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
-WINDOW_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
+LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
-               "foot_slide_clips")  # newer only
+               "foot_slide_clips")  # absent from evaluations made before they existed
 
 
 def read_run(run_dir: str) -> dict:
@@ -53,7 +53,7 @@ def read_run(run_dir: str) -> dict:
                          f"`near eval task=... checkpoint={run_dir} motion=...` first")
     row = {k: evaluation.get(k) for k in KEYS}
     # NaN (a clip that never lands a foot twice: no stride) is left out, as a metric the eval lacked
-    row.update({k: evaluation[k] for k in WINDOW_KEYS if evaluation.get(k) is not None and math.isfinite(evaluation[k])})
+    row.update({k: evaluation[k] for k in LATER_KEYS if evaluation.get(k) is not None and math.isfinite(evaluation[k])})
     row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
                episodes=evaluation.get("episodes"), source=source)
     return row

@@ -66,7 +66,8 @@ PUSHT_STATE_INITS = ("random", "demo", "hybrid")
 def training_reset(cfg: Config, env):
     """The reset training's episodes start from (``AutoReset(env, reset=...)``): the env's own, or on
     push-T with ``task.state_init`` demo / hybrid a recorded demonstration state (agent, block pose;
-    the agent at rest) with probability 1 / ``task.hybrid_init_prob``, else the original's random start.
+    the agent at rest) with probability 1 (demo) or ``task.hybrid_init_prob`` (hybrid), else the original's
+    random start.
     States whose coverage already counts as success are left out. Evaluation keeps ``env.reset``."""
     if cfg.task.env != "pusht" or cfg.task.state_init == "random":
         return env.reset

@@ -366,12 +366,20 @@ def touchdowns(foot_height: np.ndarray, low: float = 0.04, rise: float = 0.03) -
     return np.asarray(landed, int)
 
 
+def _pooled_median(parts: Sequence[np.ndarray]) -> float:
+    """Median of the values of all parts together; NaN where there are none."""
+    values = np.concatenate(parts) if len(parts) else np.zeros(0)
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+def _strides_of(landings: np.ndarray, foot_xy: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(np.diff(foot_xy[landings], axis=0), axis=-1)
+
+
 def stride_lengths(feet: np.ndarray) -> np.ndarray:
     """Horizontal distances between consecutive landings of the same foot, from feet positions (T, F, 3)."""
     feet = np.asarray(feet, np.float64)
-    out = [np.linalg.norm(np.diff(feet[idx, f, :2], axis=0), axis=-1)
-           for f in range(feet.shape[1]) for idx in [touchdowns(feet[:, f, 2])]]
-    return np.concatenate(out) if out else np.zeros(0)
+    return np.concatenate([_strides_of(touchdowns(feet[:, f, 2]), feet[:, f, :2]) for f in range(feet.shape[1])])
 
 
 def stride_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarray], dt: float) -> dict:
@@ -380,19 +388,20 @@ def stride_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarr
     at 53 M steps: strides 0.68 m against the clips' 1.4). NaN where no foot lands twice. And
     ``landing_rate`` / ``landing_rate_clips``: landings of both feet per second, pooled over the
     trajectories; feet that skate instead of stepping land seldom, and their few strides read long."""
-    def median(trajectories):
-        strides = [stride_lengths(f) for f in trajectories]
-        strides = np.concatenate(strides) if strides else np.zeros(0)
-        return float(np.median(strides)) if len(strides) else float("nan")
+    def strides_and_rate(trajectories) -> tuple[float, float]:
+        strides, landings, seconds = [], 0, 0.0
+        for feet in trajectories:
+            feet = np.asarray(feet, np.float64)
+            seconds += len(feet) * dt
+            for f in range(feet.shape[1]):
+                landed = touchdowns(feet[:, f, 2])  # once per foot: strides and the landing count
+                landings += len(landed)
+                strides.append(_strides_of(landed, feet[:, f, :2]))
+        return _pooled_median(strides), landings / seconds if seconds > 0 else float("nan")
 
-    def rate(trajectories):
-        seconds = sum(len(f) for f in trajectories) * dt
-        landings = sum(len(touchdowns(np.asarray(f)[:, i, 2])) for f in trajectories for i in range(np.shape(f)[1]))
-        return landings / seconds if seconds > 0 else float("nan")
-
-    policy, clips = median(policy_feet), median(clip_feet)
+    (policy, policy_rate), (clips, clip_rate) = strides_and_rate(policy_feet), strides_and_rate(clip_feet)
     return {"stride_length": policy, "stride_length_ratio": policy / clips if clips > 1e-6 else float("nan"),
-            "landing_rate": rate(policy_feet), "landing_rate_clips": rate(clip_feet)}
+            "landing_rate": policy_rate, "landing_rate_clips": clip_rate}
 
 
 def foot_slide(feet: np.ndarray, dt: float, low: float = 0.015) -> np.ndarray:
@@ -413,10 +422,8 @@ def foot_slide_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.n
     """``foot_slide`` (median of :func:`foot_slide` over the policy's episodes, m/s) and ``foot_slide_clips``
     (the clips'): feet that skate along the floor instead of being planted, which neither the stride
     (a skating foot seldom lifts to land again) nor the pelvis's cadence measures."""
-    def median(trajectories):
-        speeds = [foot_slide(f, dt) for f in trajectories if len(f) > 1]
-        speeds = np.concatenate(speeds) if speeds else np.zeros(0)
-        return float(np.median(speeds)) if len(speeds) else float("nan")
+    def median(trajectories) -> float:
+        return _pooled_median([foot_slide(f, dt) for f in trajectories if len(f) > 1])
 
     return {"foot_slide": median(policy_feet), "foot_slide_clips": median(clip_feet)}
 

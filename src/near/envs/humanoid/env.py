@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -194,18 +195,28 @@ class HumanoidEnv:
         return state, self.policy_obs(state)
 
     def step(self, state: HumanoidState, action: jax.Array):
-        mjx, (c, layout) = self._mjx, (self.config, self.layout)
+        data, _ = self.simulate(state, action)
+        return self.finish_step(state, data)
+
+    def simulate(self, state: HumanoidState, action: jax.Array, record: Callable | None = None):
+        """The physics of one control step: the PD law at every substep. Returns the MJX data after it
+        (kinematics done) and ``record(data)`` of every substep, stacked (None without ``record``)."""
+        mjx, layout = self._mjx, self.layout
         ball_target, hinge_target = hm.action_to_targets(layout, action)
         zeros6 = jnp.zeros(6, state.qpos.dtype)
 
         def substep(data, _):
             tau = hm.pd_torque(layout, data.qpos, ball_target, hinge_target)
-            return mjx.step(self.mjx_model, data.replace(qfrc_applied=jnp.concatenate([zeros6, tau]))), None
+            data = mjx.step(self.mjx_model, data.replace(qfrc_applied=jnp.concatenate([zeros6, tau])))
+            return data, (record(data) if record is not None else None)
 
         data = self._template.replace(qpos=state.qpos, qvel=state.qvel, qacc_warmstart=state.warmstart)
-        data, _ = jax.lax.scan(substep, data, None, length=c.physics.substeps)
-        data = mjx.kinematics(self.mjx_model, data)
+        data, recorded = jax.lax.scan(substep, data, None, length=self.config.physics.substeps)
+        return mjx.kinematics(self.mjx_model, data), recorded
 
+    def finish_step(self, state: HumanoidState, data):
+        """The step's new state, observation, reward, done and info from the data :meth:`simulate` left."""
+        c, layout = self.config, self.layout
         finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
         finite = finite & jnp.all(jnp.abs(data.qvel) < 1e3)
         step = state.step + 1
