@@ -68,9 +68,9 @@ for spec in "${queue[@]}"; do
   fi
   resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
   touched+=("$name")
-  # the final evaluation and the bundle need about a minute after the time limit
+  # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50)
   run python3 -m near.cli train task=Humanoid"$method" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
-      train.time_limit_s=$(( $(left) - 50 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
+      train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
   tail -n 32 "$OUT/$name.log"
   # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
   if [ "$method" = NEAR ] && [ "$(left)" -gt 60 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
