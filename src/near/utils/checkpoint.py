@@ -174,6 +174,20 @@ def _check_target(manager, step: int, item: str, target: Any) -> None:
         raise CheckpointError(f"{where}: its arrays declare {nbytes:,} bytes but {on_disk:,} are stored (corrupt metadata)")
 
 
+def _on_this_machine(target: Any) -> Any:
+    """Abstract leaves placed on this machine's default device: without a sharding orbax would use the
+    one stored with the checkpoint, and a checkpoint written on a GPU would not restore on a CPU
+    ("topology mismatch")."""
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def place(leaf):
+        if isinstance(leaf, jax.ShapeDtypeStruct) and leaf.sharding is None:
+            return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device)
+        return leaf
+
+    return jax.tree.map(place, target)
+
+
 def load(path: str, model_target: Any = None, train_target: Any = None, items: tuple[str, ...] = ("model", "meta")):
     """Restore the named items of the latest (or the given) checkpoint step.
 
@@ -188,6 +202,7 @@ def load(path: str, model_target: Any = None, train_target: Any = None, items: t
             target = model_target if item == "model" else train_target
             if target is not None:
                 _check_target(manager, step, item, target)
+                target = _on_this_machine(target)
             args[item] = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
     try:
         restored = manager.restore(step, args=ocp.args.Composite(**args))
