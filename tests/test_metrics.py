@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from near.eval import gait as G
 from near.eval import metrics as M
 
 dtaidistance = pytest.importorskip("dtaidistance")
@@ -181,15 +182,15 @@ def test_posture_metrics_catch_a_crouch_a_freeze_and_a_wrong_arm():
     dt = 1 / 30
     clips = [_gait_clip(seed=s) for s in (0, 1)]
     roots, dofs = [c[0] for c in clips], [c[1] for c in clips]
-    same = M.posture_metrics(roots, dofs, roots, dofs, dt)
+    same = G.posture_metrics(roots, dofs, roots, dofs, dt)
     assert same["root_height_ratio"] == pytest.approx(1.0)
     assert same["root_speed_ratio"] == pytest.approx(1.0)
     assert same["joint_angle_distance"] == 0.0
 
-    crouch = M.posture_metrics([r - [0, 0, 0.15] for r in roots], dofs, roots, dofs, dt)
+    crouch = G.posture_metrics([r - [0, 0, 0.15] for r in roots], dofs, roots, dofs, dt)
     assert crouch["root_height_ratio"] == pytest.approx(0.75 / 0.9, abs=0.01)
 
-    frozen = M.posture_metrics([np.repeat(r[:1], len(r), 0) for r in roots], [np.repeat(d[:1], len(d), 0) for d in dofs],
+    frozen = G.posture_metrics([np.repeat(r[:1], len(r), 0) for r in roots], [np.repeat(d[:1], len(d), 0) for d in dofs],
                                roots, dofs, dt)
     assert frozen["root_speed_ratio"] == 0.0
     assert frozen["joint_angle_distance"] > 0.1
@@ -197,12 +198,12 @@ def test_posture_metrics_catch_a_crouch_a_freeze_and_a_wrong_arm():
     arms = [d.copy() for d in dofs]
     for d in arms:
         d[:, 6:14] += 0.8  # shoulders and elbows held 0.8 rad off
-    wrong = M.posture_metrics(roots, arms, roots, dofs, dt)
+    wrong = G.posture_metrics(roots, arms, roots, dofs, dt)
     assert wrong["joint_angle_distance"] == pytest.approx(0.8 * 8 / 28, rel=1e-6)  # 8 of 28 DOFs moved by 0.8
     assert wrong["root_height_ratio"] == pytest.approx(1.0)
 
     with pytest.raises(ValueError, match="same D"):
-        M.joint_angle_distance(dofs[0], dofs[0][:, :10])
+        G.joint_angle_distance(dofs[0], dofs[0][:, :10])
 
 
 def _wandering_gait(seconds: float, seed: int, dt: float = 1 / 30) -> np.ndarray:
@@ -219,30 +220,30 @@ def test_window_sparc_compares_policy_and_clips_at_one_length():
     episodes = [_wandering_gait(10.0, s) for s in range(10, 14)]  # the same gait, recorded 10 s long
     whole_clips, whole_episodes = M.mean_smoothness(clips, dt)["sparc"], M.mean_smoothness(episodes, dt)["sparc"]
     assert whole_episodes < whole_clips - 0.5  # the length alone reads as jerk
-    same = M.window_sparc(episodes, clips, dt)
+    same = G.window_sparc(episodes, clips, dt)
     assert same["window_sparc_steps"] == 91
     assert same["window_sparc_clips"] == pytest.approx(whole_clips)
     assert abs(same["window_sparc"] - same["window_sparc_clips"]) < 0.3  # at one length: alike
     t = np.arange(len(episodes[0])) * dt
     jittery = [e + 0.01 * np.sin(2 * np.pi * 6 * t)[:, None] * [1, 1, 0] for e in episodes]
-    assert M.window_sparc(jittery, clips, dt)["window_sparc"] < same["window_sparc_clips"] - 0.8
-    assert np.isnan(M.window_sparc([episodes[0][:50]], clips, dt)["window_sparc"])  # no full window
+    assert G.window_sparc(jittery, clips, dt)["window_sparc"] < same["window_sparc_clips"] - 0.8
+    assert np.isnan(G.window_sparc([episodes[0][:50]], clips, dt)["window_sparc"])  # no full window
     with pytest.raises(ValueError, match="at least one clip"):
-        M.window_sparc(episodes, [], dt)
+        G.window_sparc(episodes, [], dt)
 
 
 def test_cadence_ratio_shows_short_quick_steps():
     dt = 1 / 30
     clips = [_wandering_gait(3.0, s) for s in range(8)]  # the pelvis bobs twice per stride: ~2 steps/s
-    same = M.cadence_ratio([_wandering_gait(10.0, s) for s in range(10, 14)], clips, dt)
+    same = G.cadence_ratio([_wandering_gait(10.0, s) for s in range(10, 14)], clips, dt)
     assert same["step_frequency"] == pytest.approx(2.0, abs=0.25)  # the stride frequency wanders
     assert same["cadence_ratio"] == pytest.approx(1.0, abs=0.15)
     t = np.arange(0.0, 10.0, dt)
     shuffle = np.stack([1.3 * t, 0.01 * np.sin(2 * np.pi * 2.2 * t), 0.9 + 0.01 * np.sin(2 * np.pi * 4.4 * t)], -1)
-    quick = M.cadence_ratio([shuffle], clips, dt)  # the clips' speed in steps of half their length
+    quick = G.cadence_ratio([shuffle], clips, dt)  # the clips' speed in steps of half their length
     assert quick["step_frequency"] == pytest.approx(4.4, abs=0.1)
     assert quick["cadence_ratio"] > 2.0
-    assert np.isnan(M.step_frequency(shuffle[:5], dt))
+    assert np.isnan(G.step_frequency(shuffle[:5], dt))
 
 
 def _walking_feet(seconds: float, stride: float, stride_hz: float, lift: float = 0.1, dt: float = 1 / 30) -> np.ndarray:
@@ -263,19 +264,19 @@ def _walking_feet(seconds: float, stride: float, stride_hz: float, lift: float =
 def test_stride_ratio_measures_short_steps_at_the_feet():
     dt = 1 / 30
     clips = [_walking_feet(3.0, 1.4, 0.9)]
-    same = M.stride_ratio([_walking_feet(10.0, 1.4, 0.9)], clips, dt)
+    same = G.stride_ratio([_walking_feet(10.0, 1.4, 0.9)], clips, dt)
     assert same["stride_length"] == pytest.approx(1.4, abs=0.05)
     assert same["stride_length_ratio"] == pytest.approx(1.0, abs=0.05)
     assert same["landing_rate"] == pytest.approx(1.8, abs=0.1) and same["landing_rate_clips"] == pytest.approx(1.8, abs=0.4)
-    shuffle = M.stride_ratio([_walking_feet(10.0, 0.7, 2.0)], clips, dt)  # about the speed, half the stride
+    shuffle = G.stride_ratio([_walking_feet(10.0, 0.7, 2.0)], clips, dt)  # about the speed, half the stride
     assert shuffle["stride_length_ratio"] == pytest.approx(0.5, abs=0.05)
     assert shuffle["landing_rate"] == pytest.approx(4.0, abs=0.2)  # both feet, twice a second each
-    assert len(M.touchdowns(_walking_feet(10.0, 0.7, 2.0)[:, 0, 2])) == pytest.approx(20, abs=1)  # 2 landings/s
+    assert len(G.touchdowns(_walking_feet(10.0, 0.7, 2.0)[:, 0, 2])) == pytest.approx(20, abs=1)  # 2 landings/s
     shuffle = _walking_feet(10.0, 0.7, 2.0, lift=0.04)  # feet that barely leave the floor still land
     shuffle[:, 1, 2] += 0.02 * (np.arange(len(shuffle)) % 30 < 15)  # one foot's landings 2 cm higher at times
-    assert len(M.touchdowns(shuffle[:, 1, 2])) == pytest.approx(20, abs=1)
+    assert len(G.touchdowns(shuffle[:, 1, 2])) == pytest.approx(20, abs=1)
     standing = np.broadcast_to([0.0, 0.0, 0.08], (300, 2, 3))  # never lifts a foot: no stride at all
-    standing_out = M.stride_ratio([standing], clips, dt)
+    standing_out = G.stride_ratio([standing], clips, dt)
     assert np.isnan(standing_out["stride_length"]) and standing_out["landing_rate"] < 0.2
 
 
@@ -285,16 +286,16 @@ def test_foot_slide_tells_planted_feet_from_skating_ones():
     skating = walking.copy()
     skating[..., 2] = 0.08  # the feet never lift...
     skating[..., 0] = 1.26 * np.arange(len(skating))[:, None] * dt  # ...and glide along at the walk's speed
-    out = M.foot_slide_ratio([skating], [walking], dt)
+    out = G.foot_slide_ratio([skating], [walking], dt)
     assert out["foot_slide_clips"] < 0.05
     assert out["foot_slide"] == pytest.approx(1.26, abs=0.01)
-    assert np.isnan(M.foot_slide_ratio([], [walking], dt)["foot_slide"])
+    assert np.isnan(G.foot_slide_ratio([], [walking], dt)["foot_slide"])
 
 
 def test_clip_postures_sample_each_clip_at_the_control_step():
     root = np.arange(20 * 3, dtype=float).reshape(20, 3)
     dof = np.arange(20 * 28, dtype=float).reshape(20, 28)
-    roots, dofs = M.clip_postures(root, dof, clip_start=[0, 10], clip_frames=[10, 10], clip_fps=[60, 60], dt=1 / 30)
+    roots, dofs = G.clip_postures(root, dof, clip_start=[0, 10], clip_frames=[10, 10], clip_fps=[60, 60], dt=1 / 30)
     assert [len(r) for r in roots] == [5, 5]  # 9 frames of 1/60 s at 1/30 s steps: t = 0, 1/30, ..., 4/30
     np.testing.assert_array_equal(roots[1][:, 0], root[10:20:2, 0])
     np.testing.assert_array_equal(dofs[0][:, 0], dof[0:10:2, 0])

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from near.config import Config
+from near.eval import gait as G
 from near.eval import metrics as M
 from near.factories import make_env
 from near.restore import load_policy
@@ -232,7 +233,7 @@ def reference_trajectories(env) -> HumanoidReferences:
     starts, frames, fps = (np.asarray(x) for x in (lib.clip_start, lib.clip_frames, lib.clip_fps))
     body_pos = np.asarray(lib.body_pos)
     dof = np.asarray(dof_from_local_rot(lib.local_rot))
-    roots, dofs = M.clip_postures(np.asarray(lib.root_pos), dof, starts, frames, fps, env.control_dt)
+    roots, dofs = G.clip_postures(np.asarray(lib.root_pos), dof, starts, frames, fps, env.control_dt)
     bodies = [M.sample_clip(body_pos[s : s + n], 1.0 / f, env.control_dt) for s, n, f in zip(starts, frames, fps)]
     return HumanoidReferences(body_pos=bodies, root=roots, dof=dofs)
 
@@ -259,13 +260,13 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
 
     The original scores the 20 envs with the highest learnt return (energy or discriminator reward);
     we rank by task return, which needs no reward model at evaluation time. The posture numbers
-    (root height and speed ratios, joint-angle distance: :func:`near.eval.metrics.posture_metrics`)
+    (root height and speed ratios, joint-angle distance: :func:`near.eval.gait.posture_metrics`)
     use every env until its episode ends: a crouch or a policy that stands still shows there; so does the
-    root SPARC over windows as long as the clips (:func:`near.eval.metrics.window_sparc`), which compares
+    root SPARC over windows as long as the clips (:func:`near.eval.gait.window_sparc`), which compares
     the policy's smoothness with the clips' at one signal length, and the cadence (steps per second,
-    :func:`near.eval.metrics.cadence_ratio`) and the feet's stride length against the clips'
-    (:func:`near.eval.metrics.stride_ratio`), which show short, quick steps, and how fast the feet move
-    while down (:func:`near.eval.metrics.foot_slide_ratio`), which shows feet that skate.
+    :func:`near.eval.gait.cadence_ratio`) and the feet's stride length against the clips'
+    (:func:`near.eval.gait.stride_ratio`), which show short, quick steps, and how fast the feet move
+    while down (:func:`near.eval.gait.foot_slide_ratio`), which shows feet that skate.
     """
     from near.envs.humanoid.model import CONTACT_BODIES, dof_pos_from_qpos
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
@@ -278,16 +279,16 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     lengths = np.maximum(np.asarray(result["episode_length"]).astype(int), 1)
     dof = np.asarray(dof_pos_from_qpos(env.layout, jnp.asarray(qpos)))
     roots = [qpos[:n, i, :3] for i, n in enumerate(lengths)]
-    out.update(M.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
+    out.update(G.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
                                  env.control_dt))
-    out.update(M.window_sparc(roots, references.root, env.control_dt))
-    out.update(M.cadence_ratio(roots, references.root, env.control_dt))
+    out.update(G.window_sparc(roots, references.root, env.control_dt))
+    out.update(G.cadence_ratio(roots, references.root, env.control_dt))
     feet = [env.mj_model.body(name).id - 1 for name in CONTACT_BODIES]  # body_pos leaves out the world body
     body_pos = np.asarray(result["body_pos"])
     policy_feet = [body_pos[:n, i][:, feet] for i, n in enumerate(lengths)]
     clip_feet = [clip[:, feet] for clip in references.body_pos]
-    out.update(M.stride_ratio(policy_feet, clip_feet, env.control_dt))
-    out.update(M.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
+    out.update(G.stride_ratio(policy_feet, clip_feet, env.control_dt))
+    out.update(G.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 
