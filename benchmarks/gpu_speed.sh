@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Issue #20's speed figures in as few device calls as possible: each call runs the stages not yet done
+# (markers in runs/device/speed/, which a warm machine keeps between calls) while the deadline allows,
+# then returns every result so far as speed.tgz.partNN. benchmarks/report_speed.py joins them into
+# benchmarks/results/speed_h200.json.
+#
+#   bash benchmarks/gpu_speed.sh DEADLINE_S [STAGE ...]      (default: all stages, in this order)
+#
+# Stages (seconds each on one H200, roughly):
+#   train      NEAR end to end at 4,096 and 16,384 envs, physics alone in the same process (~200)
+#   physics    physics alone at 16,384 envs: the shipped setting and the candidates (~300)
+#   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
+#   startup_run  the same, warm, on the run set (26 clips) (~150)
+#   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
+# DRY_RUN=1 prints the commands instead.
+set -u
+deadline=$1; shift
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
+declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230)
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
+  OUT=${OUT:-/tmp/speed_dry_out}; S=/tmp/speed_dry; mkdir -p "$OUT" "$S"
+  run() { echo "$*"; }
+else
+  . "$(dirname "$0")/_device_setup.sh"
+  S=$PWD/runs/device/speed; mkdir -p "$S"
+  run() { "$@"; }
+fi
+walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml
+for stage in "${stages[@]}"; do
+  [ -f "$S/$stage.done" ] && { echo "$stage: done"; continue; }
+  [ "$(left)" -gt "${need[$stage]:-300}" ] || { echo "$stage: left for the next call ($(left) s left)"; break; }
+  t0=$(date +%s)
+  case $stage in
+    train)
+      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $walk --physics \
+          --runs NEAR:1:4096 NEAR:1:16384 --name speed_train > "$S/train.log" 2>&1 ;;
+    physics)
+      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $walk --envs 16384 \
+          --variants default newton2 newton1 newton2_4sub cg3_4sub --steps 100 --repeats 2 \
+          --name speed_physics > "$S/physics.log" 2>&1 ;;
+    startup)  # a fresh cache for the cold run; the warm run reuses it
+      for label in cold warm; do
+        NEAR_XLA_CACHE=$S/xla_startup run python3 benchmarks/profile_startup.py --motion $walk --label $label \
+            --name speed_startup_walk_$label --out "$S/profile_$label" >> "$S/startup.log" 2>&1
+      done ;;
+    startup_run)
+      for label in cold warm; do
+        NEAR_XLA_CACHE=$S/xla_startup run python3 benchmarks/profile_startup.py --motion $runset --label $label \
+            --name speed_startup_run_$label --out "$S/profile_run_$label" >> "$S/startup_run.log" 2>&1
+      done ;;
+    energy)  # launch to the last checkpoint and the ranking, as a user waits for it
+      rm -rf "$S/energy_walk"; e0=$(date +%s.%N)
+      NEAR_XLA_CACHE=$S/xla_startup run python3 -m near.cli train-energy task=HumanoidNEAR motion=$PWD/$walk \
+          energy.iterations=150000 progress=False out="$S/energy_walk" > "$S/energy.log" 2>&1
+      st=$?; python3 -c "import sys, time; print(round(time.time() - float(sys.argv[1]), 1))" "$e0" \
+          > "$S/energy_wall_seconds.txt"; (exit $st) ;;
+    *) echo "unknown stage $stage"; continue ;;
+  esac
+  status=$?
+  echo "$stage: exit $status, $(( $(date +%s) - t0 )) s"; tail -n 4 "$S/$stage.log" 2>/dev/null
+  [ $status = 0 ] && [ "${DRY_RUN:-0}" != 1 ] && touch "$S/$stage.done"
+done
+# what every stage wrote: the benchmark JSONs (copied next to the logs) and the energy run's summary
+cp benchmarks/results/speed_*.json "$S/" 2>/dev/null
+[ -f "$S/energy_walk/summary.json" ] && cp "$S/energy_walk/summary.json" "$S/energy_summary.json"
+if [ "${DRY_RUN:-0}" = 1 ]; then echo "bundle speed"; else
+  tar czf - -C "$S" --exclude='xla*' --exclude='profile_*' --exclude='energy_walk' . | split -b 15m -d - "$OUT/speed.tgz.part"
+fi
+ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
