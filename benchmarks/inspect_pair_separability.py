@@ -9,8 +9,14 @@ held-out accuracy) to tell the policy's deterministic pairs from the clips' pair
   velocities, joint angles, joint speeds, hands, feet), to see where the difference lies;
 - on windows of k consecutive states (k = 2 is one pair), to see whether a longer view separates more.
 
+With ``--energy ENERGY_RUN`` (a NEAR policy's energy model) it also says where that energy's gradient
+points at the policy's pairs, per feature group: how much g = E * sigma changes when every feature of the
+group moves by one clip standard deviation, and the first-order gain in g of moving the group's mean to
+the clips' (a reward that leans on what the policy cannot change, such as the clips' float, would show
+its weight on root height).
+
     PYTHONPATH=src python benchmarks/inspect_pair_separability.py --policy RUN_DIR --motion SET.yaml
-        [--task HumanoidAMP] [--pairs 4096] [--windows 2,4,8]
+        [--task HumanoidAMP] [--pairs 4096] [--windows 2,4,8] [--energy ENERGY_RUN]
 
 Accuracy 0.5 means the critic cannot tell them apart; 1.0 that it always can.
 """
@@ -39,7 +45,7 @@ from near.rl.ppo import act
 
 # feature groups of one 105-number state (near/envs/humanoid/obs.py); key bodies: hands, then feet
 GROUPS = {
-    "root height": range(0, 1), "root rotation": range(1, 7), "root velocities": range(7, 13),
+    "root height": range(1), "root rotation": range(1, 7), "root velocities": range(7, 13),
     "joint angles": range(13, 65), "joint speeds": range(65, 93), "hands": range(93, 99), "feet": range(99, 105),
 }
 STATE = 105
@@ -48,7 +54,7 @@ STATE = 105
 def policy_states(cfg, env, run_dir: str, key, episodes: int, steps: int) -> list[np.ndarray]:
     """Each deterministic episode's states s(0..T), (T_i + 1, 105), up to its first termination."""
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
-    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
+    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)
     out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=("pair",))((params, obs_stats), key)
     pairs = out["pair"]  # (T, N, 210): [s(t), s(t - dt)]
     return [np.concatenate([pairs[:1, i, STATE:], pairs[:length, i, :STATE]]) for i, length in
@@ -114,6 +120,23 @@ def held_out_accuracy(x_policy: np.ndarray, x_clip: np.ndarray, seed: int = 0, s
     return float(np.mean(predicted == (y[split:] > 0.5)))
 
 
+def energy_attribution(energy_dir: str, env, pol: np.ndarray, clip: np.ndarray) -> list[dict]:
+    """Per feature group: |dg/dx| x clip std summed over the group's features (mean over the policy's
+    pairs), and dg/dx . (clip mean - policy mean) over the group's features."""
+    from near.energy.train import load_energy_model
+
+    model, _ = load_energy_model(energy_dir, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
+    sigma = float(model.sigmas[0])
+    grad = np.asarray(jax.vmap(jax.grad(lambda x: model.energy(x[None], 0)[0] * sigma))(jnp.asarray(pol)))
+    std, shift = clip.std(0) + 1e-6, clip.mean(0) - pol.mean(0)
+    rows = []
+    for name, idx in GROUPS.items():
+        cols = np.concatenate([np.asarray(idx), STATE + np.asarray(idx)])
+        rows.append({"energy_group": name, "g_per_std": float(np.abs(grad[:, cols] * std[cols]).sum(1).mean()),
+                     "g_gain_to_clip_means": float((grad[:, cols] * shift[cols]).sum(1).mean())})
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", required=True, help="a humanoid policy's run folder (NEAR, AMP or PPO)")
@@ -122,6 +145,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=4096, help="samples per side")
     parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--windows", default="2,4,8", help="window lengths k (states)")
+    parser.add_argument("--energy", default="", help="the policy's energy model: where its gradient points")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="", help="results name (default pair_separability_RUN)")
     args = parser.parse_args(argv)
@@ -144,12 +168,20 @@ def main(argv=None) -> int:
         pol_k = windows_of(episodes, k, args.pairs, rng)
         clip_k = clip_windows(env, jax.random.PRNGKey(args.seed + k), k, args.pairs)
         rows.append({"features": f"window of {k} states", "k": k, "accuracy": held_out_accuracy(pol_k, clip_k, args.seed)})
+    if args.energy:
+        rows += energy_attribution(args.energy, env, pol, clip)
     name = os.path.basename(os.path.normpath(args.policy))
     print(f"policy {args.policy} ({len(episodes)} episodes), motion {os.path.basename(args.motion)}, "
           f"{len(pol)} pairs a side; held-out accuracy of a fresh MLP critic (0.5: cannot tell)")
     print("| features | accuracy |\n|---|---:|")
     for r in rows:
-        print(f"| {r['features']} | {r['accuracy']:.3f} |")
+        if "features" in r:
+            print(f"| {r['features']} | {r['accuracy']:.3f} |")
+    if args.energy:
+        print("\n| feature group | g per clip std of the group | g gained at the clips' means |\n|---|---:|---:|")
+        for r in rows:
+            if "energy_group" in r:
+                print(f"| {r['energy_group']} | {r['g_per_std']:.2f} | {r['g_gain_to_clip_means']:.2f} |")
     path = write_result(args.out or f"pair_separability_{name}", "inspect_pair_separability",
                         [{"policy": args.policy, "motion": os.path.basename(args.motion), "task": args.task,
                           "episodes": len(episodes), "pairs": len(pol)}] + rows)
