@@ -69,7 +69,19 @@ def env_key(env) -> tuple:
 
 def policy_key(train_cfg, action_dim: int) -> tuple:
     """What near.rl.ppo.act bakes in of the run's train config (the networks; the weights are arguments)."""
-    return (tuple(train_cfg.actor_hidden), float(train_cfg.log_std_init), bool(train_cfg.normalize_obs), action_dim)
+    return (tuple(train_cfg.actor_hidden), bool(train_cfg.normalize_obs), action_dim)  # log_std_init: only at init
+
+
+def on_one_device(tree):
+    """The weights a shared program is called with, on the first device (unsharded).
+
+    A training state's arrays are replicated over the training mesh, a checkpoint's come back on one
+    device; jit compiles a program anew for each placement (a humanoid episode program: ~20 s of
+    tracing and compiling). Putting both on one device lets training's evaluation, ``near eval`` and
+    ``near play`` in one process share one program; the numbers are the same (replicated arrays
+    hold the same values on every device)."""
+    device = jax.devices()[0]
+    return jax.device_put(tree, jax.sharding.SingleDeviceSharding(device))
 
 
 def shared_program(key: tuple, build: Callable):
@@ -113,7 +125,7 @@ def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: boo
     references = reference_trajectories(env) if humanoid else None
 
     def evaluate(params, obs_stats, key) -> dict:
-        result = runner((params, obs_stats), key)
+        result = runner(on_one_device((params, obs_stats)), key)
         if humanoid:
             result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps, references)
         return result
@@ -307,7 +319,7 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
                              lambda: _reference_episode(env, run_cfg.train, steps))
 
     def rollout(params, obs_stats):
-        qpos, length = episode(params, obs_stats, motion)
+        qpos, length = episode(*on_one_device((params, obs_stats)), motion)
         return np.asarray(qpos), reference, int(length)
 
     return rollout
