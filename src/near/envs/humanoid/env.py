@@ -130,6 +130,9 @@ class HumanoidEnv:
         self.control_dt = config.physics.control_dt
         self.obs_dim = OBS_DIM + (TRACK_OBS_DIM if config.tracking else 0)
         self._key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index (hands and feet)
+        # reset and step are traced once per env and reused by every program that holds them (training,
+        # evaluation, videos: tracing MJX's step takes seconds); vmapped, jax batches the traced step
+        self._reset, self._step = jax.jit(self._reset_impl), jax.jit(self._step_impl)
 
     # ------------------------------------------------------------------ state construction
 
@@ -180,6 +183,12 @@ class HumanoidEnv:
     # ------------------------------------------------------------------ the protocol
 
     def reset(self, key: jax.Array) -> tuple[HumanoidState, jax.Array]:
+        return self._reset(key)
+
+    def step(self, state: HumanoidState, action: jax.Array):
+        return self._step(state, action)
+
+    def _reset_impl(self, key: jax.Array) -> tuple[HumanoidState, jax.Array]:
         c = self.config
         k_clip, k_time, k_mode = jax.random.split(key, 3)
         mode = c.state_init if c.state_init in ml.TIME_MODES else "random"  # default/hybrid draw a clip time too
@@ -194,7 +203,7 @@ class HumanoidEnv:
         state = state.replace(clip=clip[0], clip_time=time[0])
         return state, self.policy_obs(state)
 
-    def step(self, state: HumanoidState, action: jax.Array):
+    def _step_impl(self, state: HumanoidState, action: jax.Array):
         data, _ = self.simulate(state, action)
         return self.finish_step(state, data)
 
