@@ -21,6 +21,14 @@ from near.config import compose_config
 from near.motion.poselib import save_poselib
 
 
+@pytest.fixture(autouse=True)
+def _no_opengl(monkeypatch):
+    """Videos drawn as on CI (no OpenGL there: matplotlib), not with MuJoCo's software OpenGL where
+    OSMesa is installed (three times slower: ~25 s of these tests). Both renderers have their own
+    tests (test_humanoid_video.py); these check the pipeline writes the files."""
+    monkeypatch.setenv("MUJOCO_GL", "disable")
+
+
 @pytest.fixture(scope="module")
 def motion(tmp_path_factory):
     folder = tmp_path_factory.mktemp("motion")
