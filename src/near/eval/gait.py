@@ -25,32 +25,18 @@ def joint_angle_distance(policy_dof: np.ndarray, clip_dof: np.ndarray) -> float:
     """Mean over DOFs of the 1-D Wasserstein distance (rad) between the policy's and the clips' angle
     distributions (frames, 28): how far each joint's histogram must move to match; 0 for the clips
     themselves. A crouch shifts the knees and hips; a wrong arm pose the shoulders."""
-    policy_dof, clip_dof = (
-        np.asarray(policy_dof, np.float64),
-        np.asarray(clip_dof, np.float64),
-    )
+    policy_dof, clip_dof = np.asarray(policy_dof, np.float64), np.asarray(clip_dof, np.float64)
     if policy_dof.ndim != 2 or policy_dof.shape[1:] != clip_dof.shape[1:]:
-        raise ValueError(
-            f"DOF arrays must be (frames, D) with the same D, got {policy_dof.shape} and {clip_dof.shape}"
-        )
+        raise ValueError(f"DOF arrays must be (frames, D) with the same D, got {policy_dof.shape} and {clip_dof.shape}")
     return float(np.abs(_quantiles(policy_dof) - _quantiles(clip_dof)).mean())
 
 
 def _horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
-    return (
-        np.linalg.norm(np.diff(root[:, :2], axis=0), axis=-1) / dt
-        if len(root) > 1
-        else np.zeros(0)
-    )
+    return np.linalg.norm(np.diff(root[:, :2], axis=0), axis=-1) / dt if len(root) > 1 else np.zeros(0)
 
 
-def posture_metrics(
-    policy_root: Sequence[np.ndarray],
-    policy_dof: Sequence[np.ndarray],
-    clip_root: Sequence[np.ndarray],
-    clip_dof: Sequence[np.ndarray],
-    dt: float,
-) -> dict:
+def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.ndarray],
+                    clip_root: Sequence[np.ndarray], clip_dof: Sequence[np.ndarray], dt: float) -> dict:
     """Posture and speed of the policy against its clips, over whole trajectories sampled every dt.
 
     policy_root / clip_root: root positions (T, 3) per episode / clip (only the steps before the end of
@@ -58,41 +44,23 @@ def posture_metrics(
     height, policy / clips: below 1 is a crouch), ``root_speed_ratio`` (mean horizontal root speed:
     0 stands still) and ``joint_angle_distance`` (:func:`joint_angle_distance`, rad).
     """
-
     def pooled(parts, f=lambda x: x):
         parts = [f(np.asarray(x, np.float64)) for x in parts]
         parts = [x for x in parts if len(x)]
         if not parts:
-            raise ValueError(
-                "posture_metrics needs at least one non-empty trajectory on each side"
-            )
+            raise ValueError("posture_metrics needs at least one non-empty trajectory on each side")
         return np.concatenate(parts)
 
     height = pooled(policy_root)[:, 2].mean() / pooled(clip_root)[:, 2].mean()
     clip_speed = pooled(clip_root, lambda r: _horizontal_speed(r, dt)).mean()
-    policy_speed = [
-        _horizontal_speed(np.asarray(r, np.float64), dt) for r in policy_root
-    ]
-    policy_speed = (
-        np.concatenate(policy_speed)
-        if any(len(v) for v in policy_speed)
-        else np.full(1, np.nan)
-    )
-    speed = (
-        policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")
-    )  # nan: one-step episodes only
-    return {
-        "root_height_ratio": float(height),
-        "root_speed_ratio": float(speed),
-        "joint_angle_distance": joint_angle_distance(
-            pooled(policy_dof), pooled(clip_dof)
-        ),
-    }
+    policy_speed = [_horizontal_speed(np.asarray(r, np.float64), dt) for r in policy_root]
+    policy_speed = np.concatenate(policy_speed) if any(len(v) for v in policy_speed) else np.full(1, np.nan)
+    speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")  # nan: one-step episodes only
+    return {"root_height_ratio": float(height), "root_speed_ratio": float(speed),
+            "joint_angle_distance": joint_angle_distance(pooled(policy_dof), pooled(clip_dof))}
 
 
-def step_frequency(
-    root: np.ndarray, dt: float, band: tuple[float, float] = (0.5, 8.0)
-) -> float:
+def step_frequency(root: np.ndarray, dt: float, band: tuple[float, float] = (0.5, 8.0)) -> float:
     """Steps per second of one trajectory of root positions (T, 3): the strongest frequency of the
     vertical root velocity within ``band`` (the pelvis rises once per step). NaN if too short."""
     root = np.asarray(root, np.float64)
@@ -103,38 +71,19 @@ def step_frequency(
     spectrum = np.abs(np.fft.rfft(vz - vz.mean(), n=n))
     freqs = np.fft.rfftfreq(n, dt)
     inside = (freqs >= band[0]) & (freqs <= band[1])
-    return (
-        float(freqs[inside][np.argmax(spectrum[inside])])
-        if spectrum[inside].max() > 0
-        else float("nan")
-    )
+    return float(freqs[inside][np.argmax(spectrum[inside])]) if spectrum[inside].max() > 0 else float("nan")
 
 
-def cadence_ratio(
-    policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float
-) -> dict:
+def cadence_ratio(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float) -> dict:
     """``step_frequency`` (median over the policy's episodes) and ``cadence_ratio`` (that over the clips'
     median): a gait of short, quick steps at the clips' speed shows here and nowhere else (the walk at
     53 M steps: 4.4 steps/s against the clips' 1.8)."""
-    policy = (
-        np.nanmedian([step_frequency(r, dt) for r in policy_root])
-        if policy_root
-        else np.nan
-    )
-    clips = (
-        np.nanmedian([step_frequency(r, dt) for r in clip_root])
-        if clip_root
-        else np.nan
-    )
-    return {
-        "step_frequency": float(policy),
-        "cadence_ratio": float(policy / clips) if clips > 0 else float("nan"),
-    }
+    policy = np.nanmedian([step_frequency(r, dt) for r in policy_root]) if policy_root else np.nan
+    clips = np.nanmedian([step_frequency(r, dt) for r in clip_root]) if clip_root else np.nan
+    return {"step_frequency": float(policy), "cadence_ratio": float(policy / clips) if clips > 0 else float("nan")}
 
 
-def touchdowns(
-    foot_height: np.ndarray, low: float = 0.04, rise: float = 0.03
-) -> np.ndarray:
+def touchdowns(foot_height: np.ndarray, low: float = 0.04, rise: float = 0.03) -> np.ndarray:
     """Steps at which a foot lands: its height (T,) comes within ``low`` of its own 2nd percentile (the
     floor: the clips' feet float above theirs) after rising ``rise`` above its lowest point since the
     last landing (a shuffle's feet barely rise, and land a few cm apart in height)."""
@@ -165,48 +114,29 @@ def _strides_of(landings: np.ndarray, foot_xy: np.ndarray) -> np.ndarray:
 def stride_lengths(feet: np.ndarray) -> np.ndarray:
     """Horizontal distances between consecutive landings of the same foot, from feet positions (T, F, 3)."""
     feet = np.asarray(feet, np.float64)
-    return np.concatenate(
-        [
-            _strides_of(touchdowns(feet[:, f, 2]), feet[:, f, :2])
-            for f in range(feet.shape[1])
-        ]
-    )
+    return np.concatenate([_strides_of(touchdowns(feet[:, f, 2]), feet[:, f, :2]) for f in range(feet.shape[1])])
 
 
-def stride_ratio(
-    policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarray], dt: float
-) -> dict:
+def stride_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarray], dt: float) -> dict:
     """``stride_length`` (m, median over the policy's strides) and ``stride_length_ratio`` (that over the
     clips'): the feet's own measure of short steps, beside the pelvis's :func:`cadence_ratio` (the walk
     at 53 M steps: strides 0.68 m against the clips' 1.4). NaN where no foot lands twice. And
     ``landing_rate`` / ``landing_rate_clips``: landings of both feet per second, pooled over the
     trajectories; feet that skate instead of stepping land seldom, and their few strides read long."""
-
     def strides_and_rate(trajectories) -> tuple[float, float]:
         strides, landings, seconds = [], 0, 0.0
         for feet in trajectories:
             feet = np.asarray(feet, np.float64)
             seconds += len(feet) * dt
             for f in range(feet.shape[1]):
-                landed = touchdowns(
-                    feet[:, f, 2]
-                )  # once per foot: strides and the landing count
+                landed = touchdowns(feet[:, f, 2])  # once per foot: strides and the landing count
                 landings += len(landed)
                 strides.append(_strides_of(landed, feet[:, f, :2]))
-        return _pooled_median(strides), landings / seconds if seconds > 0 else float(
-            "nan"
-        )
+        return _pooled_median(strides), landings / seconds if seconds > 0 else float("nan")
 
-    (policy, policy_rate), (clips, clip_rate) = (
-        strides_and_rate(policy_feet),
-        strides_and_rate(clip_feet),
-    )
-    return {
-        "stride_length": policy,
-        "stride_length_ratio": policy / clips if clips > 1e-6 else float("nan"),
-        "landing_rate": policy_rate,
-        "landing_rate_clips": clip_rate,
-    }
+    (policy, policy_rate), (clips, clip_rate) = strides_and_rate(policy_feet), strides_and_rate(clip_feet)
+    return {"stride_length": policy, "stride_length_ratio": policy / clips if clips > 1e-6 else float("nan"),
+            "landing_rate": policy_rate, "landing_rate_clips": clip_rate}
 
 
 def foot_slide(feet: np.ndarray, dt: float, low: float = 0.015) -> np.ndarray:
@@ -223,25 +153,18 @@ def foot_slide(feet: np.ndarray, dt: float, low: float = 0.015) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def foot_slide_ratio(
-    policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarray], dt: float
-) -> dict:
+def foot_slide_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.ndarray], dt: float) -> dict:
     """``foot_slide`` (median of :func:`foot_slide` over the policy's episodes, m/s) and ``foot_slide_clips``
     (the clips'): feet that skate along the floor instead of being planted, which neither the stride
     (a skating foot seldom lifts to land again) nor the pelvis's cadence measures."""
-
     def median(trajectories) -> float:
         return _pooled_median([foot_slide(f, dt) for f in trajectories if len(f) > 1])
 
     return {"foot_slide": median(policy_feet), "foot_slide_clips": median(clip_feet)}
 
 
-def window_sparc(
-    policy_root: Sequence[np.ndarray],
-    clip_root: Sequence[np.ndarray],
-    dt: float,
-    fc: float = 10.0,
-) -> dict:
+def window_sparc(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float,
+                 fc: float = 10.0) -> dict:
     """Root SPARC of the policy and of its clips over windows of one length, the clips' median length.
 
     SPARC falls with the length of the signal: a longer recording of the same gait has sharper harmonics
@@ -257,34 +180,20 @@ def window_sparc(
     window = max(int(np.median(lengths)), 3)
 
     def mean_over_windows(trajectories) -> float:
-        pieces = [
-            np.asarray(r, np.float64)[s : s + window]
-            for r in trajectories
-            for s in range(0, len(r) - window + 1, window)
-        ]
+        pieces = [np.asarray(r, np.float64)[s : s + window] for r in trajectories
+                  for s in range(0, len(r) - window + 1, window)]
         return mean_smoothness(pieces, dt, fc)["sparc"] if pieces else float("nan")
 
-    return {
-        "window_sparc": mean_over_windows(policy_root),
-        "window_sparc_clips": mean_over_windows(clip_root),
-        "window_sparc_steps": window,
-    }
+    return {"window_sparc": mean_over_windows(policy_root), "window_sparc_clips": mean_over_windows(clip_root),
+            "window_sparc_steps": window}
 
 
-def clip_postures(
-    root_pos: np.ndarray,
-    dof_pos: np.ndarray,
-    clip_start,
-    clip_frames,
-    clip_fps,
-    dt: float = HUMANOID_DT,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def clip_postures(root_pos: np.ndarray, dof_pos: np.ndarray, clip_start, clip_frames, clip_fps,
+                  dt: float = HUMANOID_DT) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each clip's root positions (T_c, 3) and DOF positions (T_c, 28) every dt, from a motion
     library's concatenated frames (:func:`sample_clip`)."""
     roots, dofs = [], []
-    for s, n, f in zip(
-        np.asarray(clip_start), np.asarray(clip_frames), np.asarray(clip_fps)
-    ):
+    for s, n, f in zip(np.asarray(clip_start), np.asarray(clip_frames), np.asarray(clip_fps)):
         roots.append(sample_clip(root_pos[s : s + n], 1.0 / f, dt))
         dofs.append(sample_clip(dof_pos[s : s + n], 1.0 / f, dt))
     return roots, dofs
