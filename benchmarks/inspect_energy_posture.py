@@ -68,9 +68,9 @@ def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.A
     return jax.jit(jax.vmap(one))(clips, times)
 
 
-def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
-    """n pairs of a trained policy's deterministic episodes: n // 256 envs or more, 256 steps each from
-    the env's resets, the steps before each env's first termination only (n, 210)."""
+def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int) -> list[np.ndarray]:
+    """Each of a trained policy's deterministic episodes from the env's resets, as its pairs
+    [s(t + 1), s(t)] up to its first termination (T_i, 210)."""
     from near.envs.core import AutoReset
     from near.restore import load_policy
     from near.rl.evaluate import make_episode_runner
@@ -78,9 +78,14 @@ def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
 
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
     policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
-    runner = make_episode_runner(AutoReset(env), policy, max(1, -(-n // 256)), 256, record=("pair",))
-    out = runner((params, obs_stats), key)
-    pairs = np.concatenate([out["pair"][:length, i] for i, length in enumerate(out["episode_length"])])
+    out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=("pair",))((params, obs_stats), key)
+    return [out["pair"][:length, i] for i, length in enumerate(out["episode_length"])]
+
+
+def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
+    """n pairs of a trained policy's deterministic episodes: n // 256 envs or more, 256 steps each from
+    the env's resets, the steps before each env's first termination only (n, 210)."""
+    pairs = np.concatenate(policy_episode_pairs(cfg, env, run_dir, key, max(1, -(-n // 256)), 256))
     return jnp.asarray(pairs[np.random.default_rng(0).permutation(len(pairs))[:n]])
 
 

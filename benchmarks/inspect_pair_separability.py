@@ -34,14 +34,11 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
+from inspect_energy_posture import policy_episode_pairs
 
 from near.config import compose_config
-from near.envs.core import AutoReset
 from near.factories import make_env
 from near.motion import library as ml
-from near.restore import load_policy
-from near.rl.evaluate import make_episode_runner
-from near.rl.ppo import act
 
 # feature groups of one 105-number state (near/envs/humanoid/obs.py); key bodies: hands, then feet
 GROUPS = {
@@ -53,12 +50,8 @@ STATE = 105
 
 def policy_states(cfg, env, run_dir: str, key, episodes: int, steps: int) -> list[np.ndarray]:
     """Each deterministic episode's states s(0..T), (T_i + 1, 105), up to its first termination."""
-    run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
-    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)
-    out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=("pair",))((params, obs_stats), key)
-    pairs = out["pair"]  # (T, N, 210): [s(t), s(t - dt)]
-    return [np.concatenate([pairs[:1, i, STATE:], pairs[:length, i, :STATE]]) for i, length in
-            enumerate(out["episode_length"]) if length > 8]
+    return [np.concatenate([pairs[:1, STATE:], pairs[:, :STATE]])
+            for pairs in policy_episode_pairs(cfg, env, run_dir, key, episodes, steps) if len(pairs) > 8]
 
 
 def windows_of(episodes: list[np.ndarray], k: int, n: int, rng) -> np.ndarray:
