@@ -14,7 +14,7 @@ left() { echo $(( deadline - ($(date +%s) - start) )); }
 # join them here with: cat NAME.tgz.part* | tar xz
 bundle() {
   local name=$1; shift
-  local keep=(--exclude='energy_*/checkpoints') d step last
+  local keep=(--exclude='energy_*/checkpoints') d step last files bytes
   if [ "${BUNDLE_ENERGY:-0}" = 1 ]; then
     keep=()
     for d in "$@"; do
@@ -24,18 +24,17 @@ bundle() {
     done
   fi
   # */train: optimiser state, of policies and of energy checkpoints alike
-  tar czf - -C $R --exclude='*/train' --exclude='tb' "${keep[@]}" "$@" | split -b 15m -d - $OUT/$name.tgz.part
+  _pack() { rm -f "$OUT/$name".tgz.part*
+            tar czf - -C $R --exclude='*/train' --exclude='tb' "${keep[@]}" "$@" | split -b 15m -d - $OUT/$name.tgz.part; }
+  _pack "$@"
   # what comes back from a call is capped at 8 files and 64 MiB together: a bundle over that would
   # come back cut (a truncated archive), so drop the energy weights, which the device can retrain
-  local files bytes
   files=$(ls "$OUT" | wc -l); bytes=$(du -cb "$OUT" | tail -n 1 | cut -f1)
   if [ "$files" -gt 8 ] || [ "$bytes" -gt $(( 63 * 1024 * 1024 )) ]; then
     echo "bundle: $files files, $bytes bytes in $OUT: over what a call returns (8 files, 64 MiB)"
     if [ "${BUNDLE_ENERGY:-0}" = 1 ]; then
       echo "bundle: again without the energy models' weights"
-      rm -f "$OUT/$name".tgz.part*
-      tar czf - -C $R --exclude='*/train' --exclude='tb' --exclude='energy_*/checkpoints' "$@" \
-          | split -b 15m -d - $OUT/$name.tgz.part
+      keep=(--exclude='energy_*/checkpoints'); _pack "$@"
     fi
   fi
 }
