@@ -24,11 +24,11 @@ SIZES = {
 }
 
 
-def measure(name: str, batch: int, steps: int, repeats: int = 3) -> dict:
+def measure(name: str, batch: int, steps: int, repeats: int = 3, unroll: int = 1, flat: bool = False) -> dict:
     size = dict(SIZES[name])
     pair_dim = size.pop("pair_dim")
     cfg = EnergyConfig(batch_size=batch, **size)
-    init, train_chunk, *_ = make_trainer(cfg, pair_dim)
+    init, train_chunk, *_ = make_trainer(cfg, pair_dim, unroll=unroll, flat_optimizer=flat)
     state = init(jax.random.PRNGKey(0))
     pairs = jax.random.normal(jax.random.PRNGKey(1), (20_000, pair_dim))
     start = time.perf_counter()
@@ -42,23 +42,38 @@ def measure(name: str, batch: int, steps: int, repeats: int = 3) -> dict:
         jax.block_until_ready(losses)
         rates.append(steps / (time.perf_counter() - start))
     rate = float(np.median(rates))
-    return {"net": name, "batch": batch, "steps_per_s": rate, "pairs_per_s": rate * batch, "first_call_s": first}
+    return {"net": name, "batch": batch, "unroll": unroll, "flat_optimizer": flat, "steps_per_s": rate,
+            "pairs_per_s": rate * batch, "first_call_s": first}
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", action="store_true",
+                        help="the humanoid net at batch 128 only, looped per unroll and with a flat optimiser")
+    parser.add_argument("--steps", type=int, default=0, help="iterations per timed call (default: per case)")
+    args = parser.parse_args()
     backend = jax.default_backend()
-    cases = [("maze", 128, 2000), ("humanoid", 128, 200)]
-    if backend != "cpu":
-        cases += [("maze", 4096, 2000), ("humanoid", 1024, 500), ("humanoid", 4096, 200)]
+    if args.variants:  # (net, batch, steps, unroll, flat)
+        steps = args.steps or 2000
+        cases = [("humanoid", 128, steps, u, f) for f in (False, True) for u in (1, 4, 16)]
+    else:
+        cases = [("maze", 128, 2000, 1, False), ("humanoid", 128, 200, 1, False)]
+        if backend != "cpu":
+            cases += [("maze", 4096, 2000, 1, False), ("humanoid", 1024, 500, 1, False), ("humanoid", 4096, 200, 1, False)]
     rows = []
-    for name, batch, steps in cases:
-        rows.append(measure(name, batch, steps))
+    for name, batch, steps, unroll, flat in cases:
+        rows.append(measure(name, batch, steps, unroll=unroll, flat=flat))
         r = rows[-1]
-        print(f"{name:9s} batch {batch:5d}: {r['steps_per_s']:9.0f} steps/s {r['pairs_per_s']:12.0f} pairs/s")
-    path = write_result(f"energy_dsm_{backend}", "energy model DSM training speed", rows)
-    print("\n| net | batch | steps/s | pairs/s | first call s |\n|---|---:|---:|---:|---:|")
+        print(f"{name:9s} batch {batch:5d} unroll {unroll:2d} flat {flat!s:5s}: {r['steps_per_s']:9.0f} steps/s "
+              f"{r['pairs_per_s']:12.0f} pairs/s, first call {r['first_call_s']:.1f} s", flush=True)
+    suffix = "_variants" if args.variants else ""
+    path = write_result(f"energy_dsm_{backend}{suffix}", "energy model DSM training speed", rows)
+    print("\n| net | batch | unroll | flat optimiser | steps/s | pairs/s | first call s |\n|---|---:|---:|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['net']} | {r['batch']} | {r['steps_per_s']:.0f} | {r['pairs_per_s']:.0f} | {r['first_call_s']:.1f} |")
+        print(f"| {r['net']} | {r['batch']} | {r['unroll']} | {r['flat_optimizer']} | {r['steps_per_s']:.0f} | "
+              f"{r['pairs_per_s']:.0f} | {r['first_call_s']:.1f} |")
     print(f"\nwrote {path}")
 
 

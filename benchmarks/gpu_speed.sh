@@ -12,11 +12,13 @@
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
+#   energy_variants  the energy model's compiled loop unrolled 1/4/16 times, with and without a flat
+#              optimiser: iterations/s (benchmarks/bench_energy_dsm.py --variants) (~120)
 # DRY_RUN=1 prints the commands instead.
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230)
+declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=150)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
   OUT=${OUT:-/tmp/speed_dry_out}; S=/tmp/speed_dry; mkdir -p "$OUT" "$S"
@@ -55,6 +57,9 @@ for stage in "${stages[@]}"; do
           energy.iterations=150000 progress=False out="$S/energy_walk" > "$S/energy.log" 2>&1
       st=$?; python3 -c "import sys, time; print(round(time.time() - float(sys.argv[1]), 1))" "$e0" \
           > "$S/energy_wall_seconds.txt"; (exit $st) ;;
+    energy_variants)
+      (cd benchmarks && NEAR_XLA_CACHE=$S/xla run python3 bench_energy_dsm.py --variants --steps 2000) \
+          > "$S/energy_variants.log" 2>&1 && run cp benchmarks/results/energy_dsm_gpu_variants.json "$S/" ;;
     *) echo "unknown stage $stage"; continue ;;
   esac
   status=$?

@@ -69,9 +69,10 @@ def make_network(cfg: EnergyConfig) -> EnergyNet:
     return EnergyNet(tuple(cfg.encoder_hidden), cfg.latent_dim, tuple(cfg.decoder_hidden), cfg.conditioning)
 
 
-def make_optimizer(cfg: EnergyConfig) -> optax.GradientTransformation:
+def make_optimizer(cfg: EnergyConfig, flat: bool = False) -> optax.GradientTransformation:
     adam = optax.adam(cfg.learning_rate, b1=0.9, b2=0.999, eps=1e-8)
-    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), adam) if cfg.grad_clip_norm > 0 else adam
+    opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), adam) if cfg.grad_clip_norm > 0 else adam
+    return optax.flatten(opt) if flat else opt
 
 
 def dsm_loss(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, noise: jax.Array,
@@ -89,11 +90,14 @@ def dsm_loss(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, n
     return per_sample.mean()
 
 
-def make_trainer(cfg: EnergyConfig, pair_dim: int):
-    """Return (init, train_chunk, evaluate) as pure functions over EnergyState."""
+def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_optimizer: bool = False):
+    """Return (init, train_chunk, evaluate) as pure functions over EnergyState.
+
+    unroll: iterations per loop trip of the compiled chunk; flat_optimizer: Adam on one flat vector.
+    Both change speed only (benchmarks/bench_energy_dsm.py --variants measures them)."""
     net = make_network(cfg)
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
-    optimizer = make_optimizer(cfg)
+    optimizer = make_optimizer(cfg, flat_optimizer)
     num_levels = cfg.num_levels
 
     def init(key: jax.Array) -> EnergyState:
@@ -123,7 +127,8 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int):
         return EnergyState(params, ema, opt_state, stats, state.step + 1, key), loss
 
     def train_chunk(state: EnergyState, pairs: jax.Array, num_steps: int):
-        state, losses = jax.lax.scan(lambda s, _: train_step(s, pairs), state, None, length=num_steps)
+        state, losses = jax.lax.scan(lambda s, _: train_step(s, pairs), state, None, length=num_steps,
+                                     unroll=min(unroll, num_steps))
         return state, losses
 
     eval_levels = sorted({c for c in range(num_levels) if c % max(1, int(0.2 * num_levels)) == 0} | {num_levels - 1})
