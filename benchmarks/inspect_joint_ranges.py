@@ -1,0 +1,98 @@
+"""How far a trained humanoid policy leaves the original's per-axis joint ranges, against its clips.
+
+Isaac Gym limits every hinge of the original's three-hinge joints; this MuJoCo model makes them ball
+joints and enforces no per-axis range (README, "The model"). This script measures whether policies
+use that freedom: the share of control steps in which each joint group is outside the original's
+ranges (0.5 degree tolerance) and by how much (95th percentile of the excess, degrees), for a policy's
+deterministic episodes (up to each episode's end) and for its clips' frames.
+
+    python benchmarks/inspect_joint_ranges.py --policy RUN --motion SET.yaml [--task HumanoidAMP] \
+        [--episodes 16] [--steps 300] [--name joint_ranges_walk_NEAR]
+
+Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute per policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+
+from near.cli import configure_jax
+from near.motion import humanoid
+
+TOLERANCE = np.radians(0.5)
+
+
+def outside_ranges(dof: np.ndarray) -> dict:
+    """Per joint group: share of frames outside the original's ranges and the p95 excess (deg)."""
+    excess = np.maximum(humanoid.DOF_LOWER - TOLERANCE - dof, 0.0) + np.maximum(dof - humanoid.DOF_UPPER - TOLERANCE, 0.0)
+    out = {}
+    for group in humanoid.DOF_GROUPS:
+        worst = excess[:, group.start:group.start + group.size].max(-1)
+        out[group.name] = {"share": float((worst > 0).mean()),
+                           "p95_excess_deg": float(np.degrees(np.percentile(worst, 95)))}
+    out["any"] = {"share": float((excess.max(-1) > 0).mean()),
+                  "p95_excess_deg": float(np.degrees(np.percentile(excess.max(-1), 95)))}
+    return out
+
+
+def clip_dofs(motion: str) -> np.ndarray:
+    from near.motion.library import load_library
+
+    return np.asarray(humanoid.dof_from_local_rot(load_library(motion).local_rot))
+
+
+def policy_dofs(task: str, motion: str, run: str, episodes: int, steps: int, seed: int) -> np.ndarray:
+    import jax
+
+    from near.config import compose_config
+    from near.envs.core import AutoReset
+    from near.envs.humanoid import model as hm
+    from near.factories import make_env
+    from near.restore import load_policy
+    from near.rl.evaluate import make_episode_runner
+    from near.rl.ppo import act
+
+    cfg = compose_config([f"task={task}", f"motion={motion}", f"checkpoint={run}"])
+    env = make_env(cfg)
+    run_cfg, params, obs_stats, _ = load_policy(cfg, run)
+    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
+    out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=("qpos",))(
+        (params, obs_stats), jax.random.PRNGKey(seed))
+    qpos = np.concatenate([np.asarray(out["qpos"][:length, i]) for i, length in enumerate(out["episode_length"])])
+    return np.asarray(hm.dof_pos_from_qpos(env.layout, qpos))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", required=True, help="a trained humanoid policy's run folder")
+    parser.add_argument("--motion", required=True, help="its motion set (.yaml) or clip")
+    parser.add_argument("--task", default="HumanoidNEAR")
+    parser.add_argument("--episodes", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="joint_ranges")
+    args = parser.parse_args(argv)
+    configure_jax()
+    rows = {"clips": outside_ranges(clip_dofs(args.motion)),
+            "policy": outside_ranges(policy_dofs(args.task, args.motion, args.policy, args.episodes, args.steps,
+                                                 args.seed))}
+    path = write_result(args.name, "humanoid joints outside the original's per-axis ranges",
+                        [{"policy": args.policy, "motion": args.motion, "task": args.task, **rows}])
+    print("| joint group | clips: share outside | clips: p95 excess (deg) | policy: share outside | policy: p95 excess (deg) |")
+    print("|---|---:|---:|---:|---:|")
+    for name in rows["clips"]:
+        c, p = rows["clips"][name], rows["policy"][name]
+        print(f"| {name} | {c['share']:.3f} | {c['p95_excess_deg']:.1f} | {p['share']:.3f} | {p['p95_excess_deg']:.1f} |")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
