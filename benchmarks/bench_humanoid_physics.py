@@ -33,6 +33,9 @@ VARIANTS = {
     "feet": PhysicsConfig(floor_contacts="feet"),
     "feet_newton2": PhysicsConfig(floor_contacts="feet", iterations=2, ls_iterations=4),
     "feet_newton2_4sub": PhysicsConfig(floor_contacts="feet", timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
+    # MuJoCo Warp through MJX (needs warp-lang; benchmarks/gpu_warp_parts.sh brings it to the device)
+    "warp": PhysicsConfig(impl="warp"),
+    "warp_newton2_4sub": PhysicsConfig(impl="warp", timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
 }
 
 

@@ -8,7 +8,8 @@
 #
 # Stages (seconds each on one H200, roughly):
 #   train      NEAR end to end at 4,096 and 16,384 envs, physics alone in the same process (~200)
-#   physics    physics alone at 16,384 envs: the shipped setting and the candidates (~300)
+#   physics    physics alone at 16,384 envs: the shipped setting and the candidates, MuJoCo Warp's
+#              too once benchmarks/gpu_warp_parts.sh has installed warp-lang on the machine (~300)
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
@@ -39,7 +40,8 @@ for stage in "${stages[@]}"; do
           --runs NEAR:1:4096 NEAR:1:16384 --name speed_train > "$S/train.log" 2>&1 ;;
     physics)
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $walk --envs 16384 \
-          --variants default newton2 newton1 newton2_4sub cg3_4sub --steps 100 --repeats 2 \
+          --variants default newton2 newton1 newton2_4sub cg3_4sub \
+          $(python3 -c 'import warp' 2>/dev/null && echo warp warp_newton2_4sub) --steps 100 --repeats 2 \
           --name speed_physics > "$S/physics.log" 2>&1 ;;
     startup)  # a fresh cache for the cold run; the warm run reuses it
       for label in cold warm; do

@@ -3,6 +3,8 @@
 Clips are synthetic (built here); no test reads the project's external data.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -89,6 +91,24 @@ def test_friction_cone_and_impratio_reach_the_model():
         hm.load_mj_model(hm.PhysicsConfig(cone="round"))
     with pytest.raises(ValueError, match="physics.impratio"):
         hm.load_mj_model(hm.PhysicsConfig(impratio=0.5))
+    with pytest.raises(ValueError, match="physics.impl"):
+        hm.load_mj_model(hm.PhysicsConfig(impl="physx"))
+
+
+def test_mujoco_warp_holds_the_standing_pose_as_mjx_does(env):
+    """task.physics.impl=warp (issue #20's candidate): the same PD-held standing pose, stepped by MuJoCo
+    Warp, stays up and ends where MJX's does. Needs warp-lang, which CI does not install."""
+    pytest.importorskip("warp")
+    warp_env = HumanoidEnv(env.library, dataclasses.replace(env.config, physics=hm.PhysicsConfig(impl="warp")))
+    z3, heights = jnp.zeros(3), []
+    for e in (env, warp_env):
+        state = e.state_from_pose(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3, z3,
+                                  jnp.zeros(28))
+        for _ in range(15):  # 0.5 s
+            state, _, _, done, _ = e.step(state, _hold_pose_action(e))
+            assert not bool(done)
+        heights.append(float(state.qpos[2]))
+    assert heights[1] > 0.8 and abs(heights[0] - heights[1]) < 0.03, heights
 
 
 def test_pose_from_clip_gives_the_clip_body_positions(env):

@@ -40,6 +40,7 @@ class PhysicsOptions:
     torque_limit: str = "none"  # none | gear: PD torques unclipped (Isaac Gym) or clipped at the motor gears
     cone: str = "pyramidal"  # pyramidal | elliptic: MuJoCo's friction cone
     impratio: float = 1.0  # MuJoCo's friction-to-normal impedance ratio: above 1, feet slip less under load
+    impl: str = "jax"  # jax | warp: MJX on XLA (CPU and GPU), or MuJoCo Warp through MJX (needs warp-lang)
 
 
 @dataclasses.dataclass

@@ -125,8 +125,15 @@ class HumanoidEnv:
         self.mj_model = hm.load_mj_model(config.physics)
         self.layout = hm.make_layout(self.mj_model, config.physics.torque_limit)
         self._mjx = hm.import_mjx()
-        self.mjx_model = self._mjx.put_model(self.mj_model)
-        self._template = self._mjx.make_data(self.mjx_model)
+        impl = config.physics.impl
+        self.mjx_model = self._mjx.put_model(self.mj_model, impl=impl)
+        if impl == "warp":  # Warp prints a warning each step the solver stops at its iteration limit, as ours do by design
+            import warp
+
+            warp.config.quiet = True  # and a line per compiled kernel module
+            opt = self.mjx_model.opt
+            self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=0)))
+        self._template = self._mjx.make_data(self.mj_model, impl=impl)
         self.control_dt = config.physics.control_dt
         self.obs_dim = OBS_DIM + (TRACK_OBS_DIM if config.tracking else 0)
         self._key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index (hands and feet)

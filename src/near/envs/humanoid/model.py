@@ -58,6 +58,9 @@ class PhysicsConfig:
     # not with pyramidal ones. Defaults: MuJoCo's.
     cone: str = "pyramidal"
     impratio: float = 1.0
+    # "jax": MJX's XLA implementation, CPU and GPU (the default). "warp": MuJoCo Warp through MJX
+    # (`pip install warp-lang`), a candidate for GPU speed (issue #20); on a CPU it runs, slowly.
+    impl: str = "jax"
 
     @property
     def control_dt(self) -> float:
@@ -98,6 +101,8 @@ def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
         raise ValueError(f"physics.impratio must be >= 1, got {physics.impratio!r}")
     model.opt.cone = cones[physics.cone]
     model.opt.impratio = physics.impratio
+    if physics.impl not in ("jax", "warp"):
+        raise ValueError(f"physics.impl must be 'jax' or 'warp', got {physics.impl!r}")
     if physics.floor_contacts not in ("all", "feet", "auto"):
         raise ValueError(f"physics.floor_contacts must be 'all', 'feet' or 'auto', got {physics.floor_contacts!r}")
     if physics.floor_contacts == "feet":
