@@ -24,7 +24,13 @@ SIZES = {
 }
 
 
-def measure(name: str, batch: int, steps: int, repeats: int = 3, unroll: int = 1, flat: bool = False) -> dict:
+def measure(name: str, batch: int, steps: int, repeats: int = 3, unroll: int = 1, flat: bool = False,
+            precision: str = "highest") -> dict:
+    with jax.default_matmul_precision(precision):  # read when the step is traced, i.e. at its first call
+        return _measure(name, batch, steps, repeats, unroll, flat) | {"precision": precision}
+
+
+def _measure(name: str, batch: int, steps: int, repeats: int, unroll: int, flat: bool) -> dict:
     size = dict(SIZES[name])
     pair_dim = size.pop("pair_dim")
     cfg = EnergyConfig(batch_size=batch, **size)
@@ -55,25 +61,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="iterations per timed call (default: per case)")
     args = parser.parse_args()
     backend = jax.default_backend()
-    if args.variants:  # (net, batch, steps, unroll, flat)
+    if args.variants:  # (net, batch, steps, unroll, flat, matmul precision)
         steps = args.steps or 2000
-        cases = [("humanoid", 128, steps, u, f) for f in (False, True) for u in (1, 4, 16)]
+        cases = [("humanoid", 128, steps, u, f, "highest") for f in (False, True) for u in (1, 4, 16)]
+        # TF32 matrix products (the CLI keeps float32: TF32 has broken RL training on GPUs)
+        cases += [("humanoid", 128, steps, 1, False, "default")]
     else:
-        cases = [("maze", 128, 2000, 1, False), ("humanoid", 128, 200, 1, False)]
+        cases = [("maze", 128, 2000, 1, False, "highest"), ("humanoid", 128, 200, 1, False, "highest")]
         if backend != "cpu":
-            cases += [("maze", 4096, 2000, 1, False), ("humanoid", 1024, 500, 1, False), ("humanoid", 4096, 200, 1, False)]
+            cases += [("maze", 4096, 2000, 1, False, "highest"), ("humanoid", 1024, 500, 1, False, "highest"),
+                      ("humanoid", 4096, 200, 1, False, "highest")]
     rows = []
-    for name, batch, steps, unroll, flat in cases:
-        rows.append(measure(name, batch, steps, unroll=unroll, flat=flat))
+    for name, batch, steps, unroll, flat, precision in cases:
+        rows.append(measure(name, batch, steps, unroll=unroll, flat=flat, precision=precision))
         r = rows[-1]
-        print(f"{name:9s} batch {batch:5d} unroll {unroll:2d} flat {flat!s:5s}: {r['steps_per_s']:9.0f} steps/s "
-              f"{r['pairs_per_s']:12.0f} pairs/s, first call {r['first_call_s']:.1f} s", flush=True)
+        print(f"{name:9s} batch {batch:5d} unroll {unroll:2d} flat {flat!s:5s} {precision:8s}: {r['steps_per_s']:9.0f} "
+              f"steps/s {r['pairs_per_s']:12.0f} pairs/s, first call {r['first_call_s']:.1f} s", flush=True)
     suffix = "_variants" if args.variants else ""
     path = write_result(f"energy_dsm_{backend}{suffix}", "energy model DSM training speed", rows)
-    print("\n| net | batch | unroll | flat optimiser | steps/s | pairs/s | first call s |\n|---|---:|---:|---|---:|---:|---:|")
+    print("\n| net | batch | unroll | flat optimiser | matmul precision | steps/s | pairs/s | first call s |\n"
+          "|---|---:|---:|---|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['net']} | {r['batch']} | {r['unroll']} | {r['flat_optimizer']} | {r['steps_per_s']:.0f} | "
-              f"{r['pairs_per_s']:.0f} | {r['first_call_s']:.1f} |")
+        print(f"| {r['net']} | {r['batch']} | {r['unroll']} | {r['flat_optimizer']} | {r['precision']} | "
+              f"{r['steps_per_s']:.0f} | {r['pairs_per_s']:.0f} | {r['first_call_s']:.1f} |")
     print(f"\nwrote {path}")
 
 

@@ -14,12 +14,12 @@
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
 #   energy_variants  the energy model's compiled loop unrolled 1/4/16 times, with and without a flat
-#              optimiser: iterations/s (benchmarks/bench_energy_dsm.py --variants) (~120)
+#              optimiser, and with TF32 matrix products: iterations/s (bench_energy_dsm.py --variants) (~150)
 # DRY_RUN=1 prints the commands instead.
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=150)
+declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
   OUT=${OUT:-/tmp/speed_dry_out}; S=/tmp/speed_dry; mkdir -p "$OUT" "$S"
