@@ -29,16 +29,16 @@ SCRIPT = textwrap.dedent(
         init, train_chunk = make_train(cfg, env, style, RewardConfig(task_weight=0.5, style_weight=0.5),
                                        mesh=data_mesh(devices))
         state = init(jax.random.PRNGKey(3))
-        return train_chunk(state, iterations) if iterations else (state, None)
+        return (state, *train_chunk(state, iterations))
 
-    many, m_many = run(jax.devices())
-    one, m_one = run(jax.devices()[:1])
+    _, many, m_many = run(jax.devices())
+    start, one, m_one = run(jax.devices()[:1])  # start: the one-device run's initial state (train_chunk keeps it)
     shards = {len(x.sharding.device_set) for x in jax.tree.leaves(many.env_state)}
     assert shards == {4}, shards
     flat_many, flat_one = jax.tree.leaves(many.params), jax.tree.leaves(one.params)
     diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(flat_many, flat_one))
     moved = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-                for a, b in zip(flat_one, jax.tree.leaves(run(jax.devices()[:1], 0)[0].params)))
+                for a, b in zip(flat_one, jax.tree.leaves(start.params)))
     print("DIFF", diff, "MOVED", moved)
     assert diff < 1e-4 and moved > 1e-3, (diff, moved)
     for k in ("critic_loss", "style_reward", "episode_length_sum"):
