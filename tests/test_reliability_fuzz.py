@@ -138,8 +138,18 @@ def test_zarr_declared_sizes_and_object_arrays(tmp_path):
 @pytest.mark.parametrize("override, match", [
     ("train.checkpoint_every=0", "train.checkpoint_every"), ("energy.sigma_begin=inf", "finite"),
     ("seed=-1", "seed"), ("train.actor_hidden=[0]", "layer widths"), ("a" * 300 + "=1", "bad overrides"),
-    ("energy.num_levels=1000000000", "energy.num_levels"),
+    ("energy.num_levels=1000000000", "energy.num_levels"), ("task=Humanoid task.physics.cone=round", "task.physics.cone"),
+    ("task=Humanoid task.physics.impl=physx", "task.physics.impl"),
 ])
 def test_overrides_that_used_to_pass_or_crash(override, match):
     with pytest.raises(ConfigError, match=match):
-        compose_config([override])
+        compose_config(override.split(" "))
+
+
+def test_warp_physics_without_warp_lang_says_how_to_get_it():
+    import importlib.util
+
+    if importlib.util.find_spec("warp") is not None:
+        pytest.skip("warp-lang is installed here")
+    with pytest.raises(ConfigError, match="pip install warp-lang"):
+        compose_config(["task=Humanoid", "task.physics.impl=warp"])

@@ -254,9 +254,26 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"task.data: no such file or folder: {t.data}")
     if t.env == "humanoid" and cfg.motion and not os.path.exists(os.path.expanduser(cfg.motion)):
         raise ConfigError(f"motion: no such file: {cfg.motion}")
+    if t.env == "humanoid":
+        _validate_physics(t.physics)
     if p.num_envs % _device_count():
         raise ConfigError(f"train.num_envs ({p.num_envs}) must be a multiple of the number of devices "
                           f"({_device_count()}): environments are split evenly across devices")
+
+
+def _validate_physics(ph: PhysicsOptions) -> None:
+    choices = {"solver": ("Newton", "CG"), "floor_contacts": ("auto", "feet", "all"), "torque_limit": ("none", "gear"),
+               "cone": ("pyramidal", "elliptic"), "impl": ("jax", "warp")}
+    for name, allowed in choices.items():
+        if getattr(ph, name) not in allowed:
+            raise ConfigError(f"task.physics.{name} must be one of {allowed}, got {getattr(ph, name)!r}")
+    if ph.impratio < 1:
+        raise ConfigError(f"task.physics.impratio must be >= 1, got {ph.impratio}")
+    if ph.impl == "warp":
+        import importlib.util
+
+        if importlib.util.find_spec("warp") is None:
+            raise ConfigError("task.physics.impl=warp needs MuJoCo Warp's runtime: pip install warp-lang")
 
 
 def validate_energy(e) -> None:
