@@ -127,10 +127,10 @@ class HumanoidEnv:
         self._mjx = hm.import_mjx()
         impl = config.physics.impl
         self.mjx_model = self._mjx.put_model(self.mj_model, impl=impl)
-        if impl == "warp":  # Warp prints a warning each step the solver stops at its iteration limit, as ours do by design
-            import warp
+        if impl == "warp":  # quiet: Warp prints a line per compiled kernel module, and a warning on every
+            import warp  # step that the solver ends at its iteration limit (ours does by design: 3 iterations)
 
-            warp.config.quiet = True  # and a line per compiled kernel module
+            warp.config.quiet = True
             opt = self.mjx_model.opt
             self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=0)))
         self._template = self._mjx.make_data(self.mj_model, impl=impl)
