@@ -128,11 +128,13 @@ class HumanoidEnv:
         impl = config.physics.impl
         self.mjx_model = self._mjx.put_model(self.mj_model, impl=impl)
         if impl == "warp":  # quiet: Warp prints a line per compiled kernel module, and a warning on every
-            import warp  # step that the solver ends at its iteration limit (ours does by design: 3 iterations)
+            import warp  # step that the solver ends at its iteration limits (ours does by design: 3 iterations)
+            from mujoco.mjx.third_party.mujoco_warp import OverflowType
 
             warp.config.quiet = True
             opt = self.mjx_model.opt
-            self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=0)))
+            warn = int(opt._impl.warn_overflow) & ~int(OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS)
+            self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=warn)))
         self._template = self._mjx.make_data(self.mj_model, impl=impl)
         self.control_dt = config.physics.control_dt
         self.obs_dim = OBS_DIM + (TRACK_OBS_DIM if config.tracking else 0)
