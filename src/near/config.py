@@ -261,19 +261,13 @@ def validate(cfg: Config) -> None:
                           f"({_device_count()}): environments are split evenly across devices")
 
 
-def _validate_physics(ph: PhysicsOptions) -> None:
-    choices = {"solver": ("Newton", "CG"), "floor_contacts": ("auto", "feet", "all"), "torque_limit": ("none", "gear"),
-               "cone": ("pyramidal", "elliptic"), "impl": ("jax", "warp")}
-    for name, allowed in choices.items():
-        if getattr(ph, name) not in allowed:
-            raise ConfigError(f"task.physics.{name} must be one of {allowed}, got {getattr(ph, name)!r}")
-    if ph.impratio < 1:
-        raise ConfigError(f"task.physics.impratio must be >= 1, got {ph.impratio}")
-    if ph.impl == "warp":
-        import importlib.util
+def _validate_physics(physics: PhysicsOptions) -> None:
+    from near.envs.humanoid.model import check_physics  # one check, also run by the env
 
-        if importlib.util.find_spec("warp") is None:
-            raise ConfigError("task.physics.impl=warp needs MuJoCo Warp's runtime: pip install warp-lang")
+    try:
+        check_physics(physics)
+    except ValueError as exc:
+        raise ConfigError(f"task.{exc}") from None
 
 
 def validate_energy(e) -> None:

@@ -82,29 +82,37 @@ def import_mjx():
     return mjx
 
 
+TORQUE_LIMITS = ("none", "gear")
+PHYSICS_CHOICES = {"solver": ("Newton", "CG"), "cone": ("pyramidal", "elliptic"), "impl": ("jax", "warp"),
+                   "floor_contacts": ("all", "feet", "auto"), "torque_limit": TORQUE_LIMITS}
+
+
+def check_physics(physics) -> None:
+    """ValueError naming the first unusable setting of a PhysicsConfig (or the CLI's PhysicsOptions)."""
+    for name, allowed in PHYSICS_CHOICES.items():
+        if getattr(physics, name) not in allowed:
+            raise ValueError(f"physics.{name} must be one of {allowed}, got {getattr(physics, name)!r}")
+    if not physics.impratio >= 1.0:
+        raise ValueError(f"physics.impratio must be >= 1, got {physics.impratio!r}")
+    if physics.impl == "warp":
+        import importlib.util
+
+        if importlib.util.find_spec("warp") is None:
+            raise ValueError("physics.impl=warp needs MuJoCo Warp's runtime: pip install warp-lang")
+
+
 def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
     """The CPU MuJoCo model with the physics settings applied."""
     import mujoco
 
+    check_physics(physics)
     model = mujoco.MjModel.from_xml_path(ASSET)
     model.opt.timestep = physics.timestep
-    solvers = {"Newton": mujoco.mjtSolver.mjSOL_NEWTON, "CG": mujoco.mjtSolver.mjSOL_CG}
-    if physics.solver not in solvers:
-        raise ValueError(f"physics.solver must be one of {sorted(solvers)}, got {physics.solver!r}")
-    model.opt.solver = solvers[physics.solver]
+    model.opt.solver = {"Newton": mujoco.mjtSolver.mjSOL_NEWTON, "CG": mujoco.mjtSolver.mjSOL_CG}[physics.solver]
     model.opt.iterations = physics.iterations
     model.opt.ls_iterations = physics.ls_iterations
-    cones = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL, "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}
-    if physics.cone not in cones:
-        raise ValueError(f"physics.cone must be one of {sorted(cones)}, got {physics.cone!r}")
-    if not physics.impratio >= 1.0:
-        raise ValueError(f"physics.impratio must be >= 1, got {physics.impratio!r}")
-    model.opt.cone = cones[physics.cone]
+    model.opt.cone = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL, "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}[physics.cone]
     model.opt.impratio = physics.impratio
-    if physics.impl not in ("jax", "warp"):
-        raise ValueError(f"physics.impl must be 'jax' or 'warp', got {physics.impl!r}")
-    if physics.floor_contacts not in ("all", "feet", "auto"):
-        raise ValueError(f"physics.floor_contacts must be 'all', 'feet' or 'auto', got {physics.floor_contacts!r}")
     if physics.floor_contacts == "feet":
         feet = {model.body(name).id for name in CONTACT_BODIES}
         for g in range(1, model.ngeom):
@@ -131,9 +139,6 @@ class Layout:
     geom_body: np.ndarray  # (ngeom - 1,) MuJoCo body id of each non-floor geom
     geom_type: np.ndarray  # (ngeom - 1,) mjtGeom
     geom_size: np.ndarray  # (ngeom - 1, 3)
-
-
-TORQUE_LIMITS = ("none", "gear")
 
 
 def make_layout(model, torque_limit: str = "gear") -> Layout:
