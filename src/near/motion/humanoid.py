@@ -119,6 +119,12 @@ for _a in (DOF_BODY, DOF_AXIS, DOF_LOWER, DOF_UPPER, DOF_KP, DOF_KD, DOF_ARMATUR
 assert len(DOF_NAMES) == NUM_DOF and DOF_OFFSETS[-2] + DOF_GROUPS[-1].size == NUM_DOF
 
 
+def dof_range_excess(dof, tolerance: float = 0.0):
+    """How far each DOF (..., 28) lies outside the original's per-axis ranges (rad; 0 inside), with
+    ``tolerance`` (rad) of slack: Isaac Gym limits each hinge of a three-hinge joint, our ball joints do not."""
+    return np.maximum(DOF_LOWER - tolerance - dof, 0.0) + np.maximum(dof - DOF_UPPER - tolerance, 0.0)
+
+
 def dof_from_exp_maps(e):
     """Per-body exp maps (..., 15, 3) -> the 28-vector (ball groups: all 3 components; hinges: y)."""
     return e[..., DOF_BODY, DOF_AXIS]

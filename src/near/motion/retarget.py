@@ -629,8 +629,7 @@ def quality_report(qpos, pos_targets, rot_targets, pairs, weights, fps, ground_s
     # limits: hinges (enforced), ball-joint cones (enforced when on), the original's per-axis ranges
     local, _ = pose_from_qpos(qpos)
     dof = humanoid.dof_from_local_rot(local)
-    tol = math.radians(0.5)
-    outside = (dof < humanoid.DOF_LOWER - tol) | (dof > humanoid.DOF_UPPER + tol)
+    outside = humanoid.dof_range_excess(dof, math.radians(0.5)) > 0
     hinge_cols = [g.start for g in humanoid.DOF_GROUPS if g.size == 1]
     cone_bad = np.zeros(len(qpos), bool)
     for b, deg in CONE_DEG.items():
