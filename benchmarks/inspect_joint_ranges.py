@@ -4,10 +4,10 @@ Isaac Gym limits every hinge of the original's three-hinge joints; this MuJoCo m
 joints and enforces no per-axis range (README, "The model"). This script measures whether policies
 use that freedom: the share of control steps in which each joint group is outside the original's
 ranges (0.5 degree tolerance) and by how much (95th percentile of the excess, degrees), for a policy's
-deterministic episodes (up to each episode's end) and for its clips' frames.
+deterministic evaluation episodes (`near eval`'s, up to each episode's end) and for its clips' frames.
 
     python benchmarks/inspect_joint_ranges.py --policy RUN --motion SET.yaml [--task HumanoidAMP] \
-        [--episodes 16] [--steps 300] [--name joint_ranges_walk_NEAR]
+        [--episodes 16] [--name joint_ranges_walk_NEAR]
 
 Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute per policy).
 """
@@ -31,7 +31,7 @@ TOLERANCE = np.radians(0.5)
 
 def outside_ranges(dof: np.ndarray) -> dict:
     """Per joint group: share of frames outside the original's ranges and the p95 excess (deg)."""
-    excess = np.maximum(humanoid.DOF_LOWER - TOLERANCE - dof, 0.0) + np.maximum(dof - humanoid.DOF_UPPER - TOLERANCE, 0.0)
+    excess = humanoid.dof_range_excess(dof, TOLERANCE)
     out = {}
     for group in humanoid.DOF_GROUPS:
         worst = excess[:, group.start:group.start + group.size].max(-1)
@@ -48,24 +48,17 @@ def clip_dofs(motion: str) -> np.ndarray:
     return np.asarray(humanoid.dof_from_local_rot(load_library(motion).local_rot))
 
 
-def policy_dofs(task: str, motion: str, run: str, episodes: int, steps: int, seed: int) -> np.ndarray:
-    import jax
-
+def policy_dofs(task: str, motion: str, run: str, episodes: int, seed: int) -> np.ndarray:
+    """The DOFs of a policy's deterministic evaluation episodes (``near eval``'s), up to each one's end."""
     from near.config import compose_config
-    from near.envs.core import AutoReset
     from near.envs.humanoid import model as hm
+    from near.eval.policy_eval import evaluate_policy
     from near.factories import make_env
-    from near.restore import load_policy
-    from near.rl.evaluate import make_episode_runner
-    from near.rl.ppo import act
 
     cfg = compose_config([f"task={task}", f"motion={motion}", f"checkpoint={run}"])
     env = make_env(cfg)
-    run_cfg, params, obs_stats, _ = load_policy(cfg, run)
-    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
-    out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=("qpos",))(
-        (params, obs_stats), jax.random.PRNGKey(seed))
-    qpos = np.concatenate([np.asarray(out["qpos"][:length, i]) for i, length in enumerate(out["episode_length"])])
+    out = evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)
+    qpos = np.concatenate([out["qpos"][:length, i] for i, length in enumerate(out["episode_length"])])
     return np.asarray(hm.dof_pos_from_qpos(env.layout, qpos))
 
 
@@ -75,14 +68,12 @@ def main(argv=None) -> int:
     parser.add_argument("--motion", required=True, help="its motion set (.yaml) or clip")
     parser.add_argument("--task", default="HumanoidNEAR")
     parser.add_argument("--episodes", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="joint_ranges")
     args = parser.parse_args(argv)
     configure_jax()
     rows = {"clips": outside_ranges(clip_dofs(args.motion)),
-            "policy": outside_ranges(policy_dofs(args.task, args.motion, args.policy, args.episodes, args.steps,
-                                                 args.seed))}
+            "policy": outside_ranges(policy_dofs(args.task, args.motion, args.policy, args.episodes, args.seed))}
     path = write_result(args.name, "humanoid joints outside the original's per-axis ranges",
                         [{"policy": args.policy, "motion": args.motion, "task": args.task, **rows}])
     print("| joint group | clips: share outside | clips: p95 excess (deg) | policy: share outside | policy: p95 excess (deg) |")

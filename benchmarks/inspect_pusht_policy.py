@@ -33,17 +33,12 @@ def final_poses(task: str, run: str, episodes: int, seed: int) -> dict:
 
     from near.config import compose_config
     from near.envs.pusht import coverage
+    from near.eval.policy_eval import evaluate_policy
     from near.factories import make_env
-    from near.restore import load_policy
-    from near.rl.evaluate import make_episode_runner
-    from near.rl.ppo import act
 
     cfg = compose_config([f"task={task}", f"checkpoint={run}", "task.state_init=random"])
     env = make_env(cfg)
-    run_cfg, params, obs_stats, _ = load_policy(cfg, run)
-    policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
-    out = make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps)((params, obs_stats),
-                                                                                 jax.random.PRNGKey(seed))
+    out = evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)  # `near eval`'s episodes
     obs = out["observations"]  # (T + 1, episodes, 5): agent xy, block xy, block angle
     cov = np.asarray(jax.vmap(jax.vmap(coverage))(obs[..., 2:4], obs[..., 4]))
     goal = np.asarray(env.config.goal_pose, np.float64)
