@@ -255,3 +255,21 @@ def test_pd_torque_points_to_the_target(env):
         hm.make_layout(env.mj_model, "weak")
     q = rot.from_exp_map(jnp.array([0.3, -0.2, 0.5]))
     np.testing.assert_allclose(np.asarray(rot.to_exp_map(q)), [0.3, -0.2, 0.5], atol=1e-5)
+
+
+def test_the_original_per_motion_task_settings_apply_unless_overridden(tmp_path):
+    from near.config import compose_config
+    from near.envs.humanoid.env import task_settings_for
+
+    assert task_settings_for("amp_humanoid_walk.yaml") == {}
+    kick = tmp_path / "amp_humanoid_spin_kick.yaml"
+    kick.write_text("motions: []\n")  # composing only checks that the file exists
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={kick}"])
+    assert (cfg.task.max_episode_steps, cfg.task.state_init) == (100, "weighted_random")  # spec §5.11
+    cfg = compose_config(["task=HumanoidAMP", f"motion={kick}", "task.max_episode_steps=300", "task.state_init=random"])
+    assert (cfg.task.max_episode_steps, cfg.task.state_init) == (300, "random")  # the user's values win
+    assert compose_config(["task=HumanoidNEAR", f"motion={kick}", "smoke=true"]).task.max_episode_steps == 40
+    walk = tmp_path / "amp_humanoid_walk.yaml"
+    walk.write_text("motions: []\n")
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={walk}"])
+    assert (cfg.task.max_episode_steps, cfg.task.state_init) == (300, "random")

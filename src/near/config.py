@@ -168,6 +168,12 @@ def compose_config(overrides: list[str]) -> Config:
     except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:  # Hydra looking up a group named by a key
         raise ConfigError(f"bad overrides {_short(overrides)}: {type(exc).__name__}: {str(exc)[:300]}") from None
     try:
+        if cfg.task.env == "humanoid" and cfg.motion:
+            from near.envs.humanoid.env import task_settings_for
+
+            for key, value in task_settings_for(cfg.motion).items():  # the original's per-motion settings
+                if "task." + key not in names:
+                    OmegaConf.update(cfg, "task." + key, value, merge=False)
         smoke = bool(cfg.smoke)
         if smoke:
             user = set(names)

@@ -70,6 +70,20 @@ def reward_types_for(motion_path: str, original: bool = False) -> tuple[str, ...
     return ("time",)
 
 
+# The original's per-motion env settings beyond the reward (spec near-environments.md §5.8, §5.11):
+# the spin kick ran 100-step episodes from clip times biased to the start (t = L * Beta(1, 3)). (The
+# single cartwheel's "Hands" config, which also lets the hands touch the floor, is not reproduced.)
+_MOTION_TASK_SETTINGS = {"spin_kick": {"max_episode_steps": 100, "state_init": "weighted_random"}}
+
+
+def task_settings_for(motion_path: str) -> dict:
+    """The original's task settings for a motion named like its files (``amp_humanoid_spin_kick.yaml``):
+    keys of ``task`` (max_episode_steps, state_init) and their values; {} for the
+    motions that ran the defaults. The config applies them where the user set no value."""
+    name = os.path.splitext(os.path.basename(str(motion_path)))[0].lower()
+    return next((dict(v) for k, v in _MOTION_TASK_SETTINGS.items() if k in name), {})
+
+
 @dataclasses.dataclass(frozen=True)
 class HumanoidConfig:
     episode_length: int = 300  # control steps; episodes end at episode_length - 1 as in the original
