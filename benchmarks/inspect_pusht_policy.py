@@ -7,7 +7,10 @@ episodes that end near the goal position (< 15 px) but turned (> 15 degrees), th
 right but away, and those that are neither: which of the two the policy has not learnt.
 
     python benchmarks/inspect_pusht_policy.py --policy RUN [--task pushT] [--episodes 64] \
-        [--name pusht_policy_ppo]
+        [--episode-steps N] [--name pusht_policy_ppo]
+
+``--episode-steps`` evaluates with episodes of another length than the 150 steps the policy trained
+with (does it finish the job given more time, or has it stopped?).
 
 Writes benchmarks/results/<name>.json and prints a table (CPU: well under a minute).
 """
@@ -28,7 +31,7 @@ from near.cli import configure_jax
 NEAR_PX, NEAR_DEG = 15.0, 15.0
 
 
-def final_poses(task: str, run: str, episodes: int, seed: int) -> dict:
+def final_poses(task: str, run: str, episodes: int, seed: int, episode_steps: int = 0) -> dict:
     import jax
 
     from near.config import compose_config
@@ -36,7 +39,8 @@ def final_poses(task: str, run: str, episodes: int, seed: int) -> dict:
     from near.eval.policy_eval import evaluate_policy
     from near.factories import make_env
 
-    cfg = compose_config([f"task={task}", f"checkpoint={run}", "task.state_init=random"])
+    length = [f"task.max_episode_steps={episode_steps}"] if episode_steps else []
+    cfg = compose_config([f"task={task}", f"checkpoint={run}", "task.state_init=random", *length])
     env = make_env(cfg)
     out = evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)  # `near eval`'s episodes
     obs = out["observations"]  # (T + 1, episodes, 5): agent xy, block xy, block angle
@@ -69,11 +73,12 @@ def main(argv=None) -> int:
     parser.add_argument("--task", default="pushT", help="its task (pushT, pushTNEAR, pushTAMP)")
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episode-steps", type=int, default=0, help="episode length (default: the task's, 150)")
     parser.add_argument("--name", default="pusht_policy")
     args = parser.parse_args(argv)
     configure_jax()
-    poses = final_poses(args.task, args.policy, args.episodes, args.seed)
-    row = {"policy": args.policy, "task": args.task, **summary(poses),
+    poses = final_poses(args.task, args.policy, args.episodes, args.seed, args.episode_steps)
+    row = {"policy": args.policy, "task": args.task, "episode_steps": args.episode_steps or None, **summary(poses),
            "per_episode": {k: np.asarray(v, float).round(4).tolist() for k, v in poses.items()}}
     path = write_result(args.name, "push-T policy: where it leaves the T", [row])
     print("| figure | value |\n|---|---:|")
