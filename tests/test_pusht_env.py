@@ -301,6 +301,24 @@ def test_done_on_success_and_on_step_cap():
     assert PushTConfig().success_coverage == 0.95
 
 
+def test_success_bonus_pays_the_remaining_steps_and_the_original_pays_none():
+    idle = jnp.asarray([60.0, 60.0]) / 256.0 - 1.0
+    bonus_env = PushTEnv(PushTConfig(success_bonus="remaining"))
+    rewards = {}
+    for name, env in (("none", ENV), ("remaining", bonus_env)):
+        state, _ = env.reset_to([60.0, 60.0], GOAL_POSE[:2], GOAL_POSE[2])
+        state = state.replace(t=jnp.asarray(40, jnp.int32))
+        _, _, rewards[name], done, info = jax.jit(env.step)(state, idle)
+        assert bool(done) and bool(info["success"])
+    assert float(rewards["remaining"]) - float(rewards["none"]) == pytest.approx(150 - 41)
+    assert float(rewards["none"]) <= 1.0  # the original's: one ordinary step's reward, nothing for finishing
+    # away from the goal the two reward the same
+    state, _ = bonus_env.reset_to([60.0, 60.0], [300.0, 400.0], 1.0)
+    assert float(jax.jit(bonus_env.step)(state, idle)[2]) == pytest.approx(float(STEP(state, idle)[2]))
+    with pytest.raises(ValueError, match="success_bonus"):
+        PushTEnv(PushTConfig(success_bonus="always"))
+
+
 def test_action_to_target_clips():
     np.testing.assert_allclose(np.asarray(action_to_target(jnp.array([-1.0, 1.0]))), [0.0, 512.0])
     np.testing.assert_allclose(np.asarray(action_to_target(jnp.array([-3.0, 0.0]))), [0.0, 256.0])

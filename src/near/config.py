@@ -61,6 +61,9 @@ class TaskConfig:
     # starts from the original's random states
     state_init: str = "random"
     hybrid_init_prob: float = 0.5
+    # push-T: what reaching the goal pays. "none" (the original's): the episode ends, nothing more;
+    # "remaining": the most the remaining steps could have paid, so finishing beats parking near the goal
+    success_bonus: str = "none"
     # humanoid (env: humanoid; spec near-environments.md §5)
     reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
     local_root_obs: bool = False
@@ -262,6 +265,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"motion: no such file: {cfg.motion}")
     if t.env == "humanoid":
         _validate_physics(t.physics)
+    if t.env == "pusht":
+        from near.envs.pusht import SUCCESS_BONUSES
+
+        if t.success_bonus not in SUCCESS_BONUSES:
+            raise ConfigError(f"task.success_bonus must be one of {SUCCESS_BONUSES}, got {t.success_bonus!r}")
     if p.num_envs % _device_count():
         raise ConfigError(f"train.num_envs ({p.num_envs}) must be a multiple of the number of devices "
                           f"({_device_count()}): environments are split evenly across devices")

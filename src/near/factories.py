@@ -33,7 +33,10 @@ def make_env(cfg: Config):
     if cfg.task.env == "pusht":
         from near.envs.pusht import PushTConfig, PushTEnv
 
-        return PushTEnv(PushTConfig(max_steps=cfg.task.max_episode_steps))
+        try:
+            return PushTEnv(PushTConfig(max_steps=cfg.task.max_episode_steps, success_bonus=cfg.task.success_bonus))
+        except ValueError as exc:
+            raise ConfigError(f"task {cfg.task.name}: task.{exc}") from None
     if cfg.task.env == "humanoid":
         return make_humanoid_env(cfg)
     raise ConfigError(f"unknown env {cfg.task.env!r} (task {cfg.task.name}); available: maze, pusht, humanoid")

@@ -290,9 +290,14 @@ class PushTConfig:
     goal_pose: tuple = (256.0, 256.0, float(np.pi / 4))  # (x, y, angle) of the goal T
     stale_impulses: bool = True  # Chipmunk's stale accumulators on re-contact (module docstring)
     arbiter_order: tuple = ARBITER_ORDER
+    # The original ends an episode at success and pays nothing for it, while every step near the goal
+    # pays up to 1: a policy that parks the T at 0.7 coverage earns more than one that finishes.
+    # "remaining" adds, at success, the most the remaining steps could have paid (1 each); "none": the original's.
+    success_bonus: str = "none"
 
 
 _NEVER = 1_000_000
+SUCCESS_BONUSES = ("none", "remaining")
 
 
 def _zero_contacts():
@@ -474,6 +479,8 @@ class PushTEnv:
     def __init__(self, config: PushTConfig = PushTConfig()):
         if config.angle_distribution not in ("gaussian", "uniform"):
             raise ValueError(f"angle_distribution must be 'gaussian' or 'uniform', got {config.angle_distribution!r}")
+        if config.success_bonus not in SUCCESS_BONUSES:
+            raise ValueError(f"success_bonus must be one of {SUCCESS_BONUSES}, got {config.success_bonus!r}")
         self.config = config
 
     @staticmethod
@@ -534,6 +541,8 @@ class PushTEnv:
         theta = jnp.where((r_cov > 0.9) & (state.theta < c.theta_max), state.theta + c.theta_step, state.theta)
         t = state.t + 1
         success = cov > c.success_coverage
+        if c.success_bonus == "remaining":
+            reward = reward + jnp.where(success, (c.max_steps - t).astype(jnp.float32), 0.0)
         truncated = (t >= c.max_steps) & ~success
         done = success | truncated
         info = {"success": success, "truncated": truncated, "coverage": cov, "theta": theta}
