@@ -1,0 +1,63 @@
+"""The periodic evaluations of trained runs side by side: one row per evaluation, one column per run.
+
+Reads each run's ``metrics.jsonl`` (the ``eval/...`` scalars that ``train.eval_every`` logs) and
+writes them, with the run's summary, to ``benchmarks/results/<name>.json``; prints a table of one
+metric (default ``success_rate``) and of the final coverage where the runs have it:
+
+    python benchmarks/report_run_evals.py "original=RUN" "success bonus=RUN" --name pusht_success_bonus \\
+        [--after 20000000] [--metric success_rate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+
+
+def evaluations(run_dir: str, after: int = 0) -> list[dict]:
+    """``[{"env_steps": n, metric: value, ...}]`` of every periodic evaluation past ``after`` steps."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    with open(path) as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    out = [{"env_steps": int(r["env_steps"]), **{k[5:]: v for k, v in r.items() if k.startswith("eval/")}}
+           for r in rows if any(k.startswith("eval/") for k in r) and r["env_steps"] > after]
+    if not out:
+        raise SystemExit(f"{path}: no periodic evaluation after {after} env steps (train.eval_every=0?)")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
+    parser.add_argument("--name", required=True, help="results file name (benchmarks/results/NAME.json)")
+    parser.add_argument("--after", type=int, default=0, help="only evaluations past this many env steps")
+    parser.add_argument("--metric", default="success_rate")
+    parser.add_argument("--note", default="", help="how the runs were made, stored with them")
+    args = parser.parse_args()
+    rows = []
+    for spec in args.runs:
+        label, run_dir = spec.split("=", 1)
+        with open(os.path.join(run_dir, "summary.json")) as fh:
+            summary = json.load(fh)
+        rows.append({"label": label, "run": run_dir, "note": args.note, "summary": summary,
+                     "evaluations": evaluations(run_dir, args.after)})
+    path = write_result(args.name, "periodic evaluations of trained runs", rows)
+    steps = sorted({e["env_steps"] for r in rows for e in r["evaluations"]})
+    for metric in (args.metric, "final_coverage"):
+        if not any(metric in e for r in rows for e in r["evaluations"]):
+            continue
+        print(f"\n{metric}\n\n| run | " + " | ".join(f"{s / 1e6:.1f} M" for s in steps) + " |")
+        print("|---|" + "---:|" * len(steps))
+        for r in rows:
+            at = {e["env_steps"]: e.get(metric) for e in r["evaluations"]}
+            print(f"| {r['label']} | " + " | ".join("-" if at.get(s) is None else f"{at[s]:.3f}" for s in steps) + " |")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
