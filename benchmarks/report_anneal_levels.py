@@ -13,22 +13,24 @@ Writes ``benchmarks/results/anneal_levels_humanoid.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
 
+from near.utils.logging import read_metrics
+
 
 def level_history(run_dir: str) -> dict:
     """Level changes ``[(level, sigma, env steps)]``, the final row, and the energy rise at the last level."""
-    path = os.path.join(run_dir, "metrics.jsonl")
-    with open(path) as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    rows = [r for r in rows if r.get("sigma_level") is not None]
+    columns = read_metrics(run_dir)
+    rows = [dict(zip(("sigma_level", "sigma", "energy", "env_steps"), values))
+            for values in zip(*(columns.get(k, []) for k in ("sigma_level", "sigma", "energy", "env_steps")))
+            if math.isfinite(values[0])]
     if not rows:
-        raise SystemExit(f"{path}: no sigma_level logged (not a NEAR run with annealing?)")
+        raise SystemExit(f"{run_dir}/metrics.jsonl: no sigma_level logged (not a NEAR run with annealing?)")
     changes = []
     for r in rows:
         if not changes or r["sigma_level"] != changes[-1][0]:

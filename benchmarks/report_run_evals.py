@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
 
+from near.utils.logging import read_metrics
+
 
 def evaluations(run_dir: str, after: int = 0) -> list[dict]:
     """``[{"env_steps": n, metric: value, ...}]`` of every periodic evaluation past ``after`` steps."""
-    path = os.path.join(run_dir, "metrics.jsonl")
-    with open(path) as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    out = [{"env_steps": int(r["env_steps"]), **{k[5:]: v for k, v in r.items() if k.startswith("eval/")}}
-           for r in rows if any(k.startswith("eval/") for k in r) and r["env_steps"] > after]
+    columns = read_metrics(run_dir)
+    evals = {k[5:]: v for k, v in columns.items() if k.startswith("eval/")}
+    out = [{"env_steps": int(steps), **{k: v[i] for k, v in evals.items() if math.isfinite(v[i])}}
+           for i, steps in enumerate(columns.get("env_steps", []))
+           if steps > after and any(math.isfinite(v[i]) for v in evals.values())]
     if not out:
-        raise SystemExit(f"{path}: no periodic evaluation after {after} env steps (train.eval_every=0?)")
+        raise SystemExit(f"{run_dir}/metrics.jsonl: no periodic evaluation after {after} env steps (train.eval_every=0?)")
     return out
 
 

@@ -52,9 +52,9 @@ MOTION_NAMES = ("walk", "turning_walk", "run", "turning_run", "crane_pose", "sin
 def expert_values_for(motion_path: str) -> tuple[str, dict] | None:
     """(motion name, expert values) for a motion file or set named like the original's
     (``amp_humanoid_walk.yaml``, ``walk.npy``); None for other motions or names."""
-    import os
+    from near.motion.motion_set import motion_name
 
-    stem = os.path.splitext(os.path.basename(str(motion_path)))[0].lower()
+    stem = motion_name(motion_path)
     names = [n for n in MOTION_NAMES if stem == n or stem.endswith("_" + n)]
     if not names:
         return None

@@ -21,9 +21,15 @@ import yaml
 
 from near.motion.skeleton import SkeletonMotion, fail, short
 
-__all__ = ["MotionEntry", "load_motion_file", "load_motions", "read_motion_set"]
+__all__ = ["MotionEntry", "load_motion_file", "load_motions", "motion_name", "read_motion_set"]
 
 _YAML = (".yaml", ".yml")
+
+
+def motion_name(path) -> str:
+    """The lower-case stem of a motion file or set (``amp_humanoid_spin_kick.yaml`` ->
+    ``amp_humanoid_spin_kick``): what the original's per-motion settings and expert values key on."""
+    return os.path.splitext(os.path.basename(str(path)))[0].lower()
 
 
 class MotionEntry(NamedTuple):

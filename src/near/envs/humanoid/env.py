@@ -30,7 +30,6 @@ step from a template, which keeps auto-reset selects and rollout buffers small.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 
 import jax
@@ -41,6 +40,7 @@ from flax import struct
 from near.envs.humanoid import model as hm
 from near.envs.humanoid.obs import OBS_DIM, observation
 from near.motion import library as ml
+from near.motion.motion_set import motion_name
 from near.utils import rotations as rot
 
 STATE_INITS = ("random", "start", "weighted_random", "default", "hybrid")
@@ -60,7 +60,7 @@ def reward_types_for(motion_path: str, original: bool = False) -> tuple[str, ...
     progress ("dist") besides "time". The original's mummy walk walked towards a flag pole; with "time"
     alone, standing still pays as much as walking, and its policy stood (issue #16: root speed ratio
     0.22 with "time", 1.07-1.24 with "time" and "dist")."""
-    name = os.path.splitext(os.path.basename(motion_path))[0].lower()
+    name = motion_name(motion_path)
     if any(m in name for m in _HEIGHT_MOTIONS):
         return ("time", "height")
     if ("mummy" in name and original) or "turning" in name or "single_cartwheel" in name:
@@ -80,7 +80,7 @@ def task_settings_for(motion_path: str) -> dict:
     """The original's task settings for a motion named like its files (``amp_humanoid_spin_kick.yaml``):
     keys of ``task`` (max_episode_steps, state_init) and their values; {} for the
     motions that ran the defaults. The config applies them where the user set no value."""
-    name = os.path.splitext(os.path.basename(str(motion_path)))[0].lower()
+    name = motion_name(motion_path)
     return next((dict(v) for k, v in _MOTION_TASK_SETTINGS.items() if k in name), {})
 
 
