@@ -7,12 +7,14 @@ moves on when it has risen by ``reward.anneal_threshold``, 2 %, since the level 
 
     python benchmarks/report_anneal_levels.py "walk (53 M)=RUN" "run (60 M)=RUN" ...
 
-Writes ``benchmarks/results/anneal_levels_humanoid.json`` and prints a table.
+Merges the runs into ``benchmarks/results/anneal_levels_humanoid.json`` (rows of earlier sessions, whose run
+folders may be gone, are kept; a row with the same label is replaced) and prints the table of them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -43,15 +45,25 @@ def level_history(run_dir: str) -> dict:
             "level_changes": changes, "energy_rise_at_last_level": final["energy"] / entered["energy"] - 1}
 
 
+def earlier_rows() -> list[dict]:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "anneal_levels_humanoid.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return json.load(fh)["results"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
     parser.add_argument("--device", default="", help="where the runs trained, stored with them")
     args = parser.parse_args()
-    rows = []
+    new = []
     for spec in args.runs:
         label, run_dir = spec.split("=", 1)
-        rows.append({"label": label, "trained_on": args.device, **level_history(run_dir)})
+        new.append({"label": label, "trained_on": args.device, **level_history(run_dir)})
+    labels = {r["label"] for r in new}
+    rows = [r for r in earlier_rows() if r["label"] not in labels] + new
     path = write_result("anneal_levels_humanoid", "NEAR's annealing: noise level over training", rows)
     print("| run | final level (sigma) | level at 10 M steps | entered at (M env steps) | batch energy rise at the last level |")
     print("|---|---:|---:|---|---:|")
