@@ -23,5 +23,5 @@ if [ "${PROFILE:-0}" = 1 ]; then
   bundle ${motion}_${seed}_profile profile
   deadline=$(left)
 fi
-BUNDLE=${motion}_${seed}_long ENERGY_ITERS=$energy_iters exec bash "$here/gpu_humanoid_queue.sh" "$deadline" \
+BUNDLE=${motion}_${seed}_long ENERGY_ITERS=$energy_iters exec bash "$here/gpu_queue.sh" "$deadline" \
     "$motion:$method:$seed" -- "$@"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Several humanoid or push-T trainings over consecutive warm device calls, one GPU, no minute left idle: each
+# call resumes the first unfinished training of the queue (run folders and energy models stay in
+# runs/device/ on the device), trains it until it reaches its budget or the call's deadline, and
+# when one finishes with time left starts the next. Every run folder touched in the call comes back
+# (without optimiser state; energy models without checkpoints) as $BUNDLE.tgz.partNN (default queue).
+#
+#   bash benchmarks/gpu_queue.sh DEADLINE_S MOTION:METHOD[:SEED] ... [-- overrides for all]
+#   e.g. bash benchmarks/gpu_queue.sh 580 run:NEAR punch:NEAR run:AMP
+#        bash benchmarks/gpu_queue.sh 580 pusht:PPO pusht:NEAR pusht:AMP
+#
+# MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
+# (the replay store without its images, 3 MB) at GPU scale: $PUSHT_SETTINGS (below) and then the
+# overrides. Push-T needs no MuJoCo: carry .whl_pusht (Hydra, OmegaConf, zarr, ...; ~11 MB) instead of .whl.
+# ENERGY_ITERS sets the energy model's iterations (default: the config's); RUN_NAME names the run
+# folder of a one-training queue (a variant with its own overrides; default MOTION_METHOD_SEED).
+# A NEAR training that reaches its budget is followed by benchmarks/inspect_energy_posture.py --policy
+# (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
+# BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
+# state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
+# DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 150 s of the call.
+set -u
+deadline=$1; shift
+queue=(); overrides=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--" ]; then shift; overrides=("$@"); break; fi
+  queue+=("$1"); shift
+done
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
+  R=${R:-/tmp/queue_dry}; OUT=${OUT:-/tmp/queue_dry_out}; mkdir -p "$R" "$OUT"
+  bundle() { echo "bundle $*"; }
+else
+  . "$(dirname "$0")/_device_setup.sh"
+  R=$PWD/runs/device; mkdir -p "$R"
+  export NEAR_XLA_CACHE=$PWD/runs/device/xla
+fi
+run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
+
+finished() {  # a run folder whose summary reached its config's total_env_steps
+  python3 - "$1" <<'EOF'
+import json, os, sys
+run = sys.argv[1]
+try:
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    import yaml
+    total = yaml.safe_load(open(os.path.join(run, "config.yaml")))["train"]["total_env_steps"]
+except (OSError, KeyError, ValueError):
+    sys.exit(1)
+sys.exit(0 if summary.get("env_steps", 0) >= total - 1 else 1)
+EOF
+}
+
+# push-T at GPU scale (issue #19): demonstration-state starts for half the episodes, the success bonus,
+# 4,096 envs with 4 minibatches per epoch as the CPU runs had, 500 M env steps, evaluation every 100
+# iterations (13 M steps)
+PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remaining train.num_envs=4096 \
+train.minibatch_size=32768 train.total_env_steps=500000000 train.eval_every=100}
+touched=()
+for spec in "${queue[@]}"; do
+  IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
+  [ "$motion" = punch ] && motion=single_left_punch
+  name=${RUN_NAME:-${motion}_${method}_$seed}; run_dir=$R/$name; energy=$R/energy_${motion}_$seed
+  if finished "$run_dir"; then echo "$name: done"; continue; fi
+  [ "$(left)" -gt 150 ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+  if [ "$motion" = pusht ]; then
+    task=pushT; [ "$method" = PPO ] || task=pushT$method
+    M=task.data=$PWD/.pusht/pusht_cchi_v7_replay.zarr; extra=($PUSHT_SETTINGS)
+  else
+    task=Humanoid$method; M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
+  fi
+  if [ "$method" = NEAR ]; then
+    if [ ! -f "$energy/summary.json" ]; then
+      t0=$(date +%s)
+      run python3 -m near.cli train-energy task="$task" "$M" seed="$seed" progress=False resume=True \
+          ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} out="$energy" > "$OUT/energy_$motion.log" 2>&1 \
+          || { tail -n 30 "$OUT/energy_$motion.log"; exit 1; }
+      echo "energy model: $(( $(date +%s) - t0 )) s wall"
+    fi
+    extra+=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
+  fi
+  resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
+  touched+=("$name")
+  # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50)
+  run python3 -m near.cli train task="$task" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
+      train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
+  tail -n 32 "$OUT/$name.log"
+  # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
+  if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 60 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+    run python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
+        --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
+  fi
+done
+[ ${#touched[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" $(printf '%s\n' "${touched[@]}" | sort -u)
+ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
