@@ -9,7 +9,11 @@ deterministic evaluation episodes (`near eval`'s, up to each episode's end) and 
     python benchmarks/inspect_joint_ranges.py --policy RUN --motion SET.yaml [--task HumanoidAMP] \
         [--episodes 16] [--name joint_ranges_walk_NEAR]
 
-Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute per policy).
+It also breaks the posture down per DOF (which joints make a crouch or a wrong arm pose): each DOF's
+mean angle, policy and clips, and the DOF's share of the joint-angle distance of the evaluation
+(the 1-D Wasserstein distance of its angle distribution), the DOFs that contribute most first.
+
+Writes benchmarks/results/<name>.json and prints two tables (CPU: about a minute per policy).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
 
 from near.cli import configure_jax
+from near.eval.gait import joint_angle_distance
 from near.motion import humanoid
 
 TOLERANCE = np.radians(0.5)
@@ -40,6 +45,15 @@ def outside_ranges(dof: np.ndarray) -> dict:
     out["any"] = {"share": float((excess.max(-1) > 0).mean()),
                   "p95_excess_deg": float(np.degrees(np.percentile(excess.max(-1), 95)))}
     return out
+
+
+def per_dof_posture(policy: np.ndarray, clips: np.ndarray) -> list[dict]:
+    """Per DOF: mean angle (deg) of policy and clips and the DOF's Wasserstein distance (rad); largest first."""
+    rows = [{"dof": name, "policy_mean_deg": float(np.degrees(policy[:, i].mean())),
+             "clips_mean_deg": float(np.degrees(clips[:, i].mean())),
+             "distance": joint_angle_distance(policy[:, i:i + 1], clips[:, i:i + 1])}
+            for i, name in enumerate(humanoid.DOF_NAMES)]
+    return sorted(rows, key=lambda r: -r["distance"])
 
 
 def clip_dofs(motion: str) -> np.ndarray:
@@ -72,15 +86,22 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="joint_ranges")
     args = parser.parse_args(argv)
     configure_jax()
-    rows = {"clips": outside_ranges(clip_dofs(args.motion)),
-            "policy": outside_ranges(policy_dofs(args.task, args.motion, args.policy, args.episodes, args.seed))}
-    path = write_result(args.name, "humanoid joints outside the original's per-axis ranges",
-                        [{"policy": args.policy, "motion": args.motion, "task": args.task, **rows}])
+    clips, policy = clip_dofs(args.motion), policy_dofs(args.task, args.motion, args.policy, args.episodes, args.seed)
+    rows = {"clips": outside_ranges(clips), "policy": outside_ranges(policy)}
+    posture = per_dof_posture(policy, clips)
+    path = write_result(args.name, "humanoid joints outside the original's per-axis ranges; posture per DOF",
+                        [{"policy": args.policy, "motion": args.motion, "task": args.task, **rows,
+                          "posture_per_dof": posture}])
     print("| joint group | clips: share outside | clips: p95 excess (deg) | policy: share outside | policy: p95 excess (deg) |")
     print("|---|---:|---:|---:|---:|")
     for name in rows["clips"]:
         c, p = rows["clips"][name], rows["policy"][name]
         print(f"| {name} | {c['share']:.3f} | {c['p95_excess_deg']:.1f} | {p['share']:.3f} | {p['p95_excess_deg']:.1f} |")
+    total = sum(r["distance"] for r in posture)
+    print("\n| DOF | mean angle, policy (deg) | mean angle, clips (deg) | share of the joint-angle distance |")
+    print("|---|---:|---:|---:|")
+    for r in posture[:10]:
+        print(f"| {r['dof']} | {r['policy_mean_deg']:.1f} | {r['clips_mean_deg']:.1f} | {100 * r['distance'] / total:.0f} % |")
     print(f"\nwrote {path}")
     return 0
 
