@@ -38,17 +38,19 @@ else
 fi
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
 
-finished() {  # a run folder whose summary reached its config's total_env_steps
+finished() {  # a run folder whose summary reached its budget: the whole iterations in total_env_steps
   python3 - "$1" <<'EOF'
 import json, os, sys
 run = sys.argv[1]
 try:
     summary = json.load(open(os.path.join(run, "summary.json")))
     import yaml
-    total = yaml.safe_load(open(os.path.join(run, "config.yaml")))["train"]["total_env_steps"]
-except (OSError, KeyError, ValueError):
+    train = yaml.safe_load(open(os.path.join(run, "config.yaml")))["train"]
+    batch = train["num_envs"] * train["horizon"]
+    budget = max(1, train["total_env_steps"] // batch) * batch  # as PPOConfig.num_iterations
+except (OSError, KeyError, ValueError, TypeError):
     sys.exit(1)
-sys.exit(0 if summary.get("env_steps", 0) >= total - 1 else 1)
+sys.exit(0 if summary.get("env_steps", 0) >= budget else 1)
 EOF
 }
 
