@@ -11,6 +11,11 @@ tanh((E - m) / 10) at a few noise levels (the reward gap, at a centre m halfway 
 With ``--policy RUN_DIR`` the pairs of that NEAR policy's own deterministic episodes (from the env's
 resets) join the table: where the clips' pairs outrank the policy's, the reward still asks for more
 than the policy does; where they do not, the energy cannot tell the policy's gait from the clips'.
+It also asks whether the energy pays the policy to stand up: the policy's own consecutive states with
+the knees straightened by ``--knee`` (never past straight) and the root raised by ``--drop``, against
+the same states as they were (second table: how often the straightened pair ranks higher, and the
+reward that straightening gains). A yes means the reward asks for the upright pose and PPO has not
+found it; a no means the energy does not see the crouch where the policy is.
 
     PYTHONPATH=src python benchmarks/inspect_energy_posture.py --energy RUN_DIR --motion SET.yaml [--pairs 4096]
         [--policy RUN_DIR]
@@ -68,9 +73,9 @@ def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.A
     return jax.jit(jax.vmap(one))(clips, times)
 
 
-def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int) -> list[np.ndarray]:
-    """Each of a trained policy's deterministic episodes from the env's resets, as its pairs
-    [s(t + 1), s(t)] up to its first termination (T_i, 210)."""
+def policy_episodes(cfg, env, run_dir: str, key, episodes: int, steps: int, record=("pair",)) -> list[dict]:
+    """Each of a trained policy's deterministic episodes from the env's resets, up to its first
+    termination: the recorded step infos (``pair``: [s(t + 1), s(t)], (T_i, 210); ``qpos``, ``qvel``)."""
     from near.envs.core import AutoReset
     from near.restore import load_policy
     from near.rl.evaluate import make_episode_runner
@@ -78,8 +83,32 @@ def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int)
 
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
     policy = lambda args, obs, _key: act(args[0], run_cfg.train, args[1], obs, env.action_dim)  # noqa: E731
-    out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=("pair",))((params, obs_stats), key)
-    return [out["pair"][:length, i] for i, length in enumerate(out["episode_length"])]
+    out = make_episode_runner(AutoReset(env), policy, episodes, steps, record=record)((params, obs_stats), key)
+    return [{name: out[name][:length, i] for name in record} for i, length in enumerate(out["episode_length"])]
+
+
+def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int) -> list[np.ndarray]:
+    """Each of a trained policy's deterministic episodes as its pairs [s(t + 1), s(t)] (T_i, 210)."""
+    return [e["pair"] for e in policy_episodes(cfg, env, run_dir, key, episodes, steps)]
+
+
+def straightened_pairs(env, qpos: np.ndarray, qvel: np.ndarray, knee: float, drop: float) -> dict[str, jax.Array]:
+    """Pairs of consecutive policy states (qpos, qvel: (T, ...)) as they were and with the knees
+    straightened by ``knee`` rad (not past straight) and the root raised by ``drop`` m, through the
+    simulator's kinematics: ``{"policy": (T - 1, 210), "straightened": (T - 1, 210)}``."""
+    knees = np.flatnonzero(np.asarray(env.layout.hinge_range[:, 0]) >= 0)  # the knees bend one way only
+    knee_qpos = jnp.asarray(np.asarray(env.layout.hinge_qpos)[knees])
+
+    def obs(q, v, straighten):
+        if straighten:
+            q = q.at[knee_qpos].set(jnp.maximum(q[knee_qpos] - knee, 0.0)).at[2].add(drop)
+        return env._observe(env._kinematics(q, v))
+
+    def both(q, v):
+        return obs(q, v, False), obs(q, v, True)
+
+    plain, straight = jax.jit(jax.vmap(both))(jnp.asarray(qpos), jnp.asarray(qvel))
+    return {"policy": make_pair(env, plain[:-1], plain[1:]), "straightened": make_pair(env, straight[:-1], straight[1:])}
 
 
 def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
@@ -109,6 +138,17 @@ def main(argv=None) -> int:
         pairs["policy"] = policy_pairs(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 1), args.pairs)
     sigmas = np.asarray(model.sigmas)
     g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
+    upright = []
+    if args.policy:  # does the energy pay the policy to straighten up where it is?
+        episodes = policy_episodes(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 2), 16, 256, ("qpos", "qvel"))
+        both = [straightened_pairs(env, e["qpos"], e["qvel"], args.knee, args.drop) for e in episodes if len(e["qpos"]) > 1]
+        g_policy, g_straight = (np.concatenate([np.asarray(model.energy(b[k], 0)) * sigmas[0] for b in both])
+                                for k in ("policy", "straightened"))
+        gain = g_straight - g_policy
+        upright.append({"pairs": "policy, knees straightened", "n": int(len(gain)), "g_mean": float(g_straight.mean()),
+                        "g_policy_mean": float(g_policy.mean()), "ranks_above_policy": float(np.mean(gain > 0)),
+                        **{f"reward_gain_level_{lv}": float(np.mean(2 * np.tanh(gain / (2 * 10 * sigmas[lv]))))
+                           for lv in LEVELS}})
     rows = []
     for kind, values in g.items():
         row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std())}
@@ -127,9 +167,15 @@ def main(argv=None) -> int:
     for r in rows:
         gaps = " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" if f"reward_gap_level_{lv}" in r else "" for lv in LEVELS)
         print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
+    for r in upright:
+        print(f"\nThe policy's own states straightened (knees -{args.knee} rad, root +{args.drop} m), {r['n']} pairs of 16 "
+              f"episodes: g {r['g_mean']:.1f} against {r['g_policy_mean']:.1f} as they were; ranks higher "
+              f"{r['ranks_above_policy']:.3f}; reward gained by straightening: "
+              + ", ".join(f"level {lv} {r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS))
     path = write_result(args.out, "inspect_energy_posture",
                         [{"energy": args.energy, "motion": os.path.basename(args.motion), "knee": args.knee,
-                          "drop": args.drop, "policy": args.policy, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
+                          "drop": args.drop, "policy": args.policy, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}]
+                        + rows + upright)
     print(path)
     return 0
 

@@ -287,6 +287,7 @@ class HumanoidEnv:
             "nonfinite": ~finite,
             "body_pos": new.body_pos,
             "qpos": new.qpos,
+            "qvel": new.qvel,
         }
         return new, self.policy_obs(new), reward, done, info
 
