@@ -15,6 +15,11 @@ _CACHE = os.environ.get("NEAR_TEST_XLA_CACHE") or os.path.join(tempfile.gettempd
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 jax.config.update("jax_default_matmul_precision", "highest")
+# The tests that call near.cli.main in-process (configure_jax) and the `near` subprocesses use the same
+# cache, not the user's ~/.cache/near/xla: otherwise a worker switched to the home cache at its first
+# main() call, so a run's time depended on what earlier runs had left there (test_pusht_tasks.py alone:
+# 95 s of CPU with an empty home cache, 59 s with a warm one, measured) and the two caches shared nothing.
+os.environ["NEAR_XLA_CACHE"] = _CACHE
 
 # pytest -q runs the files on two workers (pyproject: -n auto --dist loadfile). The slowest files go
 # first (measured, README "Tests and benchmarks") and a worker takes its next file only when it is on
@@ -45,20 +50,11 @@ def pytest_xdist_make_scheduler(config, log):
     return OneFileAhead(config, log)
 
 
-# Files whose tiny runs mostly compile (the MuJoCo and push-T physics: 20-60 s a program on two cores):
-# XLA's optimisation passes cost them more than they save (measured per file; test_pusht_tasks.py does
-# the same). test_pipeline.py and test_reliability_training.py, whose maze trainings run longest, too:
-# with the classic emitters above, the two files took 154 s of CPU instead of 213 (measured, 2026-12-01).
-CHEAP_COMPILES = ("test_humanoid_env.py", "test_humanoid_train.py", "test_humanoid_tracking.py", "test_pusht_env.py",
-                  "test_experiment.py", "test_cem.py", "test_energy.py", "test_pipeline.py", "test_reliability_training.py")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cheap_compiles(request):
-    if request.path.name not in CHEAP_COMPILES:
-        yield
-        return
-    old = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", old)
+# XLA's LLVM optimisation passes (jax_disable_most_optimizations: backend optimisation level 0; the
+# HLO passes are the same) cost the tests' tiny runs more than they save: the MuJoCo and push-T physics
+# compile for 20-60 s a program on two cores, and the maze files too (measured per file, cold cache, CPU
+# seconds with / without: test_cpu_lapack.py 26 / 40, test_amp.py 12 / 16, test_maze_env.py 13 / 17,
+# test_motion_library.py 9 / 12, test_metrics.py 7 / 8, the 13 small files together 33 / 34). Every file
+# compiles so, and the tests' subprocesses too (the environment variable).
+os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+jax.config.update("jax_disable_most_optimizations", True)

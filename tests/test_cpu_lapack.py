@@ -28,6 +28,9 @@ if len(cpus) > 2:
 
 
 def run_child(code: str, timeout: float) -> str:
+    # compiled with jax_disable_most_optimizations (conftest's JAX_DISABLE_MOST_OPTIMIZATIONS: 9 s of CPU less
+    # for the humanoid's program); the LAPACK calls and their concurrency are the same, and without the fix
+    # (cpu_lapack.install skipped) the humanoid's program still hung, 2 times in 2 (2026-12-02)
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     if jax.config.jax_compilation_cache_dir:  # conftest's cache: a rerun skips the humanoid's compile
         env["JAX_COMPILATION_CACHE_DIR"] = jax.config.jax_compilation_cache_dir

@@ -55,6 +55,28 @@ def step(env):
     return jax.jit(env.step)
 
 
+# Programs the tests below share, traced and compiled once per env (MuJoCo's kinematics: ~2 s each)
+_JITTED = {}
+_CLIP_BATCH = 5  # clip states come in batches of 2 to 5: each is padded to 5, so that one program serves all
+
+
+def _state_from_pose(env):
+    return _JITTED.setdefault((id(env), "state_from_pose"), jax.jit(env.state_from_pose))
+
+
+def _clip_states(env, clips, times):
+    """``(motion_state(env.library, clips, times), vmap(env.state_from_motion) of it)``."""
+    def both(clips, times):
+        m = motion_state(env.library, clips, times)
+        return m, jax.vmap(env.state_from_motion)(m)
+
+    key = (id(env), "clip_states")
+    program = _JITTED[key] = _JITTED.get(key) or jax.jit(both)
+    n = len(clips)
+    pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], _CLIP_BATCH - n, 0)])  # noqa: E731
+    return jax.tree.map(lambda x: x[:n], program(pad(clips), pad(times)))
+
+
 def test_model_matches_the_spec(env):
     m = env.mj_model
     assert (m.nbody, m.nv, m.nq) == (16, 6 + 28, 7 + 8 * 4 + 4)
@@ -115,8 +137,7 @@ def test_pose_from_clip_gives_the_clip_body_positions(env):
     """qpos built from a clip frame -> MuJoCo forward kinematics = the clip's own FK (within 1 cm)."""
     clips = jnp.array([0, 1, 0, 1, 0])
     times = jnp.array([0.0, 0.37, 0.9, 1.41, 2.0])
-    m = jax.jit(motion_state)(env.library, clips, times)
-    state = jax.jit(jax.vmap(env.state_from_motion))(m)
+    m, state = _clip_states(env, clips, times)
     err = np.abs(np.asarray(state.body_pos - m.body_pos)).max()
     assert err < 0.01, err
     assert err < 1e-3  # the clip lerps positions between frames, MuJoCo places FK of the slerped rotations
@@ -125,11 +146,10 @@ def test_pose_from_clip_gives_the_clip_body_positions(env):
 def test_observation_of_clip_equals_env_after_reset(env):
     clips, times = jnp.array([1, 0, 1]), jnp.array([0.2, 1.0, 1.9])
     expected = jax.jit(env.reference_state)(clips, times)
-    state = jax.jit(jax.vmap(env.state_from_motion))(jax.jit(motion_state)(env.library, clips, times))
+    m, state = _clip_states(env, clips, times)
     assert expected.shape == (3, 105)
     np.testing.assert_allclose(np.asarray(state.obs), np.asarray(expected), atol=1e-4)
     # spot checks of the layout (spec §5.5): root height first, 28 DOF velocities at 65-92
-    m = jax.jit(motion_state)(env.library, clips, times)
     np.testing.assert_allclose(np.asarray(expected[:, 0]), np.asarray(m.root_pos[:, 2]), atol=1e-6)
     np.testing.assert_allclose(np.asarray(expected[:, 65:93]), np.asarray(m.dof_vel), atol=1e-6)
 
@@ -137,8 +157,8 @@ def test_observation_of_clip_equals_env_after_reset(env):
 def test_demo_pairs_and_rollout_pairs_share_order_and_features(env):
     """A demo pair is exactly the pair AutoReset would emit for the transition s(t - dt) -> s(t)."""
     clips, times = jnp.array([0, 1]), jnp.array([0.8, 1.5])
-    before = jax.jit(jax.vmap(env.state_from_motion))(jax.jit(motion_state)(env.library, clips, times - env.control_dt))
-    after = jax.jit(jax.vmap(env.state_from_motion))(jax.jit(motion_state)(env.library, clips, times))
+    _, before = _clip_states(env, clips, times - env.control_dt)
+    _, after = _clip_states(env, clips, times)
     rollout_pair = make_pair(env, env.pair_state(before), env.pair_state(after))
     demo_pair = jax.jit(env.reference_pair)(clips, times)
     np.testing.assert_allclose(np.asarray(demo_pair), np.asarray(rollout_pair), atol=1e-4)
@@ -157,8 +177,8 @@ def _hold_pose_action(env):
 
 def test_pd_held_standing_pose_stays_up_for_two_seconds(env, step):
     z3 = jnp.zeros(3)
-    state = jax.jit(env.state_from_pose)(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3, z3,
-                                jnp.zeros(28))
+    state = _state_from_pose(env)(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3, z3,
+                                  jnp.zeros(28))
     action = _hold_pose_action(env)
     for _ in range(60):  # 60 control steps = 2 s
         state, _, reward, done, info = step(state, action)
@@ -188,7 +208,7 @@ def test_reference_state_resets_do_not_explode(env):
 def test_lying_on_the_floor_terminates_and_nan_is_caught(env, step):
     lying = jnp.array([np.cos(np.pi / 4), 0.0, np.sin(np.pi / 4), 0.0])  # pitched 90 deg: lying on its back
     z3 = jnp.zeros(3)
-    state = jax.jit(env.state_from_pose)(jnp.array([0.0, 0.0, 0.06]), lying, jnp.zeros(28), z3, z3, jnp.zeros(28))
+    state = _state_from_pose(env)(jnp.array([0.0, 0.0, 0.06]), lying, jnp.zeros(28), z3, z3, jnp.zeros(28))
     state = state.replace(step=jnp.array(5, jnp.int32))
     _, _, _, done, info = step(state, jnp.zeros(28))
     assert bool(done) and bool(info["fallen"]) and not bool(info["truncated"])
@@ -196,8 +216,8 @@ def test_lying_on_the_floor_terminates_and_nan_is_caught(env, step):
     _, _, _, done0, info0 = step(state.replace(step=jnp.array(0, jnp.int32)), jnp.zeros(28))
     assert not bool(info0["fallen"])
     # a non-finite state ends the episode and hands back the last finite observation
-    upright = jax.jit(env.state_from_pose)(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3, z3,
-                                  jnp.zeros(28))
+    upright = _state_from_pose(env)(jnp.array([0.0, 0.0, 0.89]), jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.zeros(28), z3,
+                                    z3, jnp.zeros(28))
     bad = upright.replace(qvel=upright.qvel.at[10].set(jnp.nan))
     new, obs, reward, done, info = step(bad, jnp.zeros(28))
     assert bool(done) and bool(info["nonfinite"]) and bool(jnp.isfinite(obs).all())
