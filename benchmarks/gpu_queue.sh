@@ -15,6 +15,10 @@
 # overrides. Push-T needs no MuJoCo: carry .whl_pusht (Hydra, OmegaConf, zarr, ...; ~11 MB) instead of .whl.
 # ENERGY_ITERS sets the energy model's iterations (default: the config's); RUN_NAME names the run
 # folder of a one-training queue (a variant with its own overrides; default MOTION_METHOD_SEED).
+# Variants in one queue: MOTION:METHOD[:SEED]/NAME trains in runs/device/NAME with the overrides in
+# $OVERRIDES_NAME after the common ones (NAME: letters, digits, _), e.g.
+#   OVERRIDES_run_s15="reward.sigma_level=15" OVERRIDES_run_p005="reward.anneal_threshold=0.005" \
+#     bash benchmarks/gpu_queue.sh 585 run:NEAR/run_s15 run:NEAR/run_p005
 # A NEAR training that reaches its budget is followed by benchmarks/inspect_energy_posture.py --policy
 # (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
@@ -61,9 +65,12 @@ PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remai
 train.minibatch_size=32768 train.total_env_steps=500000000 train.eval_every=100}
 touched=()
 for spec in "${queue[@]}"; do
+  variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
   IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
   [ "$motion" = punch ] && motion=single_left_punch
-  name=${RUN_NAME:-${motion}_${method}_$seed}; run_dir=$R/$name; energy=$R/energy_${motion}_$seed
+  name=${RUN_NAME:-${motion}_${method}_$seed}; [ -n "$variant" ] && name=$variant
+  run_dir=$R/$name; energy=$R/energy_${motion}_$seed
+  var=OVERRIDES_$variant; own=(); [ -n "$variant" ] && own=(${!var:-})
   if finished "$run_dir"; then echo "$name: done"; continue; fi
   [ "$(left)" -gt 150 ] || { echo "$name: left for the next call ($(left) s left)"; break; }
   if [ "$motion" = pusht ]; then
@@ -86,7 +93,7 @@ for spec in "${queue[@]}"; do
   touched+=("$name")
   # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50)
   run python3 -m near.cli train task="$task" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
-      train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" "${overrides[@]}" > "$OUT/$name.log" 2>&1
+      train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" "${overrides[@]}" "${own[@]}" > "$OUT/$name.log" 2>&1
   tail -n 32 "$OUT/$name.log"
   # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
   if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 60 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
