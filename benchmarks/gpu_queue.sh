@@ -66,6 +66,7 @@ train.minibatch_size=32768 train.total_env_steps=500000000 train.eval_every=100}
 touched=()
 for spec in "${queue[@]}"; do
   variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
+  [[ -z "$variant" || "$variant" =~ ^[A-Za-z0-9_]+$ ]] || { echo "gpu_queue: variant name '$variant' in '$spec/$variant' must be letters, digits and _ (it names \$OVERRIDES_$variant)"; exit 2; }
   IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
   [ "$motion" = punch ] && motion=single_left_punch
   name=${RUN_NAME:-${motion}_${method}_$seed}; [ -n "$variant" ] && name=$variant
