@@ -292,3 +292,49 @@ def test_dedupe_keeps_stored_velocities_of_clips_without_tpose():
 def test_clean_clips_are_untouched():
     clean = smooth_clip(n=10)
     assert ml.clean_clip(clean, drop_tpose_frame=True, dedupe_frames=True) is clean
+
+
+# --------------------------------------------------------------------------------------------------
+# floating clips (run set: amp_cmu_09_10 stands on the floor for one frame, then floats 1.06 m higher)
+
+
+def _lowest_points(lib: ml.MotionLibrary, clip: int) -> np.ndarray:
+    start, n = int(lib.clip_start[clip]), int(lib.clip_frames[clip])
+    return np.asarray(lib.body_pos)[start:start + n, :, 2].min(axis=-1)
+
+
+def floating_clip(n=30, lift=1.06) -> SkeletonMotion:
+    """smooth_clip with every frame but the first lifted by ``lift`` m (the broken run clip's shape)."""
+    clip = smooth_clip(n=n, fps=30.0, seed=1)
+    root = clip.root_pos.copy()
+    root[1:, 2] += lift
+    return SkeletonMotion(SK, clip.local_rot, root, clip.fps, source="floating")
+
+
+def test_a_floating_clip_loses_its_jump_and_is_lowered_onto_the_floor():
+    clip = floating_clip()
+    with pytest.warns(UserWarning, match="floating: dropped 1 end frame.*lowered by"):
+        lib = ml.build_library([clip])
+    assert int(lib.clip_frames[0]) == clip.num_frames - 1
+    lowest = _lowest_points(lib, 0)
+    assert abs(lowest.min()) < 1e-3 and lowest.max() < 0.5  # it touches the floor and no frame floats
+    root = np.asarray(lib.root_pos)
+    assert np.linalg.norm(np.diff(root, axis=0), axis=-1).max() * 30.0 < ml.TELEPORT_SPEED
+    assert np.abs(np.asarray(lib.root_vel)[:, 2]).max() < 2.0  # velocities recomputed without the jump
+    # the original's data: the option off keeps the clip as it is
+    kept = ml.build_library([clip], ground_floating_clips=False)
+    assert int(kept.clip_frames[0]) == clip.num_frames
+    assert _lowest_points(kept, 0)[1:].min() > 1.0
+
+
+def test_clips_on_the_floor_and_jumps_are_left_alone(recwarn):
+    walking = smooth_clip(n=30, fps=30.0, seed=2)
+    jumping = smooth_clip(n=30, fps=30.0, seed=3)
+    root = jumping.root_pos.copy()
+    root[10:18, 2] += 0.5 * np.sin(np.linspace(0.0, np.pi, 8))  # a jump: 8 of 30 frames in the air
+    jumping = SkeletonMotion(SK, jumping.local_rot, root, jumping.fps, source="jumping")
+    lib = ml.build_library([walking, jumping])
+    off = ml.build_library([walking, jumping], ground_floating_clips=False)
+    assert not [w for w in recwarn.list if issubclass(w.category, UserWarning)]
+    np.testing.assert_array_equal(np.asarray(lib.root_pos), np.asarray(off.root_pos))
+    np.testing.assert_array_equal(np.asarray(lib.clip_frames), np.asarray(off.clip_frames))

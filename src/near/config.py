@@ -73,6 +73,7 @@ class TaskConfig:
     num_demo_pairs: int = 200_000  # expert pairs drawn from the motion library for the energy model / AMP
     drop_tpose_frame: bool = True  # motion library options, see near.motion.library
     dedupe_frames: bool = True
+    ground_floating_clips: bool = True  # drop end frames that jump, lower a clip that floats (run: amp_cmu_09_10)
     physics: PhysicsOptions = field(default_factory=lambda: PhysicsOptions())
 
 

@@ -51,7 +51,7 @@ def make_humanoid_env(cfg: Config):
     if not cfg.motion:
         raise ConfigError(f"task {t.name} imitates motion clips: {MOTION_HELP}")
     library = load_library(os.path.expanduser(cfg.motion), drop_tpose_frame=t.drop_tpose_frame,
-                           dedupe_frames=t.dedupe_frames)
+                           dedupe_frames=t.dedupe_frames, ground_floating_clips=t.ground_floating_clips)
     try:
         env_cfg = HumanoidConfig(
             episode_length=t.max_episode_steps, termination_height=t.termination_height,

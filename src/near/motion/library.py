@@ -26,7 +26,19 @@ benchmarks/results/motions_humanoid.json):
   frames, the same mean |DOF velocity| (0.875 vs 0.878 rad/s on walk). Velocities: see
   :func:`clean_clip`. Clips without the pattern (DeepMimic, tai chi) stay as they are.
 
-Set both to False to reproduce the original's data exactly.
+* ``ground_floating_clips`` (default True). One clip of the run set, ``amp_cmu_09_10.npy``, floats:
+  its first real frame stands on the floor (lowest body point 5 cm) and every later one is 1.06 m
+  higher (lowest point 1.03-1.18 m), so its root moves 55 m/s between the two. A reset there starts the
+  character a metre up, or at the first frame with an upward root velocity of ~30 m/s that throws it
+  15 m high within 20 steps (a vmapped reset at every 1/30 s of the run set under small random actions,
+  2026-12-02); 1 in 26 evaluation episodes of the run starts there. No other clip of the six sets
+  floats or jumps (every root moves < 12 m/s between frames; the lowest point's median is under 5 cm).
+  The option drops the frames at a clip's ends whose root jumps faster than 15 m/s to the next, and
+  lowers a clip whose lowest body point is more than 30 cm above the floor in 90 % of its frames so
+  that its lowest point touches the floor; it warns once per repaired clip. Jumps, flight phases and
+  the clips' usual 2 cm of float stay as they are.
+
+Set all three to False to reproduce the original's data exactly.
 
 Times and the t < 0 quirk: :func:`motion_state` clamps t to [0, L] by default, so the earlier
 state of a demo pair [s(t), s(t - dt)] drawn at t < dt is the clip's first frame. The original
@@ -61,6 +73,7 @@ __all__ = [
     "build_library",
     "clean_clip",
     "duplicate_pairs",
+    "ground_repair",
     "has_duplicate_frames",
     "has_tpose_frame",
     "load_library",
@@ -71,6 +84,9 @@ __all__ = [
 
 DROP_TPOSE_FRAME = True
 DEDUPE_FRAMES = True
+GROUND_FLOATING_CLIPS = True
+TELEPORT_SPEED = 15.0  # m/s: faster than any human root moves between two frames
+FLOAT_HEIGHT = 0.3  # m: a clip floats when its lowest body point is higher than this in 90 % of its frames
 TIME_MODES = ("random", "start", "weighted_random")
 _SIGMA_SECONDS = 2.0 / 60.0  # poselib smooths velocities over 2 frames of its 60 fps clips
 
@@ -161,7 +177,29 @@ def has_duplicate_frames(clip: SkeletonMotion, min_fraction: float = 0.9, min_pa
     return any(dup[p::2].size >= min_pairs and dup[p::2].mean() >= min_fraction for p in (0, 1))
 
 
-def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: bool) -> SkeletonMotion:
+def ground_repair(clip: SkeletonMotion, keep: np.ndarray, fps: float) -> tuple[np.ndarray, float, str]:
+    """The frames of ``keep`` to keep and the height (m) to lower the clip by, so that it neither jumps
+    at its ends nor floats (``ground_floating_clips``), and a note saying what changed ('' if nothing)."""
+    root = clip.root_pos[keep]
+    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps  # (n - 1,) root speed between frames
+    first, last = 0, len(keep)
+    while last - first > 2 and speed[first] > TELEPORT_SPEED:
+        first += 1
+    while last - first > 2 and speed[last - 2] > TELEPORT_SPEED:
+        last -= 1
+    notes = [f"dropped {first + len(keep) - last} end frame(s) whose root jumps > {TELEPORT_SPEED:.0f} m/s"] \
+        if (first, last) != (0, len(keep)) else []
+    keep = keep[first:last]
+    body_pos, _ = forward_kinematics(clip.skeleton, clip.local_rot[keep], clip.root_pos[keep])
+    lowest = body_pos[..., 2].min(axis=-1)
+    drop = float(lowest.min()) if np.percentile(lowest, 10) > FLOAT_HEIGHT else 0.0
+    if drop:
+        notes.append(f"lowered by {drop:.2f} m: its lowest body point was above {FLOAT_HEIGHT:.2f} m in 90 % of its frames")
+    return keep, drop, "; ".join(notes)
+
+
+def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: bool,
+               ground_floating_clips: bool = False) -> SkeletonMotion:
     """Apply the data-quality options to one clip.
 
     Velocities: the stored ones at the kept frames (trimmed clips such as the spin kick were smoothed
@@ -176,10 +214,21 @@ def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: b
         keep = keep[1:]
     if dedupe_frames and has_duplicate_frames(clip) and len(keep) > 2:
         keep, fps = keep[::2], fps / 2  # one frame of each pair: any phase keeps a uniform 1/30 s grid
-    if len(keep) == clip.num_frames:
+    drop, note = 0.0, ""
+    if ground_floating_clips and len(keep) > 2:
+        trimmed, drop, note = ground_repair(clip, keep, fps)
+        if note:
+            import warnings
+
+            warnings.warn(f"{clip.source}: {note} (task.ground_floating_clips=false keeps it as it is)", stacklevel=2)
+        jumped, keep = len(trimmed) != len(keep), trimmed
+    else:
+        jumped = False
+    if len(keep) == clip.num_frames and not drop:
         return clip
-    local_rot, root_pos = clip.local_rot[keep], clip.root_pos[keep]
-    if tpose or clip.global_velocity is None or clip.global_angular_velocity is None:
+    local_rot, root_pos = clip.local_rot[keep], clip.root_pos[keep] - np.array([0.0, 0.0, drop], clip.root_pos.dtype)
+    # a dropped jump contaminates the stored (smoothed) velocities as a dropped T-pose does
+    if tpose or jumped or clip.global_velocity is None or clip.global_angular_velocity is None:
         lin, ang = compute_velocities(clip.skeleton, local_rot, root_pos, fps, sigma=_SIGMA_SECONDS * fps)
     else:
         lin, ang = clip.global_velocity[keep], clip.global_angular_velocity[keep]
@@ -196,6 +245,7 @@ def build_library(
     *,
     drop_tpose_frame: bool = DROP_TPOSE_FRAME,
     dedupe_frames: bool = DEDUPE_FRAMES,
+    ground_floating_clips: bool = GROUND_FLOATING_CLIPS,
 ) -> MotionLibrary:
     """Concatenate clips of the AMP humanoid into a MotionLibrary. ``probs``: per-clip sampling
     weights (>= 0, normalised here; default uniform over clips)."""
@@ -211,7 +261,8 @@ def build_library(
     for clip in clips:
         if not clip.skeleton.same_as(amp):
             raise fail(clip.source, f"skeleton {clip.skeleton.names} does not match the AMP humanoid's")
-        clip = clean_clip(clip, drop_tpose_frame=drop_tpose_frame, dedupe_frames=dedupe_frames)
+        clip = clean_clip(clip, drop_tpose_frame=drop_tpose_frame, dedupe_frames=dedupe_frames,
+                          ground_floating_clips=ground_floating_clips)
         lin, ang = velocities(clip)
         body_pos, _ = forward_kinematics(amp, clip.local_rot, clip.root_pos)
         parts["root_pos"].append(clip.root_pos)
