@@ -338,3 +338,15 @@ def test_clips_on_the_floor_and_jumps_are_left_alone(recwarn):
     assert not [w for w in recwarn.list if issubclass(w.category, UserWarning)]
     np.testing.assert_array_equal(np.asarray(lib.root_pos), np.asarray(off.root_pos))
     np.testing.assert_array_equal(np.asarray(lib.clip_frames), np.asarray(off.clip_frames))
+
+
+def test_motion_list_says_what_loading_repairs(tmp_path, capsys):
+    from near import cli
+
+    save_poselib(tmp_path / "floating.npy", floating_clip())
+    save_poselib(tmp_path / "walking.npy", smooth_clip(n=30, fps=30.0, seed=2))
+    (tmp_path / "set.yaml").write_text("motions:\n- file: floating.npy\n  weight: 1.0\n- file: walking.npy\n  weight: 1.0\n")
+    assert cli.main(["motion", "list", str(tmp_path / "set.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "repaired on loading" in out and "dropped 1 end" in out
+    assert out.count("lowered") == 1  # the clip on the floor has nothing to repair

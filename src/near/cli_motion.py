@@ -14,7 +14,7 @@ USAGE = """usage: near motion COMMAND ...
                          play a clip kinematically to mp4. FILE: a humanoid clip (.npy, DeepMimic .txt),
                          a motion-set .yaml (pick with clip=), or a source motion (.bvh, other skeletons'
                          .npy): drawn as a stick figure, with --retargeted beside its retargeted humanoid
-  list FILE.yaml           clips of a motion set (or one clip): frames, duration, fps, weight
+  list FILE.yaml           clips of a motion set (or one clip): frames, duration, fps, weight, repairs
   yaml DIR [out=DIR/motions.yaml] [check=true]
                          a motion-set yaml listing every .npy / .txt clip under DIR with weight 1.0
   import FILE [out=FILE.npy] [units=auto|m|cm|mm|inch|cmu] [up=y|z] [fps=N]
@@ -172,6 +172,19 @@ def cmd_view(args: list[str]) -> int:
     return 0
 
 
+def _loading_repairs(clip) -> str:
+    """What the motion library's default cleaning repairs in a clip (a clip that jumps or floats), or ''."""
+    import warnings
+
+    from near.motion import library as ml
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ml.clean_clip(clip, drop_tpose_frame=ml.DROP_TPOSE_FRAME, dedupe_frames=ml.DEDUPE_FRAMES,
+                      ground_floating_clips=ml.GROUND_FLOATING_CLIPS)
+    return "; ".join(str(w.message).split(": ", 1)[-1].split(" (task.")[0] for w in caught)
+
+
 def cmd_list(args: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -188,8 +201,8 @@ def cmd_list(args: list[str]) -> int:
     total_w = sum(e.weight for e in entries)
     folder = os.path.dirname(os.path.abspath(path))
     table = Table(title=f"{path}: {len(entries)} clips")
-    for col in ("#", "clip", "frames", "duration (s)", "fps", "weight", "p"):
-        table.add_column(col, justify="left" if col == "clip" else "right")
+    for col in ("#", "clip", "frames", "duration (s)", "fps", "weight", "p", "repaired on loading"):
+        table.add_column(col, justify="left" if col in ("clip", "repaired on loading") else "right")
     frames = seconds = 0.0
     for k, e in enumerate(entries):
         clip = load_motion_file(e.path)
@@ -197,9 +210,9 @@ def cmd_list(args: list[str]) -> int:
         seconds += clip.length
         name = os.path.relpath(e.path, folder)
         table.add_row(str(k), name, str(clip.num_frames), f"{clip.length:.2f}", f"{clip.fps:g}", f"{e.weight:g}",
-                      f"{e.weight / total_w:.3f}")
+                      f"{e.weight / total_w:.3f}", _loading_repairs(clip))
     table.add_section()
-    table.add_row("", "total", f"{frames:.0f}", f"{seconds:.2f}", "", f"{total_w:g}", "1.000")
+    table.add_row("", "total", f"{frames:.0f}", f"{seconds:.2f}", "", f"{total_w:g}", "1.000", "")
     Console(width=max(100, Console().width)).print(table)
     return 0
 
