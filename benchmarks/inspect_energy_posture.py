@@ -43,14 +43,18 @@ from near.motion import library as ml
 LEVELS = (0, 4, 10, 15, 20)
 
 
+def knee_hinges(env) -> np.ndarray:
+    """Indices of the knees among the env's hinges (the only hinges that bend one way only)."""
+    return np.flatnonzero(np.asarray(env.layout.hinge_range[:, 0]) >= 0)
+
+
 def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.Array]:
     """Expert pairs and their crouched, lowered and frozen copies, (n, 210) each."""
     lib, dt = env.library, env.control_dt
     k_clip, k_time = jax.random.split(key)
     clips = ml.sample_clips(lib, k_clip, n)
     times = dt + jax.random.uniform(k_time, (n,)) * (lib.clip_length[clips] - dt)
-    knees = np.flatnonzero(np.asarray(env.layout.hinge_range[:, 0]) >= 0)  # the knees bend one way only
-    knee_dofs = jnp.asarray(np.asarray(env.layout.hinge_dof)[knees])
+    knee_dofs = jnp.asarray(np.asarray(env.layout.hinge_dof)[knee_hinges(env)])
 
     def obs(m, knee_bend, root_drop, frozen):
         dof = m.dof_pos.at[knee_dofs].add(knee_bend)
@@ -92,29 +96,27 @@ def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int)
     return [e["pair"] for e in policy_episodes(cfg, env, run_dir, key, episodes, steps)]
 
 
-def straightened_pairs(env, qpos: np.ndarray, qvel: np.ndarray, knee: float, drop: float) -> dict[str, jax.Array]:
-    """Pairs of consecutive policy states (qpos, qvel: (T, ...)) as they were and with the knees
+def straightened_pairs(env, episodes: list[dict], knee: float, drop: float) -> dict[str, np.ndarray]:
+    """Pairs of consecutive states of each episode (its ``qpos``, ``qvel``) as they were and with the knees
     straightened by ``knee`` rad (not past straight) and the root raised by ``drop`` m, through the
-    simulator's kinematics: ``{"policy": (T - 1, 210), "straightened": (T - 1, 210)}``."""
-    knees = np.flatnonzero(np.asarray(env.layout.hinge_range[:, 0]) >= 0)  # the knees bend one way only
-    knee_qpos = jnp.asarray(np.asarray(env.layout.hinge_qpos)[knees])
-
-    def obs(q, v, straighten):
-        if straighten:
-            q = q.at[knee_qpos].set(jnp.maximum(q[knee_qpos] - knee, 0.0)).at[2].add(drop)
-        return env._observe(env._kinematics(q, v))
+    simulator's kinematics, all episodes in one compiled call: ``{"policy": (P, 210), "straightened": (P, 210)}``."""
+    knee_qpos = jnp.asarray(np.asarray(env.layout.hinge_qpos)[knee_hinges(env)])
 
     def both(q, v):
-        return obs(q, v, False), obs(q, v, True)
+        straight = q.at[knee_qpos].set(jnp.maximum(q[knee_qpos] - knee, 0.0)).at[2].add(drop)
+        return env._observe(env._kinematics(q, v)), env._observe(env._kinematics(straight, v))
 
-    plain, straight = jax.jit(jax.vmap(both))(jnp.asarray(qpos), jnp.asarray(qvel))
-    return {"policy": make_pair(env, plain[:-1], plain[1:]), "straightened": make_pair(env, straight[:-1], straight[1:])}
+    episodes = [e for e in episodes if len(e["qpos"]) > 1]
+    plain, straight = jax.device_get(jax.jit(jax.vmap(both))(
+        jnp.asarray(np.concatenate([e["qpos"] for e in episodes])), jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))))
+    ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
+    return {name: np.concatenate([np.asarray(make_pair(env, o[:-1], o[1:])) for o in np.split(obs, ends)])
+            for name, obs in (("policy", plain), ("straightened", straight))}
 
 
-def policy_pairs(cfg, env, run_dir: str, key, n: int) -> jax.Array:
-    """n pairs of a trained policy's deterministic episodes: n // 256 envs or more, 256 steps each from
-    the env's resets, the steps before each env's first termination only (n, 210)."""
-    pairs = np.concatenate(policy_episode_pairs(cfg, env, run_dir, key, max(1, -(-n // 256)), 256))
+def sample_pairs(episodes: list[dict], n: int) -> jax.Array:
+    """n of the episodes' pairs, drawn without replacement (n, 210)."""
+    pairs = np.concatenate([e["pair"] for e in episodes])
     return jnp.asarray(pairs[np.random.default_rng(0).permutation(len(pairs))[:n]])
 
 
@@ -134,16 +136,17 @@ def main(argv=None) -> int:
     env = make_env(cfg)
     model, _ = load_energy_model(args.energy, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
-    if args.policy:
-        pairs["policy"] = policy_pairs(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 1), args.pairs)
+    episodes = []
+    if args.policy:  # n // 256 deterministic episodes of 256 steps or more, each up to its first termination
+        episodes = policy_episodes(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),
+                                   256, ("pair", "qpos", "qvel"))
+        pairs["policy"] = sample_pairs(episodes, args.pairs)
     sigmas = np.asarray(model.sigmas)
     g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
     upright = []
-    if args.policy:  # does the energy pay the policy to straighten up where it is?
-        episodes = policy_episodes(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 2), 16, 256, ("qpos", "qvel"))
-        both = [straightened_pairs(env, e["qpos"], e["qvel"], args.knee, args.drop) for e in episodes if len(e["qpos"]) > 1]
-        g_policy, g_straight = (np.concatenate([np.asarray(model.energy(b[k], 0)) * sigmas[0] for b in both])
-                                for k in ("policy", "straightened"))
+    if episodes:  # does the energy pay the policy to straighten up where it is?
+        both = straightened_pairs(env, episodes, args.knee, args.drop)
+        g_policy, g_straight = (np.asarray(model.energy(jnp.asarray(both[k]), 0)) * sigmas[0] for k in ("policy", "straightened"))
         gain = g_straight - g_policy
         upright.append({"pairs": "policy, knees straightened", "n": int(len(gain)), "g_mean": float(g_straight.mean()),
                         "g_policy_mean": float(g_policy.mean()), "ranks_above_policy": float(np.mean(gain > 0)),
@@ -168,8 +171,8 @@ def main(argv=None) -> int:
         gaps = " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" if f"reward_gap_level_{lv}" in r else "" for lv in LEVELS)
         print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
     for r in upright:
-        print(f"\nThe policy's own states straightened (knees -{args.knee} rad, root +{args.drop} m), {r['n']} pairs of 16 "
-              f"episodes: g {r['g_mean']:.1f} against {r['g_policy_mean']:.1f} as they were; ranks higher "
+        print(f"\nThe policy's own states straightened (knees -{args.knee} rad, root +{args.drop} m), {r['n']} pairs of "
+              f"{len(episodes)} episodes: g {r['g_mean']:.1f} against {r['g_policy_mean']:.1f} as they were; ranks higher "
               f"{r['ranks_above_policy']:.3f}; reward gained by straightening: "
               + ", ".join(f"level {lv} {r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS))
     path = write_result(args.out, "inspect_energy_posture",

@@ -172,23 +172,11 @@ def cmd_view(args: list[str]) -> int:
     return 0
 
 
-def _loading_repairs(clip) -> str:
-    """What the motion library's default cleaning repairs in a clip (a clip that jumps or floats), or ''."""
-    import warnings
-
-    from near.motion import library as ml
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ml.clean_clip(clip, drop_tpose_frame=ml.DROP_TPOSE_FRAME, dedupe_frames=ml.DEDUPE_FRAMES,
-                      ground_floating_clips=ml.GROUND_FLOATING_CLIPS)
-    return "; ".join(str(w.message).split(": ", 1)[-1].split(" (task.")[0] for w in caught)
-
-
 def cmd_list(args: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from near.motion.library import loading_repairs
     from near.motion.motion_set import load_motion_file, read_motion_set
 
     (path,), _ = _parse(args, set())
@@ -210,7 +198,7 @@ def cmd_list(args: list[str]) -> int:
         seconds += clip.length
         name = os.path.relpath(e.path, folder)
         table.add_row(str(k), name, str(clip.num_frames), f"{clip.length:.2f}", f"{clip.fps:g}", f"{e.weight:g}",
-                      f"{e.weight / total_w:.3f}", _loading_repairs(clip))
+                      f"{e.weight / total_w:.3f}", loading_repairs(clip))
     table.add_section()
     table.add_row("", "total", f"{frames:.0f}", f"{seconds:.2f}", "", f"{total_w:g}", "1.000", "")
     Console(width=max(100, Console().width)).print(table)

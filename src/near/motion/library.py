@@ -77,6 +77,7 @@ __all__ = [
     "has_duplicate_frames",
     "has_tpose_frame",
     "load_library",
+    "loading_repairs",
     "motion_state",
     "sample_clips",
     "sample_times",
@@ -198,15 +199,8 @@ def ground_repair(clip: SkeletonMotion, keep: np.ndarray, fps: float) -> tuple[n
     return keep, drop, "; ".join(notes)
 
 
-def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: bool,
-               ground_floating_clips: bool = False) -> SkeletonMotion:
-    """Apply the data-quality options to one clip.
-
-    Velocities: the stored ones at the kept frames (trimmed clips such as the spin kick were smoothed
-    before trimming, so their stored edge velocities beat a recomputation), unless a T-pose frame was
-    dropped (its jump contaminates the stored ones) or none are stored: then the §6.3 recipe on the
-    kept frames, with the smoothing width kept at 2/60 s.
-    """
+def _kept_frames(clip: SkeletonMotion, drop_tpose_frame: bool, dedupe_frames: bool) -> tuple[np.ndarray, float, bool]:
+    """The frames that the T-pose and duplicate options keep, their rate, and whether a T-pose was dropped."""
     keep = np.arange(clip.num_frames)
     fps = clip.fps
     tpose = drop_tpose_frame and has_tpose_frame(clip)
@@ -214,16 +208,33 @@ def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: b
         keep = keep[1:]
     if dedupe_frames and has_duplicate_frames(clip) and len(keep) > 2:
         keep, fps = keep[::2], fps / 2  # one frame of each pair: any phase keeps a uniform 1/30 s grid
-    drop, note = 0.0, ""
+    return keep, fps, tpose
+
+
+def loading_repairs(clip: SkeletonMotion) -> str:
+    """What the default cleaning repairs in a clip that jumps at its ends or floats ('' if nothing)."""
+    keep, fps, _ = _kept_frames(clip, DROP_TPOSE_FRAME, DEDUPE_FRAMES)
+    return ground_repair(clip, keep, fps)[2] if GROUND_FLOATING_CLIPS and len(keep) > 2 else ""
+
+
+def clean_clip(clip: SkeletonMotion, *, drop_tpose_frame: bool, dedupe_frames: bool,
+               ground_floating_clips: bool = GROUND_FLOATING_CLIPS) -> SkeletonMotion:
+    """Apply the data-quality options to one clip.
+
+    Velocities: the stored ones at the kept frames (trimmed clips such as the spin kick were smoothed
+    before trimming, so their stored edge velocities beat a recomputation), unless a T-pose frame was
+    dropped (its jump contaminates the stored ones) or none are stored: then the §6.3 recipe on the
+    kept frames, with the smoothing width kept at 2/60 s.
+    """
+    keep, fps, tpose = _kept_frames(clip, drop_tpose_frame, dedupe_frames)
+    drop, jumped = 0.0, False
     if ground_floating_clips and len(keep) > 2:
         trimmed, drop, note = ground_repair(clip, keep, fps)
+        jumped, keep = len(trimmed) != len(keep), trimmed
         if note:
             import warnings
 
             warnings.warn(f"{clip.source}: {note} (task.ground_floating_clips=false keeps it as it is)", stacklevel=2)
-        jumped, keep = len(trimmed) != len(keep), trimmed
-    else:
-        jumped = False
     if len(keep) == clip.num_frames and not drop:
         return clip
     local_rot, root_pos = clip.local_rot[keep], clip.root_pos[keep] - np.array([0.0, 0.0, drop], clip.root_pos.dtype)
