@@ -58,3 +58,25 @@ def pytest_xdist_make_scheduler(config, log):
 # compiles so, and the tests' subprocesses too (the environment variable).
 os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
 jax.config.update("jax_disable_most_optimizations", True)
+
+
+@pytest.fixture
+def interrupt_when():
+    """``interrupt_when(ready)``: from a helper thread, SIGINT this process (as Ctrl-C would) once
+    ``ready()`` holds, or after 120 s; returns the thread."""
+    import signal
+    import threading
+    import time
+
+    def start(ready, timeout=120.0):
+        def watch():
+            deadline = time.time() + timeout
+            while time.time() < deadline and not ready():
+                time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        return thread
+
+    return start

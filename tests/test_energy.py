@@ -1,5 +1,8 @@
 """The energy model: schedules, network variants, the DSM loss by hand, running statistics, training."""
 
+import json
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -128,6 +131,31 @@ def test_nan_loss_is_reported_with_its_step(tmp_path):
     cfg = EnergyConfig(iterations=200, log_every=100, normalize_input=False)
     with pytest.raises(NonFiniteError, match="step 1"):
         fit(cfg, pairs, str(tmp_path / "run"), show_progress=False)
+
+
+def test_ctrl_c_checkpoints_where_it_stopped_and_resume_finishes(tmp_path, interrupt_when):
+    """SIGINT mid-training: the loop finishes its chunk, checkpoints there (not only at checkpoint_every)
+    and raises RunInterrupted; resuming reaches the same parameters as an uninterrupted run."""
+    from near.utils.interrupt import RunInterrupted
+
+    pairs = _line_pairs()
+    cfg = EnergyConfig(iterations=2_000_000, log_every=50, checkpoint_every=1_000_000)
+    run = tmp_path / "run"
+    metrics = run / "metrics.jsonl"
+    thread = interrupt_when(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2)
+    with pytest.raises(RunInterrupted, match="SIGINT at step .* resume=True"):
+        fit(cfg, pairs, str(run), seed=3, show_progress=False)
+    thread.join()
+    stopped = max(int(d) for d in os.listdir(run / "checkpoints") if d.isdigit())
+    assert stopped >= 100 and stopped % 50 == 0
+    logged = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    assert logged[-1] == stopped  # every logged step is in the checkpoint
+    finish = EnergyConfig(iterations=stopped + 50, log_every=50, checkpoint_every=1_000_000)
+    state_resumed, _ = fit(finish, pairs, str(run), seed=3, resume=True, show_progress=False)
+    state_straight, _ = fit(finish, pairs, str(tmp_path / "straight"), seed=3, show_progress=False)
+    assert int(state_resumed.step) == stopped + 50
+    for a, b in zip(jax.tree.leaves(state_straight.params), jax.tree.leaves(state_resumed.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path):

@@ -240,6 +240,27 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(energy_run, tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == total
 
 
+def test_ctrl_c_checkpoints_the_policy_where_it_stopped(energy_run, tmp_path, capsys, interrupt_when):
+    """SIGINT to `near train`: it checkpoints at the last finished iteration (here between the periodic
+    checkpoints), exits with 130 and says how to resume, leaving no summary; resume=True finishes it."""
+    energy_dir, _ = energy_run
+    out = tmp_path / "interrupted"
+    args = [f"energy.checkpoint={energy_dir}", f"out={out}", *TINY_CHECKPOINTED_RUN, "train.checkpoint_every=1000",
+            "train.total_env_steps=12800000"]
+    metrics = out / "metrics.jsonl"
+    thread = interrupt_when(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3)
+    assert main(["train", *args]) == 130
+    thread.join()
+    assert "stopped by SIGINT at iteration" in capsys.readouterr().err
+    assert not (out / "summary.json").exists()
+    stopped = max(int(d) for d in os.listdir(out / "checkpoints") if d.isdigit())
+    logged = [json.loads(line)["step"] for line in open(metrics)]
+    assert 3 <= stopped < 1000 and logged[-1] == stopped * 128
+    resumed = train_policy(compose_config([a for a in args if not a.startswith("train.total")] +
+                                          [f"train.total_env_steps={(stopped + 1) * 128}", "resume=True"]))
+    assert resumed["iterations"] == stopped + 1
+
+
 def test_time_limit_counts_only_the_resumed_invocation(energy_run, tmp_path):
     """`train.time_limit_s` is this invocation's budget: a resumed run trains on even when the earlier
     invocations together took longer than the limit (wall_seconds still adds them up)."""

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from near.data.demos import DemoDataError
     from near.motion.skeleton import MotionDataError
     from near.utils.checkpoint import CheckpointError
+    from near.utils.interrupt import RunInterrupted
     from near.utils.logging import NonFiniteError, RunFolderError
 
     sub = None
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DemoDataError, MotionDataError, CheckpointError, RunFolderError, NonFiniteError) as exc:
         print(f"near {command}: error: {exc}", file=sys.stderr)
         return 1
+    except RunInterrupted as exc:
+        print(f"near {command}: {exc}", file=sys.stderr)
+        return 130
     note = cache_note()
     if note:
         print(note)

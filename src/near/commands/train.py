@@ -49,6 +49,7 @@ def train_policy(cfg: Config) -> dict:
         return run_cem_task(cfg)
     from near.envs.core import AutoReset
     from near.rl.ppo import make_train, summarize_chunk
+    from near.utils.interrupt import RunInterrupted, interrupted_message, stop_on_signals
 
     env = make_env(cfg)
     wrapped = AutoReset(env, reset=training_reset(cfg, env))
@@ -79,13 +80,21 @@ def train_policy(cfg: Config) -> dict:
     total = p.num_iterations
     last: dict = {}
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
-    with progress:
+    def save(iteration: int) -> None:
+        meta["wall_seconds"] = time.time() - logger.start
+        ckpt.save(iteration, model_item(state), train_item(state), meta)
+
+    with progress, stop_on_signals() as stop:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
         while int(state.iteration) < total:
-            if p.time_limit_s and time.time() - started >= p.time_limit_s:
+            if stop.requested or (p.time_limit_s and time.time() - started >= p.time_limit_s):
                 if ckpt.latest_step() != int(state.iteration):
-                    meta["wall_seconds"] = time.time() - logger.start
-                    ckpt.save(int(state.iteration), model_item(state), train_item(state), meta)
+                    save(int(state.iteration))
+                if stop.requested:
+                    logger.close()
+                    ckpt.close()
+                    raise RunInterrupted(interrupted_message("training", f"iteration {int(state.iteration)} of {total}",
+                                                             run_dir, stop))
                 break
             n = min(p.iterations_per_log, total - int(state.iteration))
             new_state, metrics = train_chunk(state, n)
@@ -115,8 +124,7 @@ def train_policy(cfg: Config) -> dict:
                 logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, "iteration": iteration,
                                                       **{f"eval/{k}": v for k, v in scores.items()}})
             if iteration % p.checkpoint_every < n or iteration == total:
-                meta["wall_seconds"] = time.time() - logger.start
-                ckpt.save(iteration, model_item(state), train_item(state), meta)
+                save(iteration)
     logger.close()
     ckpt.close()
     if not last:  # resumed after its last iteration (killed while finishing): report what was logged

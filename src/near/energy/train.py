@@ -204,6 +204,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     import os
 
     from near.utils.checkpoint import Checkpointer
+    from near.utils.interrupt import RunInterrupted, interrupted_message, stop_on_signals
     from near.utils.logging import MetricLogger, NonFiniteError, progress_bar, truncate_metrics
 
     pairs = np.asarray(pairs, np.float32)
@@ -240,10 +241,17 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     chunk = max(1, min(cfg.log_every, cfg.iterations))
     last: dict = {}
     progress, desc, total = progress_bar("energy (DSM)", cfg.iterations, disable=not show_progress)
-    with progress:
+    with progress, stop_on_signals() as stop:
         task = progress.add_task(desc, total=total, completed=int(state.step), info="")
         eval_key = jax.random.PRNGKey(seed + 1)  # folded with the step: a resumed run evaluates like an uninterrupted one
         while int(state.step) < cfg.iterations:
+            if stop.requested:
+                if ckpt.latest_step() != int(state.step):
+                    save(state)
+                logger.close()
+                ckpt.close()
+                raise RunInterrupted(interrupted_message("energy training", f"step {int(state.step)} of {cfg.iterations}",
+                                                         run_dir, stop))
             steps = min(chunk, cfg.iterations - int(state.step))
             new_state, losses = train_chunk(state, train_pairs, steps)
             losses = np.asarray(losses)
