@@ -83,7 +83,7 @@ for spec in "${queue[@]}"; do
   if [ "$method" = NEAR ]; then
     if [ ! -f "$energy/summary.json" ]; then
       t0=$(date +%s)
-      run python3 -m near.cli train-energy task="$task" "$M" seed="$seed" progress=False resume=True \
+      run python3 -u -m near.cli train-energy task="$task" "$M" seed="$seed" progress=False resume=True \
           ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} out="$energy" > "$OUT/energy_$motion.log" 2>&1 \
           || { tail -n 30 "$OUT/energy_$motion.log"; exit 1; }
       echo "energy model: $(( $(date +%s) - t0 )) s wall"
@@ -92,9 +92,13 @@ for spec in "${queue[@]}"; do
   fi
   resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
   touched+=("$name")
-  # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50)
-  run python3 -m near.cli train task="$task" "$M" seed="$seed" progress=False resume=$resume "${extra[@]}" \
-      train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" "${overrides[@]}" "${own[@]}" > "$OUT/$name.log" 2>&1
+  # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);
+  # `timeout` stops a training that overruns its limit anyway (a push-T call on 2026-12-02 ran past the
+  # call's end and came back with nothing), leaving 25 s to bundle what it logged; -u: its log streams
+  run timeout -s INT -k 10 $(( $(left) - 35 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed" \
+      progress=False resume=$resume "${extra[@]}" train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" \
+      "${overrides[@]}" "${own[@]}" > "$OUT/$name.log" 2>&1
+  echo "$name: training ended at $(( $(date +%s) - start )) s of the call"
   tail -n 32 "$OUT/$name.log"
   # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
   if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 60 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
