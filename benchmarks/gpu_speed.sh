@@ -15,11 +15,15 @@
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
 #   energy_variants  the energy model's compiled loop unrolled 1/4/16 times, with and without a flat
 #              optimiser, and with TF32 matrix products: iterations/s (bench_energy_dsm.py --variants) (~150)
+#   startup_autotune0  the cold start-up again with XLA's GPU autotuning off (XLA_FLAGS=
+#              --xla_gpu_autotune_level=0), a fresh cache: is the cold compile autotuning? Then the energy
+#              model's iterations/s and NEAR's env-steps/s at 4,096 envs under the same flag (~450)
 # DRY_RUN=1 prints the commands instead.
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180)
+declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
+                 [startup_autotune0]=480)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
   OUT=${OUT:-/tmp/speed_dry_out}; S=/tmp/speed_dry; mkdir -p "$OUT" "$S"
@@ -62,6 +66,16 @@ for stage in "${stages[@]}"; do
     energy_variants)
       (cd benchmarks && NEAR_XLA_CACHE=$S/xla run python3 bench_energy_dsm.py --variants --steps 2000) \
           > "$S/energy_variants.log" 2>&1 && run cp benchmarks/results/energy_dsm_gpu_variants.json "$S/" ;;
+    startup_autotune0)
+      flags="${XLA_FLAGS:-} --xla_gpu_autotune_level=0"
+      XLA_FLAGS=$flags NEAR_XLA_CACHE=$S/xla_autotune0 run python3 benchmarks/profile_startup.py --motion $walk \
+          --label cold_autotune0 --name speed_startup_walk_cold_autotune0 --out "$S/profile_autotune0" \
+          > "$S/startup_autotune0.log" 2>&1 \
+      && (cd benchmarks && XLA_FLAGS=$flags NEAR_XLA_CACHE=$S/xla_autotune0 run python3 bench_energy_dsm.py \
+          --variants --steps 2000) >> "$S/startup_autotune0.log" 2>&1 \
+      && run cp benchmarks/results/energy_dsm_gpu_variants.json "$S/energy_dsm_gpu_variants_autotune0.json" \
+      && XLA_FLAGS=$flags NEAR_XLA_CACHE=$S/xla_autotune0 run python3 benchmarks/bench_train_humanoid.py \
+          --motion $walk --runs NEAR:1:4096 --name speed_train_autotune0 >> "$S/startup_autotune0.log" 2>&1 ;;
     *) echo "unknown stage $stage"; continue ;;
   esac
   status=$?
