@@ -15,7 +15,8 @@ It also asks whether the energy pays the policy to stand up: the policy's own co
 the knees straightened by ``--knee`` (never past straight) and the root raised by ``--drop``, against
 the same states as they were (second table: how often the straightened pair ranks higher, and the
 reward that straightening gains). A yes means the reward asks for the upright pose and PPO has not
-found it; a no means the energy does not see the crouch where the policy is.
+found it; a no means the energy does not see the crouch where the policy is. The same for speed: the
+policy's states with the root's horizontal velocity times ``--faster``, nothing else changed.
 
     PYTHONPATH=src python benchmarks/inspect_energy_posture.py --energy RUN_DIR --motion SET.yaml [--pairs 4096]
         [--policy RUN_DIR]
@@ -96,22 +97,25 @@ def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int)
     return [e["pair"] for e in policy_episodes(cfg, env, run_dir, key, episodes, steps)]
 
 
-def straightened_pairs(env, episodes: list[dict], knee: float, drop: float) -> dict[str, np.ndarray]:
-    """Pairs of consecutive states of each episode (its ``qpos``, ``qvel``) as they were and with the knees
-    straightened by ``knee`` rad (not past straight) and the root raised by ``drop`` m, through the
-    simulator's kinematics, all episodes in one compiled call: ``{"policy": (P, 210), "straightened": (P, 210)}``."""
+def edited_pairs(env, episodes: list[dict], knee: float, drop: float, faster: float) -> dict[str, np.ndarray]:
+    """Pairs of consecutive states of each episode (its ``qpos``, ``qvel``) as they were, with the knees
+    straightened by ``knee`` rad (not past straight) and the root raised by ``drop`` m, and with the root's
+    horizontal velocity times ``faster`` (nothing else changed: does the energy ask for the clips' speed?),
+    through the simulator's kinematics, all episodes in one compiled call:
+    ``{"policy": (P, 210), "straightened": (P, 210), "faster": (P, 210)}``."""
     knee_qpos = jnp.asarray(np.asarray(env.layout.hinge_qpos)[knee_hinges(env)])
 
-    def both(q, v):
+    def each(q, v):
         straight = q.at[knee_qpos].set(jnp.maximum(q[knee_qpos] - knee, 0.0)).at[2].add(drop)
-        return env._observe(env._kinematics(q, v)), env._observe(env._kinematics(straight, v))
+        quick = v.at[:2].multiply(faster)
+        return tuple(env._observe(env._kinematics(a, b)) for a, b in ((q, v), (straight, v), (q, quick)))
 
     episodes = [e for e in episodes if len(e["qpos"]) > 1]
-    plain, straight = jax.device_get(jax.jit(jax.vmap(both))(
+    observed = jax.device_get(jax.jit(jax.vmap(each))(
         jnp.asarray(np.concatenate([e["qpos"] for e in episodes])), jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))))
     ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
     return {name: np.concatenate([np.asarray(make_pair(env, o[:-1], o[1:])) for o in np.split(obs, ends)])
-            for name, obs in (("policy", plain), ("straightened", straight))}
+            for name, obs in zip(("policy", "straightened", "faster"), observed)}
 
 
 def sample_pairs(episodes: list[dict], n: int) -> jax.Array:
@@ -128,6 +132,8 @@ def main(argv=None) -> int:
     parser.add_argument("--policy", default="", help="a NEAR policy's run folder: score its own pairs too")
     parser.add_argument("--knee", type=float, default=0.4, help="extra knee bend of the crouch, rad")
     parser.add_argument("--drop", type=float, default=0.05, help="root lowered by, m")
+    parser.add_argument("--faster", type=float, default=1.4,
+                        help="the policy's root horizontal velocity times this (about 1 / its speed ratio)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="energy_posture")
     args = parser.parse_args(argv)
@@ -145,13 +151,15 @@ def main(argv=None) -> int:
     g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
     upright = []
     if episodes:  # does the energy pay the policy to straighten up where it is?
-        both = straightened_pairs(env, episodes, args.knee, args.drop)
-        g_policy, g_straight = (np.asarray(model.energy(jnp.asarray(both[k]), 0)) * sigmas[0] for k in ("policy", "straightened"))
-        gain = g_straight - g_policy
-        upright.append({"pairs": "policy, knees straightened", "n": int(len(gain)), "g_mean": float(g_straight.mean()),
-                        "g_policy_mean": float(g_policy.mean()), "ranks_above_policy": float(np.mean(gain > 0)),
-                        **{f"reward_gain_level_{lv}": float(np.mean(2 * np.tanh(gain / (2 * 10 * sigmas[lv]))))
-                           for lv in LEVELS}})
+        edited = edited_pairs(env, episodes, args.knee, args.drop, args.faster)
+        g_edit = {k: np.asarray(model.energy(jnp.asarray(p), 0)) * sigmas[0] for k, p in edited.items()}
+        for kind, label in (("straightened", "policy, knees straightened"),
+                            ("faster", f"policy, root {args.faster:g} x as fast")):
+            gain = g_edit[kind] - g_edit["policy"]
+            upright.append({"pairs": label, "n": int(len(gain)), "g_mean": float(g_edit[kind].mean()),
+                            "g_policy_mean": float(g_edit["policy"].mean()), "ranks_above_policy": float(np.mean(gain > 0)),
+                            **{f"reward_gain_level_{lv}": float(np.mean(2 * np.tanh(gain / (2 * 10 * sigmas[lv]))))
+                               for lv in LEVELS}})
     rows = []
     for kind, values in g.items():
         row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std())}
@@ -170,14 +178,14 @@ def main(argv=None) -> int:
     for r in rows:
         gaps = " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" if f"reward_gap_level_{lv}" in r else "" for lv in LEVELS)
         print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
-    for r in upright:
-        print(f"\nThe policy's own states straightened (knees -{args.knee} rad, root +{args.drop} m), {r['n']} pairs of "
-              f"{len(episodes)} episodes: g {r['g_mean']:.1f} against {r['g_policy_mean']:.1f} as they were; ranks higher "
-              f"{r['ranks_above_policy']:.3f}; reward gained by straightening: "
+    for r, what in zip(upright, (f"straightened (knees -{args.knee} rad, root +{args.drop} m)",
+                                 f"with the root {args.faster:g} x as fast")):
+        print(f"\nThe policy's own states {what}, {r['n']} pairs of {len(episodes)} episodes: g {r['g_mean']:.1f} "
+              f"against {r['g_policy_mean']:.1f} as they were; ranks higher {r['ranks_above_policy']:.3f}; reward gained: "
               + ", ".join(f"level {lv} {r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS))
     path = write_result(args.out, "inspect_energy_posture",
                         [{"energy": args.energy, "motion": os.path.basename(args.motion), "knee": args.knee,
-                          "drop": args.drop, "policy": args.policy, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}]
+                          "drop": args.drop, "faster": args.faster, "policy": args.policy, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}]
                         + rows + upright)
     print(path)
     return 0
