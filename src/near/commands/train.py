@@ -80,6 +80,7 @@ def train_policy(cfg: Config) -> dict:
     total = p.num_iterations
     last: dict = {}
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
+
     def save(iteration: int) -> None:
         meta["wall_seconds"] = time.time() - logger.start
         ckpt.save(iteration, model_item(state), train_item(state), meta)
