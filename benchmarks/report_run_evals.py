@@ -5,7 +5,9 @@ writes them, with the run's summary, to ``benchmarks/results/<name>.json``; prin
 metric (default ``success_rate``) and of the final coverage where the runs have it:
 
     python benchmarks/report_run_evals.py "original=RUN" "success bonus=RUN" --name pusht_success_bonus \\
-        [--after 20000000] [--metric success_rate]
+        [--after 20000000] [--metric success_rate] [--plot docs/NAME.png --plot-metrics a,b,...]
+
+``--plot`` draws the named metrics (default: ``--metric``) against env steps, one panel each, one line per run.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--after", type=int, default=0, help="only evaluations past this many env steps")
     parser.add_argument("--metric", default="success_rate")
     parser.add_argument("--note", default="", help="how the runs were made, stored with them")
+    parser.add_argument("--plot", default="", help="a PNG of the metrics against env steps")
+    parser.add_argument("--plot-metrics", default="", help="comma-separated eval metrics to plot (default: --metric)")
     args = parser.parse_args()
     rows = []
     for spec in args.runs:
@@ -60,6 +64,31 @@ def main() -> None:
             at = {e["env_steps"]: e.get(metric) for e in r["evaluations"]}
             print(f"| {r['label']} | " + " | ".join("-" if at.get(s) is None else f"{at[s]:.3f}" for s in steps) + " |")
     print(f"\nwrote {path}")
+    if args.plot:
+        print(f"wrote {plot(rows, (args.plot_metrics or args.metric).split(','), args.plot)}")
+
+
+def plot(rows: list[dict], metrics: list[str], path: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for r in rows:
+            points = [(e["env_steps"] / 1e6, e[metric]) for e in r["evaluations"] if metric in e]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, label=r["label"])
+        ax.set_xlabel("env steps (M)")
+        ax.set_title(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":
