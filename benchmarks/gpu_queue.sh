@@ -94,8 +94,8 @@ for spec in "${queue[@]}"; do
   touched+=("$name")
   # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);
   # `timeout` stops a training that overruns its limit anyway (a push-T call on 2026-12-02 ran past the
-  # call's end and came back with nothing), leaving 25 s to bundle what it logged; -u: its log streams
-  run timeout -s INT -k 10 $(( $(left) - 35 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed" \
+  # call's end and came back with nothing), leaving 25 s (and the call's spare) to bundle; -u: its log streams
+  run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed" \
       progress=False resume=$resume "${extra[@]}" train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" \
       "${overrides[@]}" "${own[@]}" > "$OUT/$name.log" 2>&1
   echo "$name: training ended at $(( $(date +%s) - start )) s of the call"
