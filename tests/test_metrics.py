@@ -299,3 +299,19 @@ def test_clip_postures_sample_each_clip_at_the_control_step():
     assert [len(r) for r in roots] == [5, 5]  # 9 frames of 1/60 s at 1/30 s steps: t = 0, 1/30, ..., 4/30
     np.testing.assert_array_equal(roots[1][:, 0], root[10:20:2, 0])
     np.testing.assert_array_equal(dofs[0][:, 0], dof[0:10:2, 0])
+
+
+def test_metrics_of_nothing_measurable_are_nan_without_numpy_warnings():
+    """All-NaN inputs (an episode too short for SPARC, clips without a step) give NaN quietly: numpy's
+    'Mean of empty slice' used to reach every `near eval` of such a run."""
+    import warnings
+
+    from near.eval.gait import cadence_ratio
+    from near.eval.metrics import mean_smoothness, nan_mean, nan_median
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(mean_smoothness([np.zeros((1, 3)), np.zeros((2, 3))], 1 / 30)["sparc"])
+        assert np.isnan(nan_mean([np.nan, np.nan])) and np.isnan(nan_median([]))
+        assert np.isnan(cadence_ratio([], [], 1 / 30)["step_frequency"])
+    assert nan_mean([1.0, np.nan, 3.0]) == 2.0 and nan_median([1.0, 2.0, np.nan]) == 1.5

@@ -21,7 +21,6 @@ Where we differ from the original, and why:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import jax
@@ -210,8 +209,20 @@ def smoothness(pos: np.ndarray, dt: float, fc: float = 10.0) -> dict:
     mean over time of the norm of each derivative.
     """
     vel, acc, jerk = finite_differences(pos, dt)
-    return {"sparc": float(np.nanmean(sparc(vel.T, 1.0 / dt, fc=fc))) if len(vel) else float("nan"),
+    return {"sparc": nan_mean(sparc(vel.T, 1.0 / dt, fc=fc)) if len(vel) else float("nan"),
             "root_velocity": _mean_norm(vel), "root_acceleration": _mean_norm(acc), "root_jerk": _mean_norm(jerk)}
+
+
+def nan_mean(values) -> float:
+    """The mean of the values that are not NaN; NaN (without numpy's empty-slice warning) when none is."""
+    values = np.asarray(values, np.float64)
+    return float(np.nanmean(values)) if (~np.isnan(values)).any() else float("nan")
+
+
+def nan_median(values) -> float:
+    """The median of the values that are not NaN; NaN (without numpy's all-NaN warning) when none is."""
+    values = np.asarray(values, np.float64)
+    return float(np.nanmedian(values)) if (~np.isnan(values)).any() else float("nan")
 
 
 def _mean_norm(x: np.ndarray) -> float:
@@ -222,9 +233,7 @@ def mean_smoothness(trajectories: Sequence[np.ndarray], dt: float, fc: float = 1
     """:func:`smoothness` averaged over trajectories (NaNs skipped)."""
     rows = [smoothness(t, dt, fc) for t in trajectories]
     keys = ("sparc", "root_velocity", "root_acceleration", "root_jerk")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of all-NaN -> NaN, said once in the docstring
-        return {k: float(np.nanmean([r[k] for r in rows])) if rows else float("nan") for k in keys}
+    return {k: nan_mean([r[k] for r in rows]) for k in keys}
 
 
 # ----------------------------------------------------------------------------------------------
