@@ -1,0 +1,161 @@
+"""Push-T at scale (issue #19): each method's runs, their final evaluation, the targets checked, and curves.
+
+Reads trained push-T run folders (``summary.json``: the final evaluation of ``near train``; ``config.yaml``:
+the settings; ``metrics.jsonl``: the periodic evaluations), merges them into
+``benchmarks/results/pusht_scale.json`` (runs of earlier sessions are kept; a run of the same method,
+seed and device is replaced), prints the README table and draws the curves:
+
+    python benchmarks/report_pusht_scale.py PPO=RUN NEAR=RUN AMP=RUN --device "one NVIDIA H200, DATE" \\
+        [--plot docs/pusht_scale.png]
+
+Targets (seed 42, at most 1 B env steps): the best method reaches >= 50 % success; NEAR's success is at
+least PPO's at the same budget; NEAR's path SPARC is closer to the demonstrations' than PPO's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+
+import yaml
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "pusht_scale.json")
+METHODS = ("PPO", "NEAR", "AMP", "CEM")
+KEYS = ("seed", "env_steps", "success_rate", "final_coverage", "path_sparc", "wall_seconds")
+SETTINGS = ("num_envs", "minibatch_size", "total_env_steps")  # train.*
+TASK_SETTINGS = ("state_init", "success_bonus", "max_episode_steps")  # task.*
+
+
+def read_run(run_dir: str) -> dict:
+    """The run's final evaluation, its settings and its periodic evaluations (curve)."""
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as fh:
+            summary = json.load(fh)
+        with open(os.path.join(run_dir, "config.yaml")) as fh:
+            config = yaml.safe_load(fh)
+    except OSError as exc:
+        raise SystemExit(f"{run_dir}: not a finished run folder ({exc}); a run stopped early has no summary.json yet: "
+                         f"resume it (resume=True) to its end") from None
+    if not str(summary.get("task", "")).startswith("pushT"):
+        raise SystemExit(f"{run_dir}: a {summary.get('task')!r} run, not push-T")
+    row = {k: summary.get(k) for k in KEYS}
+    row["settings"] = {**{f"train.{k}": config["train"].get(k) for k in SETTINGS},
+                       **{f"task.{k}": config["task"].get(k) for k in TASK_SETTINGS}}
+    row["curve"] = curve(run_dir)
+    return row
+
+
+def curve(run_dir: str) -> list[dict]:
+    """``[{"env_steps", "success_rate", "final_coverage", "path_sparc"}]`` of every periodic evaluation."""
+    points = []
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        for line in fh:
+            record = json.loads(line)
+            if "eval/success_rate" in record:
+                points.append({"env_steps": int(record["env_steps"]),
+                               **{k: record.get(f"eval/{k}") for k in ("success_rate", "final_coverage", "path_sparc")}})
+    return points
+
+
+def merge(results: dict, method: str, row: dict) -> None:
+    runs = [r for r in results["methods"].get(method, [])
+            if (r.get("seed"), r.get("device")) != (row["seed"], row["device"])] + [row]
+    results["methods"][method] = sorted(runs, key=lambda r: (r.get("device", ""), r["seed"]))
+
+
+def table(results: dict) -> str:
+    lines = ["| method | seed | device | env steps (M) | success (64 episodes) | final coverage | path SPARC | wall (min) | settings |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+    for method in METHODS:
+        for r in results["methods"].get(method, []):
+            s = r.get("settings", {})
+            settings = ", ".join(f"{k.split('.')[1]}={v}" for k, v in s.items()
+                                 if k in ("train.num_envs", "task.state_init", "task.success_bonus"))
+            lines.append(f"| {method} | {r['seed']} | {r.get('device', '')} | {r['env_steps'] / 1e6:.1f} "
+                         f"| {100 * r['success_rate']:.1f} % | {r['final_coverage']:.3f} | {r['path_sparc']:.2f} "
+                         f"| {r['wall_seconds'] / 60:.0f} | {settings} |")
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[str]:
+    """The issue's three targets on seed 42 (at most 1 B env steps), each met or missed and by how much."""
+    best = {}
+    for method in ("PPO", "NEAR", "AMP"):
+        runs = [r for r in results["methods"].get(method, []) if r["seed"] == 42 and r["env_steps"] <= 1e9]
+        if runs:
+            best[method] = max(runs, key=lambda r: r["success_rate"])
+    if not best:
+        return ["no seed-42 run yet"]
+    top = max(best, key=lambda m: best[m]["success_rate"])
+    out = [f"best success: {top} {100 * best[top]['success_rate']:.1f} % (target 50 %): "
+           + ("met" if best[top]["success_rate"] >= 0.5 else "missed")]
+    if "NEAR" in best and "PPO" in best:
+        near, ppo = best["NEAR"], best["PPO"]
+        out.append(f"NEAR success {100 * near['success_rate']:.1f} % vs PPO {100 * ppo['success_rate']:.1f} %: "
+                   + ("met" if near["success_rate"] >= ppo["success_rate"] else "missed"))
+        out.append(f"path SPARC NEAR {near['path_sparc']:.2f} vs PPO {ppo['path_sparc']:.2f} "
+                   "(closer to 0 is smoother, as the demonstrations): "
+                   + ("met" if near["path_sparc"] > ppo["path_sparc"] else "missed"))
+    return out
+
+
+def plot(results: dict, path: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ("success_rate", "final_coverage", "path_sparc")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(13, 3.4))
+    for method in METHODS:
+        for r in results["methods"].get(method, []):
+            points = [p for p in r.get("curve", []) if all(p.get(m) is not None and math.isfinite(p[m]) for m in metrics)]
+            if not points:
+                continue
+            steps = [p["env_steps"] / 1e6 for p in points]
+            for ax, metric in zip(axes, metrics):
+                ax.plot(steps, [p[metric] for p in points], marker="o", markersize=2,
+                        label=f"{method}, seed {r['seed']}, {r.get('device', '')}")
+    for ax, metric in zip(axes, metrics):
+        ax.set_xlabel("env steps (M)")
+        ax.set_title(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="*", help="METHOD=RUN_DIR")
+    parser.add_argument("--device", default="", help="where the runs trained, stored with them")
+    parser.add_argument("--plot", default="", help="a PNG of every run's periodic evaluations")
+    parser.add_argument("--results", default=RESULTS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    results = {"methods": {}}
+    if os.path.exists(args.results):
+        with open(args.results) as fh:
+            results = json.load(fh)
+    for spec in args.runs:
+        method, _, run_dir = spec.partition("=")
+        if method not in METHODS or not run_dir:
+            raise SystemExit(f"{spec}: expected METHOD=RUN_DIR with METHOD one of {', '.join(METHODS)}")
+        row = read_run(run_dir)
+        row["device"] = args.device
+        merge(results, method, row)
+    with open(args.results, "w") as fh:
+        json.dump(results, fh, indent=2)
+    print(table(results))
+    print("\n" + "\n".join(targets(results)))
+    if args.plot:
+        print(f"wrote {plot(results, args.plot)}")
+    print(args.results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The benchmark reports that README tables come from, on hand-made run folders."""
+
+import json
+import os
+import sys
+
+import pytest
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+import report_pusht_scale as R  # noqa: E402
+
+
+def pusht_run(folder, algo, seed, success, coverage, sparc, steps=500_000_000):
+    os.makedirs(folder)
+    summary = {"task": "pushT" if algo == "PPO" else f"pushT{algo}", "algo": algo, "seed": seed, "env_steps": steps,
+               "success_rate": success, "final_coverage": coverage, "path_sparc": sparc, "wall_seconds": 600.0}
+    with open(os.path.join(folder, "summary.json"), "w") as fh:
+        json.dump(summary, fh)
+    with open(os.path.join(folder, "config.yaml"), "w") as fh:
+        yaml.safe_dump({"train": {"num_envs": 4096, "minibatch_size": 32768, "total_env_steps": steps},
+                        "task": {"state_init": "hybrid", "success_bonus": "remaining", "max_episode_steps": 150}}, fh)
+    with open(os.path.join(folder, "metrics.jsonl"), "w") as fh:
+        for i in range(1, 4):
+            fh.write(json.dumps({"step": i * 1000, "env_steps": i * 1000, "episode_return": 1.0}) + "\n")
+            fh.write(json.dumps({"step": i * 1000, "env_steps": i * 1000, "eval/success_rate": success * i / 3,
+                                 "eval/final_coverage": coverage * i / 3, "eval/path_sparc": sparc}) + "\n")
+    return str(folder)
+
+
+def test_pusht_scale_merges_runs_checks_the_targets_and_draws_curves(tmp_path, capsys):
+    results = str(tmp_path / "pusht_scale.json")
+    ppo = pusht_run(tmp_path / "ppo", "PPO", 42, 0.30, 0.90, -5.0)
+    near = pusht_run(tmp_path / "near", "NEAR", 42, 0.55, 0.93, -3.5)
+    R.main([f"PPO={ppo}", f"NEAR={near}", "--device", "H200", "--results", results, "--plot", str(tmp_path / "c.png")])
+    out = capsys.readouterr().out
+    assert "best success: NEAR 55.0 % (target 50 %): met" in out
+    assert "NEAR success 55.0 % vs PPO 30.0 %: met" in out and "path SPARC NEAR -3.50 vs PPO -5.00" in out
+    assert os.path.getsize(tmp_path / "c.png") > 0
+    stored = json.load(open(results))["methods"]
+    assert [r["seed"] for r in stored["PPO"]] == [42] and len(stored["NEAR"][0]["curve"]) == 3
+    assert set(R.KEYS) <= set(stored["NEAR"][0])
+    # the same method, seed and device again replaces its row; another seed is added
+    better = pusht_run(tmp_path / "ppo2", "PPO", 42, 0.70, 0.96, -5.0)
+    other = pusht_run(tmp_path / "ppo700", "PPO", 700, 0.10, 0.80, -5.0)
+    R.main([f"PPO={better}", f"PPO={other}", "--device", "H200", "--results", results])
+    out = capsys.readouterr().out
+    stored = json.load(open(results))["methods"]
+    assert [(r["seed"], r["success_rate"]) for r in stored["PPO"]] == [(42, 0.70), (700, 0.10)]
+    assert "NEAR success 55.0 % vs PPO 70.0 %: missed" in out
+
+
+def test_pusht_scale_refuses_a_run_without_its_final_evaluation_or_of_another_task(tmp_path):
+    os.makedirs(tmp_path / "unfinished")
+    with pytest.raises(SystemExit, match="no summary.json yet"):
+        R.main([f"PPO={tmp_path / 'unfinished'}", "--results", str(tmp_path / "r.json")])
+    maze = pusht_run(tmp_path / "maze", "PPO", 42, 0.5, 0.5, -2.0)
+    summary = json.load(open(os.path.join(maze, "summary.json")))
+    json.dump(dict(summary, task="maze"), open(os.path.join(maze, "summary.json"), "w"))
+    with pytest.raises(SystemExit, match="not push-T"):
+        R.main([f"PPO={maze}", "--results", str(tmp_path / "r.json")])
+    with pytest.raises(SystemExit, match="METHOD=RUN_DIR"):
+        R.main([f"DQN={maze}", "--results", str(tmp_path / "r.json")])
