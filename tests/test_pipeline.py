@@ -290,3 +290,28 @@ def test_near_says_when_it_reuses_the_compilation_cache(tmp_path):
     first, second = (r.stdout.strip().splitlines()[-1] for r in runs)
     assert first == "''"
     assert re.search(r"reused [1-9]\d* compiled programs, compiled 0 ", second) and str(tmp_path / "xla") in second
+
+
+def test_without_the_bar_long_work_prints_a_plain_line_at_intervals(monkeypatch, capsys):
+    """progress=False (batch jobs): a line per interval with progress, time and what is left; none
+    for work shorter than the interval, none at all with NEAR_PROGRESS_EVERY_S=0."""
+    import time
+
+    from near.utils.logging import progress_bar
+
+    monkeypatch.setenv("NEAR_PROGRESS_EVERY_S", "0.05")
+    progress, desc, total = progress_bar("energy (DSM)", 100, disable=True)
+    with progress:
+        task = progress.add_task(desc, total=total, completed=20, info="")
+        progress.update(task, completed=30, info="loss 1.0")  # within the interval: quiet
+        time.sleep(0.06)
+        progress.update(task, completed=60, info="loss 0.5")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("energy (DSM): 60/100 (60 %) after ")
+    assert "min left; loss 0.5" in lines[0]
+    monkeypatch.setenv("NEAR_PROGRESS_EVERY_S", "0")
+    progress, desc, total = progress_bar("x", 10, disable=True)
+    task = progress.add_task(desc, total=total)
+    time.sleep(0.01)
+    progress.update(task, completed=5)
+    assert capsys.readouterr().out == ""

@@ -130,10 +130,48 @@ class NonFiniteError(FloatingPointError):
     pass
 
 
+class LineProgress:
+    """What ``progress=False`` shows instead of the bar: one plain line every ``every_s`` seconds (for
+    batch-job logs, where a bar is noise but silence hides a stuck job); nothing for shorter work.
+    ``NEAR_PROGRESS_EVERY_S`` sets the interval (0: silent)."""
+
+    def __init__(self, every_s: float):
+        self.every_s = every_s
+        self.tasks: dict[int, dict] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, description: str, total: int, completed: int = 0, info: str = "") -> int:
+        now = time.time()
+        self.tasks[len(self.tasks)] = {"description": description, "total": total, "first": completed,
+                                       "completed": completed, "start": now, "printed": now}
+        return len(self.tasks) - 1
+
+    def update(self, task_id: int, completed: int | None = None, info: str = "") -> None:
+        task = self.tasks[task_id]
+        if completed is not None:
+            task["completed"] = completed
+        now = time.time()
+        if self.every_s <= 0 or now - task["printed"] < self.every_s:
+            return
+        task["printed"] = now
+        done, total, elapsed = task["completed"], task["total"], now - task["start"]
+        rate = (done - task["first"]) / elapsed if elapsed > 0 else 0.0
+        eta = f", about {(total - done) / rate / 60:.1f} min left" if rate > 0 else ""
+        print(f"{task['description']}: {done}/{total} ({100 * done / max(total, 1):.0f} %) after "
+              f"{elapsed / 60:.1f} min{eta}{'; ' + info if info else ''}", flush=True)
+
+
 def progress_bar(description: str, total: int, *, disable: bool = False):
-    """A rich progress bar (a no-op context when disabled)."""
+    """A rich progress bar; disabled, a :class:`LineProgress` (a plain line a minute)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    if disable:
+        return LineProgress(float(os.environ.get("NEAR_PROGRESS_EVERY_S", "60"))), description, total
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -141,7 +179,6 @@ def progress_bar(description: str, total: int, *, disable: bool = False):
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
-        disable=disable,
     ), description, total
 
 
