@@ -18,12 +18,15 @@
 #   startup_autotune0  the cold start-up again with XLA's GPU autotuning off (XLA_FLAGS=
 #              --xla_gpu_autotune_level=0), a fresh cache: is the cold compile autotuning? Then the energy
 #              model's iterations/s and NEAR's env-steps/s at 4,096 envs under the same flag (~450)
+#   cmdbuf     the energy model's iterations/s, NEAR's env-steps/s (4,096 and 16,384 envs, physics alone
+#              beside) with whole loops captured as CUDA graphs (XLA_FLAGS=--xla_gpu_enable_command_buffer=
+#              ...,WHILE,CONDITIONAL): both loops are launch-bound at these sizes (~400)
 # DRY_RUN=1 prints the commands instead.
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
 declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
-                 [startup_autotune0]=480)
+                 [startup_autotune0]=480 [cmdbuf]=420)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
   OUT=${OUT:-/tmp/speed_dry_out}; S=/tmp/speed_dry; mkdir -p "$OUT" "$S"
@@ -76,6 +79,13 @@ for stage in "${stages[@]}"; do
       && run cp benchmarks/results/energy_dsm_gpu_variants.json "$S/energy_dsm_gpu_variants_autotune0.json" \
       && XLA_FLAGS=$flags NEAR_XLA_CACHE=$S/xla_autotune0 run python3 benchmarks/bench_train_humanoid.py \
           --motion $walk --runs NEAR:1:4096 --name speed_train_autotune0 >> "$S/startup_autotune0.log" 2>&1 ;;
+    cmdbuf)
+      flags="${XLA_FLAGS:-} --xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CONDITIONAL,WHILE"
+      (cd benchmarks && XLA_FLAGS=$flags NEAR_XLA_CACHE=$S/xla_cmdbuf run python3 bench_energy_dsm.py --variants \
+          --steps 2000) > "$S/cmdbuf.log" 2>&1 \
+      && run cp benchmarks/results/energy_dsm_gpu_variants.json "$S/energy_dsm_gpu_variants_cmdbuf.json" \
+      && XLA_FLAGS=$flags NEAR_XLA_CACHE=$S/xla_cmdbuf run python3 benchmarks/bench_train_humanoid.py --motion $walk \
+          --physics --runs NEAR:1:4096 NEAR:1:16384 --name speed_train_cmdbuf >> "$S/cmdbuf.log" 2>&1 ;;
     *) echo "unknown stage $stage"; continue ;;
   esac
   status=$?
