@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import sys
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_run_evals import evaluations  # noqa: E402
+from report_run_evals import plot as plot_evaluations  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "pusht_scale.json")
 METHODS = ("PPO", "NEAR", "AMP", "CEM")
 KEYS = ("seed", "env_steps", "success_rate", "final_coverage", "path_sparc", "wall_seconds")
 SETTINGS = ("num_envs", "minibatch_size", "total_env_steps")  # train.*
 TASK_SETTINGS = ("state_init", "success_bonus", "max_episode_steps")  # task.*
+CURVE_KEYS = ("success_rate", "final_coverage", "path_sparc")
 
 
 def read_run(run_dir: str) -> dict:
@@ -49,14 +54,11 @@ def read_run(run_dir: str) -> dict:
 
 def curve(run_dir: str) -> list[dict]:
     """``[{"env_steps", "success_rate", "final_coverage", "path_sparc"}]`` of every periodic evaluation."""
-    points = []
-    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
-        for line in fh:
-            record = json.loads(line)
-            if "eval/success_rate" in record:
-                points.append({"env_steps": int(record["env_steps"]),
-                               **{k: record.get(f"eval/{k}") for k in ("success_rate", "final_coverage", "path_sparc")}})
-    return points
+    try:
+        points = evaluations(run_dir)
+    except SystemExit:  # trained without train.eval_every: no curve
+        return []
+    return [{k: p[k] for k in ("env_steps", *CURVE_KEYS) if k in p} for p in points]
 
 
 def merge(results: dict, method: str, row: dict) -> None:
@@ -102,32 +104,10 @@ def targets(results: dict) -> list[str]:
 
 
 def plot(results: dict, path: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = ("success_rate", "final_coverage", "path_sparc")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(13, 3.4))
-    for method in METHODS:
-        for r in results["methods"].get(method, []):
-            points = [p for p in r.get("curve", []) if all(p.get(m) is not None and math.isfinite(p[m]) for m in metrics)]
-            if not points:
-                continue
-            steps = [p["env_steps"] / 1e6 for p in points]
-            for ax, metric in zip(axes, metrics):
-                ax.plot(steps, [p[metric] for p in points], marker="o", markersize=2,
-                        label=f"{method}, seed {r['seed']}, {r.get('device', '')}")
-    for ax, metric in zip(axes, metrics):
-        ax.set_xlabel("env steps (M)")
-        ax.set_title(metric.replace("_", " "))
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    """Every run's periodic evaluations, a panel per metric (report_run_evals.plot)."""
+    rows = [{"label": f"{method}, seed {r['seed']}, {r.get('device', '')}", "evaluations": r.get("curve", [])}
+            for method in METHODS for r in results["methods"].get(method, [])]
+    return plot_evaluations(rows, list(CURVE_KEYS), path)
 
 
 def main(argv=None) -> None:
