@@ -4,10 +4,12 @@ cache hits.
 
 Start-up is the time from launch to the first training iteration: everything before the first
 compiled chunk, plus that chunk's time minus a steady chunk's. Run it twice with the same
-``NEAR_XLA_CACHE`` to see a cold and a warm compilation cache.
+``NEAR_XLA_CACHE`` to see a cold and a warm compilation cache. Each phase also counts the programs
+XLA compiled in it (``programs``; cache hits are not compiled).
 
     python benchmarks/profile_startup.py --motion SET.yaml [--energy-iterations 3000] [--train-iterations 30]
         [--name startup_gpu] [--label cold]
+    python benchmarks/profile_startup.py --task mazeNEAR --energy-only   # the energy model alone, e.g. on a CPU
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ import jax
 from jax import monitoring
 
 JAX_SECONDS: collections.Counter = collections.Counter()
+JAX_COUNTS: collections.Counter = collections.Counter()  # events per duration name: backend_compile = programs compiled
 JAX_EVENTS: collections.Counter = collections.Counter()
-monitoring.register_event_duration_secs_listener(lambda name, secs, **_: JAX_SECONDS.update({name.split("/")[-1]: secs}))
+
+
+def _duration(name, secs, **_):
+    JAX_SECONDS.update({name.split("/")[-1]: secs})
+    JAX_COUNTS.update({name.split("/")[-1]: 1})
+
+
+monitoring.register_event_duration_secs_listener(_duration)
 monitoring.register_event_listener(lambda name, **_: JAX_EVENTS.update({name.split("/")[-1]: 1}))
 
 
@@ -44,7 +54,7 @@ class Phases:
 
     def wrap(self, name, fn, block=None):
         def timed(*args, **kwargs):
-            before = dict(JAX_SECONDS)
+            before, compiled = dict(JAX_SECONDS), JAX_COUNTS["backend_compile_duration"]
             start = time.perf_counter()
             out = fn(*args, **kwargs)
             if block is not None:
@@ -52,13 +62,14 @@ class Phases:
             row = {"phase": name, "start_s": round(start - LAUNCH, 2), "seconds": round(time.perf_counter() - start, 2)}
             for key in ("jaxpr_trace_duration", "jaxpr_to_mlir_module_duration", "backend_compile_duration"):
                 row[key.replace("_duration", "_s")] = round(JAX_SECONDS[key] - before.get(key, 0.0), 2)
+            row["programs"] = JAX_COUNTS["backend_compile_duration"] - compiled
             self.rows.append(row)
             print(json.dumps(row), flush=True)
             return out
         return timed
 
 
-def profile_energy(phases: Phases, overrides: list[str]) -> dict:
+def profile_energy(phases: Phases, task: str, overrides: list[str]) -> dict:
     import near.commands.train_energy as te
     import near.energy.train as et
     from near.config import compose_config
@@ -84,14 +95,17 @@ def profile_energy(phases: Phases, overrides: list[str]) -> dict:
         return init, chunk_timed, eval_timed, net, sigmas
 
     et.make_trainer = traced_make_trainer
-    et.ranking_accuracy = phases.wrap("energy: ranking accuracy (per level)", et.ranking_accuracy)
-    cfg = compose_config(["task=HumanoidNEAR", "progress=False", *overrides])
+    for name in ("ranking_accuracies", "ranking_accuracy"):  # the command's (all levels at once; older trees: per level)
+        if hasattr(et, name):
+            setattr(et, name, phases.wrap(f"energy: {name.replace('_', ' ')}", getattr(et, name)))
+            break
+    cfg = compose_config([f"task={task}", "progress=False", *overrides])
     start = time.perf_counter()
     summary = phases.wrap("energy: train-energy in all", te.train_energy)(cfg)
     return {"energy_total_s": round(time.perf_counter() - start, 2), "energy_run": summary["run_dir"]}
 
 
-def profile_train(phases: Phases, overrides: list[str]) -> dict:
+def profile_train(phases: Phases, task: str, overrides: list[str]) -> dict:
     import near.commands.train as tr
     from near.config import compose_config
     from near.rl import ppo
@@ -118,7 +132,7 @@ def profile_train(phases: Phases, overrides: list[str]) -> dict:
         return phases.wrap("train: initial state (reset compile)", init, block=lambda s: s), chunk_timed
 
     ppo.make_train = traced_make_train  # train_policy imports it from near.rl.ppo when called
-    cfg = compose_config(["task=HumanoidNEAR", "progress=False", *overrides])
+    cfg = compose_config([f"task={task}", "progress=False", *overrides])
     start = time.perf_counter()
     phases.wrap("train: train in all", tr.train_policy)(cfg)
     return {"train_total_s": round(time.perf_counter() - start, 2), **marks}
@@ -136,7 +150,9 @@ def startup(rows: list[dict], prefix: str, begin: float) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--motion", required=True)
+    parser.add_argument("--motion", default="", help="the humanoid's motion set (needed by the humanoid tasks)")
+    parser.add_argument("--task", default="HumanoidNEAR", help="a NEAR task: HumanoidNEAR (default), mazeNEAR, ...")
+    parser.add_argument("--energy-only", action="store_true", help="profile `near train-energy` alone")
     parser.add_argument("--energy-iterations", type=int, default=3000)
     parser.add_argument("--energy-chunk", type=int, default=1000, help="energy iterations per compiled chunk")
     parser.add_argument("--train-iterations", type=int, default=30)
@@ -148,25 +164,29 @@ def main(argv=None) -> int:
 
     out = args.out or tempfile.mkdtemp(prefix="near_startup_")
     phases = Phases()
-    m = f"motion={args.motion}"
-    energy = profile_energy(phases, [m, f"energy.iterations={args.energy_iterations}", f"energy.log_every={args.energy_chunk}",
-                                     f"out={out}/energy"])
+    m = [f"motion={args.motion}"] if args.motion else []
+    energy = profile_energy(phases, args.task, [*m, f"energy.iterations={args.energy_iterations}",
+                                                f"energy.log_every={args.energy_chunk}", f"out={out}/energy"])
     energy_end = time.perf_counter() - LAUNCH
-    train = profile_train(phases, [m, f"energy.checkpoint={energy['energy_run']}", f"out={out}/train",
-                                   f"train.num_envs={args.num_envs}", f"train.minibatch_size={min(8192, args.num_envs * 16)}",
-                                   f"train.total_env_steps={args.train_iterations * args.num_envs * 16}",
-                                   "train.iterations_per_log=10", "train.eval_every=0", "train.eval_episodes=8"])
+    train = {} if args.energy_only else profile_train(
+        phases, args.task, [*m, f"energy.checkpoint={energy['energy_run']}", f"out={out}/train",
+                        f"train.num_envs={args.num_envs}", f"train.minibatch_size={min(8192, args.num_envs * 16)}",
+                        f"train.total_env_steps={args.train_iterations * args.num_envs * 16}",
+                        "train.iterations_per_log=10", "train.eval_every=0", "train.eval_episodes=8"])
     result = {
-        "label": args.label, "motion": os.path.basename(args.motion), "cache": CACHE,
+        "label": args.label, "task": args.task, "motion": os.path.basename(args.motion), "cache": CACHE,
         "startup_seconds_energy": startup(phases.rows, "energy", 0.0),
-        "startup_seconds_train": startup(phases.rows, "train", energy_end),
-        **energy, **train, "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "phases": phases.rows,
+        "startup_seconds_train": None if args.energy_only else startup(phases.rows, "train", energy_end),
+        **energy, **train, "programs_compiled": JAX_COUNTS["backend_compile_duration"],
+        "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "phases": phases.rows,
     }
-    print(f"start-up to the first iteration: energy {result['startup_seconds_energy']} s, "
-          f"train {result['startup_seconds_train']} s (cache {CACHE}; hits {JAX_EVENTS.get('cache_hits', 0)})")
+    train_part = "" if args.energy_only else f", train {result['startup_seconds_train']} s"
+    print(f"start-up to the first iteration: energy {result['startup_seconds_energy']} s{train_part} "
+          f"(cache {CACHE}; hits {JAX_EVENTS.get('cache_hits', 0)}); {result['programs_compiled']} programs compiled "
+          f"in {JAX_SECONDS['backend_compile_duration']:.1f} s")
     from _report import write_result
 
-    print(write_result(args.name, "humanoid start-up profile", [result]))
+    print(write_result(args.name, "start-up profile", [result]))
     return 0
 
 

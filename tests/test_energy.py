@@ -10,7 +10,8 @@ import pytest
 
 from near.energy.network import EnergyNet, sinusoidal_embedding
 from near.energy.schedule import noise_levels
-from near.energy.train import EnergyConfig, dsm_loss, fit, load_energy_model, make_trainer, ranking_accuracy
+from near.energy.train import (EVAL_ROWS, EnergyConfig, dsm_loss, energies_at, fit, load_energy_model, make_trainer,
+                               ranking_accuracies, ranking_accuracy)
 from near.utils import running_stats
 from near.utils.checkpoint import CheckpointError
 from near.utils.logging import NonFiniteError
@@ -123,6 +124,55 @@ def test_training_lowers_loss_and_ranks_demo_pairs_above_random(tmp_path):
         assert ranking_accuracy(model, pairs[:1000], random_pairs, level) > 0.9
     with pytest.raises(CheckpointError, match="10-number pairs"):
         load_energy_model(str(tmp_path), expect_pair_dim=10)
+
+
+def test_evaluation_and_ranking_share_one_compiled_program(tmp_path):
+    """Start-up (issue #20): the held-out evaluation and the ranking run one compiled program, whatever
+    the number of pairs or levels; a program per size or per caller is one more compile on every cold
+    start (on a GPU, tens of seconds for the humanoid's network). Their numbers are the direct ones."""
+    from jax import monitoring
+
+    pairs = _line_pairs(600)  # 120 held-out pairs: the evaluation's one chunk is mostly padding
+    cfg = EnergyConfig(iterations=20, log_every=10, checkpoint_every=20, latent_dim=24)
+    fit(cfg, pairs, str(tmp_path), seed=0, show_progress=False)
+    model, _ = load_energy_model(str(tmp_path))
+    lowered = []
+
+    def count(name, secs, **_):
+        if name.endswith("jaxpr_to_mlir_module_duration"):  # every new program, whether or not a cache holds it
+            lowered.append(name)
+
+    monitoring.register_event_duration_secs_listener(count)
+    try:
+        demos = np.tile(pairs, (3, 1))
+        others = np.random.default_rng(0).uniform(0, 512, demos.shape).astype(np.float32)
+        for n in (7, 500, EVAL_ROWS + 276):  # 14, 1000 and 2600 pairs to rank: 1, 1 and 3 calls
+            ranking_accuracies(model, demos[:n], others[:n], [0, 25, 49])
+        energy = energies_at(model, pairs[:300], list(range(0, 50, 5)))  # 10 levels: two calls' worth
+    finally:
+        monitoring.unregister_event_duration_listener(count)
+    assert lowered == []  # nothing new was traced to a program after training: the evaluation's is reused
+    direct_energy = jax.jit(model.energy)
+    for i, c in enumerate(range(0, 50, 5)):
+        np.testing.assert_allclose(energy[i], direct_energy(jnp.asarray(pairs[:300]), c), rtol=1e-5, atol=1e-5)
+
+    # the periodic evaluation: the held-out loss and energies of the batch it draws, padding left out
+    init, _, evaluate, net, sigmas = make_trainer(cfg, 4)
+    state = init(jax.random.PRNGKey(1))
+    test_pairs, key = jnp.asarray(pairs[:120]), jax.random.PRNGKey(2)
+
+    @jax.jit
+    def direct(state):  # the draws and formulas of the evaluation, on the 120 pairs alone
+        k_idx, k_lvl, k_noise = jax.random.split(jax.random.fold_in(key, state.step), 3)
+        x = running_stats.normalize(state.stats, test_pairs[jax.random.randint(k_idx, (120,), 0, 120)])
+        levels = jax.random.randint(k_lvl, (120,), 0, 50)
+        lv = jnp.full((120,), 49, jnp.int32)
+        return (dsm_loss(net.apply, state.ema_params, x, levels, jax.random.normal(k_noise, x.shape), sigmas),
+                net.apply(state.ema_params, x, lv, sigmas[lv]).mean())
+
+    got, (loss, energy_49) = evaluate(state, test_pairs, key), direct(state)
+    assert got["test_loss"] == pytest.approx(float(loss), rel=1e-5)
+    assert got["demo_energy/level_49"] == pytest.approx(float(energy_49), rel=1e-5)
 
 
 def test_nan_loss_is_reported_with_its_step(tmp_path):

@@ -15,7 +15,7 @@ from near.utils.logging import prepare_run_dir, write_json
 
 
 def train_energy(cfg: Config) -> dict:
-    from near.energy.train import fit, load_energy_model, ranking_accuracy
+    from near.energy.train import fit, load_energy_model, ranking_accuracies
 
     env = make_env(cfg)
     pairs = demo_pairs(cfg, env)  # read the demos before touching the run folder
@@ -28,7 +28,8 @@ def train_energy(cfg: Config) -> dict:
     rng = np.random.default_rng(cfg.seed)
     random_pairs = _random_pairs(pairs, rng, len(pairs))
     levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
-    accuracy = {f"rank_accuracy/level_{c}": ranking_accuracy(model, pairs[:4096], random_pairs[:4096], c) for c in levels}
+    ranked = ranking_accuracies(model, pairs[:4096], random_pairs[:4096], levels)
+    accuracy = {f"rank_accuracy/level_{c}": ranked[c] for c in levels}
     summary = {"kind": "energy", "task": cfg.task.name, "run_dir": run_dir, "num_pairs": len(pairs),
                "wall_seconds": round(time.time() - start, 2), "final_loss": last.get("loss"),
                "test_loss": last.get("test_loss"), **accuracy}

@@ -5,7 +5,8 @@ input statistics and normalise it with them, perturb it with Gaussian noise at a
 sigma_c per sample, and regress the score -- the input-gradient of the scalar output -- onto
 -(x~ - x)/sigma^2 with weight sigma^2. Adam, global-norm clipping, EMA of the weights.
 
-``make_trainer`` returns pure functions; ``train_energy`` is the host loop (logging, checkpoints).
+``make_trainer`` returns jitted pure functions and the periodic evaluation; ``fit`` is the host loop
+(logging, checkpoints).
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ def make_optimizer(cfg: EnergyConfig, flat: bool = False) -> optax.GradientTrans
     return optax.flatten(opt) if flat else opt
 
 
-def dsm_loss(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, noise: jax.Array,
-             sigmas: jax.Array, anneal_power: float = 2.0) -> jax.Array:
-    """Annealed DSM loss on normalised clean pairs x (B, D), per-sample level indices and unit noise."""
+def dsm_terms(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, noise: jax.Array,
+              sigmas: jax.Array, anneal_power: float = 2.0) -> jax.Array:
+    """Each sample's annealed DSM loss (B,) on normalised clean pairs x (B, D), its level index and unit noise."""
     sigma = sigmas[levels]
     x_noisy = x + sigma[:, None] * noise
 
@@ -86,12 +87,54 @@ def dsm_loss(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, n
 
     score = jax.grad(total_energy)(x_noisy)  # score = +grad of the output
     target = -noise / sigma[:, None]  # = -(x~ - x) / sigma^2
-    per_sample = 0.5 * jnp.sum((score - target) ** 2, axis=-1) * sigma**anneal_power
-    return per_sample.mean()
+    return 0.5 * jnp.sum((score - target) ** 2, axis=-1) * sigma**anneal_power
+
+
+def dsm_loss(apply_fn: Callable, params: Any, x: jax.Array, levels: jax.Array, noise: jax.Array,
+             sigmas: jax.Array, anneal_power: float = 2.0) -> jax.Array:
+    """Annealed DSM loss on normalised clean pairs x (B, D), per-sample level indices and unit noise."""
+    return dsm_terms(apply_fn, params, x, levels, noise, sigmas, anneal_power).mean()
+
+
+# Pairs per held-out evaluation and per call of the evaluation program, which the held-out evaluation
+# and the ranking share: one shape for any amount of data, so one compile (issue #20: each distinct
+# program, on a GPU each batch size of the network, is a compile and tuning of its own on a cold start).
+EVAL_ROWS = 1024
+
+
+def logged_levels(num_levels: int) -> list[int]:
+    """The levels whose mean held-out demo energy training logs: every fifth of the range, and the last."""
+    return sorted({c for c in range(num_levels) if c % max(1, int(0.2 * num_levels)) == 0} | {num_levels - 1})
+
+
+@functools.partial(jax.jit, static_argnames=("net", "normalize_input", "anneal_power"))
+def _eval_program(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pairs: jax.Array, levels: jax.Array,
+                  noise: jax.Array, energy_levels: jax.Array, *, normalize_input: bool, anneal_power: float):
+    """EVAL_ROWS raw pairs: each one's DSM loss term at its level and unit noise (EVAL_ROWS,), and its
+    clean energy at each of energy_levels (K, EVAL_ROWS), K = len(logged_levels(num_levels))."""
+    x = running_stats.normalize(stats, pairs) if normalize_input else pairs
+    terms = dsm_terms(net.apply, params, x, levels, noise, sigmas, anneal_power)
+
+    def energy(c):
+        lv = jnp.full(x.shape[:1], c, jnp.int32)
+        return net.apply(params, x, lv, sigmas[lv])
+
+    # vmapped, not unrolled per level: one network in the program, a quarter less to compile
+    return terms, jax.vmap(energy)(energy_levels)
+
+
+def _eval_chunk(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pairs: Any, levels: Any, noise: Any,
+                energy_levels: Any, normalize_input: bool, anneal_power: float) -> tuple[jax.Array, jax.Array]:
+    """_eval_program with every array placed as the weights are: a fresh run's arrays are uncommitted, a
+    restored model's committed, and jit compiles the two apart (placing them copies nothing)."""
+    placed = jax.device_put((params, stats, sigmas, pairs, levels, noise, energy_levels),
+                            jax.tree.leaves(params)[0].sharding)
+    return _eval_program(net, *placed, normalize_input=normalize_input, anneal_power=anneal_power)
 
 
 def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_optimizer: bool = False):
-    """Return (init, train_chunk, evaluate) as pure functions over EnergyState.
+    """Return (init, train_chunk, evaluate, net, sigmas): init and train_chunk are jitted pure functions
+    over EnergyState; evaluate runs the evaluation program that the ranking shares (_eval_program).
 
     unroll: iterations per loop trip of the compiled chunk; flat_optimizer: Adam on one flat vector.
     Both change speed only (benchmarks/bench_energy_dsm.py --variants measures them)."""
@@ -131,27 +174,31 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
                                      unroll=min(unroll, num_steps))
         return state, losses
 
-    eval_levels = sorted({c for c in range(num_levels) if c % max(1, int(0.2 * num_levels)) == 0} | {num_levels - 1})
+    logged = logged_levels(num_levels)
+
+    @jax.jit
+    def draw(test_pairs: jax.Array, key: jax.Array, step: jax.Array):
+        """The held-out batch, its levels and noise, zero-padded to the evaluation program's EVAL_ROWS
+        (a small program of its own: the ranking runs the evaluation program on pairs it is given)."""
+        k_idx, k_lvl, k_noise = jax.random.split(jax.random.fold_in(key, step), 3)
+        n = min(EVAL_ROWS, test_pairs.shape[0])
+        batch = test_pairs[jax.random.randint(k_idx, (n,), 0, test_pairs.shape[0])]
+        levels = jax.random.randint(k_lvl, (n,), 0, num_levels)
+        noise = jax.random.normal(k_noise, batch.shape)
+        pad = EVAL_ROWS - n
+        return jnp.pad(batch, ((0, pad), (0, 0))), jnp.pad(levels, (0, pad)), jnp.pad(noise, ((0, pad), (0, 0)))
 
     def evaluate(state: EnergyState, test_pairs: jax.Array, key: jax.Array) -> dict:
-        """Held-out DSM loss and mean clean-demo energy at the logged levels (EMA weights, frozen stats)."""
-        k_idx, k_lvl, k_noise = jax.random.split(key, 3)
-        batch = test_pairs[jax.random.randint(k_idx, (min(1024, test_pairs.shape[0]),), 0, test_pairs.shape[0])]
-        x = normalise(state.stats, batch)
-        levels = jax.random.randint(k_lvl, (x.shape[0],), 0, num_levels)
-        noise = jax.random.normal(k_noise, x.shape)
-        out = {"test_loss": dsm_loss(net.apply, state.ema_params, x, levels, noise, sigmas, cfg.anneal_power)}
+        """Held-out DSM loss and mean clean-demo energy at the logged levels (EMA weights, frozen stats).
+        The key is folded with the step: a resumed run evaluates like an uninterrupted one."""
+        n = min(EVAL_ROWS, test_pairs.shape[0])
+        terms, energies = _eval_chunk(net, state.ema_params, state.stats, sigmas, *draw(test_pairs, key, state.step),
+                                      np.asarray(logged, np.int32), cfg.normalize_input, cfg.anneal_power)
+        terms, energies = np.asarray(terms)[:n], np.asarray(energies)[:, :n]  # padding dropped
+        return {"test_loss": terms.mean(), **{f"demo_energy/level_{c:02d}": e.mean() for c, e in zip(logged, energies)}}
 
-        def mean_energy(c):
-            lv = jnp.full((x.shape[0],), c, jnp.int32)
-            return net.apply(state.ema_params, x, lv, sigmas[lv]).mean()
-
-        # vmapped, not unrolled per level: one network in the program, a quarter less to compile
-        energies = jax.vmap(mean_energy)(jnp.asarray(eval_levels, jnp.int32))
-        out.update({f"demo_energy/level_{c:02d}": energies[i] for i, c in enumerate(eval_levels)})
-        return out
-
-    return init, jax.jit(train_chunk, static_argnums=2), jax.jit(evaluate), net, sigmas
+    # init jitted: run eagerly, each layer's initialiser and op compiled as its own program
+    return jax.jit(init), jax.jit(train_chunk, static_argnums=2), evaluate, net, sigmas
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +210,7 @@ class EnergyModel:
     stats: Any
     sigmas: jax.Array
     normalize_input: bool = True
+    anneal_power: float = 2.0  # as trained: the ranking then runs the training's evaluation program
 
     def energy(self, pairs: jax.Array, level: jax.Array) -> jax.Array:
         """Raw energy E(RMS(x), sigma_level) of raw pairs (..., D) at one integer level."""
@@ -174,24 +222,40 @@ class EnergyModel:
 def model_from_state(cfg: EnergyConfig, state: EnergyState) -> EnergyModel:
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     params = state.ema_params if cfg.use_ema else state.params
-    return EnergyModel(make_network(cfg), params, state.stats, sigmas, cfg.normalize_input)
+    return EnergyModel(make_network(cfg), params, state.stats, sigmas, cfg.normalize_input, cfg.anneal_power)
 
 
-@functools.partial(jax.jit, static_argnames=("net", "normalize_input"))
-def _energies(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pairs: jax.Array, level: jax.Array,
-              normalize_input: bool) -> jax.Array:
-    # one program for every level: the level is an argument (run eagerly, this compiled each layer's ops
-    # separately: 56 s of a cold start on the GPU)
-    return EnergyModel(net, params, stats, sigmas, normalize_input).energy(pairs, level)
+def energies_at(model: EnergyModel, pairs: np.ndarray, levels: list[int]) -> np.ndarray:
+    """Energies (len(levels), N) of raw pairs (N, D), through the program of the held-out evaluation:
+    EVAL_ROWS pairs (the last chunk zero-padded) at its K levels a call, so no N or level list compiles
+    anything new after training (the program's DSM part, on zero noise, is computed and dropped)."""
+    n = len(pairs)
+    k = len(logged_levels(len(model.sigmas)))
+    pairs = np.pad(np.asarray(pairs, np.float32), ((0, -n % EVAL_ROWS), (0, 0)))
+    no_levels, no_noise = np.zeros(EVAL_ROWS, np.int32), np.zeros((EVAL_ROWS, pairs.shape[1]), np.float32)
+    out = []
+    for i in range(0, len(levels), k):
+        group = list(levels[i:i + k])
+        slots = np.resize(np.asarray(group, np.int32), k)  # spare slots repeat the group's levels
+        chunks = [_eval_chunk(model.net, model.params, model.stats, model.sigmas, pairs[j:j + EVAL_ROWS], no_levels,
+                              no_noise, slots, model.normalize_input, model.anneal_power)[1]
+                  for j in range(0, len(pairs), EVAL_ROWS)]
+        out.append(np.concatenate([np.asarray(c) for c in chunks], axis=1)[:len(group), :n])
+    return np.concatenate(out)
+
+
+def ranking_accuracies(model: EnergyModel, demo_pairs: np.ndarray, other_pairs: np.ndarray,
+                       levels: list[int]) -> dict[int, float]:
+    """Per level: the fraction of (demo, other) pairs where the demo pair has the higher energy."""
+    n = min(len(demo_pairs), len(other_pairs))
+    both = np.concatenate([np.asarray(demo_pairs[:n]), np.asarray(other_pairs[:n])])
+    energy = energies_at(model, both, list(levels))  # all levels in one pass over the pairs
+    return {c: float(np.mean(e[:n] > e[n:])) for c, e in zip(levels, energy)}
 
 
 def ranking_accuracy(model: EnergyModel, demo_pairs: np.ndarray, other_pairs: np.ndarray, level: int) -> float:
     """Fraction of (demo, other) pairs where the demo pair has the higher energy."""
-    n = min(len(demo_pairs), len(other_pairs))
-    both = jnp.asarray(np.concatenate([np.asarray(demo_pairs[:n]), np.asarray(other_pairs[:n])]), jnp.float32)
-    energy = np.asarray(_energies(model.net, model.params, model.stats, model.sigmas, both, jnp.int32(level),
-                                  normalize_input=model.normalize_input))
-    return float(np.mean(energy[:n] > energy[n:]))
+    return ranking_accuracies(model, demo_pairs, other_pairs, [level])[level]
 
 
 def energy_meta(cfg: EnergyConfig, pair_dim: int, extra: dict) -> dict:
@@ -243,7 +307,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     progress, desc, total = progress_bar("energy (DSM)", cfg.iterations, disable=not show_progress)
     with progress, stop_on_signals() as stop:
         task = progress.add_task(desc, total=total, completed=int(state.step), info="")
-        eval_key = jax.random.PRNGKey(seed + 1)  # folded with the step: a resumed run evaluates like an uninterrupted one
+        eval_key = jax.random.PRNGKey(seed + 1)  # evaluate folds it with the step
         while int(state.step) < cfg.iterations:
             if stop.requested:
                 if ckpt.latest_step() != int(state.step):
@@ -263,8 +327,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
                     f"the last good checkpoint is kept. Try a lower energy.learning_rate or check the demos for outliers."
                 )
             state = new_state
-            sub = jax.random.fold_in(eval_key, int(state.step))
-            scalars = {"loss": losses.mean(), **{k: v for k, v in evaluate(state, test_pairs, sub).items()}}
+            scalars = {"loss": losses.mean(), **evaluate(state, test_pairs, eval_key)}
             last = logger.log(int(state.step), scalars)
             progress.update(task, completed=int(state.step), info=f"loss {last['loss']:.3f}")
             step = int(state.step)
