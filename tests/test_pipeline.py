@@ -292,6 +292,34 @@ def test_near_says_when_it_reuses_the_compilation_cache(tmp_path):
     assert re.search(r"reused [1-9]\d* compiled programs, compiled 0 ", second) and str(tmp_path / "xla") in second
 
 
+def test_train_energy_asks_xla_for_deterministic_gpu_ops(monkeypatch):
+    """`near train-energy` sets --xla_gpu_deterministic_ops before JAX starts (GPU energy models of one seed
+    differed 2x in loss without it); `near train` does not unless NEAR_GPU_DETERMINISTIC=all; off turns it
+    off; a user's own XLA_FLAGS are kept; a wrong value is one clear error (exit 2)."""
+    from near.cli import main
+    from near.utils.jax_setup import DETERMINISTIC_FLAG, configure_jax
+
+    monkeypatch.setenv("NEAR_XLA_CACHE", "off")
+
+    def flags_after(command: str, choice: str | None, own: str = "--xla_cpu_enable_fast_math=false") -> str:
+        monkeypatch.setenv("XLA_FLAGS", own)
+        if choice is None:
+            monkeypatch.delenv("NEAR_GPU_DETERMINISTIC", raising=False)
+        else:
+            monkeypatch.setenv("NEAR_GPU_DETERMINISTIC", choice)
+        configure_jax(command)
+        return os.environ["XLA_FLAGS"]
+
+    assert flags_after("train-energy", None) == f"--xla_cpu_enable_fast_math=false {DETERMINISTIC_FLAG}"
+    assert flags_after("train", None) == "--xla_cpu_enable_fast_math=false"
+    assert DETERMINISTIC_FLAG in flags_after("train", "all")
+    assert DETERMINISTIC_FLAG not in flags_after("train-energy", "off")
+    # set by the user already (either value): left as it is, not doubled
+    assert flags_after("train-energy", None, own="--xla_gpu_deterministic_ops=false") == "--xla_gpu_deterministic_ops=false"
+    monkeypatch.setenv("NEAR_GPU_DETERMINISTIC", "sometimes")
+    assert main(["train-energy", "task=mazeNEAR"]) == 2
+
+
 def test_without_the_bar_long_work_prints_a_plain_line_at_intervals(monkeypatch, capsys):
     """progress=False (batch jobs): a line per interval with progress, time and what is left; none
     for work shorter than the interval, none at all with NEAR_PROGRESS_EVERY_S=0."""

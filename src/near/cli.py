@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(_usage())
         return 0
-    configure_jax()
+    try:
+        configure_jax(command)
+    except ValueError as exc:
+        print(f"near: {exc}", file=sys.stderr)
+        return 2
     from near.config import ConfigError, compose_config
     from near.data.demos import DemoDataError
     from near.motion.skeleton import MotionDataError
