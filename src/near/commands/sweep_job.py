@@ -17,7 +17,10 @@ from near.utils.jax_setup import configure_jax
 
 @hydra.main(version_base="1.3", config_path="pkg://near.conf", config_name="sweep_job")
 def main(cfg) -> str:
-    configure_jax()  # the same settings as the `near` command
+    with open(cfg.jobs_file) as fh:
+        spec = json.load(fh)["jobs"][int(cfg.index)]
+    # the same settings as the `near` command that the job stands for (before JAX starts its backend)
+    configure_jax("train-energy" if spec["kind"] == "energy" else "train")
     from hydra.core.global_hydra import GlobalHydra
 
     from near.commands.experiment import Job, run_job
@@ -25,8 +28,6 @@ def main(cfg) -> str:
     GlobalHydra.instance().clear()  # the run composes its own config (near.config.compose_config)
     logging.getLogger("absl").setLevel(logging.ERROR)  # Hydra's job logging would show Orbax's info chatter
 
-    with open(cfg.jobs_file) as fh:
-        spec = json.load(fh)["jobs"][int(cfg.index)]
     job = Job(**{**spec, "overrides": tuple(spec["overrides"])})
     run_job(job, progress=bool(cfg.progress))
     return job.run_dir
