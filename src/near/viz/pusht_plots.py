@@ -8,6 +8,7 @@ renderer (spec near-environments.md §3.2): goal T LightGreen, block LightSlateG
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -29,15 +30,20 @@ def _hex(rgb) -> str:
 
 def states_coverage(states) -> np.ndarray:
     """Coverage (area(goal T n block T) / area(T), as the env's reward) of each state (..., 5)."""
+    s = np.asarray(states, np.float32)
+    flat = s.reshape(-1, s.shape[-1])
+    return np.asarray(_coverage_program()(flat)).reshape(s.shape[:-1])
+
+
+@functools.cache
+def _coverage_program():
+    """One jitted coverage function for the process: a fresh ``jax.jit`` per call compiled again every
+    time (about 1.2 s on a CPU, 0.6 s on a GPU), and push-T's evaluation called it once per episode."""
     import jax
-    import jax.numpy as jnp
 
     from near.envs.pusht import coverage
 
-    s = np.asarray(states, np.float32)
-    flat = s.reshape(-1, s.shape[-1])
-    cov = jax.jit(jax.vmap(lambda x: coverage(x[2:4], x[4])))(jnp.asarray(flat))
-    return np.asarray(cov).reshape(s.shape[:-1])
+    return jax.jit(jax.vmap(lambda x: coverage(x[2:4], x[4])))
 
 
 def t_polygons(x: float, y: float, angle: float) -> np.ndarray:
@@ -130,7 +136,7 @@ def plot_pusht_episodes(episodes: Sequence[np.ndarray], path: str | os.PathLike,
     if not episodes:
         raise ValueError("no episodes to plot")
     if coverage is None:
-        coverage = [float(states_coverage(e[-1:])[0]) for e in episodes]
+        coverage = [float(c) for c in states_coverage(np.stack([e[-1] for e in episodes]))]
     n = len(episodes)
     cols = min(3, n)
     rows = (n + cols - 1) // cols
