@@ -23,7 +23,7 @@
 # (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
 # state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
-# DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 150 s of the call.
+# DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
 deadline=$1; shift
 queue=(); overrides=()
@@ -73,7 +73,10 @@ for spec in "${queue[@]}"; do
   run_dir=$R/$name; energy=$R/energy_${motion}_$seed
   var=OVERRIDES_$variant; own=(); [ -n "$variant" ] && own=(${!var:-})
   if finished "$run_dir"; then echo "$name: done"; continue; fi
-  [ "$(left)" -gt 150 ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+  # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
+  # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
+  need=300; [ "$motion" = pusht ] && need=150
+  [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
   if [ "$motion" = pusht ]; then
     task=pushT; [ "$method" = PPO ] || task=pushT$method
     M=task.data=$PWD/.pusht/pusht_cchi_v7_replay.zarr; extra=($PUSHT_SETTINGS)

@@ -17,9 +17,13 @@ the same states as they were (second table: how often the straightened pair rank
 reward that straightening gains). A yes means the reward asks for the upright pose and PPO has not
 found it; a no means the energy does not see the crouch where the policy is. The same for speed: the
 policy's states with the root's horizontal velocity times ``--faster``, nothing else changed.
+With ``--other RUN_DIR`` a second policy's own episodes (AMP's, say, which strides longer on the same
+body) are scored too, against the first's: where the energy ranks the other's pairs higher, NEAR's
+reward asks for that gait and PPO has not found it; where it ranks them lower, the reward holds NEAR
+where it is.
 
     PYTHONPATH=src python benchmarks/inspect_energy_posture.py --energy RUN_DIR --motion SET.yaml [--pairs 4096]
-        [--policy RUN_DIR]
+        [--policy RUN_DIR [--other RUN_DIR]]
 """
 
 from __future__ import annotations
@@ -130,6 +134,7 @@ def main(argv=None) -> int:
     parser.add_argument("--motion", required=True)
     parser.add_argument("--pairs", type=int, default=4096)
     parser.add_argument("--policy", default="", help="a NEAR policy's run folder: score its own pairs too")
+    parser.add_argument("--other", default="", help="another policy's run folder (e.g. AMP's): its pairs against --policy's")
     parser.add_argument("--knee", type=float, default=0.4, help="extra knee bend of the crouch, rad")
     parser.add_argument("--drop", type=float, default=0.05, help="root lowered by, m")
     parser.add_argument("--faster", type=float, default=1.4,
@@ -137,6 +142,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="energy_posture")
     args = parser.parse_args(argv)
+    if args.other and not args.policy:
+        parser.error("--other compares with --policy's pairs: give --policy too")
 
     cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}"])
     env = make_env(cfg)
@@ -147,6 +154,9 @@ def main(argv=None) -> int:
         episodes = policy_episodes(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),
                                    256, ("pair", "qpos", "qvel"))
         pairs["policy"] = sample_pairs(episodes, args.pairs)
+    if args.other:
+        other = policy_episodes(cfg, env, args.other, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)), 256)
+        pairs["other policy"] = sample_pairs(other, args.pairs)
     sigmas = np.asarray(model.sigmas)
     g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
     upright = []
@@ -170,6 +180,14 @@ def main(argv=None) -> int:
             for level in LEVELS:  # tanh((E - m)/10) at m halfway: the reward the change costs
                 row[f"reward_gap_level_{level}"] = float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[level]))))
         rows.append(row)
+    if args.other:  # the other policy's pairs against the policy's, paired at random
+        m = min(len(g["other policy"]), len(g["policy"]))
+        gap = g["other policy"][:m] - g["policy"][:m]
+        upright.append({"pairs": "other policy above policy", "other": args.other, "n": int(m),
+                        "g_mean": float(g["other policy"].mean()), "g_policy_mean": float(g["policy"].mean()),
+                        "ranks_above_policy": float(np.mean(gap > 0)),
+                        **{f"reward_gain_level_{lv}": float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[lv]))))
+                           for lv in LEVELS}})
     print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, {args.pairs} pairs; "
           f"crouch = knees +{args.knee} rad and root -{args.drop} m")
     head = "| pairs | g mean (std) | clip ranks higher | " + " | ".join(f"reward gap, level {lv} (sigma {sigmas[lv]:.2f})"
@@ -179,13 +197,13 @@ def main(argv=None) -> int:
         gaps = " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" if f"reward_gap_level_{lv}" in r else "" for lv in LEVELS)
         print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
     for r, what in zip(upright, (f"straightened (knees -{args.knee} rad, root +{args.drop} m)",
-                                 f"with the root {args.faster:g} x as fast")):
+                                 f"with the root {args.faster:g} x as fast", f"replaced by {args.other}'s own")):
         print(f"\nThe policy's own states {what}, {r['n']} pairs of {len(episodes)} episodes: g {r['g_mean']:.1f} "
               f"against {r['g_policy_mean']:.1f} as they were; ranks higher {r['ranks_above_policy']:.3f}; reward gained: "
               + ", ".join(f"level {lv} {r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS))
     path = write_result(args.out, "inspect_energy_posture",
                         [{"energy": args.energy, "motion": os.path.basename(args.motion), "knee": args.knee,
-                          "drop": args.drop, "faster": args.faster, "policy": args.policy, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}]
+                          "drop": args.drop, "faster": args.faster, "policy": args.policy, "other": args.other, "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}]
                         + rows + upright)
     print(path)
     return 0
