@@ -255,3 +255,37 @@ def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(ocp.JsonCheckpointHandler, "async_save", real)
     _, meta = load_energy_model(out)
     assert meta["step"] == 1 and sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["1"]
+
+
+def test_a_shorter_last_chunk_reuses_the_compiled_program():
+    """A run's iterations are seldom a multiple of train.iterations_per_log (60 M humanoid steps: 915);
+    its last, shorter chunk runs in the same compiled program, with only its first iterations active,
+    and matches a chunk compiled for that length (it compiled a second program: a minute on the GPU)."""
+    from near.energy.reward import RewardConfig
+    from near.envs.core import AutoReset
+    from near.envs.maze import MazeEnv
+    from near.rl.ppo import NoStyle, PPOConfig, make_train
+
+    cfg = PPOConfig(num_envs=4, horizon=4, minibatch_size=8, update_epochs=1, actor_hidden=[8], critic_hidden=[8])
+    init, train_chunk = make_train(cfg, AutoReset(MazeEnv()), NoStyle(), RewardConfig(task_weight=1.0, style_weight=0.0))
+    state = init(jax.random.PRNGKey(0))
+    full, _ = train_chunk(state, 3, np.int32(3))
+    full, _ = train_chunk(full, 3, np.int32(3))  # the output's placement can differ from init's: lowered again
+    compiled = []
+
+    def count(name, secs, **_):
+        if name.endswith("backend_compile_duration"):
+            compiled.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(count)
+    try:
+        part, metrics = train_chunk(full, 3, np.int32(1))
+    finally:
+        jax.monitoring.unregister_event_duration_listener(count)
+    assert compiled == []  # no new program for the shorter chunk
+    assert int(full.iteration) == 6 and int(part.iteration) == 7
+    assert not np.any(np.asarray(metrics["critic_loss"][1:]))  # the inactive iterations report zeros
+    alone, alone_metrics = train_chunk(full, 1)  # the same iteration compiled on its own
+    for a, b in zip(jax.tree.leaves(part.params), jax.tree.leaves(alone.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["critic_loss"][0], alone_metrics["critic_loss"][0], rtol=1e-5)

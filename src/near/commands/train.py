@@ -98,9 +98,10 @@ def train_policy(cfg: Config) -> dict:
                                                              run_dir, stop))
                 break
             n = min(p.iterations_per_log, total - int(state.iteration))
-            new_state, metrics = train_chunk(state, n)
+            # always p.iterations_per_log compiled iterations, the first n of them run: one program
+            new_state, metrics = train_chunk(state, p.iterations_per_log, np.int32(n))
             iteration = int(new_state.iteration)
-            host = jax.device_get(metrics)  # the chunk's per-iteration metrics, stacked by lax.scan
+            host = {k: v[:n] for k, v in jax.device_get(metrics).items()}  # per-iteration metrics, stacked by lax.scan
             check_finite(host, iteration - n, run_dir, ckpt.latest_step())
             state = new_state
             for i in range(n):

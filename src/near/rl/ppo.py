@@ -317,8 +317,22 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
                                state.iteration + 1)
         return new_state, metrics
 
-    def train_chunk(state: TrainState, num_iterations: int):
-        return jax.lax.scan(update_iteration, state, None, length=num_iterations)
+    def train_chunk(state: TrainState, num_iterations: int, active: jax.Array | None = None):
+        """``num_iterations`` (static) iterations; with ``active`` (traced) only the first ``active`` of them
+        run and the rest return the state unchanged and zero metrics, so that a run's last, shorter chunk
+        (60 M steps are 915 humanoid iterations: 91 chunks of 10 and one of 5) reuses the compiled program
+        instead of compiling another (about a minute on the GPU)."""
+        if active is None:
+            state, metrics = jax.lax.scan(update_iteration, state, None, length=num_iterations)
+        else:
+            shapes = jax.eval_shape(update_iteration, state, None)[1]
+            skipped = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+            def maybe_update(state, i):
+                return jax.lax.cond(i < active, update_iteration, lambda s, _: (s, skipped), state, None)
+
+            state, metrics = jax.lax.scan(maybe_update, state, jnp.arange(num_iterations))
+        return state, metrics
 
     return init, jax.jit(train_chunk, static_argnums=1)
 
