@@ -10,6 +10,8 @@
 #        bash benchmarks/gpu_queue.sh 580 pusht:PPO pusht:NEAR pusht:AMP
 #
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# METHOD ENERGY trains NEAR's energy model alone (with BUNDLE_ENERGY=1 its weights come back, for
+# benchmarks/inspect_energy_posture.py on the CPU here).
 # MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
 # (the replay store without its images, 3 MB) at GPU scale: $PUSHT_SETTINGS (below) and then the
 # overrides. Push-T needs no MuJoCo: carry .whl_pusht (Hydra, OmegaConf, zarr, ...; ~11 MB) instead of .whl.
@@ -72,7 +74,8 @@ for spec in "${queue[@]}"; do
   name=${RUN_NAME:-${motion}_${method}_$seed}; [ -n "$variant" ] && name=$variant
   run_dir=$R/$name; energy=$R/energy_${motion}_$seed
   var=OVERRIDES_$variant; own=(); [ -n "$variant" ] && own=(${!var:-})
-  if finished "$run_dir"; then echo "$name: done"; continue; fi
+  if [ "$method" = ENERGY ]; then name=energy_${motion}_$seed; fi  # the energy model alone
+  if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
   # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
   # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
   need=300; [ "$motion" = pusht ] && need=150
@@ -83,7 +86,8 @@ for spec in "${queue[@]}"; do
   else
     task=Humanoid$method; M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
   fi
-  if [ "$method" = NEAR ]; then
+  [ "$method" = ENERGY ] && task=${task%ENERGY}NEAR
+  if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
     if [ ! -f "$energy/summary.json" ]; then
       t0=$(date +%s)
       run python3 -u -m near.cli train-energy task="$task" "$M" seed="$seed" progress=False resume=True \
@@ -92,6 +96,7 @@ for spec in "${queue[@]}"; do
       echo "energy model: $(( $(date +%s) - t0 )) s wall"
     fi
     extra+=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
+    [ "$method" = ENERGY ] && continue
   fi
   resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
   touched+=("$name")
