@@ -172,7 +172,7 @@ def main(argv=None) -> int:
                                for lv in LEVELS}})
     rows = []
     for kind, values in g.items():
-        row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std())}
+        row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std()), "g_median": float(np.median(values))}
         if kind != "clip":
             m = min(len(values), len(g["clip"]))  # the policy's pairs are not copies: paired at random
             gap = g["clip"][:m] - values[:m]
@@ -190,12 +190,12 @@ def main(argv=None) -> int:
                            for lv in LEVELS}})
     print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, {args.pairs} pairs; "
           f"crouch = knees +{args.knee} rad and root -{args.drop} m")
-    head = "| pairs | g mean (std) | clip ranks higher | " + " | ".join(f"reward gap, level {lv} (sigma {sigmas[lv]:.2f})"
+    head = "| pairs | g mean (std) | g median | clip ranks higher | " + " | ".join(f"reward gap, level {lv} (sigma {sigmas[lv]:.2f})"
                                                                        for lv in LEVELS) + " |"
-    print(head + "\n|" + "---|" * (3 + len(LEVELS)))
+    print(head + "\n|" + "---|" * (4 + len(LEVELS)))
     for r in rows:
         gaps = " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" if f"reward_gap_level_{lv}" in r else "" for lv in LEVELS)
-        print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
+        print(f"| {r['pairs']} | {r['g_mean']:.1f} ({r['g_std']:.1f}) | {r['g_median']:.1f} | {r.get('clip_ranks_higher', float('nan')):.3f} | {gaps} |")
     for r, what in zip(upright, (f"straightened (knees -{args.knee} rad, root +{args.drop} m)",
                                  f"with the root {args.faster:g} x as fast", f"replaced by {args.other}'s own")):
         print(f"\nThe policy's own states {what}, {r['n']} pairs of {len(episodes)} episodes: g {r['g_mean']:.1f} "
