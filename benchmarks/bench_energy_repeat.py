@@ -24,15 +24,18 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from _report import write_result  # noqa: E402
 
+from near.utils.jax_setup import DETERMINISTIC_FLAG  # noqa: E402
+
 XLA_FLAGS = {
     "default": "",
-    "deterministic": "--xla_gpu_deterministic_ops=true",
+    "deterministic": DETERMINISTIC_FLAG,
     "autotune0": "--xla_gpu_autotune_level=0",
 }
 
 
 def train(motion: str, iterations: int, log_every: int, seed: int, flags: str, out: str, timeout: float) -> dict:
-    env = dict(os.environ, NEAR_XLA_CACHE="off")
+    # NEAR_GPU_DETERMINISTIC=off: `near train-energy` would add the deterministic flag to every variant
+    env = dict(os.environ, NEAR_XLA_CACHE="off", NEAR_GPU_DETERMINISTIC="off")
     env["XLA_FLAGS"] = " ".join(x for x in (os.environ.get("XLA_FLAGS", ""), flags) if x)
     cmd = [sys.executable, "-m", "near.cli", "train-energy", "task=HumanoidNEAR", f"motion={motion}", f"seed={seed}",
            "progress=False", f"energy.iterations={iterations}", f"energy.log_every={log_every}",

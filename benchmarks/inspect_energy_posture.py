@@ -128,6 +128,21 @@ def sample_pairs(episodes: list[dict], n: int) -> jax.Array:
     return jnp.asarray(pairs[np.random.default_rng(0).permutation(len(pairs))[:n]])
 
 
+def reward_gaps(gap: np.ndarray, sigmas: np.ndarray) -> dict[str, float]:
+    """What a difference in g is worth in NEAR's reward tanh((E - m) / 10) per step, at a centre m halfway
+    between the two, at each of LEVELS (E = g / sigma)."""
+    return {f"level_{lv}": float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[lv])))) for lv in LEVELS}
+
+
+def above(label: str, higher: np.ndarray, lower: np.ndarray, sigmas: np.ndarray, **extra) -> dict:
+    """How often ``higher``'s pairs outrank ``lower``'s (pair by pair) and the reward that gains."""
+    m = min(len(higher), len(lower))
+    gain = higher[:m] - lower[:m]
+    return {"pairs": label, **extra, "n": int(m), "g_mean": float(higher.mean()), "g_policy_mean": float(lower.mean()),
+            "ranks_above_policy": float(np.mean(gain > 0)),
+            **{f"reward_gain_{k}": v for k, v in reward_gaps(gain, sigmas).items()}}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid)")
@@ -165,11 +180,7 @@ def main(argv=None) -> int:
         g_edit = {k: np.asarray(model.energy(jnp.asarray(p), 0)) * sigmas[0] for k, p in edited.items()}
         for kind, label in (("straightened", "policy, knees straightened"),
                             ("faster", f"policy, root {args.faster:g} x as fast")):
-            gain = g_edit[kind] - g_edit["policy"]
-            upright.append({"pairs": label, "n": int(len(gain)), "g_mean": float(g_edit[kind].mean()),
-                            "g_policy_mean": float(g_edit["policy"].mean()), "ranks_above_policy": float(np.mean(gain > 0)),
-                            **{f"reward_gain_level_{lv}": float(np.mean(2 * np.tanh(gain / (2 * 10 * sigmas[lv]))))
-                               for lv in LEVELS}})
+            upright.append(above(label, g_edit[kind], g_edit["policy"], sigmas))
     rows = []
     for kind, values in g.items():
         row = {"pairs": kind, "g_mean": float(values.mean()), "g_std": float(values.std()), "g_median": float(np.median(values))}
@@ -177,17 +188,10 @@ def main(argv=None) -> int:
             m = min(len(values), len(g["clip"]))  # the policy's pairs are not copies: paired at random
             gap = g["clip"][:m] - values[:m]
             row["clip_ranks_higher"] = float(np.mean(gap > 0))
-            for level in LEVELS:  # tanh((E - m)/10) at m halfway: the reward the change costs
-                row[f"reward_gap_level_{level}"] = float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[level]))))
+            row.update({f"reward_gap_{k}": v for k, v in reward_gaps(gap, sigmas).items()})  # what the change costs
         rows.append(row)
     if args.other:  # the other policy's pairs against the policy's, paired at random
-        m = min(len(g["other policy"]), len(g["policy"]))
-        gap = g["other policy"][:m] - g["policy"][:m]
-        upright.append({"pairs": "other policy above policy", "other": args.other, "n": int(m),
-                        "g_mean": float(g["other policy"].mean()), "g_policy_mean": float(g["policy"].mean()),
-                        "ranks_above_policy": float(np.mean(gap > 0)),
-                        **{f"reward_gain_level_{lv}": float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[lv]))))
-                           for lv in LEVELS}})
+        upright.append(above("other policy above policy", g["other policy"], g["policy"], sigmas, other=args.other))
     print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, {args.pairs} pairs; "
           f"crouch = knees +{args.knee} rad and root -{args.drop} m")
     head = "| pairs | g mean (std) | g median | clip ranks higher | " + " | ".join(f"reward gap, level {lv} (sigma {sigmas[lv]:.2f})"

@@ -9,7 +9,7 @@ import os
 # On a GPU, XLA's default kernels for the energy model's double backprop add in a varying order: one seed
 # gave 150 k-iteration spin-kick models at DSM losses 21.5 and 40.1 that annealed and trained differently.
 # Deterministic ops made it bit-identical, lower in loss and quicker to compile (one H200,
-# benchmarks/results/energy_repeat.json). No effect on the CPU, which is deterministic anyway.
+# benchmarks/results/energy_repeat_spin_kick_h200.json). No effect on the CPU, which is deterministic anyway.
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 DETERMINISTIC_COMMANDS = {"energy": ("train-energy",), "all": None, "off": ()}
 
