@@ -61,10 +61,11 @@ EOF
 }
 
 # push-T at GPU scale (issue #19): demonstration-state starts for half the episodes, the success bonus,
-# 4,096 envs with 4 minibatches per epoch as the CPU runs had, 500 M env steps, evaluation every 100
-# iterations (13 M steps)
+# 4,096 envs with 16 minibatches of 8,192 per epoch (4 of 32,768, as the CPU runs had, gave 1.6 % success
+# at 100 M steps against 14 %: benchmarks/results/pusht_gpu_ppo_minibatch_h200.json), 500 M env steps,
+# evaluation every 100 iterations (13 M steps)
 PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remaining train.num_envs=4096 \
-train.minibatch_size=32768 train.total_env_steps=500000000 train.eval_every=100}
+train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
 touched=()
 for spec in "${queue[@]}"; do
   variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
