@@ -30,7 +30,7 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "h
 MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_distance", "pose_error", "sparc")
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
-# the sets that task.ground_floating_clips changes (README item 16: only the run set's amp_cmu_09_10.npy)
+# the sets that task.ground_floating_clips changes (docs/humanoid_moving_like_the_clips.md item 16: only the run set's amp_cmu_09_10.npy)
 REPAIRED_MOTIONS = ("run",)
 LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",

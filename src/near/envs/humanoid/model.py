@@ -53,7 +53,7 @@ class PhysicsConfig:
     # ankles 2.5) and makes most frames of the clips unreachable: benchmarks/inspect_torques.py.
     torque_limit: str = "none"
     # MuJoCo's soft friction lets a loaded foot creep; under the policies' fast PD loading their feet
-    # slide at a median 0.3 m/s while touching the floor (README, humanoid item 11). impratio > 1 makes
+    # slide at a median 0.3 m/s while touching the floor (docs/humanoid_moving_like_the_clips.md, item 11). impratio > 1 makes
     # friction stiffer than the normal contact; MuJoCo's documentation advises it with elliptic cones and
     # not with pyramidal ones. Defaults: MuJoCo's.
     cone: str = "pyramidal"
