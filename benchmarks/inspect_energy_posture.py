@@ -55,7 +55,7 @@ def knee_hinges(env) -> np.ndarray:
 
 def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.Array]:
     """Expert pairs and their crouched, lowered and frozen copies, (n, 210) each."""
-    lib, dt = env.library, env.control_dt
+    lib, dt = env.library, env.control_dt * env.config.pair_span  # the time between a pair's two states
     k_clip, k_time = jax.random.split(key)
     clips = ml.sample_clips(lib, k_clip, n)
     times = dt + jax.random.uniform(k_time, (n,)) * (lib.clip_length[clips] - dt)
@@ -102,7 +102,7 @@ def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int)
 
 
 def edited_pairs(env, episodes: list[dict], knee: float, drop: float, faster: float) -> dict[str, np.ndarray]:
-    """Pairs of consecutive states of each episode (its ``qpos``, ``qvel``) as they were, with the knees
+    """Pairs of states pair_span steps apart in each episode (its ``qpos``, ``qvel``) as they were, with the knees
     straightened by ``knee`` rad (not past straight) and the root raised by ``drop`` m, and with the root's
     horizontal velocity times ``faster`` (nothing else changed: does the energy ask for the clips' speed?),
     through the simulator's kinematics, all episodes in one compiled call:
@@ -114,11 +114,12 @@ def edited_pairs(env, episodes: list[dict], knee: float, drop: float, faster: fl
         quick = v.at[:2].multiply(faster)
         return tuple(env._observe(env._kinematics(a, b)) for a, b in ((q, v), (straight, v), (q, quick)))
 
-    episodes = [e for e in episodes if len(e["qpos"]) > 1]
+    span = env.config.pair_span
+    episodes = [e for e in episodes if len(e["qpos"]) > span]
     observed = jax.device_get(jax.jit(jax.vmap(each))(
         jnp.asarray(np.concatenate([e["qpos"] for e in episodes])), jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))))
     ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
-    return {name: np.concatenate([np.asarray(make_pair(env, o[:-1], o[1:])) for o in np.split(obs, ends)])
+    return {name: np.concatenate([np.asarray(make_pair(env, o[:-span], o[span:])) for o in np.split(obs, ends)])
             for name, obs in zip(("policy", "straightened", "faster"), observed)}
 
 
@@ -160,9 +161,10 @@ def main(argv=None) -> int:
     if args.other and not args.policy:
         parser.error("--other compares with --policy's pairs: give --policy too")
 
-    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}"])
+    model, meta = load_energy_model(args.energy, expect_env="humanoid")
+    span = ((meta.get("config") or {}).get("task") or {}).get("pair_span", 1)  # pairs as the model learnt them
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={span}"])
     env = make_env(cfg)
-    model, _ = load_energy_model(args.energy, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
     episodes = []
     if args.policy:  # n // 256 deterministic episodes of 256 steps or more, each up to its first termination

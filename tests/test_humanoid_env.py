@@ -169,6 +169,40 @@ def test_demo_pairs_and_rollout_pairs_share_order_and_features(env):
     assert 0.6 < float(jnp.mean(jax.random.categorical(jax.random.PRNGKey(0), jnp.log(env.library.clip_prob), shape=(4000,)))) < 0.9
 
 
+def test_pairs_span_pair_span_steps_for_the_policy_and_the_clips(env):
+    """task.pair_span=3: a pair is [s(t), s(t - 3 dt)], for the expert's and for rollouts; at a reset the
+    past is the clip's own (issue #16: a pair long enough to show a stride)."""
+    span = 3
+    env3 = HumanoidEnv(env.library, dataclasses.replace(env.config, pair_span=span))
+    wrapped = AutoReset(env3)
+    action = _hold_pose_action(env3)
+
+    @jax.jit
+    def episode(key):
+        state, _ = wrapped.reset(key)
+
+        def body(state, _):
+            state, _, _, done, info = wrapped.step(state, action)
+            return state, (info["pair"], state.env_state.obs, done)
+
+        return state.env_state, jax.lax.scan(body, state, None, length=5)[1]
+
+    start, (pairs, obs, done) = episode(jax.random.PRNGKey(3))
+    assert not bool(done.any()) and start.past_obs.shape == (span - 1, 105)
+    lags = jnp.maximum(start.clip_time - env3.control_dt * jnp.arange(1, span), 0.0)
+    past = jax.jit(env3.reference_state)(jnp.full(span - 1, start.clip), lags)
+    np.testing.assert_allclose(np.asarray(start.past_obs), np.asarray(past), atol=1e-4)  # the clip's past
+    observed = np.concatenate([np.asarray(past[::-1]), np.asarray(start.obs)[None], np.asarray(obs)])  # s(1 - span) .. s(5)
+    for t in range(5):  # the pair of step t ends in s(t + 1) and starts at s(t + 1 - span)
+        np.testing.assert_allclose(np.asarray(pairs[t, :105]), observed[t + span], atol=1e-5)
+        np.testing.assert_allclose(np.asarray(pairs[t, 105:]), observed[t], atol=1e-5)
+    clips, times = jnp.array([0, 1]), jnp.array([0.8, 1.5])
+    demo = jax.jit(env3.reference_pair)(clips, times)
+    np.testing.assert_allclose(np.asarray(demo[:, 105:]), np.asarray(jax.jit(env3.reference_state)(
+        clips, times - span * env3.control_dt)), atol=1e-5)
+    assert env.pair_before(start) is start.obs and start.past_obs.shape == (2, 105)  # the original's span: the previous state
+
+
 def _hold_pose_action(env):
     lay = env.layout
     lo, hi = lay.hinge_range[:, 0], lay.hinge_range[:, 1]

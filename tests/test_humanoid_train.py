@@ -54,6 +54,13 @@ def test_energy_then_near_then_play(motion, tmp_path):
     assert losses[-1] < losses[0]  # denoising score matching learns
     assert energy["rank_accuracy/level_25"] > 0.75  # expert pairs above random pairs (untrained: ~0.35)
 
+    from near.config import ConfigError
+
+    with pytest.raises(ConfigError, match="task.pair_span=1"):  # pairs of another span than the energy's
+        train_policy(_cfg("HumanoidNEAR", motion, tmp_path / "span", f"energy.checkpoint={tmp_path / 'energy'}",
+                          "task.pair_span=2"))
+    assert not (tmp_path / "span" / "checkpoints").exists()
+
     cfg = _cfg("HumanoidNEAR", motion, tmp_path / "near", f"energy.checkpoint={tmp_path / 'energy'}",
                "train.video_every=4", "train.eval_every=2")
     near = train_policy(cfg)

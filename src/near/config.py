@@ -67,6 +67,9 @@ class TaskConfig:
     # humanoid (env: humanoid; spec near-environments.md §5)
     reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
     local_root_obs: bool = False
+    # steps between the two states of a pair, [s(t), s(t - pair_span * dt)], for the expert pairs and
+    # the policy's alike; 1 is the original's. Longer spans let one pair show a stride (issue #16)
+    pair_span: int = 1
     tracking: bool = False  # HumanoidTrack: follow the reset's clip (DeepMimic-style check, issue #16)
     termination_height: float = 0.3
     early_termination: bool = True
@@ -266,6 +269,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"motion: no such file: {cfg.motion}")
     if t.env == "humanoid":
         _validate_physics(t.physics)
+    if not 1 <= t.pair_span <= 64 or (t.pair_span != 1 and t.env != "humanoid"):
+        raise ConfigError(f"task.pair_span must be in [1, 64], and 1 for env {t.env!r} (only the humanoid "
+                          f"keeps past states), got {t.pair_span}")
     if t.env == "pusht":
         from near.envs.pusht import SUCCESS_BONUSES
 

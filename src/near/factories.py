@@ -57,7 +57,7 @@ def make_humanoid_env(cfg: Config):
             episode_length=t.max_episode_steps, termination_height=t.termination_height,
             early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
             reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), local_root_obs=t.local_root_obs,
-            tracking=t.tracking, physics=PhysicsConfig(**dataclasses.asdict(t.physics)))
+            pair_span=t.pair_span, tracking=t.tracking, physics=PhysicsConfig(**dataclasses.asdict(t.physics)))
         return HumanoidEnv(library, env_cfg)
     except ValueError as exc:
         raise ConfigError(f"task {t.name}: {exc}") from None
@@ -149,6 +149,10 @@ def make_style(cfg: Config, env):
                               "(made by `near train-energy`)")
         model, meta = load_energy_model(cfg.energy.checkpoint, expect_pair_dim=2 * env.pair_state_dim,
                                         expect_env=cfg.task.env)
+        trained_span = ((meta.get("config") or {}).get("task") or {}).get("pair_span", 1)
+        if trained_span != cfg.task.pair_span:
+            raise ConfigError(f"energy model {cfg.energy.checkpoint} was trained on pairs {trained_span} step(s) apart "
+                              f"(task.pair_span={trained_span}); this run's are {cfg.task.pair_span}: pass the same task.pair_span")
         return NEARReward(model, cfg.reward), meta
     if algo == "AMP":
         from near.rl.amp import AMPReward

@@ -78,7 +78,8 @@ class AutoReset:
         return WrappedState(env_state, key, zero, jnp.zeros((), jnp.int32)), obs
 
     def step(self, state: WrappedState, action: jax.Array):
-        before = self.env.pair_state(state.env_state)
+        # an env that keeps past states (the humanoid's task.pair_span) may start the pair further back
+        before = getattr(self.env, "pair_before", self.env.pair_state)(state.env_state)
         env_state, obs, reward, done, info = self.env.step(state.env_state, action)
         after = self.env.pair_state(env_state)
         # A NaN or inf anywhere in the new state (an exploding simulation) ends this env's episode

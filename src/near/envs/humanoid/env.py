@@ -93,6 +93,7 @@ class HumanoidConfig:
     hybrid_init_prob: float = 0.5
     reward_types: tuple[str, ...] = ("time",)
     local_root_obs: bool = False
+    pair_span: int = 1  # control steps between a pair's two states (1: the original's transitions)
     tracking: bool = False  # follow the reset's clip: target in the observation, "track" reward
     tracking_max_distance: float = 0.5  # m: a body farther than this from the clip ends the episode
     physics: hm.PhysicsConfig = dataclasses.field(default_factory=hm.PhysicsConfig)
@@ -108,6 +109,7 @@ class HumanoidState:
     body_pos: jax.Array  # (15, 3) world positions of the body origins (pose-error metric, rendering)
     clip: jax.Array  # int32 clip of the reset (tracking)
     clip_time: jax.Array  # its time at the reset, s (tracking)
+    past_obs: jax.Array  # (max(pair_span - 1, 1), 105) the previous steps' observations, newest first
 
 
 def default_pose_dof() -> np.ndarray:
@@ -131,6 +133,8 @@ class HumanoidEnv:
         if ("track" in config.reward_types) != config.tracking:
             raise ValueError("the 'track' reward and tracking=True go together (the reward needs the clip's target, "
                              f"the target needs the reward): got reward_types={config.reward_types}, tracking={config.tracking}")
+        if not 1 <= config.pair_span <= 64:
+            raise ValueError(f"pair_span must be in [1, 64], got {config.pair_span}")
         if config.physics.floor_contacts == "auto":
             contacts = "feet" if config.early_termination else "all"
             config = dataclasses.replace(config, physics=dataclasses.replace(config.physics, floor_contacts=contacts))
@@ -151,6 +155,9 @@ class HumanoidEnv:
             self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=warn)))
         self._template = self._mjx.make_data(self.mj_model, impl=impl)
         self.control_dt = config.physics.control_dt
+        # past observations kept in the state; one even where pair_span = 1 does not read it
+        # (checkpoints hold the env state, and Orbax cannot save an empty array)
+        self._history = max(config.pair_span - 1, 1)
         self.obs_dim = OBS_DIM + (TRACK_OBS_DIM if config.tracking else 0)
         self._key_idx = self.layout.key_bodies - 1  # MuJoCo body id -> motion body index (hands and feet)
         # reset and step are traced once per env and reused by every program that holds them (training,
@@ -181,15 +188,17 @@ class HumanoidEnv:
         qpos = hm.qpos_from_pose(self.layout, root_pos, root_rot, dof_pos)
         qvel = hm.qvel_from_velocities(root_rot, root_vel, root_ang_vel, dof_vel)
         data = self._kinematics(qpos, qvel)
+        obs = self._observe(data)
         return HumanoidState(
             qpos=qpos,
             qvel=qvel,
             warmstart=jnp.zeros_like(qvel),
             step=jnp.zeros((), jnp.int32),
-            obs=self._observe(data),
+            obs=obs,
             body_pos=data.xpos[1:],
             clip=jnp.zeros((), jnp.int32),
             clip_time=jnp.zeros((), jnp.float32),
+            past_obs=jnp.broadcast_to(obs, (self._history, OBS_DIM)),  # at rest: no history
         )
 
     def state_from_motion(self, motion_state) -> HumanoidState:
@@ -219,6 +228,10 @@ class HumanoidEnv:
         time = ml.sample_times(self.library, k_time, clip, mode)
         motion = jax.tree.map(lambda x: x[0], ml.motion_state(self.library, clip, time))
         state = self.state_from_motion(motion)
+        if c.pair_span > 1:  # a reference state's past is its clip's (held at the clip's first frame)
+            lags = jnp.arange(1, c.pair_span, dtype=time.dtype) * self.control_dt
+            past = self.reference_state(jnp.broadcast_to(clip, lags.shape), jnp.maximum(time - lags, 0.0))
+            state = state.replace(past_obs=past)
         if c.state_init in ("default", "hybrid"):
             use_default = True if c.state_init == "default" else jax.random.uniform(k_mode) >= c.hybrid_init_prob
             default = self.default_state()
@@ -261,6 +274,7 @@ class HumanoidEnv:
             body_pos=data.xpos[1:],
             clip=state.clip,
             clip_time=state.clip_time,
+            past_obs=jnp.concatenate([state.obs[None], state.past_obs])[: self._history],
         )
         # A non-finite state ends the episode at the last finite state.
         new = jax.tree.map(lambda n, s: jnp.where(finite, n, s), new, state.replace(step=step))
@@ -293,6 +307,10 @@ class HumanoidEnv:
 
     def pair_state(self, state: HumanoidState) -> jax.Array:
         return state.obs
+
+    def pair_before(self, state: HumanoidState) -> jax.Array:
+        """The first state of the pair that the step from ``state`` ends: ``pair_span - 1`` steps back."""
+        return state.obs if self.config.pair_span == 1 else state.past_obs[self.config.pair_span - 2]
 
     def policy_obs(self, state: HumanoidState) -> jax.Array:
         """What the policy sees: the state's observation, and with tracking the clip's next state."""
@@ -358,21 +376,23 @@ class HumanoidEnv:
                            m.body_pos[..., self._key_idx, :], local_root=self.config.local_root_obs)
 
     def demo_pairs(self, key: jax.Array, n: int) -> jax.Array:
-        """n expert pairs [s(t), s(t - control_dt)]: clips by weight, t uniform in [control_dt, L].
+        """n expert pairs [s(t), s(t - span)], span = pair_span * control_dt: clips by weight, t uniform
+        in [span, L].
 
         The original draws t in [0, L] and extrapolates s(t - dt) before the clip's start; starting
-        at dt keeps every pair a true transition of the clip.
+        at the span keeps every pair a true transition of the clip.
         """
         k_clip, k_time = jax.random.split(key)
         clips = ml.sample_clips(self.library, k_clip, n)
         length = self.library.clip_length[clips]
-        dt = jnp.minimum(self.control_dt, length)
+        dt = jnp.minimum(self.config.pair_span * self.control_dt, length)
         times = dt + jax.random.uniform(k_time, (n,)) * (length - dt)
         return self.reference_pair(clips, times)
 
     def reference_pair(self, clip_ids: jax.Array, times: jax.Array) -> jax.Array:
-        """The expert pair ending at (clip, time): [s(t), s(t - control_dt)], the order rollouts use."""
+        """The expert pair ending at (clip, time): [s(t), s(t - pair_span * control_dt)], the order
+        rollouts use."""
         from near.envs.core import make_pair
 
-        before = self.reference_state(clip_ids, times - self.control_dt)
+        before = self.reference_state(clip_ids, times - self.config.pair_span * self.control_dt)
         return make_pair(self, before, self.reference_state(clip_ids, times))
