@@ -10,6 +10,7 @@
 #        bash benchmarks/gpu_queue.sh 580 pusht:PPO pusht:NEAR pusht:AMP
 #
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# A run with task.pair_span=K (K > 1) in its overrides gets its own energy model, energy_MOTION_SEED_spanK.
 # METHOD ENERGY trains NEAR's energy model alone (with BUNDLE_ENERGY=1 its weights come back, for
 # benchmarks/inspect_energy_posture.py on the CPU here).
 # MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
@@ -75,6 +76,9 @@ for spec in "${queue[@]}"; do
   name=${RUN_NAME:-${motion}_${method}_$seed}; [ -n "$variant" ] && name=$variant
   run_dir=$R/$name; energy=$R/energy_${motion}_$seed
   var=OVERRIDES_$variant; own=(); [ -n "$variant" ] && own=(${!var:-})
+  # task.pair_span changes the pairs the energy model learns from: such a run gets its own energy model
+  span=$(printf '%s\n' "${overrides[@]}" "${own[@]}" | sed -n 's/^task\.pair_span=//p' | tail -n 1)
+  energy_args=(); [ -n "$span" ] && [ "$span" != 1 ] && { energy=${energy}_span$span; energy_args=(task.pair_span="$span"); }
   if [ "$method" = ENERGY ]; then name=energy_${motion}_$seed; fi  # the energy model alone
   if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
   # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
@@ -92,8 +96,8 @@ for spec in "${queue[@]}"; do
     if [ ! -f "$energy/summary.json" ]; then
       t0=$(date +%s)
       run python3 -u -m near.cli train-energy task="$task" "$M" seed="$seed" progress=False resume=True \
-          ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} out="$energy" > "$OUT/energy_$motion.log" 2>&1 \
-          || { tail -n 30 "$OUT/energy_$motion.log"; exit 1; }
+          ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} "${energy_args[@]}" out="$energy" \
+          > "$OUT/$(basename "$energy").log" 2>&1 || { tail -n 30 "$OUT/$(basename "$energy").log"; exit 1; }
       echo "energy model: $(( $(date +%s) - t0 )) s wall"
     fi
     extra+=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
