@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
 
 from near.config import compose_config
-from near.energy.train import load_energy_model
+from near.energy.train import load_energy_model, trained_pair_span
 from near.envs.core import make_pair
 from near.factories import make_env
 from near.motion import library as ml
@@ -162,8 +162,8 @@ def main(argv=None) -> int:
         parser.error("--other compares with --policy's pairs: give --policy too")
 
     model, meta = load_energy_model(args.energy, expect_env="humanoid")
-    span = ((meta.get("config") or {}).get("task") or {}).get("pair_span", 1)  # pairs as the model learnt them
-    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={span}"])
+    # pairs as the model learnt them
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
     env = make_env(cfg)
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
     episodes = []

@@ -141,7 +141,7 @@ def make_style(cfg: Config, env):
 
     algo = cfg.task.algo
     if algo == "NEAR":
-        from near.energy.train import load_energy_model
+        from near.energy.train import load_energy_model, trained_pair_span
         from near.rl.near import NEARReward
 
         if not cfg.energy.checkpoint:
@@ -149,7 +149,7 @@ def make_style(cfg: Config, env):
                               "(made by `near train-energy`)")
         model, meta = load_energy_model(cfg.energy.checkpoint, expect_pair_dim=2 * env.pair_state_dim,
                                         expect_env=cfg.task.env)
-        trained_span = ((meta.get("config") or {}).get("task") or {}).get("pair_span", 1)
+        trained_span = trained_pair_span(meta)
         if trained_span != cfg.task.pair_span:
             raise ConfigError(f"energy model {cfg.energy.checkpoint} was trained on pairs {trained_span} step(s) apart "
                               f"(task.pair_span={trained_span}); this run's are {cfg.task.pair_span}: pass the same task.pair_span")

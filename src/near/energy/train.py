@@ -342,6 +342,11 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     return state, last
 
 
+def trained_pair_span(meta: dict) -> int:
+    """The task.pair_span an energy checkpoint's pairs were drawn with (1 for models older than the key)."""
+    return ((meta.get("config") or {}).get("task") or {}).get("pair_span", 1)
+
+
 def load_energy_model(path: str, *, expect_pair_dim: int | None = None, expect_env: str | None = None) -> tuple[EnergyModel, dict]:
     """Load a trained energy model from a run folder, checking that it fits the task."""
     from near.utils.checkpoint import CheckpointError, load, load_meta
