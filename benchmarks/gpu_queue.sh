@@ -114,8 +114,10 @@ for spec in "${queue[@]}"; do
   echo "$name: training ended at $(( $(date +%s) - start )) s of the call"
   tail -n 32 "$OUT/$name.log"
   # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
-  if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 60 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
-    run python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
+  # (~100 s on the device; `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03
+  # ran past the call's end and its run folder never came back)
+  if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 150 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+    run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
         --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
   fi
 done
