@@ -113,12 +113,20 @@ def held_out_accuracy(x_policy: np.ndarray, x_clip: np.ndarray, seed: int = 0, s
     return float(np.mean(predicted == (y[split:] > 0.5)))
 
 
-def energy_attribution(energy_dir: str, env, pol: np.ndarray, clip: np.ndarray) -> list[dict]:
-    """Per feature group: |dg/dx| x clip std summed over the group's features (mean over the policy's
-    pairs), and dg/dx . (clip mean - policy mean) over the group's features."""
-    from near.energy.train import load_energy_model
+def span_pairs(windows: np.ndarray) -> np.ndarray:
+    """[newest, oldest] of each window of k states: the pairs of an energy model with task.pair_span = k - 1."""
+    return np.concatenate([windows[:, :STATE], windows[:, -STATE:]], axis=1)
 
-    model, _ = load_energy_model(energy_dir, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
+
+def energy_attribution(energy_dir: str, env, episodes: list[np.ndarray], key, n: int, rng) -> list[dict]:
+    """Per feature group: |dg/dx| x clip std summed over the group's features (mean over the policy's
+    pairs), and dg/dx . (clip mean - policy mean) over the group's features. The pairs span the steps the
+    energy model was trained on (its task.pair_span)."""
+    from near.energy.train import load_energy_model, trained_pair_span
+
+    model, meta = load_energy_model(energy_dir, expect_pair_dim=2 * env.pair_state_dim, expect_env="humanoid")
+    k = trained_pair_span(meta) + 1
+    pol, clip = span_pairs(windows_of(episodes, k, n, rng)), span_pairs(clip_windows(env, key, k, n))
     sigma = float(model.sigmas[0])
     grad = np.asarray(jax.vmap(jax.grad(lambda x: model.energy(x[None], 0)[0] * sigma))(jnp.asarray(pol)))
     std, shift = clip.std(0) + 1e-6, clip.mean(0) - pol.mean(0)
@@ -162,7 +170,7 @@ def main(argv=None) -> int:
         clip_k = clip_windows(env, jax.random.PRNGKey(args.seed + k), k, args.pairs)
         rows.append({"features": f"window of {k} states", "k": k, "accuracy": held_out_accuracy(pol_k, clip_k, args.seed)})
     if args.energy:
-        rows += energy_attribution(args.energy, env, pol, clip)
+        rows += energy_attribution(args.energy, env, episodes, jax.random.PRNGKey(args.seed + 1), args.pairs, rng)
     name = os.path.basename(os.path.normpath(args.policy))
     print(f"policy {args.policy} ({len(episodes)} episodes), motion {os.path.basename(args.motion)}, "
           f"{len(pol)} pairs a side; held-out accuracy of a fresh MLP critic (0.5: cannot tell)")

@@ -169,38 +169,55 @@ def test_demo_pairs_and_rollout_pairs_share_order_and_features(env):
     assert 0.6 < float(jnp.mean(jax.random.categorical(jax.random.PRNGKey(0), jnp.log(env.library.clip_prob), shape=(4000,)))) < 0.9
 
 
-def test_pairs_span_pair_span_steps_for_the_policy_and_the_clips(env):
-    """task.pair_span=3: a pair is [s(t), s(t - 3 dt)], for the expert's and for rollouts; at a reset the
-    past is the clip's own (issue #16: a pair long enough to show a stride)."""
-    span = 3
-    env3 = HumanoidEnv(env.library, dataclasses.replace(env.config, pair_span=span))
+_SPAN = 3  # task.pair_span of the random rollout below
+
+
+@pytest.fixture(scope="module")
+def random_rollout(env):
+    """16 envs with task.pair_span=3 from reference-state resets, 30 steps of random actions through
+    AutoReset: one compiled program for the two tests below (each compile of the step is ~15 s of CPU)."""
+    env3 = HumanoidEnv(env.library, dataclasses.replace(env.config, pair_span=_SPAN))
     wrapped = AutoReset(env3)
-    action = _hold_pose_action(env3)
+    state, _ = jax.jit(jax.vmap(wrapped.reset))(jax.random.split(jax.random.PRNGKey(1), 16))  # eager: 4x slower
 
     @jax.jit
-    def episode(key):
-        state, _ = wrapped.reset(key)
+    def run(state, key):
+        def body(state, k):
+            action = 0.3 * jax.random.normal(k, (16, 28))
+            state, obs, _, done, info = jax.vmap(wrapped.step)(state, action)
+            return state, (obs, info["pair"], done, info["nonfinite"], state.env_state.qvel)
 
-        def body(state, _):
-            state, _, _, done, info = wrapped.step(state, action)
-            return state, (info["pair"], state.env_state.obs, done)
+        return jax.lax.scan(body, state, jax.random.split(key, 30))[1]
 
-        return state.env_state, jax.lax.scan(body, state, None, length=5)[1]
+    return env3, state.env_state, run(state, jax.random.PRNGKey(2))
 
-    start, (pairs, obs, done) = episode(jax.random.PRNGKey(3))
-    assert not bool(done.any()) and start.past_obs.shape == (span - 1, 105)
-    lags = jnp.maximum(start.clip_time - env3.control_dt * jnp.arange(1, span), 0.0)
-    past = jax.jit(env3.reference_state)(jnp.full(span - 1, start.clip), lags)
+
+def test_pairs_span_pair_span_steps_for_the_policy_and_the_clips(env, random_rollout):
+    """task.pair_span=3: a pair is [s(t), s(t - 3 dt)], for the expert's and for rollouts; at a reset the
+    past is the clip's own (issue #16: a pair long enough to show a stride)."""
+    env3, starts, (obs, pairs, done, _, _) = random_rollout
+    assert starts.past_obs.shape == (16, _SPAN - 1, 105)
+    i = int(np.argmin(np.asarray(done[:5]).any(0)))  # an env that runs its first 5 steps without a reset
+    assert not bool(done[:5, i].any())
+    start = jax.tree.map(lambda x: x[i], starts)
+    lags = jnp.maximum(start.clip_time - env3.control_dt * jnp.arange(1, _SPAN), 0.0)
+    past = jax.jit(env3.reference_state)(jnp.full(_SPAN - 1, start.clip), lags)
     np.testing.assert_allclose(np.asarray(start.past_obs), np.asarray(past), atol=1e-4)  # the clip's past
-    observed = np.concatenate([np.asarray(past[::-1]), np.asarray(start.obs)[None], np.asarray(obs)])  # s(1 - span) .. s(5)
+    observed = np.concatenate([np.asarray(past[::-1]), np.asarray(start.obs)[None], np.asarray(obs[:5, i])])  # s(1 - span) .. s(5)
     for t in range(5):  # the pair of step t ends in s(t + 1) and starts at s(t + 1 - span)
-        np.testing.assert_allclose(np.asarray(pairs[t, :105]), observed[t + span], atol=1e-5)
-        np.testing.assert_allclose(np.asarray(pairs[t, 105:]), observed[t], atol=1e-5)
+        np.testing.assert_allclose(np.asarray(pairs[t, i, :105]), observed[t + _SPAN], atol=1e-5)
+        np.testing.assert_allclose(np.asarray(pairs[t, i, 105:]), observed[t], atol=1e-5)
     clips, times = jnp.array([0, 1]), jnp.array([0.8, 1.5])
     demo = jax.jit(env3.reference_pair)(clips, times)
     np.testing.assert_allclose(np.asarray(demo[:, 105:]), np.asarray(jax.jit(env3.reference_state)(
-        clips, times - span * env3.control_dt)), atol=1e-5)
+        clips, times - _SPAN * env3.control_dt)), atol=1e-5)
     assert env.pair_before(start) is start.obs and start.past_obs.shape == (2, 105)  # the original's span: the previous state
+
+
+def test_reference_state_resets_do_not_explode(random_rollout):
+    _, _, (obs, _, _, nonfinite, qvel) = random_rollout
+    assert bool(jnp.isfinite(obs).all()) and int(nonfinite.sum()) == 0
+    assert float(jnp.abs(qvel).max()) < 100.0
 
 
 def _hold_pose_action(env):
@@ -219,24 +236,6 @@ def test_pd_held_standing_pose_stays_up_for_two_seconds(env, step):
         assert not bool(done)
     assert float(state.qpos[2]) > 0.8
     assert abs(float(reward) - 0.5) < 0.01  # time (1) and dist (~0) averaged: it stands still
-
-
-def test_reference_state_resets_do_not_explode(env):
-    wrapped = AutoReset(env)
-    state, _ = jax.jit(jax.vmap(wrapped.reset))(jax.random.split(jax.random.PRNGKey(1), 16))  # eager: 4x slower
-
-    @jax.jit
-    def run(state, key):
-        def body(state, k):
-            action = 0.3 * jax.random.normal(k, (16, 28))
-            state, obs, _, _, info = jax.vmap(wrapped.step)(state, action)
-            return state, (obs, info["nonfinite"], state.env_state.qvel)
-
-        return jax.lax.scan(body, state, jax.random.split(key, 30))
-
-    _, (obs, nonfinite, qvel) = run(state, jax.random.PRNGKey(2))
-    assert bool(jnp.isfinite(obs).all()) and int(nonfinite.sum()) == 0
-    assert float(jnp.abs(qvel).max()) < 100.0
 
 
 def test_lying_on_the_floor_terminates_and_nan_is_caught(env, step):

@@ -88,6 +88,11 @@ def test_train_yamls_compose():
     amp = compose_config(["task=pushTAMP"])
     assert amp.amp.grad_penalty == 10.0 and amp.amp.normalization == "whiten" and not amp.train.learn_std
     assert compose_config(["task=pushT"]).reward.style_weight == 0.0
+    # the bonus per remaining step covers the combined reward's most per step, task_weight + style_weight
+    for cfg in (near, amp):
+        r = cfg.reward
+        assert cfg.task.success_bonus_per_step * r.task_weight == r.task_weight + r.style_weight
+    assert compose_config(["task=pushT"]).task.success_bonus_per_step == 1.0
     cem = compose_config(["task=pushTCEM"])
     assert cem.task.algo == "CEM" and cem.cem.sigma_level == 22
 

@@ -140,6 +140,7 @@ def test_zarr_declared_sizes_and_object_arrays(tmp_path):
     ("seed=-1", "seed"), ("train.actor_hidden=[0]", "layer widths"), ("a" * 300 + "=1", "bad overrides"),
     ("energy.num_levels=1000000000", "energy.num_levels"), ("task=Humanoid task.physics.cone=round", "task.physics.cone"),
     ("task=Humanoid task.physics.impl=physx", "task.physics.impl"), ("task=pushT task.success_bonus=always", "task.success_bonus"),
+    ("task=pushT task.success_bonus_per_step=-1", "task.success_bonus_per_step"),
     ("task=maze task.pair_span=2", "task.pair_span"), ("task=Humanoid task.pair_span=0", "task.pair_span"),
 ])
 def test_overrides_that_used_to_pass_or_crash(override, match):

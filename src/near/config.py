@@ -64,6 +64,11 @@ class TaskConfig:
     # push-T: what reaching the goal pays. "none" (the original's): the episode ends, nothing more;
     # "remaining": the most the remaining steps could have paid, so finishing beats parking near the goal
     success_bonus: str = "none"
+    # the bonus per remaining step with success_bonus=remaining, in task-reward units. 1 is the task
+    # reward's most per step; NEAR and AMP also pay a style reward (at most 1 a step, weighted), and
+    # parking then earns more than finishing unless the bonus covers it: their push-T tasks set
+    # (task_weight + style_weight) / task_weight (issue #19)
+    success_bonus_per_step: float = 1.0
     # humanoid (env: humanoid; spec near-environments.md §5)
     reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
     local_root_obs: bool = False
@@ -278,6 +283,8 @@ def validate(cfg: Config) -> None:
 
         if t.success_bonus not in SUCCESS_BONUSES:
             raise ConfigError(f"task.success_bonus must be one of {SUCCESS_BONUSES}, got {t.success_bonus!r}")
+        if not t.success_bonus_per_step > 0:
+            raise ConfigError(f"task.success_bonus_per_step must be > 0, got {t.success_bonus_per_step}")
     if p.num_envs % _device_count():
         raise ConfigError(f"train.num_envs ({p.num_envs}) must be a multiple of the number of devices "
                           f"({_device_count()}): environments are split evenly across devices")

@@ -34,7 +34,8 @@ def make_env(cfg: Config):
         from near.envs.pusht import PushTConfig, PushTEnv
 
         try:
-            return PushTEnv(PushTConfig(max_steps=cfg.task.max_episode_steps, success_bonus=cfg.task.success_bonus))
+            return PushTEnv(PushTConfig(max_steps=cfg.task.max_episode_steps, success_bonus=cfg.task.success_bonus,
+                                        success_bonus_per_step=cfg.task.success_bonus_per_step))
         except ValueError as exc:
             raise ConfigError(f"task {cfg.task.name}: task.{exc}") from None
     if cfg.task.env == "humanoid":

@@ -294,6 +294,7 @@ class PushTConfig:
     # pays up to 1: a policy that parks the T at 0.7 coverage earns more than one that finishes.
     # "remaining" adds, at success, the most the remaining steps could have paid (1 each); "none": the original's.
     success_bonus: str = "none"
+    success_bonus_per_step: float = 1.0  # with "remaining": what each remaining step pays (the task reward's most: 1)
 
 
 _NEVER = 1_000_000
@@ -481,6 +482,8 @@ class PushTEnv:
             raise ValueError(f"angle_distribution must be 'gaussian' or 'uniform', got {config.angle_distribution!r}")
         if config.success_bonus not in SUCCESS_BONUSES:
             raise ValueError(f"success_bonus must be one of {SUCCESS_BONUSES}, got {config.success_bonus!r}")
+        if not config.success_bonus_per_step > 0:
+            raise ValueError(f"success_bonus_per_step must be > 0, got {config.success_bonus_per_step}")
         self.config = config
 
     @staticmethod
@@ -542,7 +545,7 @@ class PushTEnv:
         t = state.t + 1
         success = cov > c.success_coverage
         if c.success_bonus == "remaining":
-            reward = reward + jnp.where(success, (c.max_steps - t).astype(jnp.float32), 0.0)
+            reward = reward + jnp.where(success, c.success_bonus_per_step * (c.max_steps - t).astype(jnp.float32), 0.0)
         truncated = (t >= c.max_steps) & ~success
         done = success | truncated
         info = {"success": success, "truncated": truncated, "coverage": cov, "theta": theta}
