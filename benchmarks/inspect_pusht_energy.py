@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
+from inspect_pusht_policy import evaluation_episodes
 
 from near.cli import configure_jax
 
@@ -29,16 +30,19 @@ BINS = (0.0, 0.3, 0.6, 0.9, 1.01)
 STILL_PX = 0.5  # an agent step shorter than this counts as standing still (the agent moves ~1-10 px a step)
 
 
-def policy_pairs(task: str, run: str, data: str, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs [s_t, s_t+1] of a policy's deterministic episodes, and the coverage of each s_t+1."""
-    from near.config import compose_config
-    from near.data.demos import DemoSet
-    from near.eval.policy_eval import evaluate_policy
-    from near.factories import make_env
+def masked_mean(values: np.ndarray, mask: np.ndarray) -> float | None:
+    return float(values[mask].mean()) if mask.any() else None
 
-    cfg = compose_config([f"task={task}", f"checkpoint={run}", f"task.data={data}", "task.state_init=random"])
-    env = make_env(cfg)
-    out = evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)
+
+def cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+def policy_pairs(task: str, run: str, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs [s_t, s_t+1] of a policy's deterministic episodes, and the coverage of each s_t+1."""
+    from near.data.demos import DemoSet
+
+    _, out = evaluation_episodes(task, run, episodes, seed)
     obs, lengths = np.asarray(out["observations"]), np.asarray(out["episode_length"]).astype(int)
     states = [obs[: n + 1, i] for i, n in enumerate(lengths)]  # s_0 .. s_n of each episode
     return pairs_and_coverage(DemoSet(np.concatenate(states).astype(np.float32), np.cumsum([len(s) for s in states])))
@@ -80,7 +84,7 @@ def main(argv=None) -> int:
         run, _, task = rest.rpartition(":")
         if not (name and run and task):
             parser.error(f"--policy {spec!r}: expected NAME=RUN:TASK, e.g. near=runs/pusht_near:pushTNEAR")
-        sources[name] = policy_pairs(task, run, args.data, args.episodes, args.seed)
+        sources[name] = policy_pairs(task, run, args.episodes, args.seed)
     sources["demonstrations"] = pairs_and_coverage(load_zarr_demos(os.path.expanduser(args.data)))
     centre_source = next(iter(sources))
     rows = []
@@ -93,28 +97,21 @@ def main(argv=None) -> int:
         print("| pairs | all: n, mean e, reward | " + " | ".join(f"coverage {e}: n, reward" for e in edges)
               + f" | agent still (< {STILL_PX} px): fraction, reward | agent moving: reward |")
         print("|---|---|" + "---|" * (len(edges) + 2))
-        for name, (_, cov) in sources.items():
+        for name, (pairs, cov) in sources.items():
             e = energies[name]
             reward = np.tanh((e - centre) / 10.0)
-            row = {"level": level, "sigma": float(model.sigmas[level]), "pairs": name, "n": int(len(e)),
-                   "energy_mean": float(e.mean()), "reward_mean": float(reward.mean()), "centre": centre, "bins": []}
-            cells = []
-            for lo, hi, label in zip(BINS[:-1], BINS[1:], edges):
-                inside = (cov >= lo) & (cov < hi)
-                b = {"coverage": label, "n": int(inside.sum()),
-                     "energy_mean": float(e[inside].mean()) if inside.any() else None,
-                     "reward_mean": float(reward[inside].mean()) if inside.any() else None}
-                row["bins"].append(b)
-                cells.append(f"{b['n']}, {b['reward_mean']:+.3f}" if inside.any() else "0")
-            pairs = sources[name][0]
+            bins = [{"coverage": label, "n": int(inside.sum()), "energy_mean": masked_mean(e, inside),
+                     "reward_mean": masked_mean(reward, inside)}
+                    for label, inside in ((label, (cov >= lo) & (cov < hi)) for lo, hi, label in zip(BINS[:-1], BINS[1:], edges))]
             still = np.linalg.norm(pairs[:, 5:7] - pairs[:, 0:2], axis=1) < STILL_PX  # the agent does not move
-            row["still"] = {"fraction": float(still.mean()),
-                            "reward_mean": float(reward[still].mean()) if still.any() else None,
-                            "reward_mean_moving": float(reward[~still].mean()) if (~still).any() else None}
-            rows.append(row)
-            print(f"| {name} | {len(e)}, {e.mean():.1f}, {reward.mean():+.3f} | " + " | ".join(cells) + " | "
-                  + (f"{still.mean():.2f}, {reward[still].mean():+.3f}" if still.any() else "0") + " | "
-                  + (f"{reward[~still].mean():+.3f}" if (~still).any() else "") + " |")
+            rows.append({"level": level, "sigma": float(model.sigmas[level]), "pairs": name, "n": int(len(e)),
+                         "energy_mean": float(e.mean()), "reward_mean": float(reward.mean()), "centre": centre, "bins": bins,
+                         "still": {"fraction": float(still.mean()), "reward_mean": masked_mean(reward, still),
+                                   "reward_mean_moving": masked_mean(reward, ~still)}})
+            s = rows[-1]["still"]
+            print(f"| {name} | {len(e)}, {e.mean():.1f}, {reward.mean():+.3f} | "
+                  + " | ".join(f"{b['n']}, {cell(b['reward_mean'])}" for b in bins)
+                  + f" | {s['fraction']:.2f}, {cell(s['reward_mean'])} | {cell(s['reward_mean_moving'])} |")
     path = write_result(args.name, "push-T energy by goal coverage",
                         [{"energy": args.energy, "policies": args.policy, "episodes": args.episodes}] + rows)
     print(f"\nwrote {path}")

@@ -31,18 +31,24 @@ from near.cli import configure_jax
 NEAR_PX, NEAR_DEG = 15.0, 15.0
 
 
-def final_poses(task: str, run: str, episodes: int, seed: int, episode_steps: int = 0) -> dict:
-    import jax
-
+def evaluation_episodes(task: str, run: str, episodes: int, seed: int, overrides=()) -> tuple:
+    """(env, result) of `near eval`'s deterministic episodes of a push-T policy from the original's random starts."""
     from near.config import compose_config
-    from near.envs.pusht import coverage
     from near.eval.policy_eval import evaluate_policy
     from near.factories import make_env
 
-    length = [f"task.max_episode_steps={episode_steps}"] if episode_steps else []
-    cfg = compose_config([f"task={task}", f"checkpoint={run}", "task.state_init=random", *length])
+    cfg = compose_config([f"task={task}", f"checkpoint={run}", "task.state_init=random", *overrides])
     env = make_env(cfg)
-    out = evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)  # `near eval`'s episodes
+    return env, evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)
+
+
+def final_poses(task: str, run: str, episodes: int, seed: int, episode_steps: int = 0) -> dict:
+    import jax
+
+    from near.envs.pusht import coverage
+
+    length = [f"task.max_episode_steps={episode_steps}"] if episode_steps else []
+    env, out = evaluation_episodes(task, run, episodes, seed, length)
     obs = out["observations"]  # (T + 1, episodes, 5): agent xy, block xy, block angle
     cov = np.asarray(jax.vmap(jax.vmap(coverage))(obs[..., 2:4], obs[..., 4]))
     goal = np.asarray(env.config.goal_pose, np.float64)
