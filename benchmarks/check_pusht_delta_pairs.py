@@ -1,0 +1,95 @@
+"""Does a push-T energy on [s_t, s_t+1 - s_t] pairs stop paying most for a still agent? (issue #19)
+
+inspect_pusht_energy.py found that NEAR's push-T energy, trained on the original's pairs [s_t, s_t+1],
+pays a still agent more than the demonstrations' own moving pairs. One guess: the agent's step (a few
+pixels) is small against the spread of positions over the table, so after per-feature normalisation a
+still pair sits inside the noise around the demonstrations' pairs. This trains the same energy model
+(the pushTNEAR config, seed 42) on pairs whose second half is the change of state, so that each feature
+of the motion is normalised by its own spread, and scores policies' and demonstrations' pairs as
+inspect_pusht_energy.py does (the style reward against the first policy's mean energy).
+
+    python benchmarks/check_pusht_delta_pairs.py --data .pusht/pusht_cchi_v7_replay.zarr \
+        --policy near=NEAR_RUN:pushTNEAR --policy ppo=PPO_RUN:pushT
+
+CPU: about two minutes. Writes benchmarks/results/<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+from inspect_pusht_energy import STILL_PX, masked_mean, pairs_and_coverage, policy_pairs
+
+from near.cli import configure_jax
+
+
+def delta_pairs(pairs: np.ndarray) -> np.ndarray:
+    """[s_t, s_t+1] (agent xy, block xy, block angle each) -> [s_t, s_t+1 - s_t], the angle's change wrapped."""
+    out = np.asarray(pairs, np.float32).copy()
+    out[:, 5:] -= out[:, :5]
+    out[:, 9] = (out[:, 9] + np.pi) % (2 * np.pi) - np.pi
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="the demonstrations (zarr)")
+    parser.add_argument("--policy", action="append", default=[], help="NAME=RUN:TASK (repeatable; the first sets the centre)")
+    parser.add_argument("--levels", default="0,10,20,35,45")
+    parser.add_argument("--episodes", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--name", default="pusht_energy_delta_pairs")
+    args = parser.parse_args(argv)
+    if not args.policy:
+        parser.error("give at least one --policy NAME=RUN:TASK (its mean energy is the reward's centre)")
+    configure_jax()
+    import jax.numpy as jnp
+
+    from near.config import compose_config
+    from near.data.demos import load_zarr_demos
+    from near.energy.train import fit, model_from_state
+
+    data = os.path.expanduser(args.data)
+    cfg = compose_config(["task=pushTNEAR", f"task.data={data}", f"seed={args.seed}"])
+    sources = {}
+    for spec in args.policy:
+        name, _, rest = spec.partition("=")
+        run, _, task = rest.rpartition(":")
+        if not (name and run and task):
+            parser.error(f"--policy {spec!r}: expected NAME=RUN:TASK")
+        sources[name] = policy_pairs(task, run, args.episodes, 0)
+    sources["demonstrations"] = pairs_and_coverage(load_zarr_demos(data))
+    with tempfile.TemporaryDirectory() as run_dir:
+        state, last = fit(cfg.energy, delta_pairs(sources["demonstrations"][0]), run_dir, seed=args.seed,
+                          show_progress=False)
+    model = model_from_state(cfg.energy, state)
+    centre_source = next(iter(sources))
+    rows = [{"energy": "pushTNEAR config on delta pairs", "seed": args.seed, "iterations": cfg.energy.iterations,
+             "final_loss": float(last["loss"]), "policies": args.policy}]
+    print("| level (sigma) | pairs | agent still: fraction, reward | agent moving: reward | coverage >= 0.9: reward |")
+    print("|---|---|---|---|---|")
+    for level in (int(v) for v in args.levels.split(",")):
+        energies = {k: np.asarray(model.energy(jnp.asarray(delta_pairs(p)), level)) for k, (p, _) in sources.items()}
+        centre = float(energies[centre_source].mean())
+        for name, (pairs, coverage) in sources.items():
+            reward = np.tanh((energies[name] - centre) / 10.0)
+            still = np.linalg.norm(pairs[:, 5:7] - pairs[:, 0:2], axis=1) < STILL_PX
+            row = {"level": level, "sigma": float(model.sigmas[level]), "pairs": name, "still_fraction": float(still.mean()),
+                   "reward_still": masked_mean(reward, still), "reward_moving": masked_mean(reward, ~still),
+                   "reward_coverage_0.9": masked_mean(reward, coverage >= 0.9)}
+            rows.append(row)
+            cells = [("-" if row[k] is None else f"{row[k]:+.3f}") for k in ("reward_still", "reward_moving", "reward_coverage_0.9")]
+            print(f"| {level} ({row['sigma']:.3f}) | {name} | {row['still_fraction']:.2f}, {cells[0]} | {cells[1]} | {cells[2]} |")
+    print(f"\nwrote {write_result(args.name, 'push-T energy on delta pairs: still against moving agents', rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
