@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_pusht_energy import STILL_PX, masked_mean, pairs_and_coverage, policy_pairs
+from inspect_pusht_energy import STILL_PX, add_source_arguments, load_sources, masked_mean
 
 from near.cli import configure_jax
 
@@ -40,38 +40,24 @@ def delta_pairs(pairs: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="the demonstrations (zarr)")
-    parser.add_argument("--policy", action="append", default=[], help="NAME=RUN:TASK (repeatable; the first sets the centre)")
-    parser.add_argument("--levels", default="0,10,20,35,45")
-    parser.add_argument("--episodes", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=42)
+    add_source_arguments(parser, levels="0,10,20,35,45", seed=0)
+    parser.add_argument("--energy-seed", type=int, default=42, help="the energy model's seed")
     parser.add_argument("--name", default="pusht_energy_delta_pairs")
     args = parser.parse_args(argv)
-    if not args.policy:
-        parser.error("give at least one --policy NAME=RUN:TASK (its mean energy is the reward's centre)")
     configure_jax()
     import jax.numpy as jnp
 
     from near.config import compose_config
-    from near.data.demos import load_zarr_demos
     from near.energy.train import fit, model_from_state
 
-    data = os.path.expanduser(args.data)
-    cfg = compose_config(["task=pushTNEAR", f"task.data={data}", f"seed={args.seed}"])
-    sources = {}
-    for spec in args.policy:
-        name, _, rest = spec.partition("=")
-        run, _, task = rest.rpartition(":")
-        if not (name and run and task):
-            parser.error(f"--policy {spec!r}: expected NAME=RUN:TASK")
-        sources[name] = policy_pairs(task, run, args.episodes, 0)
-    sources["demonstrations"] = pairs_and_coverage(load_zarr_demos(data))
+    sources = load_sources(parser, args)
+    cfg = compose_config(["task=pushTNEAR", f"task.data={os.path.expanduser(args.data)}", f"seed={args.energy_seed}"])
     with tempfile.TemporaryDirectory() as run_dir:
-        state, last = fit(cfg.energy, delta_pairs(sources["demonstrations"][0]), run_dir, seed=args.seed,
+        state, last = fit(cfg.energy, delta_pairs(sources["demonstrations"][0]), run_dir, seed=args.energy_seed,
                           show_progress=False)
     model = model_from_state(cfg.energy, state)
     centre_source = next(iter(sources))
-    rows = [{"energy": "pushTNEAR config on delta pairs", "seed": args.seed, "iterations": cfg.energy.iterations,
+    rows = [{"energy": "pushTNEAR config on delta pairs", "seed": args.energy_seed, "iterations": cfg.energy.iterations,
              "final_loss": float(last["loss"]), "policies": args.policy}]
     print("| level (sigma) | pairs | agent still: fraction, reward | agent moving: reward | coverage >= 0.9: reward |")
     print("|---|---|---|---|---|")

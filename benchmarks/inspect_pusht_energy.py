@@ -59,25 +59,21 @@ def pairs_and_coverage(demos) -> tuple[np.ndarray, np.ndarray]:
     return pairs, np.asarray(jax.jit(jax.vmap(coverage))(later[:, 2:4], later[:, 4]))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--energy", required=True, help="a push-T energy model's run folder")
+def add_source_arguments(parser: argparse.ArgumentParser, levels: str, seed: int) -> None:
+    """The policies and demonstrations to score, the levels and the evaluation episodes."""
     parser.add_argument("--policy", action="append", default=[], help="NAME=RUN:TASK (repeatable; the first sets the centre)")
     parser.add_argument("--data", required=True, help="the demonstrations (zarr)")
-    parser.add_argument("--levels", default="0,20,35")
+    parser.add_argument("--levels", default=levels)
     parser.add_argument("--episodes", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="pusht_energy_by_coverage")
-    args = parser.parse_args(argv)
+    parser.add_argument("--seed", type=int, default=seed, help="the evaluation episodes' seed")
+
+
+def load_sources(parser: argparse.ArgumentParser, args) -> dict:
+    """{name: (pairs, coverage)} of each --policy's deterministic episodes, then of the demonstrations."""
+    from near.data.demos import load_zarr_demos
+
     if not args.policy:
         parser.error("give at least one --policy NAME=RUN:TASK (its mean energy is the reward's centre)")
-    configure_jax()
-    import jax.numpy as jnp
-
-    from near.data.demos import load_zarr_demos
-    from near.energy.train import load_energy_model
-
-    model, _ = load_energy_model(args.energy, expect_pair_dim=10, expect_env="pusht")
     sources = {}
     for spec in args.policy:
         name, _, rest = spec.partition("=")
@@ -86,6 +82,22 @@ def main(argv=None) -> int:
             parser.error(f"--policy {spec!r}: expected NAME=RUN:TASK, e.g. near=runs/pusht_near:pushTNEAR")
         sources[name] = policy_pairs(task, run, args.episodes, args.seed)
     sources["demonstrations"] = pairs_and_coverage(load_zarr_demos(os.path.expanduser(args.data)))
+    return sources
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--energy", required=True, help="a push-T energy model's run folder")
+    add_source_arguments(parser, levels="0,20,35", seed=0)
+    parser.add_argument("--name", default="pusht_energy_by_coverage")
+    args = parser.parse_args(argv)
+    configure_jax()
+    import jax.numpy as jnp
+
+    from near.energy.train import load_energy_model
+
+    sources = load_sources(parser, args)
+    model, _ = load_energy_model(args.energy, expect_pair_dim=10, expect_env="pusht")
     centre_source = next(iter(sources))
     rows = []
     for level in (int(v) for v in args.levels.split(",")):
