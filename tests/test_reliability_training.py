@@ -289,3 +289,28 @@ def test_a_shorter_last_chunk_reuses_the_compiled_program():
     for a, b in zip(jax.tree.leaves(part.params), jax.tree.leaves(alone.params)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["critic_loss"][0], alone_metrics["critic_loss"][0], rtol=1e-5)
+
+
+def test_anneal_lr_decays_the_step_linearly_to_zero_over_the_run():
+    # the maze configs (every method: one PPO) decay the rate: a constant one let seed 42's quickstart policy collapse late
+    from near.rl.ppo import PPOConfig, make_optimizer
+
+    cfg = PPOConfig(num_envs=4, horizon=8, minibatch_size=16, update_epochs=2, total_env_steps=64,
+                    learning_rate=0.1, max_grad_norm=0.0, anneal_lr=True)  # 2 iterations x 2 epochs x 2 minibatches
+    assert compose_config(["task=mazeNEAR"]).train.anneal_lr and compose_config(["task=maze"]).train.anneal_lr
+    assert not PPOConfig().anneal_lr  # off unless a config asks for it (the original's rate is constant)
+    params = {"w": jnp.zeros(())}
+    opt = make_optimizer(cfg)
+    state = opt.init(params)
+    sizes = []
+    for _ in range(9):
+        update, state = opt.update({"w": jnp.ones(())}, state, params)
+        sizes.append(abs(float(update["w"])))
+    assert sizes[0] == pytest.approx(0.1, rel=1e-3)  # Adam's first step is the rate itself
+    assert all(a > b for a, b in zip(sizes[:7], sizes[1:8]))  # it shrinks at every step
+    assert sizes[8] == 0.0  # and is zero once the run's 8 minibatch steps are done
+    constant = make_optimizer(dataclasses.replace(cfg, anneal_lr=False))
+    state = constant.init(params)
+    for _ in range(9):
+        update, state = constant.update({"w": jnp.ones(())}, state, params)
+    assert abs(float(update["w"])) == pytest.approx(0.1, rel=1e-3)

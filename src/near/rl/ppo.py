@@ -44,6 +44,7 @@ class PPOConfig:
     minibatch_size: int = 512
     update_epochs: int = 4
     learning_rate: float = 3e-4
+    anneal_lr: bool = False  # decay the learning rate linearly to 0 over the run (CleanRL's anneal_lr)
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
@@ -137,7 +138,11 @@ def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
 
 
 def make_optimizer(cfg: PPOConfig) -> optax.GradientTransformation:
-    adam = optax.adam(cfg.learning_rate, eps=1e-8)
+    learning_rate = cfg.learning_rate
+    if cfg.anneal_lr:  # one optimiser step per minibatch: epochs x minibatches per iteration
+        steps = cfg.num_iterations * cfg.update_epochs * max(1, cfg.batch_size // cfg.minibatch_size)
+        learning_rate = optax.linear_schedule(cfg.learning_rate, 0.0, steps)
+    adam = optax.adam(learning_rate, eps=1e-8)
     tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam) if cfg.max_grad_norm > 0 else adam
     if cfg.learn_std:
         return tx
