@@ -88,7 +88,7 @@ def test_resume_matches_an_uninterrupted_run(energy_run, tmp_path):
     base = [f"energy.checkpoint={energy_dir}", "progress=False", "seed=1", "train.num_envs=8", "train.horizon=16",
             "train.minibatch_size=64", "train.iterations_per_log=2", "train.checkpoint_every=2",
             "train.actor_hidden=[16,16]", "train.critic_hidden=[16,16]", "train.eval_episodes=2",
-            "task.max_episode_steps=50"]
+            "task.max_episode_steps=50", "train.anneal_lr=false"]  # the budget changes below: a decaying rate would follow it
     full = train_policy(compose_config(base + [f"out={tmp_path / 'a'}", "train.total_env_steps=768"]))
     # an interrupted run: it stopped after 4 of 6 iterations (its last checkpoint), then resumes
     train_policy(compose_config(base + [f"out={tmp_path / 'b'}", "train.total_env_steps=512"]))
