@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_pusht_energy import STILL_PX, add_source_arguments, load_sources, masked_mean
+from inspect_pusht_energy import add_source_arguments, agent_still, cell, load_sources, masked_mean
 
 from near.cli import configure_jax
 
@@ -52,8 +52,9 @@ def main(argv=None) -> int:
 
     sources = load_sources(parser, args)
     cfg = compose_config(["task=pushTNEAR", f"task.data={os.path.expanduser(args.data)}", f"seed={args.energy_seed}"])
+    deltas = {name: jnp.asarray(delta_pairs(pairs)) for name, (pairs, _) in sources.items()}
     with tempfile.TemporaryDirectory() as run_dir:
-        state, last = fit(cfg.energy, delta_pairs(sources["demonstrations"][0]), run_dir, seed=args.energy_seed,
+        state, last = fit(cfg.energy, np.asarray(deltas["demonstrations"]), run_dir, seed=args.energy_seed,
                           show_progress=False)
     model = model_from_state(cfg.energy, state)
     centre_source = next(iter(sources))
@@ -62,16 +63,16 @@ def main(argv=None) -> int:
     print("| level (sigma) | pairs | agent still: fraction, reward | agent moving: reward | coverage >= 0.9: reward |")
     print("|---|---|---|---|---|")
     for level in (int(v) for v in args.levels.split(",")):
-        energies = {k: np.asarray(model.energy(jnp.asarray(delta_pairs(p)), level)) for k, (p, _) in sources.items()}
+        energies = {name: np.asarray(model.energy(x, level)) for name, x in deltas.items()}
         centre = float(energies[centre_source].mean())
         for name, (pairs, coverage) in sources.items():
             reward = np.tanh((energies[name] - centre) / 10.0)
-            still = np.linalg.norm(pairs[:, 5:7] - pairs[:, 0:2], axis=1) < STILL_PX
+            still = agent_still(pairs)
             row = {"level": level, "sigma": float(model.sigmas[level]), "pairs": name, "still_fraction": float(still.mean()),
                    "reward_still": masked_mean(reward, still), "reward_moving": masked_mean(reward, ~still),
                    "reward_coverage_0.9": masked_mean(reward, coverage >= 0.9)}
             rows.append(row)
-            cells = [("-" if row[k] is None else f"{row[k]:+.3f}") for k in ("reward_still", "reward_moving", "reward_coverage_0.9")]
+            cells = [cell(row[k]) for k in ("reward_still", "reward_moving", "reward_coverage_0.9")]
             print(f"| {level} ({row['sigma']:.3f}) | {name} | {row['still_fraction']:.2f}, {cells[0]} | {cells[1]} | {cells[2]} |")
     print(f"\nwrote {write_result(args.name, 'push-T energy on delta pairs: still against moving agents', rows)}")
     return 0

@@ -38,6 +38,11 @@ def cell(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3f}"
 
 
+def agent_still(pairs: np.ndarray) -> np.ndarray:
+    """Pairs [s_t, s_t+1] whose agent moves less than STILL_PX."""
+    return np.linalg.norm(pairs[:, 5:7] - pairs[:, 0:2], axis=1) < STILL_PX
+
+
 def policy_pairs(task: str, run: str, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs [s_t, s_t+1] of a policy's deterministic episodes, and the coverage of each s_t+1."""
     from near.data.demos import DemoSet
@@ -115,7 +120,7 @@ def main(argv=None) -> int:
             bins = [{"coverage": label, "n": int(inside.sum()), "energy_mean": masked_mean(e, inside),
                      "reward_mean": masked_mean(reward, inside)}
                     for label, inside in ((label, (cov >= lo) & (cov < hi)) for lo, hi, label in zip(BINS[:-1], BINS[1:], edges))]
-            still = np.linalg.norm(pairs[:, 5:7] - pairs[:, 0:2], axis=1) < STILL_PX  # the agent does not move
+            still = agent_still(pairs)
             rows.append({"level": level, "sigma": float(model.sigmas[level]), "pairs": name, "n": int(len(e)),
                          "energy_mean": float(e.mean()), "reward_mean": float(reward.mean()), "centre": centre, "bins": bins,
                          "still": {"fraction": float(still.mean()), "reward_mean": masked_mean(reward, still),

@@ -158,8 +158,7 @@ def make_style(cfg: Config, env):
     if algo == "AMP":
         from near.rl.amp import AMPReward
 
-        steps = cfg.train.update_epochs * (cfg.train.batch_size // cfg.train.minibatch_size)
-        return AMPReward(demo_pairs(cfg, env), cfg.amp, updates_per_iteration=steps), {}
+        return AMPReward(demo_pairs(cfg, env), cfg.amp, updates_per_iteration=cfg.train.updates_per_iteration), {}
     if algo == "PPO":
         return NoStyle(), {}
     raise ConfigError(f"algorithm {algo!r} is not available yet (task {cfg.task.name})")

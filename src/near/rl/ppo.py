@@ -76,6 +76,14 @@ class PPOConfig:
     def num_iterations(self) -> int:
         return max(1, self.total_env_steps // self.batch_size)
 
+    @property
+    def num_minibatches(self) -> int:  # per epoch
+        return self.batch_size // self.minibatch_size
+
+    @property
+    def updates_per_iteration(self) -> int:  # optimiser steps: epochs x minibatches
+        return self.update_epochs * self.num_minibatches
+
 
 class StyleReward(Protocol):
     """A reward computed from state pairs. NEAR: frozen energy + annealing. AMP: a discriminator."""
@@ -139,9 +147,8 @@ def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
 
 def make_optimizer(cfg: PPOConfig) -> optax.GradientTransformation:
     learning_rate = cfg.learning_rate
-    if cfg.anneal_lr:  # one optimiser step per minibatch: epochs x minibatches per iteration
-        steps = cfg.num_iterations * cfg.update_epochs * max(1, cfg.batch_size // cfg.minibatch_size)
-        learning_rate = optax.linear_schedule(cfg.learning_rate, 0.0, steps)
+    if cfg.anneal_lr:  # to 0 at the run's last optimiser step
+        learning_rate = optax.linear_schedule(cfg.learning_rate, 0.0, cfg.num_iterations * cfg.updates_per_iteration)
     adam = optax.adam(learning_rate, eps=1e-8)
     tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam) if cfg.max_grad_norm > 0 else adam
     if cfg.learn_std:
@@ -191,7 +198,6 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         return jax.lax.with_sharding_constraint(tree, NamedSharding(mesh, spec))
     actor, critic = make_networks(cfg, env.action_dim)
     optimizer = make_optimizer(cfg)
-    num_minibatches = cfg.batch_size // cfg.minibatch_size
 
     def init(key: jax.Array) -> TrainState:
         key, k_actor, k_critic, k_env, k_style = jax.random.split(key, 5)
@@ -285,7 +291,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         def epoch(carry, k):
             params, opt_state = carry
             perm = jax.random.permutation(k, cfg.batch_size)
-            minibatches = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, cfg.minibatch_size) + x.shape[1:]), flat)
+            minibatches = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), flat)
 
             def minibatch_step(carry, batch):
                 params, opt_state = carry
