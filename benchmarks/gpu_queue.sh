@@ -26,6 +26,7 @@
 # (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
 # state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
+# BUNDLE_CUT=0 brings back only finished runs and energy models (see the end of this script).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
 deadline=$1; shift
@@ -121,5 +122,12 @@ for spec in "${queue[@]}"; do
         --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
   fi
 done
-[ ${#touched[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" $(printf '%s\n' "${touched[@]}" | sort -u)
+# BUNDLE_CUT=0: a run cut at this call's end stays on the device only, so that the reply is small and
+# the next call comes soon enough to find the machine warm (2026-12-03: after a reply with a 15 MB
+# bundle of a cut run the next call found a fresh machine, and the run restarted from zero)
+keep=()
+for d in $(printf '%s\n' "${touched[@]}" | sort -u); do
+  if [ "${BUNDLE_CUT:-1}" = 1 ] || [ "${d#energy_}" != "$d" ] || finished "$R/$d"; then keep+=("$d"); else echo "$d: cut, left on the device (BUNDLE_CUT=0)"; fi
+done
+[ ${#keep[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" "${keep[@]}"
 ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
