@@ -29,9 +29,18 @@ bundle() {
       for step in $(ls "$R/$d/checkpoints"); do [ "$step" = "$last" ] || keep+=(--exclude="$d/checkpoints/$step"); done
     done
   fi
-  # */train: optimiser state, of policies and of energy checkpoints alike
+  # */rollout: the environments' state and AMP's replay buffer (hundreds of MB); */train: optimiser
+  # state, of policies and of energy checkpoints alike, except in the last step of the runs named in
+  # $BUNDLE_RESUMABLE (cut runs: with it they resume on another machine, `near train ... resume=True`)
+  for d in "$@"; do
+    [ -d "$R/$d/checkpoints" ] || continue
+    last=$(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+    for step in $(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$'); do
+      [ "$step" = "$last" ] && [[ " ${BUNDLE_RESUMABLE:-} " == *" $d "* ]] || keep+=(--exclude="$d/checkpoints/$step/train")
+    done
+  done
   _pack() { rm -f "$OUT/$name".tgz.part*
-            tar czf - -C $R --exclude='*/train' --exclude='tb' "${keep[@]}" "$@" | split -b 15m -d - $OUT/$name.tgz.part; }
+            tar czf - -C $R --exclude='*/rollout' --exclude='tb' "${keep[@]}" "$@" | split -b 15m -d - $OUT/$name.tgz.part; }
   _pack "$@"
   # what comes back from a call is capped at 8 files and 64 MiB together: a bundle over that would
   # come back cut (a truncated archive), so drop the energy weights, which the device can retrain
@@ -40,7 +49,7 @@ bundle() {
     echo "bundle: $files files, $bytes bytes in $OUT: over what a call returns (8 files, 64 MiB)"
     if [ "${BUNDLE_ENERGY:-0}" = 1 ]; then
       echo "bundle: again without the energy models' weights"
-      keep=(--exclude='energy_*/checkpoints'); _pack "$@"
+      keep=(--exclude='energy_*/checkpoints' "${keep[@]}"); _pack "$@"
     fi
   fi
 }

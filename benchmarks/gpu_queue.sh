@@ -26,6 +26,13 @@
 # (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
 # state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
+# A run cut at a call's end comes back with its last step's train item; to resume it on a fresh
+# machine (the next session, or after the machine was released between calls), put its folder back
+# and send it in a call of its own, then queue it as before (it resumes without its environments'
+# state and AMP's replay buffer, which refill; a NEAR run's energy model is trained again, same seed):
+#   mkdir -p runs/device && cat queue.tgz.part* | tar xz -C runs/device   (here)
+#   run: `du -sh runs/device`, carry ["runs/device/NAME"]      (the folder stays on the warm machine)
+#   run: `bash benchmarks/gpu_queue.sh 585 MOTION:METHOD`, carry [".whl", ".motion"]
 # BUNDLE_CUT=0 brings back only finished runs and energy models (see the end of this script).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
@@ -125,9 +132,14 @@ done
 # BUNDLE_CUT=0: a run cut at this call's end stays on the device only, so that the reply is small and
 # the next call comes soon enough to find the machine warm (2026-12-03: after a reply with a 15 MB
 # bundle of a cut run the next call found a fresh machine, and the run restarted from zero)
-keep=()
+# A cut run comes back with its last step's train item (optimiser, discriminator, RNG, counters), so
+# that a later call, on a fresh machine or in another session, can carry it back and resume it
+# (this script's header).
+keep=(); export BUNDLE_RESUMABLE=
 for d in $(printf '%s\n' "${touched[@]}" | sort -u); do
-  if [ "${BUNDLE_CUT:-1}" = 1 ] || [ "${d#energy_}" != "$d" ] || finished "$R/$d"; then keep+=("$d"); else echo "$d: cut, left on the device (BUNDLE_CUT=0)"; fi
+  if [ "${d#energy_}" != "$d" ] || finished "$R/$d"; then keep+=("$d")
+  elif [ "${BUNDLE_CUT:-1}" = 1 ]; then keep+=("$d"); BUNDLE_RESUMABLE="$BUNDLE_RESUMABLE $d"
+  else echo "$d: cut, left on the device (BUNDLE_CUT=0)"; fi
 done
 [ ${#keep[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" "${keep[@]}"
 ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"

@@ -145,7 +145,7 @@ def step_units(run: str) -> tuple[int, int]:
 def check_after_kill(target: str, reference: str, state: dict) -> dict:
     """Every check of the module docstring on every run folder of ``target``; returns facts."""
     from near.config import from_dict
-    from near.utils.checkpoint import load
+    from near.utils.checkpoint import load, stored_items
     from omegaconf import OmegaConf
 
     facts = {"lost_intervals": 0.0, "checkpoints_checked": 0}
@@ -161,7 +161,8 @@ def check_after_kill(target: str, reference: str, state: dict) -> dict:
         steps = checkpoint_steps(run)
         for step in steps:
             try:
-                load(os.path.join(run, "checkpoints", str(step)), items=("model", "train", "meta"))
+                where = os.path.join(run, "checkpoints", str(step))
+                load(where, items=("model", "train", "meta") + (("rollout",) if "rollout" in stored_items(where) else ()))
             except Exception as e:  # noqa: BLE001
                 raise Violation(f"{name}: checkpoint {step} is corrupt after the kill: {type(e).__name__}: {str(e)[:300]}") from None
             facts["checkpoints_checked"] += 1
@@ -189,12 +190,14 @@ def check_after_kill(target: str, reference: str, state: dict) -> dict:
 def final_arrays(run: str) -> dict[str, np.ndarray]:
     import jax
 
-    from near.utils.checkpoint import load
+    from near.utils.checkpoint import load, stored_items
 
     step = checkpoint_steps(run)[-1]
-    restored = load(os.path.join(run, "checkpoints", str(step)), items=("model", "train"))
+    where = os.path.join(run, "checkpoints", str(step))
+    items = ("model", "train") + (("rollout",) if "rollout" in stored_items(where) else ())
+    restored = load(where, items=items)
     return {jax.tree_util.keystr(p): np.asarray(x) for p, x in
-            jax.tree_util.tree_leaves_with_path({"model": restored["model"], "train": restored["train"]})}
+            jax.tree_util.tree_leaves_with_path({k: restored[k] for k in items})}
 
 
 def _strip(x):

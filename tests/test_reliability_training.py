@@ -77,7 +77,7 @@ def runs(tmp_path_factory):
 
 
 def _arrays(run: str) -> dict:
-    r = load(run, items=("model", "train"))
+    r = load(run, items=("model", "train", "rollout"))
     return {jax.tree_util.keystr(p): np.asarray(x) for p, x in jax.tree_util.tree_leaves_with_path(r)}
 
 

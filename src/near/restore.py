@@ -1,7 +1,11 @@
 """Policy runs on disk and back: which parts of the PPO state a checkpoint holds, and loading them.
 
-A checkpoint has two items (near.utils.checkpoint): ``model`` (what acting needs) and ``train``
-(what resuming needs). ``load_policy`` reads the first, ``load_train_state`` both.
+A checkpoint has three items (near.utils.checkpoint): ``model`` (what acting needs), ``train`` (what
+learning goes on from: optimiser, reward model, RNG, counters; a few MB) and ``rollout`` (the
+environments' state and the style reward's replay buffer: hundreds of MB on a GPU with thousands of
+environments). A run resumes from ``model`` and ``train`` alone, with fresh environments and an empty
+buffer, when its ``rollout`` did not travel with it (a run folder brought back from a GPU machine).
+``load_policy`` reads ``model``, ``load_train_state`` ``model`` and ``train``.
 """
 
 from __future__ import annotations
@@ -13,21 +17,71 @@ import jax.numpy as jnp
 
 from near.config import Config, from_dict
 from near.factories import make_env, make_style
-from near.utils.checkpoint import CheckpointError, load, load_meta
+from near.utils.checkpoint import CheckpointError, load, load_meta, stored_arrays, stored_items
 
 
 def model_item(state) -> dict:
     return {"params": state.params, "obs_stats": state.obs_stats, "value_stats": state.value_stats}
 
 
+def _buffer_fields(reward_state) -> tuple[str, ...]:
+    """The fields of a style reward's state that are rollout data, not learnt (AMP's replay buffer)."""
+    return tuple(getattr(reward_state, "rollout_fields", ()))
+
+
 def train_item(state) -> dict:
+    buffers = _buffer_fields(state.reward_state)
+    reward = state.reward_state
+    if buffers:
+        reward = {f.name: getattr(reward, f.name) for f in dataclasses.fields(reward) if f.name not in buffers}
+    return {"opt_state": state.opt_state, "reward_state": reward, "key": state.key, "iteration": state.iteration}
+
+
+def rollout_item(state) -> dict:
+    buffers = {name: getattr(state.reward_state, name) for name in _buffer_fields(state.reward_state)}
+    return {"env_state": state.env_state, "obs": state.obs, "reward_buffers": buffers}
+
+
+def legacy_train_item(state) -> dict:
+    """``train`` as checkpoints before 2026-12-03 wrote it: everything, the environments included."""
     return {"opt_state": state.opt_state, "env_state": state.env_state, "obs": state.obs,
             "reward_state": state.reward_state, "key": state.key, "iteration": state.iteration}
 
 
-def restore_state(state, model: dict, train: dict):
-    return state.replace(params=model["params"], obs_stats=model["obs_stats"], value_stats=model["value_stats"],
-                         **train)
+def restore_state(state, model: dict, train: dict, rollout: dict | None = None):
+    """``state`` (a fresh one: its environments and buffers are kept where ``rollout`` is None) with
+    the restored items put in."""
+    state = state.replace(params=model["params"], obs_stats=model["obs_stats"], value_stats=model["value_stats"])
+    if "env_state" in train:  # the legacy layout: one item with everything
+        return state.replace(**train)
+    reward = train["reward_state"]
+    if _buffer_fields(state.reward_state):
+        reward = state.reward_state.replace(**reward, **(rollout["reward_buffers"] if rollout is not None else {}))
+    state = state.replace(opt_state=train["opt_state"], reward_state=reward, key=train["key"],
+                          iteration=train["iteration"])
+    if rollout is not None:
+        state = state.replace(env_state=rollout["env_state"], obs=rollout["obs"])
+    return state
+
+
+def load_state(path: str, template, rollout: bool = True):
+    """(state, meta, whether the rollout item was restored): ``template`` (a fresh state of the run's
+    config, concrete or abstract) with a checkpoint's items put in; its environments and buffers stay
+    where the checkpoint has no ``rollout`` item or ``rollout`` is False."""
+    items = stored_items(path)
+    if "train" not in items:
+        raise CheckpointError(f"checkpoint {path} has no 'train' item (optimiser, counters; a run folder brought "
+                              "back without it): it can be played and evaluated, not resumed")
+    if any(name.startswith("env_state") for name in stored_arrays(path, "train")):  # written before 2026-12-03
+        restored = load(path, model_target=model_item(template), train_target=legacy_train_item(template),
+                        items=("model", "train", "meta"))
+        return restore_state(template, restored["model"], restored["train"]), restored["meta"], True
+    rollout = rollout and "rollout" in items
+    restored = load(path, model_target=model_item(template), train_target=train_item(template),
+                    rollout_target=rollout_item(template) if rollout else None,
+                    items=("model", "train", "meta") + (("rollout",) if rollout else ()))
+    state = restore_state(template, restored["model"], restored["train"], restored.get("rollout"))
+    return state, restored["meta"], rollout
 
 
 def load_policy(cfg: Config, path: str):
@@ -90,10 +144,12 @@ def load_train_state(cfg: Config, path: str):
     style, _ = make_style(run_cfg, env)
     p = dataclasses.replace(run_cfg.train, learn_std=run_cfg.task.algo != "AMP" and run_cfg.train.learn_std)
     init, _ = make_train(p, AutoReset(env), style, run_cfg.reward)
-    template = jax.eval_shape(init, jax.random.PRNGKey(0))  # checked against the stored arrays before allocating
-    restored = load(path, model_target=model_item(template), train_target=train_item(template),
-                    items=("model", "train"))
-    return run_cfg, style, restore_state(template, restored["model"], restored["train"])
+    # abstract: checked against the stored arrays before anything is allocated; the environments and
+    # buffers are not read (the reward model is what this is for)
+    template = jax.eval_shape(init, jax.random.PRNGKey(0))
+    state, _, _ = load_state(path, template, rollout=False)
+    return run_cfg, style, state
 
 
-__all__ = ["load_policy", "load_train_state", "model_item", "restore_state", "run_config", "train_item"]
+__all__ = ["legacy_train_item", "load_policy", "load_state", "load_train_state", "model_item", "restore_state",
+           "rollout_item", "run_config", "train_item"]

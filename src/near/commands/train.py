@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 
 import jax
@@ -24,7 +25,7 @@ from near.eval.policy_eval import (
     task_metrics,
 )
 from near.factories import make_env, make_style, training_reset
-from near.restore import model_item, restore_state, train_item
+from near.restore import load_state, model_item, rollout_item, train_item
 from near.utils.checkpoint import Checkpointer, load
 from near.utils.logging import (
     MetricLogger,
@@ -40,6 +41,17 @@ CURVE_KEYS = ["success_rate", "episode_return", "episode_length", "style_reward"
               "critic_loss", "log_std", "eval/success_rate", "eval/fall_rate", "eval/pose_error",
               "eval/root_height_ratio", "eval/root_speed_ratio", "eval/window_sparc", "eval/cadence_ratio",
               "eval/stride_length_ratio"]
+
+
+def resume_state(run_dir: str, state):
+    """(state, wall seconds so far) from the run's last checkpoint. Without its ``rollout`` item (a
+    run folder brought back from another machine without it) the environments start afresh and
+    AMP's replay buffer refills; the weights, optimiser, reward model, RNG and counters go on."""
+    state, meta, with_rollout = load_state(run_dir, state)
+    if not with_rollout:
+        print(f"resuming {run_dir} at iteration {int(state.iteration)} without its rollout item: the environments "
+              "start afresh and the replay buffer (AMP) refills", file=sys.stderr)
+    return state, float(meta.get("wall_seconds", 0.0))
 
 
 def train_policy(cfg: Config) -> dict:
@@ -66,10 +78,7 @@ def train_policy(cfg: Config) -> dict:
     ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
     wall_offset = 0.0
     if cfg.resume and ckpt.latest_step() is not None:
-        restored = load(run_dir, model_target=model_item(state), train_target=train_item(state),
-                        items=("model", "train", "meta"))
-        state = restore_state(state, restored["model"], restored["train"])
-        wall_offset = float(restored["meta"].get("wall_seconds", 0.0))
+        state, wall_offset = resume_state(run_dir, state)
     if cfg.resume:  # records after the last checkpoint (or before the first) are logged again below
         truncate_metrics(run_dir, int(state.iteration) * p.batch_size)
 
@@ -83,7 +92,7 @@ def train_policy(cfg: Config) -> dict:
 
     def save(iteration: int) -> None:
         meta["wall_seconds"] = time.time() - logger.start
-        ckpt.save(iteration, model_item(state), train_item(state), meta)
+        ckpt.save(iteration, model_item(state), train_item(state), meta, rollout=rollout_item(state))
 
     with progress, stop_on_signals() as stop:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import flax.linen as nn
 import jax
@@ -71,6 +71,9 @@ class AMPState:
     replay: jax.Array  # (size, D)
     replay_count: jax.Array  # int32 filled entries
     replay_ptr: jax.Array  # int32 next write position
+    # rollout data, not learnt: a checkpoint keeps it apart (near.restore), and a run resumed without it
+    # refills the buffer from its own rollouts
+    rollout_fields: ClassVar[tuple[str, ...]] = ("replay", "replay_count", "replay_ptr")
 
 
 def amp_reward(logits: jax.Array, scale: float) -> jax.Array:

@@ -1,8 +1,10 @@
 """Orbax checkpoints of a run: pytrees of arrays plus a JSON metadata record.
 
-Layout: ``<run>/checkpoints/<step>/{model,train,meta}``. ``model`` holds what inference needs,
-``train`` what resuming needs (optimiser, RNG, counters), ``meta`` says what the checkpoint is
-(kind, task, shapes) so that loading the wrong one fails with a clear message.
+Layout: ``<run>/checkpoints/<step>/{model,train,rollout,meta}``. ``model`` holds what inference
+needs, ``train`` what learning goes on from (optimiser, RNG, counters), ``rollout`` (policy runs only)
+the bulky state that a resumed run can also start afresh (environments, replay buffers), ``meta``
+says what the checkpoint is (kind, task, shapes) so that loading the wrong one fails with a clear
+message.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def checkpoint_dir(path: str) -> str:
     return path
 
 
+ITEMS = ("model", "train", "rollout", "meta")
 _TRASH = "deleted"  # old steps are renamed here (atomic), then removed: a kill mid-removal leaves no half step
 
 
@@ -51,20 +54,18 @@ class Checkpointer:
         self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False,
                                                todelete_subdir=_TRASH)
-        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("model", "train", "meta"))
+        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
 
-    def save(self, step: int, model: Any, train: Any, meta: dict) -> None:
+    def save(self, step: int, model: Any, train: Any, meta: dict, rollout: Any = None) -> None:
         """Write one step. Orbax writes to a temporary folder and renames it when complete, so a
         killed save leaves the previous checkpoint intact; a failed one (a full disk) raises
         CheckpointError and leaves it intact too."""
         try:
-            self.manager.save(
-                step,
-                args=ocp.args.Composite(
-                    model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train), meta=ocp.args.JsonSave(meta)
-                ),
-                force=True,
-            )
+            items = {"model": ocp.args.StandardSave(model), "train": ocp.args.StandardSave(train),
+                     "meta": ocp.args.JsonSave(meta)}
+            if rollout is not None:
+                items["rollout"] = ocp.args.StandardSave(rollout)
+            self.manager.save(step, args=ocp.args.Composite(**items), force=True)
             self.manager.wait_until_finished()
         except Exception as exc:  # noqa: BLE001 - orbax and tensorstore raise OSError, ValueError, ...
             self._discard_partial(step)
@@ -111,10 +112,9 @@ def _manager_for(path: str) -> tuple[ocp.CheckpointManager, int]:
         step_hint = int(base)
     options = ocp.CheckpointManagerOptions(create=False, read_only=True)
     try:
-        manager = ocp.CheckpointManager(directory, options=options, item_names=("model", "train", "meta"),
-                                        item_handlers={"model": ocp.StandardCheckpointHandler(),
-                                                       "train": ocp.StandardCheckpointHandler(),
-                                                       "meta": ocp.JsonCheckpointHandler()})
+        handlers = {item: ocp.StandardCheckpointHandler() for item in ITEMS if item != "meta"}
+        manager = ocp.CheckpointManager(directory, options=options, item_names=ITEMS,
+                                        item_handlers=dict(handlers, meta=ocp.JsonCheckpointHandler()))
         step = step_hint if step_hint is not None else manager.latest_step()
     except Exception as exc:  # noqa: BLE001 - a folder orbax cannot list (a file, unreadable step names)
         raise CheckpointError(f"cannot read checkpoints in {directory}: {_brief(exc)}") from None
@@ -188,7 +188,25 @@ def _on_this_machine(target: Any) -> Any:
     return jax.tree.map(place, target)
 
 
-def load(path: str, model_target: Any = None, train_target: Any = None, items: tuple[str, ...] = ("model", "meta")):
+def stored_items(path: str) -> set[str]:
+    """The items the latest (or the given) checkpoint step holds: a run folder brought back without
+    its ``rollout`` (or ``train``) has fewer."""
+    manager, step = _manager_for(path)
+    return {item for item in ITEMS if os.path.isdir(os.path.join(manager.directory, str(step), item))}
+
+
+def stored_arrays(path: str, item: str) -> set[str]:
+    """The dotted names of the arrays one item of the latest (or the given) checkpoint step holds."""
+    manager, step = _manager_for(path)
+    try:
+        return set(_shapes(manager.item_metadata(step)[item]))
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"cannot read the array metadata of checkpoint {manager.directory}/{step} "
+                              f"({item}): {_brief(exc)}") from None
+
+
+def load(path: str, model_target: Any = None, train_target: Any = None, items: tuple[str, ...] = ("model", "meta"),
+         rollout_target: Any = None):
     """Restore the named items of the latest (or the given) checkpoint step.
 
     Targets may be concrete pytrees or abstract ones (``jax.eval_shape``); their shapes are checked
@@ -199,7 +217,7 @@ def load(path: str, model_target: Any = None, train_target: Any = None, items: t
         if item == "meta":
             args[item] = ocp.args.JsonRestore()
         else:
-            target = model_target if item == "model" else train_target
+            target = {"model": model_target, "train": train_target, "rollout": rollout_target}[item]
             if target is not None:
                 _check_target(manager, step, item, target)
                 target = _on_this_machine(target)
