@@ -25,7 +25,7 @@ for s in "${seeds[@]}"; do  # policies on all GPUs, one seed after the other, sh
       train.total_env_steps=$env_steps train.time_limit_s=$(( ($(left) - 40) / todo )) out=$R/near${gpus}gpu$s \
       > $OUT/near${gpus}gpu$s.log 2>&1
   todo=$(( todo - 1 ))
-  tar czf $OUT/near${gpus}gpu$s.tgz -C $R --exclude='*/train' --exclude='tb' near${gpus}gpu$s
+  tar czf $OUT/near${gpus}gpu$s.tgz -C $R --exclude='*/train' --exclude='*/rollout' --exclude='tb' near${gpus}gpu$s
   cp $R/energy$s/metrics.jsonl $OUT/energy${s}_metrics.jsonl 2>/dev/null
 done
 ls -la $OUT; tail -n 3 $OUT/*.log; echo "total $(( $(date +%s) - start )) s"

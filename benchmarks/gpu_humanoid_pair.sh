@@ -21,7 +21,7 @@ amp_job() {
 }
 near_job "$@" & amp_job "$@" & wait
 for run in energy$seed near$seed amp$seed; do
-  [ -d $R/$run ] && [ $run != energy$seed ] && tar czf $OUT/$run.tgz -C $R --exclude='*/train' --exclude='tb' $run
+  [ -d $R/$run ] && [ $run != energy$seed ] && tar czf $OUT/$run.tgz -C $R --exclude='*/train' --exclude='*/rollout' --exclude='tb' $run
 done
 cp $R/energy$seed/metrics.jsonl $OUT/energy${seed}_metrics.jsonl 2>/dev/null
 ls -la $OUT; tail -n 3 $OUT/*.log; echo "total $(( $(date +%s) - start )) s"

@@ -96,6 +96,6 @@ done
 cp benchmarks/results/speed_*.json "$S/" 2>/dev/null
 [ -f "$S/energy_walk/summary.json" ] && cp "$S/energy_walk/summary.json" "$S/energy_summary.json"
 if [ "${DRY_RUN:-0}" = 1 ]; then echo "bundle speed"; else
-  tar czf - -C "$S" --exclude='xla*' --exclude='profile_*' --exclude='energy_walk' . | split -b 15m -d - "$OUT/speed.tgz.part"
+  tar czf - -C "$S" --exclude='*/rollout' --exclude='*/train' --exclude='xla*' --exclude='profile_*' --exclude='energy_walk' . | split -b 15m -d - "$OUT/speed.tgz.part"
 fi
 ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
