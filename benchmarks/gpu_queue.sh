@@ -16,6 +16,7 @@
 # MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
 # (the replay store without its images, 3 MB) at GPU scale: $PUSHT_SETTINGS (below) and then the
 # overrides. Push-T needs no MuJoCo: carry .whl_pusht (Hydra, OmegaConf, zarr, ...; ~11 MB) instead of .whl.
+# A call carries at most 64 MiB: `TRIM=1 bash benchmarks/device_carry.sh .whl .motion` checks that first.
 # ENERGY_ITERS sets the energy model's iterations (default: the config's); RUN_NAME names the run
 # folder of a one-training queue (a variant with its own overrides; default MOTION_METHOD_SEED).
 # Variants in one queue: MOTION:METHOD[:SEED]/NAME trains in runs/device/NAME with the overrides in
