@@ -93,7 +93,10 @@ for spec in "${queue[@]}"; do
   # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
   # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
   need=300; [ "$motion" = pusht ] && need=150
-  [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+  # a NEAR item whose energy model is not trained yet uses a call's last minutes for it (checkpointed,
+  # resumed by the next call) instead of leaving them idle
+  first=$need; { [ "$method" = NEAR ] || [ "$method" = ENERGY ]; } && [ ! -f "$energy/summary.json" ] && first=90
+  [ "$(left)" -gt "$first" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
   if [ "$motion" = pusht ]; then
     task=pushT; [ "$method" = PPO ] || task=pushT$method
     M=task.data=$PWD/.pusht/pusht_cchi_v7_replay.zarr; extra=($PUSHT_SETTINGS)
@@ -104,14 +107,20 @@ for spec in "${queue[@]}"; do
   if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
     if [ ! -f "$energy/summary.json" ]; then
       t0=$(date +%s)
-      run python3 -u -m near.cli train-energy task="$task" "$M" seed="$seed" progress=False resume=True \
-          ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} "${energy_args[@]}" out="$energy" \
-          > "$OUT/$(basename "$energy").log" 2>&1 || { tail -n 30 "$OUT/$(basename "$energy").log"; exit 1; }
+      run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
+          seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
+          "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1
+      status=$?
+      touched+=("$(basename "$energy")")
+      # 130: stopped by `timeout`'s SIGINT at a chunk's end, checkpointed there; the next call resumes it
+      if [ $status = 130 ] || [ $status = 124 ]; then echo "$(basename "$energy"): cut at the call's end, resumes next call"; break; fi
+      [ $status = 0 ] || { tail -n 30 "$OUT/$(basename "$energy").log"; exit 1; }
       echo "energy model: $(( $(date +%s) - t0 )) s wall"
     fi
     extra+=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
     [ "$method" = ENERGY ] && continue
   fi
+  [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
   resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
   touched+=("$name")
   # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);
