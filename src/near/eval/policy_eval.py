@@ -107,10 +107,24 @@ def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: boo
     Used at the end of training, by ``near eval`` and every ``train.eval_every`` iterations. Humanoid
     results also carry the pose error, smoothness and fall rate under ``result["humanoid"]``.
     """
+    runner = _episode_program(cfg, env, episodes, deterministic, train_cfg or cfg.train)
+    humanoid = cfg.task.env == "humanoid"
+    references = reference_trajectories(env) if humanoid else None
+    reset_args = _EVALUATION_RESET if humanoid else ()
+
+    def evaluate(params, obs_stats, key) -> dict:
+        result = runner(on_one_device((params, obs_stats)), key, reset_args)
+        if humanoid:
+            result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps, references)
+        return result
+
+    return evaluate
+
+
+def _episode_program(cfg: Config, env, episodes: int, deterministic: bool, train_cfg) -> Callable:
+    """The shared episode runner of :func:`make_policy_evaluator` (and the humanoid's videos)."""
     from near.rl.evaluate import make_episode_runner
     from near.rl.ppo import act
-
-    train_cfg = train_cfg or cfg.train
 
     def policy(args, obs, key):
         params, obs_stats = args
@@ -120,17 +134,9 @@ def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: boo
     record = ("body_pos", "qpos") if humanoid else ()
     key = ("episodes", env_key(env), policy_key(train_cfg, env.action_dim), deterministic, episodes,
            cfg.task.max_episode_steps, record)
-    runner = shared_program(key, lambda: make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps,
-                                                             record=record))
-    references = reference_trajectories(env) if humanoid else None
-
-    def evaluate(params, obs_stats, key) -> dict:
-        result = runner(on_one_device((params, obs_stats)), key)
-        if humanoid:
-            result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps, references)
-        return result
-
-    return evaluate
+    reset = _humanoid_reset(env) if humanoid else None
+    return shared_program(key, lambda: make_episode_runner(env, policy, episodes, cfg.task.max_episode_steps,
+                                                           record=record, reset=reset))
 
 
 def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
@@ -304,10 +310,14 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 
-def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: float = 0.0):
+def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: int = 0, start: float = 0.0):
     """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
     deterministic episode from the reference state of one clip at ``start`` seconds, beside the clip
-    itself over the same steps. Compiled once; call it with any parameters of the same networks."""
+    itself over the same steps. Call it with any parameters of the same networks.
+
+    It runs in the program of :func:`make_policy_evaluator` for ``episodes`` episodes (every env from
+    the clip's frame; the first is kept): a video beside an evaluation of that size compiles nothing
+    more (a humanoid episode program: ~10 s of compilation on two CPU cores)."""
     from near.envs.humanoid import model as hm
     from near.motion.library import motion_state
 
@@ -315,34 +325,35 @@ def make_reference_rollout(cfg: Config, env, run_cfg, clip: int = 0, start: floa
     times = start + jnp.arange(steps + 1) * env.control_dt
     motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
     reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
-    episode = shared_program(("reference episode", env_key(env), policy_key(run_cfg.train, env.action_dim), steps),
-                             lambda: _reference_episode(env, run_cfg.train, steps))
+    runner = _episode_program(cfg, env, episodes, True, run_cfg.train)
+    reset_args = (jnp.array(True), jnp.array(clip, jnp.int32), jnp.array(start, jnp.float32))
 
     def rollout(params, obs_stats):
-        qpos, length = episode(*on_one_device((params, obs_stats)), motion)
-        return np.asarray(qpos), reference, int(length)
+        result = runner(on_one_device((params, obs_stats)), jax.random.PRNGKey(0), reset_args)
+        qpos = np.concatenate([reference[:1], result["qpos"][:steps, 0]])  # the start is the clip's frame
+        return qpos, reference, min(int(result["episode_length"][0]), steps)
 
     return rollout
 
 
-def _reference_episode(env, train_cfg, steps: int):
-    from near.rl.ppo import act
+# reset_args of an evaluation: env.reset's random starts (the clip and time are not read)
+_EVALUATION_RESET = (np.array(False), np.array(0, np.int32), np.array(0.0, np.float32))
 
-    @jax.jit
-    def episode(params, obs_stats, motion):
-        state = env.state_from_motion(jax.tree.map(lambda x: x[0], motion))
 
-        def step(carry, _):
-            state, alive = carry
-            action = act(params, train_cfg, obs_stats, env.policy_obs(state)[None], env.action_dim)[0]
-            new, _, _, done, _ = env.step(state, action)
-            state = jax.tree.map(lambda n, o: jnp.where(alive, n, o), new, state)
-            return (state, alive & ~done), (state.qpos, alive)
+def _humanoid_reset(env) -> Callable:
+    """``reset((from_clip, clip, time), key)``: ``env.reset(key)``, or where ``from_clip`` the reference
+    state of ``clip`` at ``time`` (:func:`make_reference_rollout`)."""
+    from near.motion.library import motion_state
 
-        _, (qpos, alive) = jax.lax.scan(step, (state, jnp.array(True)), None, length=steps)
-        return jnp.concatenate([state.qpos[None], qpos]), alive.sum()
+    def reset(args, key):
+        from_clip, clip, time = args
+        state, _ = env.reset(key)
+        motion = jax.tree.map(lambda x: x[0], motion_state(env.library, clip[None], time[None]))
+        chosen = env.state_from_motion(motion).replace(clip=clip, clip_time=time)
+        state = jax.tree.map(lambda c, s: jnp.where(from_clip, c, s), chosen, state)
+        return state, env.policy_obs(state)
 
-    return episode
+    return reset
 
 
 __all__ = ["HumanoidReferences", "eval_scalars", "evaluate_policy", "humanoid_eval_metrics", "humanoid_metrics", "is_cem_run",

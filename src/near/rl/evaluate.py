@@ -10,17 +10,21 @@ import numpy as np
 
 
 def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int, max_steps: int,
-                        record: tuple[str, ...] = ()) -> Callable:
-    """Compile-once episode runner: ``runner(policy_args, key) -> dict`` (see :func:`run_episodes`).
+                        record: tuple[str, ...] = (), reset: Callable | None = None) -> Callable:
+    """Compile-once episode runner: ``runner(policy_args, key, reset_args=()) -> dict`` (see
+    :func:`run_episodes`).
 
     ``policy(policy_args, obs, key) -> action``; the weights travel in ``policy_args`` (a pytree), so
-    evaluating a changing policy during training reuses one compiled program.
+    evaluating a changing policy during training reuses one compiled program. ``reset(reset_args, key)
+    -> (state, obs)`` replaces ``env.reset`` where given: one program then also runs episodes from
+    chosen starts (the humanoid's videos start from a clip's frame, near.eval.policy_eval).
     """
+    reset = reset or (lambda _, key: env.reset(key))
 
     @jax.jit
-    def rollout(policy_args, key):
+    def rollout(policy_args, key, reset_args):
         k_reset, k_run = jax.random.split(key)
-        state, obs = jax.vmap(env.reset)(jax.random.split(k_reset, num_episodes))
+        state, obs = jax.vmap(reset, in_axes=(None, 0))(reset_args, jax.random.split(k_reset, num_episodes))
 
         def step(carry, k):
             state, obs, alive, ret, length, success = carry
@@ -45,8 +49,8 @@ def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int
         recorded = {name: value[last, jnp.arange(n)[None, :]] for name, value in recorded.items()}
         return jnp.concatenate([obs[None], observations]), ret, length, success, recorded
 
-    def run(policy_args, key: jax.Array) -> dict:
-        observations, ret, length, success, recorded = jax.device_get(rollout(policy_args, key))
+    def run(policy_args, key: jax.Array, reset_args=()) -> dict:
+        observations, ret, length, success, recorded = jax.device_get(rollout(policy_args, key, reset_args))
         observations, ret, length, success = (np.asarray(x) for x in (observations, ret, length, success))
         return {
             **{name: np.asarray(value) for name, value in recorded.items()},
