@@ -18,6 +18,7 @@ left() { echo $(( deadline - ($(date +%s) - start) )); }
 # ~45 MB each, so that it can be inspected on the CPU here) as
 # $OUT/NAME.tgz.partNN, 15 MiB each (files coming back from a device call are capped at 16 MiB);
 # join them here with: cat NAME.tgz.part* | tar xz
+last_step() { ls "$R/$1/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1; }  # of run or energy folder $1
 bundle() {
   local name=$1; shift
   local keep=(--exclude='energy_*/checkpoints') d step last files bytes
@@ -25,7 +26,7 @@ bundle() {
     keep=()
     for d in "$@"; do
       [ -d "$R/$d/checkpoints" ] && [ "${d#energy_}" != "$d" ] || continue
-      last=$(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+      last=$(last_step "$d")
       for step in $(ls "$R/$d/checkpoints"); do [ "$step" = "$last" ] || keep+=(--exclude="$d/checkpoints/$step"); done
     done
   fi
@@ -34,7 +35,7 @@ bundle() {
   # $BUNDLE_RESUMABLE (cut runs: with it they resume on another machine, `near train ... resume=True`)
   for d in "$@"; do
     [ -d "$R/$d/checkpoints" ] || continue
-    last=$(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+    last=$(last_step "$d")
     for step in $(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$'); do
       [ "$step" = "$last" ] && [[ " ${BUNDLE_RESUMABLE:-} " == *" $d "* ]] || keep+=(--exclude="$d/checkpoints/$step/train")
     done

@@ -105,19 +105,19 @@ for spec in "${queue[@]}"; do
   fi
   [ "$method" = ENERGY ] && task=${task%ENERGY}NEAR
   if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
+    touched+=("$(basename "$energy")")
     if [ ! -f "$energy/summary.json" ]; then
       t0=$(date +%s)
       run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
           seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
           "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1
       status=$?
-      touched+=("$(basename "$energy")")
       # 130: stopped by `timeout`'s SIGINT at a chunk's end, checkpointed there; the next call resumes it
       if [ $status = 130 ] || [ $status = 124 ]; then echo "$(basename "$energy"): cut at the call's end, resumes next call"; break; fi
       [ $status = 0 ] || { tail -n 30 "$OUT/$(basename "$energy").log"; exit 1; }
       echo "energy model: $(( $(date +%s) - t0 )) s wall"
     fi
-    extra+=(energy.checkpoint="$energy"); touched+=("$(basename "$energy")")
+    extra+=(energy.checkpoint="$energy")
     [ "$method" = ENERGY ] && continue
   fi
   [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }

@@ -48,12 +48,14 @@ def legacy_train_item(state) -> dict:
             "reward_state": state.reward_state, "key": state.key, "iteration": state.iteration}
 
 
+def _with_model(state, model: dict):
+    return state.replace(params=model["params"], obs_stats=model["obs_stats"], value_stats=model["value_stats"])
+
+
 def restore_state(state, model: dict, train: dict, rollout: dict | None = None):
     """``state`` (a fresh one: its environments and buffers are kept where ``rollout`` is None) with
     the restored items put in."""
-    state = state.replace(params=model["params"], obs_stats=model["obs_stats"], value_stats=model["value_stats"])
-    if "env_state" in train:  # the legacy layout: one item with everything
-        return state.replace(**train)
+    state = _with_model(state, model)
     reward = train["reward_state"]
     if _buffer_fields(state.reward_state):
         reward = state.reward_state.replace(**reward, **(rollout["reward_buffers"] if rollout is not None else {}))
@@ -72,10 +74,11 @@ def load_state(path: str, template, rollout: bool = True):
     if "train" not in items:
         raise CheckpointError(f"checkpoint {path} has no 'train' item (optimiser, counters; a run folder brought "
                               "back without it): it can be played and evaluated, not resumed")
-    if any(name.startswith("env_state") for name in stored_arrays(path, "train")):  # written before 2026-12-03
+    # written before 2026-12-03: no rollout item, the environments inside train
+    if "rollout" not in items and any(name.startswith("env_state") for name in stored_arrays(path, "train")):
         restored = load(path, model_target=model_item(template), train_target=legacy_train_item(template),
                         items=("model", "train", "meta"))
-        return restore_state(template, restored["model"], restored["train"]), restored["meta"], True
+        return _with_model(template, restored["model"]).replace(**restored["train"]), restored["meta"], True
     rollout = rollout and "rollout" in items
     restored = load(path, model_target=model_item(template), train_target=train_item(template),
                     rollout_target=rollout_item(template) if rollout else None,

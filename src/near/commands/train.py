@@ -26,7 +26,7 @@ from near.eval.policy_eval import (
 )
 from near.factories import make_env, make_style, training_reset
 from near.restore import load_state, model_item, rollout_item, train_item
-from near.utils.checkpoint import Checkpointer, load
+from near.utils.checkpoint import Checkpointer
 from near.utils.logging import (
     MetricLogger,
     NonFiniteError,
