@@ -61,3 +61,23 @@ def test_pusht_scale_refuses_a_run_without_its_final_evaluation_or_of_another_ta
         R.main([f"PPO={maze}", "--results", str(tmp_path / "r.json")])
     with pytest.raises(SystemExit, match="METHOD=RUN_DIR"):
         R.main([f"DQN={maze}", "--results", str(tmp_path / "r.json")])
+
+
+def test_clip_return_tells_a_one_way_move_from_a_cycle():
+    import numpy as np
+
+    import inspect_clip_return as C
+
+    t = np.linspace(0.0, 2 * np.pi, 61)
+    bodies = np.zeros((61, 15, 3))
+    cycle = bodies.copy()
+    cycle[:, 8, 0] = 0.3 * np.sin(t)  # a hand swinging out and back, one whole cycle
+    one_way = bodies.copy()
+    one_way[:, 8, 0] = np.linspace(0.2, 0.7, 61)  # a punch: guard to full reach, never back
+    assert C.return_share(one_way) == pytest.approx(1.0)
+    assert C.turning_back_share(one_way) == 0.0
+    assert C.return_share(cycle) < 0.05
+    assert 0.3 < C.turning_back_share(cycle) < 0.7
+    held = one_way.copy()
+    held[30:, 8, 0] = held[30, 8, 0]  # reach the pose, then hold it: still no way back
+    assert C.turning_back_share(held) == 0.0
