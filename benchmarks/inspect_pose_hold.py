@@ -1,0 +1,124 @@
+"""Can the body hold a clip's pose with the PD targets set to it? (issue #16)
+
+Starts the humanoid in a clip's frame (pose and velocities, as the reference-state init does) and
+holds the action whose PD targets are that frame's joint angles, with no feedback: a pose that stays
+up so asks nothing of the policy but to stay put; one that falls asks it to balance actively. For
+each motion set it takes frames at a few fractions of every clip, runs them side by side (vmap) for
+``--seconds`` and reports how many stay up, how long the others last, and how far the root drifts.
+Frames of the crane pose's held one-legged stance against its two-footed start and the other sets'
+frames say whether balancing on one foot is what the policies avoid.
+
+    PYTHONPATH=src python benchmarks/inspect_pose_hold.py --data FOLDER [--sets crane_pose walk ...]
+        [--fractions 0.05 0.5 0.7 0.9] [--seconds 3] [--still]
+
+Writes benchmarks/results/pose_hold.json (pose_hold_still.json with --still: each frame's pose at
+rest, without the clip's velocities) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+
+from near.envs.humanoid import model as hm
+from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv
+from near.motion import humanoid
+from near.motion import library as ml
+
+SETS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
+
+
+def hold_action(layout: hm.Layout, dof_pos: jax.Array) -> jax.Array:
+    """The action whose PD targets are ``dof_pos`` (hm.action_to_targets inverted, clipped to [-1, 1])."""
+    action = jnp.zeros(dof_pos.shape)
+    action = action.at[..., layout.ball_dof].set(dof_pos[..., layout.ball_dof] / jnp.pi)
+    lo, hi = layout.hinge_range[:, 0], layout.hinge_range[:, 1]
+    action = action.at[..., layout.hinge_dof].set((dof_pos[..., layout.hinge_dof] - 0.5 * (lo + hi)) / (0.7 * (hi - lo)))
+    return jnp.clip(action, -1.0, 1.0)
+
+
+def hold(env: HumanoidEnv, clips: np.ndarray, times: np.ndarray, steps: int, still: bool = False) -> dict:
+    """Per start: whether it stayed up, control steps until the first fall (steps if none) and
+    the root's horizontal drift at the end (or at the fall)."""
+
+    @jax.jit
+    def run(clips, times):
+        motion = ml.motion_state(env.library, clips, times)
+        if still:  # the frame's pose at rest: no momentum carried in from the clip
+            motion = motion._replace(root_vel=jnp.zeros_like(motion.root_vel), dof_vel=jnp.zeros_like(motion.dof_vel),
+                                     root_ang_vel=jnp.zeros_like(motion.root_ang_vel))
+        state = jax.vmap(env.state_from_motion)(motion)
+        action = hold_action(env.layout, motion.dof_pos)
+        start_xy = state.qpos[:, :2]
+
+        def body(carry, _):
+            state, alive, lasted, drift = carry
+            new, _, _, done, info = jax.vmap(env.step)(state, action)
+            fell = alive & info["fallen"]
+            lasted = lasted + alive.astype(jnp.int32)
+            drift = jnp.where(alive, jnp.linalg.norm(new.qpos[:, :2] - start_xy, axis=-1), drift)
+            return (new, alive & ~fell, lasted, drift), None
+
+        n = clips.shape[0]
+        carry = (state, jnp.ones(n, bool), jnp.zeros(n, jnp.int32), jnp.zeros(n))
+        (state, alive, lasted, drift), _ = jax.lax.scan(body, carry, None, length=steps)
+        return alive, lasted, drift
+
+    alive, lasted, drift = (np.asarray(x) for x in run(jnp.asarray(clips), jnp.asarray(times)))
+    return {"stayed_up": alive, "steps": lasted, "drift_m": drift}
+
+
+def feet_heights(lib: ml.MotionLibrary, clips: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The clip's two foot origins' heights at each start (m), sorted low to high."""
+    idx = [humanoid.BODY_NAMES.index("right_foot"), humanoid.BODY_NAMES.index("left_foot")]
+    body = np.asarray(ml.motion_state(lib, jnp.asarray(clips), jnp.asarray(times)).body_pos)
+    return np.sort(body[:, idx, 2], axis=-1)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "humanoid"))
+    parser.add_argument("--sets", nargs="+", default=list(SETS))
+    parser.add_argument("--fractions", nargs="+", type=float, default=[0.05, 0.5, 0.7, 0.9])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--still", action="store_true", help="start at rest (velocities zero), not with the clip's")
+    args = parser.parse_args(argv)
+    rows = []
+    print("| motion set | clip time (share of each clip) | starts | one foot up (> 15 cm) | stay up | "
+          "time up, median (s) | root drift, median (m) |\n|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.sets:
+        path = os.path.join(args.data, f"amp_humanoid_{name}.yaml")
+        if not os.path.exists(path):
+            print(f"| {name} | missing: {path} | | | | | |")
+            continue
+        lib = ml.load_library(path)
+        env = HumanoidEnv(lib, HumanoidConfig())
+        steps = int(round(args.seconds / env.control_dt))
+        for fraction in args.fractions:
+            clips = np.arange(lib.num_clips, dtype=np.int32)
+            times = (fraction * np.asarray(lib.clip_length)).astype(np.float32)
+            out = hold(env, clips, times, steps, args.still)
+            feet = feet_heights(lib, clips, times)
+            one_foot = float(np.mean(feet[:, 1] - feet[:, 0] > 0.15))
+            row = {"set": name, "fraction": fraction, "starts": len(clips), "one_foot_up_share": one_foot,
+                   "stayed_up_share": float(out["stayed_up"].mean()),
+                   "seconds_up_median": float(np.median(out["steps"]) * env.control_dt),
+                   "drift_m_median": float(np.median(out["drift_m"])), "seconds": args.seconds,
+                   "still": args.still}
+            rows.append(row)
+            print(f"| {name} | {fraction:.2f} | {len(clips)} | {100 * one_foot:.0f} % | {100 * row['stayed_up_share']:.0f} % | "
+                  f"{row['seconds_up_median']:.2f} | {row['drift_m_median']:.2f} |", flush=True)
+    print(write_result("pose_hold_still" if args.still else "pose_hold", "inspect_pose_hold", rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
