@@ -81,3 +81,24 @@ def test_clip_return_tells_a_one_way_move_from_a_cycle():
     held = one_way.copy()
     held[30:, 8, 0] = held[30, 8, 0]  # reach the pose, then hold it: still no way back
     assert C.turning_back_share(held) == 0.0
+
+
+def test_pose_hold_action_sets_the_pd_targets_to_the_pose():
+    import jax.numpy as jnp
+    import numpy as np
+
+    pytest.importorskip("mujoco")
+    import inspect_pose_hold as H
+
+    from near.envs.humanoid import model as hm
+    from near.utils import rotations as rot
+
+    layout = hm.make_layout(hm.load_mj_model(hm.PhysicsConfig()), "none")
+    lo, hi = np.asarray(layout.hinge_range[:, 0]), np.asarray(layout.hinge_range[:, 1])
+    dof = np.zeros(28, np.float32)
+    dof[np.asarray(layout.ball_dof)] = np.linspace(-1.0, 1.0, 24).reshape(8, 3)  # exp maps within pi
+    dof[np.asarray(layout.hinge_dof)] = lo + 0.3 * (hi - lo)  # inside each hinge's range
+    ball_target, hinge_target = hm.action_to_targets(layout, H.hold_action(layout, jnp.asarray(dof)))
+    np.testing.assert_allclose(hinge_target, dof[np.asarray(layout.hinge_dof)], atol=1e-5)
+    expected = rot.from_exp_map(jnp.asarray(dof[np.asarray(layout.ball_dof)]))
+    np.testing.assert_allclose(ball_target, expected, atol=1e-5)
