@@ -62,3 +62,24 @@ def untrained_style(cfg, env):
 
     init, *_ = make_trainer(cfg.energy, 2 * env.pair_state_dim)
     return NEARReward(model_from_state(cfg.energy, init(jax.random.PRNGKey(0))), cfg.reward)
+
+
+HUMANOID_SETS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
+
+
+def add_motion_set_args(parser) -> None:
+    """``--data`` (the folder of the amp_humanoid_*.yaml sets; default ../shared/data/humanoid) and ``--sets``."""
+    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "humanoid")
+    parser.add_argument("--data", default=shared, help="the folder of the amp_humanoid_*.yaml motion sets")
+    parser.add_argument("--sets", nargs="+", default=list(HUMANOID_SETS))
+
+
+def motion_set_paths(args, columns: int):
+    """(name, path) of each of ``args.sets`` in ``args.data``; prints a table row of ``columns`` cells
+    saying where a set is missing, and goes on."""
+    for name in args.sets:
+        path = os.path.join(args.data, f"amp_humanoid_{name}.yaml")
+        if not os.path.exists(path):
+            print(f"| {name} | missing: {path} |" + " |" * (columns - 2))
+            continue
+        yield name, path

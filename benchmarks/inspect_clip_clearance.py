@@ -18,13 +18,12 @@ import mujoco
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import add_motion_set_args, motion_set_paths, write_result
 
 from near.envs.humanoid import model as hm
 from near.motion.humanoid import dof_from_local_rot
 from near.motion.library import load_library
 
-SETS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 
 
 def lowest_point(model: mujoco.MjModel, data: mujoco.MjData) -> float:
@@ -68,16 +67,11 @@ def clearance(path: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "humanoid"))
-    parser.add_argument("--sets", nargs="+", default=list(SETS))
+    add_motion_set_args(parser)
     args = parser.parse_args(argv)
     rows = []
     print("| motion set | frames | lowest point: median (p10, p90) | root height (median) | height-ratio ceiling |\n|---|---:|---:|---:|---:|")
-    for name in args.sets:
-        path = os.path.join(args.data, f"amp_humanoid_{name}.yaml")
-        if not os.path.exists(path):
-            print(f"| {name} | missing: {path} | | | |")
-            continue
+    for name, path in motion_set_paths(args, 5):
         row = {"set": name, **clearance(path)}
         rows.append(row)
         print(f"| {name} | {row['frames']} | {100 * row['lowest_point_median_m']:.1f} cm ({100 * row['lowest_point_p10_m']:.1f}, "

@@ -22,12 +22,11 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import add_motion_set_args, motion_set_paths, write_result
 
 from near.envs.humanoid.env import task_settings_for
 from near.motion.library import load_library
 
-SETS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 CONTROL_DT = 1.0 / 30.0
 
 
@@ -71,17 +70,12 @@ def inspect_set(path: str, episode_steps: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "humanoid"))
-    parser.add_argument("--sets", nargs="+", default=list(SETS))
+    add_motion_set_args(parser)
     args = parser.parse_args(argv)
     rows = []
     print("| motion set | clips | clip length, median (s) | episode (s) | last pose's distance from the first, "
           "share of the farthest: median (min-max) | transitions turning back toward the first pose |\n|---|---:|---:|---:|---|---:|")
-    for name in args.sets:
-        path = os.path.join(args.data, f"amp_humanoid_{name}.yaml")
-        if not os.path.exists(path):
-            print(f"| {name} | missing: {path} | | | | |")
-            continue
+    for name, path in motion_set_paths(args, 6):
         episode_steps = task_settings_for(path).get("max_episode_steps", 300)
         row = {"set": name, **inspect_set(path, episode_steps)}
         rows.append(row)

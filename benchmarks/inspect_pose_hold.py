@@ -26,14 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import add_motion_set_args, motion_set_paths, write_result
 
 from near.envs.humanoid import model as hm
 from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv
 from near.motion import humanoid
 from near.motion import library as ml
 
-SETS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
 
 
 def hold_action(layout: hm.Layout, dof_pos: jax.Array) -> jax.Array:
@@ -85,8 +84,7 @@ def feet_heights(lib: ml.MotionLibrary, clips: np.ndarray, times: np.ndarray) ->
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "humanoid"))
-    parser.add_argument("--sets", nargs="+", default=list(SETS))
+    add_motion_set_args(parser)
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.05, 0.5, 0.7, 0.9])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--still", action="store_true", help="start at rest (velocities zero), not with the clip's")
@@ -94,11 +92,7 @@ def main(argv=None) -> int:
     rows = []
     print("| motion set | clip time (share of each clip) | starts | one foot up (> 15 cm) | stay up | "
           "time up, median (s) | root drift, median (m) |\n|---|---:|---:|---:|---:|---:|---:|")
-    for name in args.sets:
-        path = os.path.join(args.data, f"amp_humanoid_{name}.yaml")
-        if not os.path.exists(path):
-            print(f"| {name} | missing: {path} | | | | | |")
-            continue
+    for name, path in motion_set_paths(args, 7):
         lib = ml.load_library(path)
         env = HumanoidEnv(lib, HumanoidConfig())
         steps = int(round(args.seconds / env.control_dt))

@@ -121,14 +121,14 @@ def profile_train(phases: Phases, task: str, overrides: list[str]) -> dict:
         init, chunk = make_train(*args, **kwargs)
         calls = [0]
 
-        def chunk_timed(state, n):
+        def chunk_timed(state, n, *active):  # active: how many of the chunk's n iterations run
             calls[0] += 1
             if calls[0] == 1:
                 marks["first_chunk_start"] = time.perf_counter() - LAUNCH
             if calls[0] <= 3:
                 name = "train: first chunk (compile + iterations)" if calls[0] == 1 else "train: chunk"
-                return phases.wrap(f"{name} x{n}", chunk, block=lambda o: o[1])(state, n)
-            return chunk(state, n)
+                return phases.wrap(f"{name} x{n}", chunk, block=lambda o: o[1])(state, n, *active)
+            return chunk(state, n, *active)
         return phases.wrap("train: initial state (reset compile)", init, block=lambda s: s), chunk_timed
 
     ppo.make_train = traced_make_train  # train_policy imports it from near.rl.ppo when called
@@ -138,10 +138,15 @@ def profile_train(phases: Phases, task: str, overrides: list[str]) -> dict:
     return {"train_total_s": round(time.perf_counter() - start, 2), **marks}
 
 
-def startup(rows: list[dict], prefix: str, begin: float) -> float:
-    """Seconds from ``begin`` (since launch) to the first iteration: before the first chunk, plus its compile."""
+def startup(rows: list[dict], prefix: str, begin: float) -> float | None:
+    """Seconds from ``begin`` (since launch) to the first iteration: before the first chunk, plus its
+    compile. None where the run had a single chunk (no steady chunk to tell compile from iterations)."""
     first = next(r for r in rows if r["phase"].startswith(f"{prefix}: first chunk"))
-    steady = next(r for r in rows if r["phase"].startswith(f"{prefix}: chunk"))
+    steady = next((r for r in rows if r["phase"].startswith(f"{prefix}: chunk")), None)
+    if steady is None:
+        print(f"profile_startup: {prefix} ran one compiled chunk only; give it more iterations to separate "
+              "its compilation from its iterations", file=sys.stderr)
+        return None
     n_first = int(first["phase"].rsplit("x", 1)[1])
     n_steady = int(steady["phase"].rsplit("x", 1)[1])
     compile_part = first["seconds"] - steady["seconds"] * n_first / n_steady
