@@ -34,6 +34,8 @@
 #   mkdir -p runs/device && cat queue.tgz.part* | tar xz -C runs/device   (here)
 #   run: `du -sh runs/device`, carry ["runs/device/NAME"]      (the folder stays on the warm machine)
 #   run: `bash benchmarks/gpu_queue.sh 585 MOTION:METHOD`, carry [".whl", ".motion"]
+# A push-T run folder is small (4.2 MB at 272 M steps): it travels in the queue call itself, carry
+# ["runs/device/NAME", ".whl_pusht", ".pusht"], no separate call needed.
 # BUNDLE_CUT=0 brings back only finished runs and energy models (see the end of this script).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
