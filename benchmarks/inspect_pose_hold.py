@@ -44,9 +44,11 @@ def hold_action(layout: hm.Layout, dof_pos: jax.Array) -> jax.Array:
     return jnp.clip(action, -1.0, 1.0)
 
 
-def hold(env: HumanoidEnv, clips: np.ndarray, times: np.ndarray, steps: int, still: bool = False) -> dict:
-    """Per start: whether it stayed up, control steps until the first fall (steps if none) and
-    the root's horizontal drift at the end (or at the fall)."""
+def make_hold(env: HumanoidEnv, steps: int, still: bool = False):
+    """``hold(clips, times) -> dict`` per start: whether it stayed up, control steps until the first
+    fall (``steps`` if none), the root's horizontal drift at the end (or at the fall) and the height
+    between the clip's two foot origins at the start. One compiled program per set, for every fraction."""
+    feet = jnp.array([humanoid.BODY_NAMES.index("right_foot"), humanoid.BODY_NAMES.index("left_foot")])
 
     @jax.jit
     def run(clips, times):
@@ -60,26 +62,19 @@ def hold(env: HumanoidEnv, clips: np.ndarray, times: np.ndarray, steps: int, sti
 
         def body(carry, _):
             state, alive, lasted, drift = carry
-            new, _, _, done, info = jax.vmap(env.step)(state, action)
-            fell = alive & info["fallen"]
+            new, _, _, _, info = jax.vmap(env.step)(state, action)
             lasted = lasted + alive.astype(jnp.int32)
             drift = jnp.where(alive, jnp.linalg.norm(new.qpos[:, :2] - start_xy, axis=-1), drift)
-            return (new, alive & ~fell, lasted, drift), None
+            return (new, alive & ~info["fallen"], lasted, drift), None
 
         n = clips.shape[0]
         carry = (state, jnp.ones(n, bool), jnp.zeros(n, jnp.int32), jnp.zeros(n))
-        (state, alive, lasted, drift), _ = jax.lax.scan(body, carry, None, length=steps)
-        return alive, lasted, drift
+        (_, alive, lasted, drift), _ = jax.lax.scan(body, carry, None, length=steps)
+        feet_z = motion.body_pos[:, feet, 2]
+        return {"stayed_up": alive, "steps": lasted, "drift_m": drift,
+                "feet_gap_m": jnp.abs(feet_z[:, 0] - feet_z[:, 1])}
 
-    alive, lasted, drift = (np.asarray(x) for x in run(jnp.asarray(clips), jnp.asarray(times)))
-    return {"stayed_up": alive, "steps": lasted, "drift_m": drift}
-
-
-def feet_heights(lib: ml.MotionLibrary, clips: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """The clip's two foot origins' heights at each start (m), sorted low to high."""
-    idx = [humanoid.BODY_NAMES.index("right_foot"), humanoid.BODY_NAMES.index("left_foot")]
-    body = np.asarray(ml.motion_state(lib, jnp.asarray(clips), jnp.asarray(times)).body_pos)
-    return np.sort(body[:, idx, 2], axis=-1)
+    return lambda clips, times: {k: np.asarray(v) for k, v in run(jnp.asarray(clips), jnp.asarray(times)).items()}
 
 
 def main(argv=None) -> int:
@@ -95,13 +90,12 @@ def main(argv=None) -> int:
     for name, path in motion_set_paths(args, 7):
         lib = ml.load_library(path)
         env = HumanoidEnv(lib, HumanoidConfig())
-        steps = int(round(args.seconds / env.control_dt))
+        hold = make_hold(env, int(round(args.seconds / env.control_dt)), args.still)
+        clips = np.arange(lib.num_clips, dtype=np.int32)
         for fraction in args.fractions:
-            clips = np.arange(lib.num_clips, dtype=np.int32)
             times = (fraction * np.asarray(lib.clip_length)).astype(np.float32)
-            out = hold(env, clips, times, steps, args.still)
-            feet = feet_heights(lib, clips, times)
-            one_foot = float(np.mean(feet[:, 1] - feet[:, 0] > 0.15))
+            out = hold(clips, times)
+            one_foot = float(np.mean(out["feet_gap_m"] > 0.15))
             row = {"set": name, "fraction": fraction, "starts": len(clips), "one_foot_up_share": one_foot,
                    "stayed_up_share": float(out["stayed_up"].mean()),
                    "seconds_up_median": float(np.median(out["steps"]) * env.control_dt),
