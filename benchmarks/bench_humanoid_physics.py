@@ -12,6 +12,7 @@ non-finite states. Reports control steps/s (30 Hz env steps) and physics steps/s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import jax
@@ -27,6 +28,7 @@ from near.motion.library import load_library
 VARIANTS = {
     "default": PhysicsConfig(),  # Newton 3 iterations, 6 x 5.55 ms
     "newton2": PhysicsConfig(iterations=2, ls_iterations=4),
+    "sub4": PhysicsConfig(timestep=0.00833, substeps=4),  # the original's 8.33 ms PhysX substep, Newton 3
     "newton2_4sub": PhysicsConfig(timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
     "cg3_4sub": PhysicsConfig(timestep=0.00833, substeps=4, solver="CG", iterations=3, ls_iterations=4),
     "newton1": PhysicsConfig(iterations=1, ls_iterations=4),
@@ -35,11 +37,13 @@ VARIANTS = {
     "feet_newton2_4sub": PhysicsConfig(floor_contacts="feet", timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
     # MuJoCo Warp through MJX (needs warp-lang; benchmarks/gpu_warp_parts.sh brings it to the device)
     "warp": PhysicsConfig(impl="warp"),
+    "warp_sub4": PhysicsConfig(impl="warp", timestep=0.00833, substeps=4),
     "warp_newton2_4sub": PhysicsConfig(impl="warp", timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
 }
 
 
 def measure(library, physics: PhysicsConfig, num_envs: int, steps: int, repeats: int) -> dict:
+    physics = dataclasses.replace(physics, warp_envs=num_envs)  # Warp's contact buffer for this batch
     env = AutoReset(HumanoidEnv(library, HumanoidConfig(physics=physics)))
 
     @jax.jit

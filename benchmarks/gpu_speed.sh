@@ -8,8 +8,10 @@
 #
 # Stages (seconds each on one H200, roughly):
 #   train      NEAR end to end at 4,096 and 16,384 envs, physics alone in the same process (~200)
-#   physics    physics alone at 16,384 envs: the shipped setting and the candidates, MuJoCo Warp's
-#              too once benchmarks/gpu_warp_parts.sh has installed warp-lang on the machine (~300)
+#   physics    physics alone at 16,384 envs: the shipped setting, the original's 8.33 ms substeps, Newton 2
+#              iterations, and MuJoCo Warp with 5.55 and 8.33 ms substeps once benchmarks/gpu_warp_parts.sh
+#              has installed warp-lang on the machine (~300)
+#   train_warp the train stage with MuJoCo Warp (task.physics.impl=warp), once gpu_warp_parts.sh installed it (~300)
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
@@ -25,7 +27,7 @@
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
+declare -A need=([train]=240 [train_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
                  [startup_autotune0]=480 [cmdbuf]=420)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
@@ -36,19 +38,25 @@ else
   S=$PWD/runs/device/speed; mkdir -p "$S"
   run() { "$@"; }
 fi
-walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml
+# SPEED_MOTION: the clips the train, train_warp and physics stages reset from (default the walk set, 9 MB,
+# which does not fit one call beside .whl; .motion/amp_humanoid_run.yaml does)
+walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml; clips=${SPEED_MOTION:-$walk}
 for stage in "${stages[@]}"; do
   [ -f "$S/$stage.done" ] && { echo "$stage: done"; continue; }
   [ "$(left)" -gt "${need[$stage]:-300}" ] || { echo "$stage: left for the next call ($(left) s left)"; break; }
   t0=$(date +%s)
   case $stage in
     train)
-      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $walk --physics \
+      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
           --runs NEAR:1:4096 NEAR:1:16384 --name speed_train > "$S/train.log" 2>&1 ;;
+    train_warp)
+      python3 -c 'import warp' 2>/dev/null || { echo "train_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
+      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
+          --runs NEAR:1:4096 NEAR:1:16384 --name speed_train_warp task.physics.impl=warp > "$S/train_warp.log" 2>&1 ;;
     physics)
-      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $walk --envs 16384 \
-          --variants default newton2 newton1 newton2_4sub cg3_4sub \
-          $(python3 -c 'import warp' 2>/dev/null && echo warp warp_newton2_4sub) --steps 100 --repeats 2 \
+      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $clips --envs 16384 \
+          --variants default sub4 newton2 \
+          $(python3 -c 'import warp' 2>/dev/null && echo warp warp_sub4) --steps 100 --repeats 2 \
           --name speed_physics > "$S/physics.log" 2>&1 ;;
     startup)  # a fresh cache for the cold run; the warm run reuses it
       for label in cold warm; do

@@ -153,7 +153,7 @@ class HumanoidEnv:
             opt = self.mjx_model.opt
             warn = int(opt._impl.warn_overflow) & ~int(OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS)
             self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=warn)))
-        self._template = self._mjx.make_data(self.mj_model, impl=impl)
+        self._template = self._mjx.make_data(self.mj_model, impl=impl, **self._warp_buffers())
         self.control_dt = config.physics.control_dt
         # past observations kept in the state; one even where pair_span = 1 does not read it
         # (checkpoints hold the env state, and Orbax cannot save an empty array)
@@ -163,6 +163,11 @@ class HumanoidEnv:
         # reset and step are traced once per env and reused by every program that holds them (training,
         # evaluation, videos: tracing MJX's step takes seconds); vmapped, jax batches the traced step
         self._reset, self._step = jax.jit(self._reset_impl), jax.jit(self._step_impl)
+
+    def _warp_buffers(self) -> dict:
+        if self.config.physics.impl != "warp":
+            return {}
+        return {"naconmax": hm.warp_contact_slots(self.mj_model, self.config.physics.warp_envs)}
 
     # ------------------------------------------------------------------ state construction
 

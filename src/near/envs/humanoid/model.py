@@ -61,6 +61,11 @@ class PhysicsConfig:
     # "jax": MJX's XLA implementation, CPU and GPU (the default). "warp": MuJoCo Warp through MJX
     # (`pip install warp-lang`), a candidate for GPU speed (issue #20); on a CPU it runs, slowly.
     impl: str = "jax"
+    # impl="warp": MuJoCo Warp keeps one contact buffer for all the envs a program steps, sized when the
+    # env is built (JAX's vmap does not tell it the batch). Too small, and contacts are dropped: feet
+    # sink through the floor (2026-12-04, one H200: 48 slots for 16,384 envs doubled the fall rate and
+    # faked a 4x speed-up). The env allocates this many envs' worth: at least the largest vmapped batch.
+    warp_envs: int = 4096
 
     @property
     def control_dt(self) -> float:
@@ -92,6 +97,8 @@ def check_physics(physics) -> None:
     for name, allowed in PHYSICS_CHOICES.items():
         if getattr(physics, name) not in allowed:
             raise ValueError(f"physics.{name} must be one of {allowed}, got {getattr(physics, name)!r}")
+    if physics.warp_envs < 0:
+        raise ValueError(f"physics.warp_envs must be >= 0, got {physics.warp_envs!r}")
     if not physics.impratio >= 1.0:
         raise ValueError(f"physics.impratio must be >= 1, got {physics.impratio!r}")
     if physics.impl == "warp":
@@ -99,6 +106,15 @@ def check_physics(physics) -> None:
 
         if importlib.util.find_spec("warp") is None:
             raise ValueError("physics.impl=warp needs MuJoCo Warp's runtime: pip install warp-lang")
+
+
+def warp_contact_slots(mj_model, num_envs: int) -> int:
+    """MuJoCo Warp's contact buffer for `num_envs` envs stepped by one program (it is shared by all of
+    them): as many contacts per env as MJX's JAX implementation allocates for the model (8 with
+    feet-only floor contacts, 34 with every body). MJX's own default, 48 in all, drops contacts beyond
+    the first few envs."""
+    per_env = import_mjx().make_data(mj_model, impl="jax")._impl.contact.dist.shape[0]
+    return max(1, per_env) * max(1, num_envs)
 
 
 def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
