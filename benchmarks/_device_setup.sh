@@ -2,11 +2,15 @@
 # (.whl/ and/or .whl_pusht/) and sets the paths, the walk set (.motion/), the output folders and a deadline clock.
 # Needs $deadline (seconds for the whole call) set by the caller.
 start=$(date +%s)
-# .whl: everything the humanoid needs (MuJoCo, MJX, Hydra, ...); .whl_pusht: push-T's (no MuJoCo, zarr)
-wheels=$(ls .whl/*.whl 2>/dev/null)
+# .whl: everything the humanoid needs (MuJoCo, MJX, Hydra, ...); .whl_slim: the same unpacked and slimmed
+# to 6 MiB by benchmarks/slim_site.sh (used in its place: room for a run folder in the call);
+# .whl_pusht: push-T's (no MuJoCo, zarr)
+mkdir -p /tmp/site; slim=0
+if [ -f .whl_slim/site.tar.xz ]; then tar xJf .whl_slim/site.tar.xz -C /tmp/site || exit 1; slim=1; fi
+wheels=; [ $slim = 1 ] || wheels=$(ls .whl/*.whl 2>/dev/null)
 for w in .whl_pusht/*.whl; do [ -f "$w" ] && [ ! -f ".whl/${w##*/}" ] && wheels="$wheels $w"; done
-[ -n "$wheels" ] || { echo "no wheels carried: name .whl (humanoid) or .whl_pusht (push-T) in carry"; exit 1; }
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels || exit 1
+[ -n "$wheels" ] || [ $slim = 1 ] || { echo "no wheels carried: name .whl or .whl_slim (humanoid) or .whl_pusht (push-T) in carry"; exit 1; }
+[ -z "$wheels" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels || exit 1
 export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
 # warp-lang, when benchmarks/gpu_warp_parts.sh has installed it on this machine (task.physics.impl=warp)
 [ -d "$PWD/runs/device/warp_site" ] && export PYTHONPATH=$PYTHONPATH:$PWD/runs/device/warp_site

@@ -34,6 +34,9 @@
 #   mkdir -p runs/device && cat queue.tgz.part* | tar xz -C runs/device   (here)
 #   run: `du -sh runs/device`, carry ["runs/device/NAME"]      (the folder stays on the warm machine)
 #   run: `bash benchmarks/gpu_queue.sh 585 MOTION:METHOD`, carry [".whl", ".motion"]
+# or in one call, with the packages slimmed to 6 MiB by `bash benchmarks/slim_site.sh` (no second call,
+# no machine to lose in between; the folder needs only its last checkpoint, and .motion only the queued sets):
+#   run: `bash benchmarks/gpu_queue.sh 585 MOTION:METHOD`, carry [".whl_slim", ".motion", "runs/device/NAME"]
 # A push-T run folder is small (4.2 MB at 272 M steps): it travels in the queue call itself, carry
 # ["runs/device/NAME", ".whl_pusht", ".pusht"], no separate call needed.
 # BUNDLE_CUT=0 brings back only finished runs and energy models (see the end of this script).
