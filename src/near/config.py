@@ -211,8 +211,8 @@ def _short(overrides) -> str:
 INT_MIN = {
     "seed": 0, "episodes": 1, "task.num_demo_episodes": 0, "task.demo_upsample": 1, "task.max_episode_steps": 1,
     "task.num_demo_pairs": 2, "task.pair_span": 1, "task.physics.substeps": 1, "task.physics.iterations": 1,
-    "task.physics.ls_iterations": 0, "task.physics.warp_envs": 0, "train.num_envs": 1, "train.horizon": 1, "train.minibatch_size": 1,
-    "train.update_epochs": 1, "train.total_env_steps": 1, "train.iterations_per_log": 1,
+    "task.physics.ls_iterations": 0, "task.physics.warp_envs": 0, "train.num_envs": 1, "train.horizon": 1,
+    "train.minibatch_size": 1, "train.update_epochs": 1, "train.total_env_steps": 1, "train.iterations_per_log": 1,
     "train.checkpoint_every": 1, "train.eval_episodes": 1, "train.video_every": 0, "train.eval_every": 0,
     "energy.latent_dim": 1, "energy.num_levels": 1, "energy.batch_size": 1, "energy.iterations": 1,
     "energy.log_every": 1, "energy.checkpoint_every": 1, "amp.minibatch_size": 1, "amp.replay_buffer_size": 1,

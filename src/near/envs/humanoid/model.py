@@ -63,8 +63,9 @@ class PhysicsConfig:
     impl: str = "jax"
     # impl="warp": MuJoCo Warp keeps one contact buffer for all the envs a program steps, sized when the
     # env is built (JAX's vmap does not tell it the batch). Too small, and contacts are dropped: feet
-    # sink through the floor (2026-12-04, one H200: 48 slots for 16,384 envs doubled the fall rate and
-    # faked a 4x speed-up). The env allocates this many envs' worth: at least the largest vmapped batch.
+    # sink through the floor (2026-12-04, one H200: 48 slots for 16,384 envs raised the fall rate by 40 %,
+    # and the 4x speed it showed was not comparable). The env allocates this many envs' worth: at least
+    # the largest vmapped batch.
     warp_envs: int = 4096
 
     @property
