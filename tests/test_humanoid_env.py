@@ -147,13 +147,14 @@ def test_mujoco_warp_contact_buffer_holds_every_env_of_the_batch():
 
 
 def test_mujoco_warp_envs_default_to_the_training_batch(tmp_path):
-    """task.physics.warp_envs=0 (the default) sizes Warp's contact buffer for train.num_envs."""
+    """task.physics.warp_envs=0 (the default) sizes Warp's contact buffer for the largest batch a command
+    steps: the training envs, or more evaluation episodes."""
     from near.config import compose_config
     from near.factories import make_humanoid_env
 
     clip = tmp_path / "walk.npy"
     save_poselib(str(clip), walk_like_clip(frames=31))
-    for overrides, expected in (([], 512), (["task.physics.warp_envs=64"], 64)):
+    for overrides, expected in (([], 512), (["task.physics.warp_envs=64"], 64), (["episodes=1000"], 1000)):
         cfg = compose_config(["task=HumanoidAMP", f"motion={clip}", "train.num_envs=512", *overrides])
         assert make_humanoid_env(cfg).config.physics.warp_envs == expected
 

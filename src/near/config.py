@@ -41,7 +41,7 @@ class PhysicsOptions:
     cone: str = "pyramidal"  # pyramidal | elliptic: MuJoCo's friction cone
     impratio: float = 1.0  # MuJoCo's friction-to-normal impedance ratio: above 1, feet slip less under load
     impl: str = "jax"  # jax | warp: MJX on XLA (CPU and GPU), or MuJoCo Warp through MJX (needs warp-lang)
-    warp_envs: int = 0  # impl=warp: envs one program steps at most, which sizes Warp's contact buffer; 0: train.num_envs
+    warp_envs: int = 0  # impl=warp: most envs one program steps (sizes Warp's contact buffer); 0: the run's largest batch
 
 
 @dataclasses.dataclass

@@ -59,7 +59,8 @@ def make_humanoid_env(cfg: Config):
             early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
             reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), local_root_obs=t.local_root_obs,
             pair_span=t.pair_span, tracking=t.tracking,
-            physics=PhysicsConfig(**{**dataclasses.asdict(t.physics), "warp_envs": t.physics.warp_envs or cfg.train.num_envs}))
+            physics=PhysicsConfig(**{**dataclasses.asdict(t.physics), "warp_envs": t.physics.warp_envs or max(
+                cfg.train.num_envs, cfg.train.eval_episodes, cfg.episodes)}))  # every batch a command steps
         return HumanoidEnv(library, env_cfg)
     except ValueError as exc:
         raise ConfigError(f"task {t.name}: {exc}") from None
