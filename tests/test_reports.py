@@ -102,3 +102,25 @@ def test_pose_hold_action_sets_the_pd_targets_to_the_pose():
     np.testing.assert_allclose(hinge_target, dof[np.asarray(layout.hinge_dof)], atol=1e-5)
     expected = rot.from_exp_map(jnp.asarray(dof[np.asarray(layout.ball_dof)]))
     np.testing.assert_allclose(ball_target, expected, atol=1e-5)
+
+
+def test_nan_resets_sums_the_training_iterations_over_env_steps(tmp_path):
+    """report_nan_resets: the per-iteration nonfinite_resets summed over the run, per million env steps;
+    evaluation records (no count) are left out, and a folder without metrics says so."""
+    import report_nan_resets as N
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "config.yaml", "w") as fh:
+        yaml.safe_dump({"seed": 7, "motion": "/x/amp_humanoid_run.yaml", "task": {"name": "HumanoidNEAR",
+                                                                                 "physics": {"impl": "jax"}}}, fh)
+    with open(run / "metrics.jsonl", "w") as fh:
+        for i, resets in enumerate([0, 2, 1], start=1):
+            fh.write(json.dumps({"iteration": i, "env_steps": i * 1_000_000, "nonfinite_resets": resets}) + "\n")
+        fh.write(json.dumps({"env_steps": 3_000_000, "eval/fall_rate": 0.1}) + "\n")
+    row = N.nan_resets(str(run))
+    assert row["nan_resets"] == 3 and row["env_steps"] == 3_000_000 and row["iterations"] == 3
+    assert row["nan_resets_per_million"] == pytest.approx(1.0)
+    assert row["motion"] == "amp_humanoid_run.yaml" and row["seed"] == 7
+    with pytest.raises(SystemExit, match="no metrics.jsonl"):
+        N.nan_resets(str(tmp_path))

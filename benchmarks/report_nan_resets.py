@@ -1,0 +1,64 @@
+"""NaN resets during training (issue #20's stability measure, on the policy's own actions): every
+humanoid iteration logs ``nonfinite_resets``, the envs reset after a non-finite or exploding physics
+state; this sums them over a run and divides by its env steps.
+
+    python benchmarks/report_nan_resets.py LABEL=RUN_DIR ... [--name nan_resets_training]
+
+bench_humanoid_physics.py counts the same resets under uniformly random PD targets, a much harsher input;
+this is the rate that training itself meets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result  # noqa: E402
+
+
+def nan_resets(run_dir: str) -> dict:
+    """Resets and env steps over a run's per-iteration records (evaluation records carry no count)."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        raise SystemExit(f"{run_dir}: no metrics.jsonl (not a training run folder)")
+    resets, steps, iterations = 0.0, 0.0, 0
+    with open(path) as fh:
+        for line in fh:
+            record = json.loads(line)
+            if "nonfinite_resets" in record:
+                resets += record["nonfinite_resets"]
+                steps = max(steps, record.get("env_steps", 0.0))
+                iterations += 1
+    if not iterations or not steps:
+        raise SystemExit(f"{run_dir}: no iteration logs nonfinite_resets")
+    with open(os.path.join(run_dir, "config.yaml")) as fh:
+        cfg = yaml.safe_load(fh)
+    return {"task": cfg["task"]["name"], "motion": os.path.basename(str(cfg.get("motion", ""))),
+            "seed": cfg.get("seed"), "physics": cfg["task"].get("physics"), "iterations": iterations,
+            "env_steps": steps, "nan_resets": resets, "nan_resets_per_million": resets / steps * 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
+    parser.add_argument("--name", default="nan_resets_training")
+    args = parser.parse_args()
+    rows = []
+    for item in args.runs:
+        label, sep, run_dir = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected LABEL=RUN_DIR, got {item!r}")
+        rows.append({"label": label, **nan_resets(run_dir)})
+    print("| run | env steps (M) | NaN resets | per million steps |\n|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['label']} | {r['env_steps'] / 1e6:.1f} | {r['nan_resets']:.0f} | {r['nan_resets_per_million']:.2f} |")
+    print(write_result(args.name, "NaN resets during training (metrics.jsonl nonfinite_resets)", rows))
+
+
+if __name__ == "__main__":
+    main()
