@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -124,3 +125,18 @@ def test_nan_resets_sums_the_training_iterations_over_env_steps(tmp_path):
     assert row["motion"] == "amp_humanoid_run.yaml" and row["seed"] == 7
     with pytest.raises(SystemExit, match="no metrics.jsonl"):
         N.nan_resets(str(tmp_path))
+
+
+def test_sparc_axes_turns_the_root_velocity_into_its_heading():
+    """inspect_sparc_axes: a root running at 3 m/s along world y while facing +y (yaw 90 degrees) moves
+    forward at 3 m/s and not sideways in its heading frame; the vertical part is left as it is."""
+    import inspect_sparc_axes as S
+
+    t = np.arange(10) / 30.0
+    pos = np.stack([np.zeros(10), 3.0 * t, 0.9 + 0.01 * np.sin(t)], -1)
+    yaw = np.pi / 2
+    rot = np.tile([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)], (10, 1))
+    vel = S.heading_frame_velocity(pos, rot, 1.0 / 30.0)
+    assert vel.shape == (9, 3)
+    assert np.allclose(vel[:, 0], 3.0) and np.allclose(vel[:, 1], 0.0, atol=1e-9)
+    assert np.allclose(vel[:, 2], np.diff(pos[:, 2]) * 30.0)

@@ -1,0 +1,123 @@
+"""Where a humanoid policy's root SPARC is lost: per velocity axis, in the world and in the heading frame,
+and over windows of several lengths, against its clips (issue #16's SPARC limit).
+
+The original's SPARC is the mean over the world x, y and z axes of the SPARC of the root's velocity
+along each, over a whole 10 s episode; its expert values are those of 1-5 s clips. This splits a
+policy's value into its axes, repeats it in the root's heading frame (forward, sideways, up: a policy
+that turns moves forward speed between world x and y at low frequency, which clips that run straight do
+not) and over windows of the clips' length and longer, beside the clips' own values:
+
+    python benchmarks/inspect_sparc_axes.py --policy RUN --motion SET.yaml [--task HumanoidAMP] \
+        [--episodes 16] [--windows 75 150] [--name sparc_axes_run_AMP_700]
+
+Only episodes that last the whole time limit are used (a fall ends a signal early). Writes
+benchmarks/results/<name>.json and prints a table (CPU: about a minute per policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result  # noqa: E402
+
+from near.cli import configure_jax  # noqa: E402
+from near.eval.metrics import nan_mean, sample_clip, sparc  # noqa: E402
+
+AXES = ("x / forward", "y / sideways", "z / up")
+
+
+def heading_frame_velocity(root_pos: np.ndarray, root_rot: np.ndarray, dt: float) -> np.ndarray:
+    """Root velocity (T-1, 3) with its horizontal part turned into the root's heading at each step:
+    forward, sideways, up. ``root_rot``: (T, 4) quaternions (w, x, y, z)."""
+    vel = np.diff(np.asarray(root_pos, np.float64), axis=0) / dt
+    w, x, y, z = np.asarray(root_rot, np.float64)[:-1].T
+    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.stack([c * vel[:, 0] + s * vel[:, 1], -s * vel[:, 0] + c * vel[:, 1], vel[:, 2]], -1)
+
+
+def axis_sparc(velocities, dt: float) -> list[float]:
+    """Mean over trajectories of each axis' SPARC; velocities: list of (T, 3)."""
+    per = np.array([sparc(v.T, 1.0 / dt) for v in velocities if len(v) > 2])  # (n, 3)
+    return [nan_mean(per[:, a]) for a in range(3)] if len(per) else [float("nan")] * 3
+
+
+def windows(arrays, length: int):
+    return [a[s:s + length] for a in arrays for s in range(0, len(a) - length + 1, length)]
+
+
+def summarize(world, heading, dt: float) -> dict:
+    w, h = axis_sparc(world, dt), axis_sparc(heading, dt)
+    return {"n": len(world), "world_axes": w, "world_mean": nan_mean(w), "heading_axes": h, "heading_mean": nan_mean(h)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", required=True)
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--task", default="HumanoidNEAR")
+    parser.add_argument("--episodes", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--windows", type=int, nargs="*", default=[75, 150])
+    parser.add_argument("--name", default="sparc_axes")
+    args = parser.parse_args(argv)
+    configure_jax()
+    from near.config import compose_config
+    from near.eval.policy_eval import evaluate_policy, reference_trajectories
+    from near.factories import make_env
+
+    cfg = compose_config([f"task={args.task}", f"motion={args.motion}", f"checkpoint={args.policy}"])
+    env = make_env(cfg)
+    dt = env.control_dt
+    out = evaluate_policy(cfg, args.policy, env=env, episodes=args.episodes, seed=args.seed)
+    qpos, lengths = np.asarray(out["qpos"]), np.asarray(out["episode_length"]).astype(int)
+    full = [i for i, n in enumerate(lengths) if n >= qpos.shape[0] - 1]  # a time-out ends at T - 1 steps
+    if not full:
+        raise SystemExit(f"{args.policy}: no evaluation episode lasted the whole {qpos.shape[0]} steps")
+    n = int(lengths.max())
+    world = [np.diff(qpos[:n, i, :3].astype(np.float64), axis=0) / dt for i in full]
+    heading = [heading_frame_velocity(qpos[:n, i, :3], qpos[:n, i, 3:7], dt) for i in full]
+
+    refs = reference_trajectories(env)
+    lib = env.library
+    rots = [sample_clip(np.asarray(lib.root_rot)[s:s + n], 1.0 / f, dt)
+            for s, n, f in zip(np.asarray(lib.clip_start), np.asarray(lib.clip_frames), np.asarray(lib.clip_fps))]
+    clip_world = [np.diff(np.asarray(r, np.float64), axis=0) / dt for r in refs.root]
+    clip_heading = [heading_frame_velocity(r, q, dt) for r, q in zip(refs.root, rots)]
+    clip_len = max(int(np.median([len(r) for r in refs.root])), 3)
+    rows = {"whole episode": summarize(world, heading, dt),
+            f"clip-length windows ({clip_len} steps)": summarize(windows(world, clip_len - 1),
+                                                                 windows(heading, clip_len - 1), dt)}
+    for length in args.windows:
+        rows[f"{length}-step windows"] = summarize(windows(world, length - 1), windows(heading, length - 1), dt)
+    clips = {"whole clips": summarize(clip_world, clip_heading, dt)}
+    for length in args.windows:
+        if windows(clip_world, length - 1):
+            clips[f"{length}-step windows"] = summarize(windows(clip_world, length - 1), windows(clip_heading, length - 1), dt)
+
+    print(f"{args.policy}: {len(full)} of {len(lengths)} episodes last {qpos.shape[0]} steps; SPARC (higher is smoother)")
+    print("| signal | pieces | world x | world y | world z | world mean | forward | sideways | up | heading mean |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, r in rows.items():
+        print(f"| policy, {label} | {r['n']} | " + " | ".join(f"{v:.2f}" for v in r["world_axes"])
+              + f" | {r['world_mean']:.2f} | " + " | ".join(f"{v:.2f}" for v in r["heading_axes"])
+              + f" | {r['heading_mean']:.2f} |")
+    for label, r in clips.items():
+        print(f"| clips, {label} | {r['n']} | " + " | ".join(f"{v:.2f}" for v in r["world_axes"])
+              + f" | {r['world_mean']:.2f} | " + " | ".join(f"{v:.2f}" for v in r["heading_axes"])
+              + f" | {r['heading_mean']:.2f} |")
+    path = write_result(args.name, "root SPARC per axis, frame and window length (inspect_sparc_axes.py)",
+                        [{"policy": args.policy, "motion": os.path.basename(args.motion), "task": args.task,
+                          "episodes": int(len(lengths)), "full_episodes": len(full), "policy_rows": rows,
+                          "clip_rows": clips}])
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
