@@ -60,7 +60,7 @@ else
   export NEAR_XLA_CACHE=$PWD/runs/device/xla
   # XLA's programs compiled by an earlier machine of this kind (a call's xla_cache.tgz, carried back in
   # .xla_cache/): a fresh machine then starts with them (start-up: 62 -> 18 s for train-energy and
-  # 100 -> 20 s for train on the walk set, cold -> warm, README's start-up table)
+  # 100 -> 20 s for train on the walk set, cold -> warm: docs/humanoid_speed.md)
   if [ -f .xla_cache/xla_cache.tgz ] && [ ! -d "$NEAR_XLA_CACHE" ]; then
     mkdir -p "$NEAR_XLA_CACHE" && tar xzf .xla_cache/xla_cache.tgz -C "$NEAR_XLA_CACHE" \
       && echo "xla cache: $(ls "$NEAR_XLA_CACHE" | wc -l) compiled programs from .xla_cache"
