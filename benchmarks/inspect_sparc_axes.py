@@ -9,6 +9,11 @@ not) and over windows of the clips' length and longer, beside the clips' own val
 
     python benchmarks/inspect_sparc_axes.py --policy RUN --motion SET.yaml [--task HumanoidAMP] \
         [--episodes 16] [--windows 75 150] [--name sparc_axes_run_AMP_700]
+    python benchmarks/inspect_sparc_axes.py --clips-only --motion SET.yaml [--continue-to 37 300]
+
+It also continues each clip's own stride (two footsteps, found from the vertical velocity's
+autocorrelation) seamlessly, as its Fourier series, to the policy's episode length: what the clips' gait
+would score over a whole episode, had it been recorded that long (locomotion only).
 
 Only episodes that last the whole time limit are used (a fall ends a signal early). Writes
 benchmarks/results/<name>.json and prints a table (CPU: about a minute per policy).
@@ -47,6 +52,45 @@ def axis_sparc(velocities, dt: float) -> list[float]:
     return [nan_mean(per[:, a]) for a in range(3)] if len(per) else [float("nan")] * 3
 
 
+def step_period(vel: np.ndarray, shortest: int = 8) -> int:
+    """Steps of one footstep: the first strong repeat (after ``shortest`` steps) of the vertical velocity's
+    autocorrelation; the pelvis bobs once a step."""
+    z = vel[:, 2] - vel[:, 2].mean()
+    ac = np.correlate(z, z, "full")[len(z) - 1:]
+    if len(z) - 4 <= shortest:
+        return len(z)
+    return shortest + int(np.argmax(ac[shortest:len(z) - 4]))
+
+
+def periodic_continuation(cycle: np.ndarray, length: int) -> np.ndarray:
+    """``length`` steps of the band-limited periodic signal whose one period is ``cycle`` (P, d): its
+    Fourier series, so the seams add nothing (a plain tiling would jump at each one)."""
+    period = len(cycle)
+    coeffs = np.fft.rfft(cycle, axis=0)
+    k = np.arange(coeffs.shape[0])
+    weight = np.full(k.shape, 2.0)
+    weight[0] = 1.0
+    if period % 2 == 0:
+        weight[-1] = 1.0
+    phase = np.exp(2j * np.pi * np.outer(np.arange(length), k) / period)
+    return ((phase * weight) @ coeffs / period).real
+
+
+def continued_clips(clip_world, dt: float, lengths) -> dict:
+    """SPARC of each clip's own stride (two footsteps) repeated seamlessly for ``lengths`` steps: what the
+    clips' gait would score over a policy's episode, were it recorded that long (locomotion only)."""
+    cycles = []
+    for v in clip_world:
+        period = 2 * step_period(v)
+        if period <= len(v):
+            cycles.append(v[:period])
+    rows = {}
+    for length in lengths:
+        axes = axis_sparc([periodic_continuation(c, length) for c in cycles], dt)
+        rows[f"{length} steps"] = {"n": len(cycles), "world_axes": axes, "world_mean": nan_mean(axes)}
+    return rows
+
+
 def windows(arrays, length: int):
     return [a[s:s + length] for a in arrays for s in range(0, len(a) - length + 1, length)]
 
@@ -58,22 +102,39 @@ def summarize(world, heading, dt: float) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policy", required=True)
+    parser.add_argument("--policy", help="a trained humanoid run folder (not needed with --clips-only)")
     parser.add_argument("--motion", required=True)
     parser.add_argument("--task", default="HumanoidNEAR")
     parser.add_argument("--episodes", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--windows", type=int, nargs="*", default=[75, 150])
     parser.add_argument("--name", default="sparc_axes")
+    parser.add_argument("--clips-only", action="store_true",
+                        help="only the clips, and their stride continued seamlessly (--policy is then ignored)")
+    parser.add_argument("--continue-to", type=int, nargs="*", default=[37, 75, 150, 300],
+                        help="lengths (steps) of the clips' stride continued periodically")
     args = parser.parse_args(argv)
     configure_jax()
     from near.config import compose_config
     from near.eval.policy_eval import evaluate_policy, reference_trajectories
     from near.factories import make_env
 
-    cfg = compose_config([f"task={args.task}", f"motion={args.motion}", f"checkpoint={args.policy}"])
-    env = make_env(cfg)
+    if not args.clips_only and not args.policy:
+        parser.error("--policy RUN is needed (or --clips-only)")
+    overrides = [f"task={args.task}", f"motion={args.motion}"]
+    env = make_env(compose_config(overrides))
     dt = env.control_dt
+    refs = reference_trajectories(env)
+    clip_world = [np.diff(np.asarray(r, np.float64), axis=0) / dt for r in refs.root]
+    continued = continued_clips(clip_world, dt, args.continue_to)
+    print(f"{args.motion}: the clips' stride continued seamlessly (SPARC, world axes x / y / z, mean)")
+    for label, r in continued.items():
+        print(f"  {label}: " + " / ".join(f"{v:.2f}" for v in r["world_axes"]) + f", mean {r['world_mean']:.2f} ({r['n']} clips)")
+    if args.clips_only:
+        print(write_result(args.name, "the clips' root SPARC, their stride continued (inspect_sparc_axes.py)",
+                           [{"motion": os.path.basename(args.motion), "continued_clips": continued}]))
+        return 0
+    cfg = compose_config(overrides + [f"checkpoint={args.policy}"])
     out = evaluate_policy(cfg, args.policy, env=env, episodes=args.episodes, seed=args.seed)
     qpos, lengths = np.asarray(out["qpos"]), np.asarray(out["episode_length"]).astype(int)
     full = [i for i, n in enumerate(lengths) if n >= qpos.shape[0] - 1]  # a time-out ends at T - 1 steps
@@ -83,11 +144,9 @@ def main(argv=None) -> int:
     world = [np.diff(qpos[:n, i, :3].astype(np.float64), axis=0) / dt for i in full]
     heading = [heading_frame_velocity(qpos[:n, i, :3], qpos[:n, i, 3:7], dt) for i in full]
 
-    refs = reference_trajectories(env)
     lib = env.library
-    rots = [sample_clip(np.asarray(lib.root_rot)[s:s + n], 1.0 / f, dt)
-            for s, n, f in zip(np.asarray(lib.clip_start), np.asarray(lib.clip_frames), np.asarray(lib.clip_fps))]
-    clip_world = [np.diff(np.asarray(r, np.float64), axis=0) / dt for r in refs.root]
+    rots = [sample_clip(np.asarray(lib.root_rot)[start:start + count], 1.0 / fps, dt)
+            for start, count, fps in zip(np.asarray(lib.clip_start), np.asarray(lib.clip_frames), np.asarray(lib.clip_fps))]
     clip_heading = [heading_frame_velocity(r, q, dt) for r, q in zip(refs.root, rots)]
     clip_len = max(int(np.median([len(r) for r in refs.root])), 3)
     rows = {"whole episode": summarize(world, heading, dt),
@@ -114,7 +173,7 @@ def main(argv=None) -> int:
     path = write_result(args.name, "root SPARC per axis, frame and window length (inspect_sparc_axes.py)",
                         [{"policy": args.policy, "motion": os.path.basename(args.motion), "task": args.task,
                           "episodes": int(len(lengths)), "full_episodes": len(full), "policy_rows": rows,
-                          "clip_rows": clips}])
+                          "clip_rows": clips, "continued_clips": continued}])
     print(path)
     return 0
 

@@ -140,3 +140,16 @@ def test_sparc_axes_turns_the_root_velocity_into_its_heading():
     assert vel.shape == (9, 3)
     assert np.allclose(vel[:, 0], 3.0) and np.allclose(vel[:, 1], 0.0, atol=1e-9)
     assert np.allclose(vel[:, 2], np.diff(pos[:, 2]) * 30.0)
+
+
+def test_sparc_axes_continues_a_stride_seamlessly_and_finds_the_step():
+    """inspect_sparc_axes: a velocity whose one period is given comes back exactly for any length (its
+    Fourier series, no seam), and the footstep period is read off the vertical velocity's bobbing."""
+    import inspect_sparc_axes as S
+
+    period, t = 22, np.arange(200)
+    signal = np.stack([3.0 + 0.3 * np.sin(2 * np.pi * t / period), 0.2 * np.sin(2 * np.pi * t / period + 1.0),
+                       0.5 * np.sin(4 * np.pi * t / period)], -1)  # sway once a stride, bob twice
+    continued = S.periodic_continuation(signal[:period], 200)
+    assert np.allclose(continued, signal, atol=1e-9)
+    assert S.step_period(signal[:60]) == period // 2
