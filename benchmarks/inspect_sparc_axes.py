@@ -33,8 +33,6 @@ from _report import write_result  # noqa: E402
 from near.cli import configure_jax  # noqa: E402
 from near.eval.metrics import nan_mean, sample_clip, sparc  # noqa: E402
 
-AXES = ("x / forward", "y / sideways", "z / up")
-
 
 def heading_frame_velocity(root_pos: np.ndarray, root_rot: np.ndarray, dt: float) -> np.ndarray:
     """Root velocity (T-1, 3) with its horizontal part turned into the root's heading at each step:
