@@ -41,6 +41,7 @@ fi
 # SPEED_MOTION: the clips the train, train_warp and physics stages reset from (default the walk set, 9 MB,
 # which does not fit one call beside .whl; .motion/amp_humanoid_run.yaml does)
 walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml; clips=${SPEED_MOTION:-$walk}
+has_warp=0; python3 -c 'import warp' 2>/dev/null && has_warp=1  # gpu_warp_parts.sh installed warp-lang
 for stage in "${stages[@]}"; do
   [ -f "$S/$stage.done" ] && { echo "$stage: done"; continue; }
   [ "$(left)" -gt "${need[$stage]:-300}" ] || { echo "$stage: left for the next call ($(left) s left)"; break; }
@@ -50,13 +51,13 @@ for stage in "${stages[@]}"; do
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
           --runs NEAR:1:4096 NEAR:1:16384 --name speed_train > "$S/train.log" 2>&1 ;;
     train_warp)
-      python3 -c 'import warp' 2>/dev/null || { echo "train_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
+      [ $has_warp = 1 ] || { echo "train_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
           --runs NEAR:1:4096 NEAR:1:16384 --name speed_train_warp task.physics.impl=warp > "$S/train_warp.log" 2>&1 ;;
     physics)
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $clips --envs 16384 \
           --variants default sub4 newton2 \
-          $(python3 -c 'import warp' 2>/dev/null && echo warp warp_sub4) --steps 100 --repeats 2 \
+          $([ $has_warp = 1 ] && echo warp warp_sub4) --steps 100 --repeats 2 \
           --name speed_physics > "$S/physics.log" 2>&1 ;;
     startup)  # a fresh cache for the cold run; the warm run reuses it
       for label in cold warm; do

@@ -31,17 +31,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result  # noqa: E402
 
 from near.cli import configure_jax  # noqa: E402
+from near.eval.gait import consecutive_windows  # noqa: E402
 from near.eval.metrics import nan_mean, sample_clip, sparc  # noqa: E402
+from near.utils import rotations as rot  # noqa: E402
 
 
 def heading_frame_velocity(root_pos: np.ndarray, root_rot: np.ndarray, dt: float) -> np.ndarray:
     """Root velocity (T-1, 3) with its horizontal part turned into the root's heading at each step:
     forward, sideways, up. ``root_rot``: (T, 4) quaternions (w, x, y, z)."""
     vel = np.diff(np.asarray(root_pos, np.float64), axis=0) / dt
-    w, x, y, z = np.asarray(root_rot, np.float64)[:-1].T
-    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.stack([c * vel[:, 0] + s * vel[:, 1], -s * vel[:, 0] + c * vel[:, 1], vel[:, 2]], -1)
+    return rot.rotate(rot.heading_quat_inverse(np.asarray(root_rot, np.float64)[:-1]), vel)
 
 
 def axis_sparc(velocities, dt: float) -> list[float]:
@@ -89,13 +88,14 @@ def continued_clips(clip_world, dt: float, lengths) -> dict:
     return rows
 
 
-def windows(arrays, length: int):
-    return [a[s:s + length] for a in arrays for s in range(0, len(a) - length + 1, length)]
-
-
 def summarize(world, heading, dt: float) -> dict:
     w, h = axis_sparc(world, dt), axis_sparc(heading, dt)
     return {"n": len(world), "world_axes": w, "world_mean": nan_mean(w), "heading_axes": h, "heading_mean": nan_mean(h)}
+
+
+def summarize_windows(world, heading, length: int, dt: float) -> dict:
+    """:func:`summarize` over consecutive windows of ``length`` positions (``length - 1`` velocities)."""
+    return summarize(consecutive_windows(world, length - 1), consecutive_windows(heading, length - 1), dt)
 
 
 def main(argv=None) -> int:
@@ -148,14 +148,12 @@ def main(argv=None) -> int:
     clip_heading = [heading_frame_velocity(r, q, dt) for r, q in zip(refs.root, rots)]
     clip_len = max(int(np.median([len(r) for r in refs.root])), 3)
     rows = {"whole episode": summarize(world, heading, dt),
-            f"clip-length windows ({clip_len} steps)": summarize(windows(world, clip_len - 1),
-                                                                 windows(heading, clip_len - 1), dt)}
-    for length in args.windows:
-        rows[f"{length}-step windows"] = summarize(windows(world, length - 1), windows(heading, length - 1), dt)
+            f"clip-length windows ({clip_len} steps)": summarize_windows(world, heading, clip_len, dt)}
     clips = {"whole clips": summarize(clip_world, clip_heading, dt)}
     for length in args.windows:
-        if windows(clip_world, length - 1):
-            clips[f"{length}-step windows"] = summarize(windows(clip_world, length - 1), windows(clip_heading, length - 1), dt)
+        rows[f"{length}-step windows"] = summarize_windows(world, heading, length, dt)
+        if consecutive_windows(clip_world, length - 1):  # clips shorter than the window have none
+            clips[f"{length}-step windows"] = summarize_windows(clip_world, clip_heading, length, dt)
 
     print(f"{args.policy}: {len(full)} of {len(lengths)} episodes last {qpos.shape[0]} steps; SPARC (higher is smoother)")
     print("| signal | pieces | world x | world y | world z | world mean | forward | sideways | up | heading mean |")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import math
 import os
@@ -114,6 +115,7 @@ def runs_of(results: dict, variants: bool = False):
                     yield motion, method, label, row
 
 
+@functools.lru_cache(maxsize=None)  # one read per motion, not per table row
 def continued_clips_sparc(motion: str, steps: int = 300) -> float | None:
     """The clips' own stride repeated seamlessly for an episode's ``steps`` (benchmarks/inspect_sparc_axes.py
     --clips-only, sparc_continued_MOTION.json): what the clips' gait scores at the policies' length."""

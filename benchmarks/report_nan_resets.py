@@ -15,27 +15,27 @@ import json
 import os
 import sys
 
+import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result  # noqa: E402
 
+from near.utils.logging import read_metrics  # noqa: E402
+
 
 def nan_resets(run_dir: str) -> dict:
     """Resets and env steps over a run's per-iteration records (evaluation records carry no count)."""
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
+    if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
         raise SystemExit(f"{run_dir}: no metrics.jsonl (not a training run folder)")
-    resets, steps, iterations = 0.0, 0.0, 0
-    with open(path) as fh:
-        for line in fh:
-            record = json.loads(line)
-            if "nonfinite_resets" in record:
-                resets += record["nonfinite_resets"]
-                steps = max(steps, record.get("env_steps", 0.0))
-                iterations += 1
-    if not iterations or not steps:
+    columns = read_metrics(run_dir)
+    counts = np.asarray(columns.get("nonfinite_resets", []), np.float64)
+    logged = np.isfinite(counts)  # NaN: a record without the count
+    if not logged.any():
         raise SystemExit(f"{run_dir}: no iteration logs nonfinite_resets")
+    resets = float(counts[logged].sum())
+    steps = float(np.nanmax(np.asarray(columns["env_steps"], np.float64)[logged]))
+    iterations = int(logged.sum())
     with open(os.path.join(run_dir, "config.yaml")) as fh:
         cfg = yaml.safe_load(fh)
     return {"task": cfg["task"]["name"], "motion": os.path.basename(str(cfg.get("motion", ""))),

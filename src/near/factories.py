@@ -53,14 +53,15 @@ def make_humanoid_env(cfg: Config):
         raise ConfigError(f"task {t.name} imitates motion clips: {MOTION_HELP}")
     library = load_library(os.path.expanduser(cfg.motion), drop_tpose_frame=t.drop_tpose_frame,
                            dedupe_frames=t.dedupe_frames, ground_floating_clips=t.ground_floating_clips)
+    # Warp's contact buffer holds the largest batch any program of the command steps
+    warp_envs = t.physics.warp_envs or max(cfg.train.num_envs, cfg.train.eval_episodes, cfg.episodes)
     try:
         env_cfg = HumanoidConfig(
             episode_length=t.max_episode_steps, termination_height=t.termination_height,
             early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
             reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), local_root_obs=t.local_root_obs,
             pair_span=t.pair_span, tracking=t.tracking,
-            physics=PhysicsConfig(**{**dataclasses.asdict(t.physics), "warp_envs": t.physics.warp_envs or max(
-                cfg.train.num_envs, cfg.train.eval_episodes, cfg.episodes)}))  # every batch a command steps
+            physics=PhysicsConfig(**{**dataclasses.asdict(t.physics), "warp_envs": warp_envs}))
         return HumanoidEnv(library, env_cfg)
     except ValueError as exc:
         raise ConfigError(f"task {t.name}: {exc}") from None

@@ -163,6 +163,12 @@ def foot_slide_ratio(policy_feet: Sequence[np.ndarray], clip_feet: Sequence[np.n
     return {"foot_slide": median(policy_feet), "foot_slide_clips": median(clip_feet)}
 
 
+def consecutive_windows(trajectories: Sequence[np.ndarray], length: int) -> list[np.ndarray]:
+    """Each trajectory cut into consecutive, non-overlapping pieces of ``length`` steps (float64); what
+    is left at a trajectory's end, and a trajectory shorter than ``length``, is dropped."""
+    return [np.asarray(r, np.float64)[s : s + length] for r in trajectories for s in range(0, len(r) - length + 1, length)]
+
+
 def window_sparc(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float,
                  fc: float = 10.0) -> dict:
     """Root SPARC of the policy and of its clips over windows of one length, the clips' median length.
@@ -180,8 +186,7 @@ def window_sparc(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarr
     window = max(int(np.median(lengths)), 3)
 
     def mean_over_windows(trajectories) -> float:
-        pieces = [np.asarray(r, np.float64)[s : s + window] for r in trajectories
-                  for s in range(0, len(r) - window + 1, window)]
+        pieces = consecutive_windows(trajectories, window)
         return mean_smoothness(pieces, dt, fc)["sparc"] if pieces else float("nan")
 
     return {"window_sparc": mean_over_windows(policy_root), "window_sparc_clips": mean_over_windows(clip_root),

@@ -153,7 +153,9 @@ class HumanoidEnv:
             opt = self.mjx_model.opt
             warn = int(opt._impl.warn_overflow) & ~int(OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS)
             self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=warn)))
-        self._template = self._mjx.make_data(self.mj_model, impl=impl, **self._warp_buffers())
+        # Warp shares one contact buffer among all the envs a program steps (MJX ignores it for "jax")
+        contacts = hm.warp_contact_slots(self.mj_model, config.physics.warp_envs) if impl == "warp" else None
+        self._template = self._mjx.make_data(self.mj_model, impl=impl, naconmax=contacts)
         self.control_dt = config.physics.control_dt
         # past observations kept in the state; one even where pair_span = 1 does not read it
         # (checkpoints hold the env state, and Orbax cannot save an empty array)
@@ -163,11 +165,6 @@ class HumanoidEnv:
         # reset and step are traced once per env and reused by every program that holds them (training,
         # evaluation, videos: tracing MJX's step takes seconds); vmapped, jax batches the traced step
         self._reset, self._step = jax.jit(self._reset_impl), jax.jit(self._step_impl)
-
-    def _warp_buffers(self) -> dict:
-        if self.config.physics.impl != "warp":
-            return {}
-        return {"naconmax": hm.warp_contact_slots(self.mj_model, self.config.physics.warp_envs)}
 
     # ------------------------------------------------------------------ state construction
 
