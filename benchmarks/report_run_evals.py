@@ -74,7 +74,9 @@ def plot(rows: list[dict], metrics: list[str], path: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    legend_rows = -(-len(rows) // 2)  # the legend goes under the plots, two runs a line, so it hides no curve
+    height = 3.2 + 0.25 * legend_rows
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), height), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for r in rows:
             points = [(e["env_steps"] / 1e6, e[metric]) for e in r["evaluations"] if metric in e]
@@ -83,8 +85,9 @@ def plot(rows: list[dict], metrics: list[str], path: str) -> str:
         ax.set_xlabel("env steps (M)")
         ax.set_title(metric.replace("_", " "))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.25 * legend_rows / height, 1, 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
