@@ -12,6 +12,9 @@ for w in .whl_pusht/*.whl; do [ -f "$w" ] && [ ! -f ".whl/${w##*/}" ] && wheels=
 [ -n "$wheels" ] || [ $slim = 1 ] || { echo "no wheels carried: name .whl or .whl_slim (humanoid) or .whl_pusht (push-T) in carry"; exit 1; }
 [ -z "$wheels" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels || exit 1
 export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
+# a carried part of warp-lang (.warp/, from `gpu_warp_parts.sh stage N`) is kept on this machine, so a
+# training call can bring one beside its run; the last part joins and unpacks them
+[ -d .warp ] && ls .warp | grep -q '^part' && { bash benchmarks/gpu_warp_parts.sh collect || echo "warp parts: collect failed"; }
 # warp-lang, when benchmarks/gpu_warp_parts.sh has installed it on this machine (task.physics.impl=warp)
 [ -d "$PWD/runs/device/warp_site" ] && export PYTHONPATH=$PYTHONPATH:$PWD/runs/device/warp_site
 M=motion=$PWD/.motion/amp_humanoid_walk.yaml

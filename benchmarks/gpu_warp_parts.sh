@@ -6,7 +6,8 @@
 # machine keeps them in runs/device/warp/ until all are there, then joins, checks and unpacks them.
 #
 #   here:    bash benchmarks/gpu_warp_parts.sh stage N WHEEL   # part N (0, 1, 2) of the slim WHEEL in .warp/
-#   device:  bash benchmarks/gpu_warp_parts.sh collect          # (run with carry [".warp"]) keeps the part;
+#   device:  bash benchmarks/gpu_warp_parts.sh collect          # (run with carry [".warp"]; any gpu_*.sh call
+#            that carries .warp does it first) keeps the part;
 #            once all parts are there: joins them, checks the sha256, unpacks into runs/device/warp_site
 #
 # benchmarks/_device_setup.sh puts runs/device/warp_site on PYTHONPATH when it exists; then
