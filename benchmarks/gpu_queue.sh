@@ -42,6 +42,10 @@
 # BUNDLE_CUT=0 brings back only finished runs and energy models (see the end of this script).
 # The call's compiled programs come back as xla_cache.tgz when they fit; put it in .xla_cache/ (ignored)
 # and name .xla_cache in the next calls' carry: a fresh machine then reuses them instead of compiling.
+# PARALLEL=1 starts the queue's push-T trainings side by side (their energy models one after another
+# first), for seeds: at 4,096 envs one push-T training leaves the GPU partly idle (962 k env steps/s
+# against 2.61 M at 16,384 envs, benchmarks/results/train_pusht_h200*.json). Humanoid items still
+# train one at a time (one fills the GPU: two side by side ran at 46 k + 37 k against 90 k alone).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
 deadline=$1; shift
@@ -90,7 +94,7 @@ EOF
 # evaluation every 100 iterations (13 M steps)
 PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remaining train.num_envs=4096 \
 train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
-touched=()
+touched=(); parallel_pids=(); parallel_names=()
 for spec in "${queue[@]}"; do
   variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
   [[ -z "$variant" || "$variant" =~ ^[A-Za-z0-9_]+$ ]] || { echo "gpu_queue: variant name '$variant' in '$spec/$variant' must be letters, digits and _ (it names \$OVERRIDES_$variant)"; exit 2; }
@@ -140,9 +144,14 @@ for spec in "${queue[@]}"; do
   # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);
   # `timeout` stops a training that overruns its limit anyway (a push-T call on 2026-12-02 ran past the
   # call's end and came back with nothing), leaving 25 s (and the call's spare) to bundle; -u: its log streams
-  run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed" \
-      progress=False resume=$resume "${extra[@]}" train.time_limit_s=$(( $(left) - 80 )) out="$run_dir" \
-      "${overrides[@]}" "${own[@]}" > "$OUT/$name.log" 2>&1
+  train_cmd=(timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed"
+      progress=False resume=$resume "${extra[@]}" train.time_limit_s=$(( $(left) - 80 )) out="$run_dir"
+      "${overrides[@]}" "${own[@]}")
+  if [ "${PARALLEL:-0}" = 1 ] && [ "$motion" = pusht ]; then
+    run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1 &
+    parallel_pids+=($!); parallel_names+=("$name"); echo "$name: started beside the others"; continue
+  fi
+  run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1
   echo "$name: training ended at $(( $(date +%s) - start )) s of the call"
   tail -n 32 "$OUT/$name.log"
   # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
@@ -152,6 +161,11 @@ for spec in "${queue[@]}"; do
     run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
         --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
   fi
+done
+for i in "${!parallel_pids[@]}"; do
+  wait "${parallel_pids[$i]}"
+  echo "${parallel_names[$i]}: training ended at $(( $(date +%s) - start )) s of the call"
+  tail -n 24 "$OUT/${parallel_names[$i]}.log"
 done
 # BUNDLE_CUT=0: a run cut at this call's end stays on the device only, so that the reply is small and
 # the next call comes soon enough to find the machine warm (2026-12-03: after a reply with a 15 MB
