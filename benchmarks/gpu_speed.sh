@@ -11,6 +11,8 @@
 #   physics    physics alone at 16,384 envs: the shipped setting, the original's 8.33 ms substeps, Newton 2
 #              iterations, and MuJoCo Warp with 5.55 and 8.33 ms substeps once benchmarks/gpu_warp_parts.sh
 #              has installed warp-lang on the machine (~300)
+#   train_tf32 the train stage with the networks' matrix products in TF32 (train.network_precision=
+#              tensorfloat32; the physics stays float32): NEAR's non-physics part is mostly float32 matmul (~240)
 #   train_warp the train stage with MuJoCo Warp (task.physics.impl=warp), once gpu_warp_parts.sh installed it (~300)
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
@@ -27,7 +29,7 @@
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [train_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
+declare -A need=([train]=240 [train_tf32]=240 [train_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
                  [startup_autotune0]=480 [cmdbuf]=420)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
@@ -50,6 +52,10 @@ for stage in "${stages[@]}"; do
     train)
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
           --runs NEAR:1:4096 NEAR:1:16384 --name speed_train > "$S/train.log" 2>&1 ;;
+    train_tf32)
+      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
+          --runs NEAR:1:4096 NEAR:1:16384 --name speed_train_tf32 train.network_precision=tensorfloat32 \
+          > "$S/train_tf32.log" 2>&1 ;;
     train_warp)
       [ $has_warp = 1 ] || { echo "train_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \

@@ -11,6 +11,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import sys
 
 import jax
@@ -314,3 +315,53 @@ def test_anneal_lr_decays_the_step_linearly_to_zero_over_the_run():
     for _ in range(9):
         update, state = constant.update({"w": jnp.ones(())}, state, params)
     assert abs(float(update["w"])) == pytest.approx(0.1, rel=1e-3)
+
+
+def test_network_precision_reaches_the_networks_and_not_the_physics():
+    """train.network_precision=tensorfloat32 lowers the policy's, critic's and style reward's matrix
+    products at TF32 (HIGH) while a matrix product inside the env's step stays at full float32 (HIGHEST):
+    TF32 in the physics is what the global float32 setting guards against. The default changes nothing."""
+    from near.config import ConfigError
+    from near.energy.reward import RewardConfig
+    from near.envs.core import AutoReset
+    from near.envs.maze import MazeEnv
+    from near.rl.amp import AMPConfig, AMPReward
+    from near.rl.ppo import PPOConfig, make_train
+
+    swap = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+
+    class SwappedActions:  # the maze with a 2 x 2 matrix product in its step, as a physics engine has
+        def __init__(self, env):
+            self.env = env
+
+        def __getattr__(self, name):
+            return getattr(self.env, name)
+
+        def step(self, state, action):
+            return self.env.step(state, action @ swap)
+
+    demo = np.random.default_rng(0).uniform(50, 450, (64, 4)).astype(np.float32)
+
+    def dot_precisions(precision):
+        cfg = PPOConfig(num_envs=4, horizon=4, minibatch_size=8, update_epochs=1, actor_hidden=[8],
+                        critic_hidden=[8], network_precision=precision)
+        style = AMPReward(demo, AMPConfig(hidden=[16], minibatch_size=8, replay_buffer_size=32), updates_per_iteration=2)
+        init, chunk = make_train(cfg, AutoReset(SwappedActions(MazeEnv())), style,
+                                 RewardConfig(task_weight=0.5, style_weight=0.5))
+        text = chunk.lower(init(jax.random.PRNGKey(0)), 1).as_text()
+        dots = [line for line in text.splitlines() if "dot_general" in line]
+        physics = [line for line in dots if "tensor<2x2xf32>" in line]
+
+        def precisions(lines):
+            return {re.search(r"precision = (\[[A-Z, ]+\])", line).group(1) for line in lines}
+
+        return {"physics": precisions(physics), "networks": precisions(line for line in dots if line not in physics),
+                "discriminator": any("tensor<16x1xf32>" in line for line in dots)}
+
+    default, tf32 = dot_precisions("float32"), dot_precisions("tensorfloat32")
+    assert default["discriminator"] and tf32["discriminator"]  # the style reward's network is in the program
+    assert default["physics"] == tf32["physics"] == {"[HIGHEST, HIGHEST]"}
+    assert default["networks"] == {"[HIGHEST, HIGHEST]"}
+    assert tf32["networks"] == {"[HIGH, HIGH]"}
+    with pytest.raises(ConfigError, match="network_precision"):
+        compose_config(["task=maze", "train.network_precision=fp8"])

@@ -22,7 +22,7 @@ from near.energy.reward import RewardConfig
 from near.energy.train import EnergyConfig
 from near.rl.amp import AMPConfig
 from near.rl.cem import CEMConfig
-from near.rl.ppo import PPOConfig
+from near.rl.ppo import NETWORK_PRECISIONS, PPOConfig
 
 ALGOS = ("NEAR", "AMP", "CEM", "PPO")
 
@@ -265,6 +265,8 @@ def validate(cfg: Config) -> None:
         (-1 <= r.sigma_level < e.num_levels, f"reward.sigma_level must be -1 (anneal) or in [0, {e.num_levels - 1}], got {r.sigma_level}"),
         (r.anneal_rule in ("multiplicative", "additive"), f"reward.anneal_rule must be 'multiplicative' or 'additive', got {r.anneal_rule!r}"),
         (r.tanh_scale > 0, "reward.tanh_scale must be > 0"),
+        (p.network_precision in NETWORK_PRECISIONS,
+         f"train.network_precision must be one of {NETWORK_PRECISIONS}, got {p.network_precision!r}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -35,6 +35,9 @@ from near.utils import running_stats
 from near.utils.running_stats import RunningStats
 
 
+NETWORK_PRECISIONS = ("float32", "tensorfloat32")
+
+
 @dataclasses.dataclass
 class PPOConfig:
     """PPO and rollout settings."""
@@ -67,10 +70,20 @@ class PPOConfig:
     time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time of this invocation; 0 = no limit
     video_every: int = 0  # save a short video of the policy every N iterations to <run>/videos/; 0 = never
     eval_every: int = 0  # deterministic evaluation (eval_episodes) every N iterations, logged as eval/*; 0 = never
+    # matrix products of the policy, the critic and the style reward's network in training: "float32"
+    # (full precision, as every matmul runs by default) or "tensorfloat32" (tensor cores of A100/H100-class
+    # GPUs; no effect on the CPU). The physics and the evaluation keep float32 either way.
+    network_precision: str = "float32"
 
     @property
     def batch_size(self) -> int:
         return self.num_envs * self.horizon
+
+    def networks_precision(self):
+        """Context in which the networks' matrix products are traced (their precision only)."""
+        if self.network_precision not in NETWORK_PRECISIONS:
+            raise ValueError(f"train.network_precision must be one of {NETWORK_PRECISIONS}, got {self.network_precision!r}")
+        return jax.default_matmul_precision(self.network_precision)
 
     @property
     def num_iterations(self) -> int:
@@ -185,6 +198,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         raise ValueError(
             f"num_envs*horizon = {cfg.batch_size} must be a multiple of minibatch_size = {cfg.minibatch_size}"
         )
+    cfg.networks_precision()  # a wrong name fails here, not at the first trace
     mesh = mesh or data_mesh()
     num_devices = mesh.devices.size
     if cfg.num_envs % num_devices or cfg.minibatch_size % num_devices:
@@ -214,8 +228,9 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
 
     def policy_value(params, obs_stats, value_stats, obs):
         x = normalize_obs(cfg, obs_stats, obs)
-        mean, log_std = actor.apply(params["actor"], x)
-        value = value_to_raw(cfg, value_stats, critic.apply(params["critic"], x))
+        with cfg.networks_precision():
+            mean, log_std = actor.apply(params["actor"], x)
+            value = value_to_raw(cfg, value_stats, critic.apply(params["critic"], x))
         return mean, log_std, value
 
     def rollout_step(carry, _):
@@ -249,8 +264,9 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
     def loss_fn(params, obs_stats, value_stats, batch):
         obs, action, old_log_prob, advantage, target = batch
         x = normalize_obs(cfg, obs_stats, obs)
-        mean, log_std = actor.apply(params["actor"], x)
-        value_n = critic.apply(params["critic"], x)
+        with cfg.networks_precision():
+            mean, log_std = actor.apply(params["actor"], x)
+            value_n = critic.apply(params["critic"], x)
         # clamped so that one far-off action cannot overflow exp (an inf ratio makes the loss NaN)
         ratio = jnp.exp(jnp.clip(gaussian_log_prob(mean, log_std, action) - old_log_prob, -20.0, 20.0))
         clipped = jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
@@ -270,8 +286,9 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         traj = across_devices(traj, axis=1)  # (horizon, envs, ...)
 
         # rewards: the style reward is the only thing that differs between NEAR, AMP and PPO
-        style_reward, reward_state, style_metrics = style.compute(state.reward_state, traj.pair)
-        reward_state, update_metrics = style.update(reward_state, traj.pair, k_style)
+        with cfg.networks_precision():
+            style_reward, reward_state, style_metrics = style.compute(state.reward_state, traj.pair)
+            reward_state, update_metrics = style.update(reward_state, traj.pair, k_style)
         task_reward = traj.task_reward * reward_cfg.task_reward_scale
         rewards = reward_cfg.task_weight * task_reward + reward_cfg.style_weight * style_reward
         if cfg.bootstrap_timeouts:
