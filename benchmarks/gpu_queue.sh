@@ -43,9 +43,11 @@
 # The call's compiled programs come back as xla_cache.tgz when they fit; put it in .xla_cache/ (ignored)
 # and name .xla_cache in the next calls' carry: a fresh machine then reuses them instead of compiling.
 # PARALLEL=1 starts the queue's push-T trainings side by side (their energy models one after another
-# first), for seeds: at 4,096 envs one push-T training leaves the GPU partly idle (962 k env steps/s
-# against 2.61 M at 16,384 envs, benchmarks/results/train_pusht_h200*.json). Humanoid items still
-# train one at a time (one fills the GPU: two side by side ran at 46 k + 37 k against 90 k alone).
+# first), for seeds. Processes time-share the GPU (their kernels do not overlap without MPS), so this
+# gains only where one training leaves the GPU waiting on its host side (evaluations, checkpoints,
+# logging: a 500 M push-T run averaged 570-740 k env steps/s against 962 k for its compiled chunk);
+# how much is not measured yet. Humanoid items still train one at a time (one fills the GPU: two
+# side by side ran at 46 k + 37 k against 90 k alone).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
 deadline=$1; shift
