@@ -45,8 +45,7 @@
 # PARALLEL=1 starts the queue's push-T trainings side by side (their energy models one after another
 # first), for seeds. Processes time-share the GPU (their kernels do not overlap without MPS), so this
 # gains only where one training leaves the GPU waiting on its host side (evaluations, checkpoints,
-# logging: a 500 M push-T run averaged 570-740 k env steps/s against 962 k for its compiled chunk);
-# how much is not measured yet. Humanoid items still train one at a time (one fills the GPU: two
+# logging); how much is not measured yet. Humanoid items still train one at a time (one fills the GPU: two
 # side by side ran at 46 k + 37 k against 90 k alone).
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
