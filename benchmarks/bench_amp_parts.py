@@ -4,7 +4,8 @@ On one H200 AMP trains push-T at 277 k env steps/s at 16,384 envs against NEAR's
 more per env step at every batch size (docs/pusht_at_scale.md). This times, at the pairs of one
 rollout (envs x horizon), with the pushTAMP config's discriminator: the reward over the rollout
 (``compute``), the whole discriminator update (``update``: input statistics, the gradient steps and the
-replay store), the replay store alone (``store``, with the buffer full), the input statistics alone
+replay store), the replay store alone (``store``, with the buffer full; ``store_scatter``: the store as it
+was before 2026-12-04, scattering every rollout pair), the input statistics alone
 (``stats``, over rollout and demo pairs), the demo sample (``demo_gather``) and the store's prefix sum
 (``cumsum``). Median of ``--repeats`` calls after a compiling one.
 
@@ -30,6 +31,18 @@ from near.factories import make_env
 from near.utils import running_stats
 
 
+def store_by_scatter(style, state, pairs, key):
+    """The replay store as it was before 2026-12-04: every rollout pair scattered into the buffer, the
+    dropped ones at an out-of-range slot (kept here to time against the gathering store)."""
+    size = style.cfg.replay_buffer_size
+    full = state.replay_count >= size
+    keep = jnp.where(full, jax.random.uniform(key, (pairs.shape[0],)) < style.cfg.replay_keep_prob, True)
+    offsets = jnp.cumsum(keep) - 1
+    kept = jnp.sum(keep)
+    positions = jnp.where(keep & (offsets >= kept - size), (state.replay_ptr + offsets) % size, size)
+    return state.replay.at[positions].set(pairs, mode="drop")
+
+
 def median_ms(fn, args, repeats: int) -> float:
     jax.block_until_ready(fn(*args))  # compile
     times = []
@@ -51,6 +64,7 @@ def measure(style, num_envs: int, horizon: int, repeats: int) -> dict:
         "compute": (jax.jit(style.compute), (state, pairs)),
         "update": (jax.jit(style.update), (full, pairs, key)),
         "store": (jax.jit(style._store), (full, flat, key)),
+        "store_scatter": (jax.jit(lambda s, p, k: store_by_scatter(style, s, p, k)), (full, flat, key)),
         "stats": (jax.jit(running_stats.update), (state.stats, jnp.concatenate([flat, flat]))),
         "demo_gather": (jax.jit(lambda k: style.demo_pairs[jax.random.randint(k, (n,), 0, style.demo_pairs.shape[0])]), (key,)),
         "cumsum": (jax.jit(lambda k: jnp.cumsum(jax.random.uniform(k, (n,)) < 0.1)), (key,)),

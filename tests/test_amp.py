@@ -100,3 +100,30 @@ def test_loss_terms_are_all_counted():
     with_reg, _ = discriminator_loss(amp.net.apply, params, reg, x_pol, x_demo)
     w = params["params"]["logit"]["kernel"]
     assert float(with_reg - base) == pytest.approx(0.05 * float(jnp.sum(w**2)), rel=1e-5)
+
+
+def test_replay_store_matches_a_plain_ring_buffer():
+    """The store gathers into each slot the pair that lands there; against a ring buffer written pair by
+    pair (every pair until full, then the kept ones, in order; the last writes win), over many rounds
+    with rollouts smaller and larger than the buffer, starting anywhere in the ring."""
+    size, dim = 37, 3
+    amp = AMPReward(np.zeros((4, dim), np.float32),
+                    AMPConfig(hidden=[4], replay_buffer_size=size, replay_keep_prob=0.3), updates_per_iteration=1)
+    state = amp.init(jax.random.PRNGKey(0))
+    store = jax.jit(amp._store)
+    ring, count, ptr = np.zeros((size, dim), np.float32), 0, 0
+    rng = np.random.default_rng(0)
+    for round_, n in enumerate([5, 30, 1, 200, 12, 37, 74, 3, 150, 40]):
+        pairs = rng.normal(size=(n, dim)).astype(np.float32)
+        key = jax.random.PRNGKey(round_ + 1)
+        if count >= size:  # the same draws as the store's
+            keep = np.asarray(jax.random.uniform(key, (n,)) < 0.3)
+        else:
+            keep = np.ones(n, bool)
+        for pair in pairs[keep]:
+            ring[ptr] = pair
+            ptr = (ptr + 1) % size
+        count = min(count + int(keep.sum()), size)
+        state = store(state, jnp.asarray(pairs), key)
+        np.testing.assert_array_equal(np.asarray(state.replay), ring, err_msg=f"round {round_}")
+        assert int(state.replay_count) == count and int(state.replay_ptr) == ptr

@@ -140,15 +140,23 @@ class AMPReward:
         return reward, state, {"disc_reward": reward.mean(), "disc_logit_rollout": logits.mean()}
 
     def _store(self, state: AMPState, pairs: jax.Array, key: jax.Array) -> AMPState:
+        """Append the kept pairs to the ring buffer (all of them until it is full, then each with
+        replay_keep_prob; of more kept pairs than slots only the last ``size`` land). Each slot gathers
+        the pair that lands in it (a binary search of the kept pairs' ranks), rather than the rollout
+        scattering its pairs, most of them dropped, into the buffer."""
         size = self.cfg.replay_buffer_size
         full = state.replay_count >= size
         keep = jnp.where(full, jax.random.uniform(key, (pairs.shape[0],)) < self.cfg.replay_keep_prob, True)
-        offsets = jnp.cumsum(keep) - 1
-        positions = jnp.where(keep, (state.replay_ptr + offsets) % size, size)  # size = dropped
-        kept = jnp.sum(keep)
-        # with more new pairs than slots, only the last `size` kept ones survive: drop the earlier ones
-        positions = jnp.where(offsets < kept - size, size, positions)
-        replay = state.replay.at[positions].set(pairs, mode="drop")
+        kept_before = jnp.cumsum(keep)  # kept pairs up to and including each pair
+        kept = kept_before[-1]
+        written = jnp.minimum(kept, size)
+        # kept pair k (0-based) goes to slot (ptr + k) % size, the last `size` of them (k >= first) surviving:
+        # slot s gets the k in [first, first + size) with k = s - ptr (mod size), if k < kept
+        first = kept - written
+        k = first + (jnp.arange(size) - state.replay_ptr - first) % size
+        landed = k < kept
+        source = jnp.searchsorted(kept_before, k + 1, side="left")  # the pair whose running count reaches k + 1
+        replay = jnp.where(landed[:, None], pairs[jnp.minimum(source, pairs.shape[0] - 1)], state.replay)
         return state.replace(replay=replay, replay_count=jnp.minimum(state.replay_count + kept, size),
                              replay_ptr=(state.replay_ptr + kept) % size)
 
