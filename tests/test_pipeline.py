@@ -274,14 +274,17 @@ def test_time_limit_counts_only_the_resumed_invocation(energy_run, tmp_path):
     assert resumed["wall_seconds"] > first["wall_seconds"]
 
 
-def test_near_says_when_it_reuses_the_compilation_cache(tmp_path):
-    """The first process compiles into NEAR_XLA_CACHE and says nothing; the second reuses it and says so."""
+def test_near_says_when_it_reuses_the_compilation_cache(tmp_path, monkeypatch):
+    """The first process compiles into NEAR_XLA_CACHE and says nothing; the second reuses it and says so,
+    even for a program that compiles in well under JAX's default 1 s threshold (a start-up compiles ~130,
+    most of them small); a threshold that is not a number of seconds is one clear error (exit 2)."""
     import re
     import subprocess
     import sys
 
+    from near.cli import main
+
     script = ("from near.cli import configure_jax, cache_note; configure_jax(); import jax, jax.numpy as jnp; "
-              "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0); "
               "jax.jit(lambda x: jnp.sin(x) * 2)(jnp.ones(3)).block_until_ready(); print(repr(cache_note()))")
     env = dict(os.environ, NEAR_XLA_CACHE=str(tmp_path / "xla"))
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
@@ -290,6 +293,9 @@ def test_near_says_when_it_reuses_the_compilation_cache(tmp_path):
     first, second = (r.stdout.strip().splitlines()[-1] for r in runs)
     assert first == "''"
     assert re.search(r"reused [1-9]\d* compiled programs, compiled 0 ", second) and str(tmp_path / "xla") in second
+    monkeypatch.setenv("NEAR_XLA_CACHE", str(tmp_path / "xla2"))
+    monkeypatch.setenv("NEAR_XLA_CACHE_MIN_S", "soon")
+    assert main(["train", "task=maze"]) == 2
 
 
 def test_train_energy_asks_xla_for_deterministic_gpu_ops(monkeypatch):

@@ -24,6 +24,18 @@ def deterministic_gpu(command: str) -> bool:
     return commands is None or command in commands
 
 
+def cache_min_seconds() -> float:
+    """``NEAR_XLA_CACHE_MIN_S``: programs that compile faster than this are not cached (default 0: all are)."""
+    text = os.environ.get("NEAR_XLA_CACHE_MIN_S", "0")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"NEAR_XLA_CACHE_MIN_S must be a number of seconds, got {text!r}") from None
+    if not seconds >= 0:
+        raise ValueError(f"NEAR_XLA_CACHE_MIN_S must be >= 0, got {text!r}")
+    return seconds
+
+
 def configure_jax(command: str = "") -> str | None:
     """JAX as every `near` command runs it: full fp32 matmuls, deterministic GPU ops where
     `deterministic_gpu(command)` says so (set here, before JAX starts its backend), and the persistent
@@ -38,13 +50,18 @@ def configure_jax(command: str = "") -> str | None:
     logging.getLogger("absl").setLevel(logging.ERROR)  # Orbax's info chatter about read-only managers
     import jax
 
-    jax.config.update("jax_default_matmul_precision", "highest")  # TF32 has broken RL training on GPUs
+    # full float32 everywhere, the physics included; train.network_precision can put the networks on TF32
+    jax.config.update("jax_default_matmul_precision", "highest")
     cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
     if cache.lower() in ("", "0", "off", "none"):
         return None
+    min_seconds = cache_min_seconds()  # a bad value fails before anything is set
     # compiled programs are reused by later runs of the same shapes (minutes saved on the humanoid)
     jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    # every program, however quick to compile (JAX's default keeps only those over 1 s): a start-up compiles
+    # ~130, most of them small (eager ops of the initial state, the evaluation's), and on the GPU each costs
+    # a compilation again at every launch otherwise
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_seconds)
     _CACHE_USE["dir"] = cache
     from jax import monitoring
 
