@@ -213,15 +213,25 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
     actor, critic = make_networks(cfg, env.action_dim)
     optimizer = make_optimizer(cfg)
 
-    def init(key: jax.Array) -> TrainState:
+    def init_learners(key: jax.Array):
         key, k_actor, k_critic, k_env, k_style = jax.random.split(key, 5)
         dummy = jnp.zeros((1, env.obs_dim))
         params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
+        return (params, optimizer.init(params), RunningStats.create(env.obs_dim), RunningStats.create(1), key,
+                jnp.zeros((), jnp.int32)), jax.random.split(k_env, cfg.num_envs), k_style
+
+    def init(key: jax.Array) -> TrainState:
+        # one program for the networks, the optimiser and the statistics: run eagerly they were ~40 small
+        # programs, each compiled at start-up (seconds on a GPU)
+        learners, env_keys, k_style = jax.jit(init_learners)(key)
         # jitted: an eager vmap of a physics reset (push-T's settling substep) dispatches op by op
         reset = jax.jit(jax.vmap(env.reset), out_shardings=NamedSharding(mesh, PartitionSpec("data")))
-        env_state, obs = reset(jax.random.split(k_env, cfg.num_envs))
-        shared = jax.device_put((params, optimizer.init(params), RunningStats.create(env.obs_dim),
-                                 RunningStats.create(1), style.init(k_style), key, jnp.zeros((), jnp.int32)), replicated)
+        env_state, obs = reset(env_keys)
+        # the style reward's state outside that program: AMP's reads its demo pairs, which would become a
+        # constant of it
+        params, opt_state, obs_stats, value_stats, key, iteration = learners
+        shared = jax.device_put((params, opt_state, obs_stats, value_stats, style.init(k_style), key, iteration),
+                                replicated)
         params, opt_state, obs_stats, value_stats, reward_state, key, iteration = shared
         return TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, value_stats=value_stats,
                           env_state=env_state, obs=obs, reward_state=reward_state, key=key, iteration=iteration)
