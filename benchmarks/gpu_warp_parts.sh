@@ -15,7 +15,7 @@
 set -eu
 case ${1:-} in
   stage)
-    n=$2; wheel=$3; split_dir=/tmp/warp_split
+    n=$2; wheel=$3; split_dir=${WARP_SPLIT_DIR:-$HOME/.cache/near/warp_split}  # kept: later parts are copies
     if [ ! -f "$split_dir/SHA256" ]; then
       rm -rf "$split_dir"; mkdir -p "$split_dir/unpacked"
       (cd "$split_dir/unpacked" && python3 -m zipfile -e "$wheel" . \
