@@ -95,6 +95,7 @@ EOF
 # evaluation every 100 iterations (13 M steps)
 PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remaining train.num_envs=4096 \
 train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
+training_ended() { echo "$1: training ended at $(( $(date +%s) - start )) s of the call"; tail -n 32 "$OUT/$1.log"; }
 touched=(); parallel_pids=(); parallel_names=()
 for spec in "${queue[@]}"; do
   variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
@@ -153,8 +154,7 @@ for spec in "${queue[@]}"; do
     parallel_pids+=($!); parallel_names+=("$name"); echo "$name: started beside the others"; continue
   fi
   run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1
-  echo "$name: training ended at $(( $(date +%s) - start )) s of the call"
-  tail -n 32 "$OUT/$name.log"
+  training_ended "$name"
   # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
   # (~100 s on the device; `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03
   # ran past the call's end and its run folder never came back)
@@ -165,8 +165,7 @@ for spec in "${queue[@]}"; do
 done
 for i in "${!parallel_pids[@]}"; do
   wait "${parallel_pids[$i]}"
-  echo "${parallel_names[$i]}: training ended at $(( $(date +%s) - start )) s of the call"
-  tail -n 24 "$OUT/${parallel_names[$i]}.log"
+  training_ended "${parallel_names[$i]}"
 done
 # BUNDLE_CUT=0: a run cut at this call's end stays on the device only, so that the reply is small and
 # the next call comes soon enough to find the machine warm (2026-12-03: after a reply with a 15 MB

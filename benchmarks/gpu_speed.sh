@@ -44,22 +44,21 @@ fi
 # which does not fit one call beside .whl; .motion/amp_humanoid_run.yaml does)
 walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml; clips=${SPEED_MOTION:-$walk}
 has_warp=0; python3 -c 'import warp' 2>/dev/null && has_warp=1  # gpu_warp_parts.sh installed warp-lang
+# NEAR end to end at 4,096 and 16,384 envs, physics alone beside, with the stage's overrides
+train_stage() {
+  NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
+      --runs NEAR:1:4096 NEAR:1:16384 --name "speed_$stage" "$@" > "$S/$stage.log" 2>&1
+}
 for stage in "${stages[@]}"; do
   [ -f "$S/$stage.done" ] && { echo "$stage: done"; continue; }
   [ "$(left)" -gt "${need[$stage]:-300}" ] || { echo "$stage: left for the next call ($(left) s left)"; break; }
   t0=$(date +%s)
   case $stage in
-    train)
-      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
-          --runs NEAR:1:4096 NEAR:1:16384 --name speed_train > "$S/train.log" 2>&1 ;;
-    train_tf32)
-      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
-          --runs NEAR:1:4096 NEAR:1:16384 --name speed_train_tf32 train.network_precision=tensorfloat32 \
-          > "$S/train_tf32.log" 2>&1 ;;
+    train) train_stage ;;
+    train_tf32) train_stage train.network_precision=tensorfloat32 ;;
     train_warp)
       [ $has_warp = 1 ] || { echo "train_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
-      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
-          --runs NEAR:1:4096 NEAR:1:16384 --name speed_train_warp task.physics.impl=warp > "$S/train_warp.log" 2>&1 ;;
+      train_stage task.physics.impl=warp ;;
     physics)
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $clips --envs 16384 \
           --variants default sub4 newton2 \

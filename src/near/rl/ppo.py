@@ -229,10 +229,8 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         env_state, obs = reset(env_keys)
         # the style reward's state outside that program: AMP's reads its demo pairs, which would become a
         # constant of it
+        learners, reward_state = jax.device_put((learners, style.init(k_style)), replicated)
         params, opt_state, obs_stats, value_stats, key, iteration = learners
-        shared = jax.device_put((params, opt_state, obs_stats, value_stats, style.init(k_style), key, iteration),
-                                replicated)
-        params, opt_state, obs_stats, value_stats, reward_state, key, iteration = shared
         return TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, value_stats=value_stats,
                           env_state=env_state, obs=obs, reward_state=reward_state, key=key, iteration=iteration)
 
