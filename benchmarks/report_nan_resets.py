@@ -47,6 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
     parser.add_argument("--name", default="nan_resets_training")
+    parser.add_argument("--replace", action="store_true",
+                        help="drop the rows already in the file (default: keep those with other labels)")
     args = parser.parse_args()
     rows = []
     for item in args.runs:
@@ -57,7 +59,24 @@ def main() -> None:
     print("| run | env steps (M) | NaN resets | per million steps |\n|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['label']} | {r['env_steps'] / 1e6:.1f} | {r['nan_resets']:.0f} | {r['nan_resets_per_million']:.2f} |")
+    if not args.replace:
+        rows = merge_rows(earlier_rows(args.name), rows)
     print(write_result(args.name, "NaN resets during training (metrics.jsonl nonfinite_resets)", rows))
+
+
+def merge_rows(earlier: list[dict], new: list[dict]) -> list[dict]:
+    """The earlier rows, less those the new ones replace (same label), then the new rows."""
+    labels = {r["label"] for r in new}
+    return [r for r in earlier if r.get("label") not in labels] + new
+
+
+def earlier_rows(name: str) -> list[dict]:
+    """The rows of an earlier benchmarks/results/<name>.json, so that runs of several sessions add up."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{name}.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return json.load(fh).get("results", [])
 
 
 if __name__ == "__main__":

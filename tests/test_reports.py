@@ -153,3 +153,12 @@ def test_sparc_axes_continues_a_stride_seamlessly_and_finds_the_step():
     continued = S.periodic_continuation(signal[:period], 200)
     assert np.allclose(continued, signal, atol=1e-9)
     assert S.step_period(signal[:60]) == period // 2
+
+
+def test_nan_resets_keep_earlier_sessions_rows():
+    """report_nan_resets adds to its results file: earlier rows stay unless a new row has their label."""
+    import report_nan_resets as N
+
+    earlier = [{"label": "a", "nan_resets": 1}, {"label": "b", "nan_resets": 2}]
+    merged = N.merge_rows(earlier, [{"label": "b", "nan_resets": 5}, {"label": "c", "nan_resets": 0}])
+    assert [(r["label"], r["nan_resets"]) for r in merged] == [("a", 1), ("b", 5), ("c", 0)]
