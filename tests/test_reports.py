@@ -162,3 +162,63 @@ def test_nan_resets_keep_earlier_sessions_rows():
     earlier = [{"label": "a", "nan_resets": 1}, {"label": "b", "nan_resets": 2}]
     merged = N.merge_rows(earlier, [{"label": "b", "nan_resets": 5}, {"label": "c", "nan_resets": 0}])
     assert [(r["label"], r["nan_resets"]) for r in merged] == [("a", 1), ("b", 5), ("c", 0)]
+
+
+def test_pusht_reward_paths_recomputes_the_envs_reward_from_its_states():
+    """inspect_pusht_reward_paths.task_rewards gives, from the recorded states alone, the rewards the
+    env paid step by step (coverage over the curriculum threshold, shaping, success bonus), and zero
+    after an episode's end; a start next to the goal makes the success bonus and the threshold count."""
+    import jax
+    import jax.numpy as jnp
+    import inspect_pusht_reward_paths as P
+
+    from near.envs.pusht import PushTConfig, PushTEnv
+
+    env = PushTEnv(PushTConfig(success_bonus="remaining"))
+    state, _ = env.reset_to(jnp.asarray([100.0, 100.0]), jnp.asarray([256.0, 256.0]), jnp.asarray(np.pi / 4))
+    # four steps with the T on its goal (success bonus, threshold raised), then random pushes off it
+    actions = jnp.concatenate([jnp.full((4, 2), -0.6),
+                               jax.random.uniform(jax.random.PRNGKey(0), (8, 2), minval=-1.0, maxval=1.0)])
+    observations, rewards = [np.asarray(env.observe(state))], []
+    for action in actions:
+        state, obs, reward, done, info = env.step(state, action)
+        observations.append(np.asarray(obs))
+        rewards.append(float(reward))
+    observations = np.stack(observations)[:, None]  # (T + 1, 1 episode, 5)
+    recomputed = P.task_rewards(env, observations, np.asarray([12]))
+    np.testing.assert_allclose(recomputed[:, 0], rewards, rtol=1e-4, atol=1e-4)
+    assert max(rewards) > 100.0 and min(rewards) < 0.0  # the bonus paid, and the shaping alone
+    cut = P.task_rewards(env, observations, np.asarray([5]))
+    np.testing.assert_allclose(cut[:5, 0], rewards[:5], rtol=1e-4, atol=1e-4)
+    assert np.all(cut[5:] == 0.0)
+
+
+def test_pusht_reward_paths_counts_which_path_pays_more():
+    """compare(): discounted task, style and weighted returns of two paths from the same starts, and
+    how often the second path pays more where the first failed and the second succeeded;
+    still_against_demo(): a model whose energy falls with the step's length ranks still pairs first."""
+    import inspect_pusht_reward_paths as P
+
+    steps = 4
+    idle = {"task": np.zeros((steps, 2)), "style": np.ones((steps, 2)), "length": np.full(2, steps),
+            "success": np.asarray([False, True])}
+    solve = {"task": np.full((steps, 2), 3.0), "style": -np.ones((steps, 2)), "length": np.full(2, steps),
+             "success": np.asarray([True, True])}
+    rows = P.compare(idle, solve, (0.5, 0.5), gamma=0.5)
+    discount = sum(0.5 ** t for t in range(steps))
+    assert rows["near_fails_ppo_succeeds"] == 1
+    assert rows["near_fails_ppo_succeeds/near_total"] == pytest.approx(0.5 * discount)
+    assert rows["near_fails_ppo_succeeds/ppo_total"] == pytest.approx((1.5 - 0.5) * discount)
+    assert rows["near_fails_ppo_succeeds/ppo_path_pays_more"] == 1.0
+    assert rows["near_fails_ppo_succeeds/ppo_path_style_higher"] == 0.0
+
+    class StepLength:  # energy = -|s' - s|: standing still is the most expert-like
+        sign = -1.0
+
+        def energy(self, pairs, level):
+            return self.sign * np.linalg.norm(np.asarray(pairs)[:, 2:] - np.asarray(pairs)[:, :2], axis=-1)
+
+    pairs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    assert P.still_against_demo(StepLength(), pairs, level=0)["still_ranks_higher"] == 1.0
+    StepLength.sign = 1.0
+    assert P.still_against_demo(StepLength(), pairs, level=0)["still_ranks_higher"] == 0.0

@@ -1,0 +1,188 @@
+"""Does NEAR's push-T reward prefer the episodes NEAR fails to the path PPO takes from the same start?
+
+Issue #19: NEAR at 500 M steps leaves the T where it is on starts with the T turned far round, where PPO
+(the task reward alone) succeeds. Either NEAR's reward pays less for PPO's way of solving those starts
+than for giving up (a reward at fault), or it pays more and PPO-on-NEAR's-reward has not found it
+(optimisation at fault). This scores both policies' deterministic episodes from the same random starts
+under NEAR's own reward, step by step:
+
+- task: the env's reward (coverage over the curriculum threshold, the distance shaping, the success
+  bonus of the run's config), recomputed from the recorded states;
+- style: tanh((E(pair, level) - m) / 10) with NEAR's final noise level from its log, and the centre m
+  the mean energy of NEAR's own pairs (the reward's running centre tracks NEAR's batches; an energy
+  model retrained on the CPU has its own offset, so the logged centre is not used);
+- the weighted sum the run trained on, discounted with its gamma.
+
+Then the energy model on the demonstrations' own pairs (s, s') against the same states held still
+(s, s), at that level: which does it rank higher?
+
+    python benchmarks/inspect_pusht_reward_paths.py --near RUN --ppo RUN --energy ENERGY_RUN \
+        [--data pusht_cchi_v7_replay.zarr] [--episodes 512] [--name pusht_reward_paths]
+
+Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute for 512 episodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+from inspect_pusht_policy import evaluation_episodes
+
+from near.cli import configure_jax
+
+
+def task_rewards(env, observations: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(T, episodes) the env's reward of each step, recomputed from the recorded states (T + 1, episodes, 5)."""
+    import jax
+
+    from near.envs.pusht import coverage
+
+    c = env.config
+    obs = np.asarray(observations, np.float64)
+    cov = np.asarray(jax.vmap(jax.vmap(coverage, in_axes=(0, 0, None)), in_axes=(0, 0, None))(
+        observations[..., 2:4], observations[..., 4], np.asarray(c.goal_pose, np.float32)), np.float64)
+    goal = np.asarray(c.goal_pose, np.float64)
+    steps, episodes = obs.shape[0] - 1, obs.shape[1]
+    rewards = np.zeros((steps, episodes))
+    theta = np.full(episodes, c.theta_init)
+    for t in range(steps):
+        after = obs[t + 1]
+        r_cov = np.clip(cov[t + 1] / theta, 0.0, 1.0)
+        shaping = (-np.linalg.norm(goal[:2] - after[:, 2:4], axis=-1) / 725.0
+                   - np.linalg.norm(after[:, :2] - after[:, 2:4], axis=-1) / 363.0)
+        reward = r_cov + shaping
+        if c.success_bonus == "remaining":
+            reward = reward + np.where(cov[t + 1] > c.success_coverage,
+                                       c.success_bonus_per_step * (c.max_steps - (t + 1)), 0.0)
+        theta = np.where((r_cov > 0.9) & (theta < c.theta_max), theta + c.theta_step, theta)
+        rewards[t] = np.where(t < lengths, reward, 0.0)
+    return rewards
+
+
+def pair_energies(model, observations: np.ndarray, level: int) -> np.ndarray:
+    """(T, episodes) raw energy of each step's (state, next state) pair at one noise level (past first)."""
+    import jax.numpy as jnp
+
+    pairs = np.concatenate([observations[:-1], observations[1:]], axis=-1)
+    flat = pairs.reshape(-1, pairs.shape[-1]).astype(np.float32)
+    return np.asarray(model.energy(jnp.asarray(flat), jnp.asarray(level, jnp.int32))).reshape(pairs.shape[:2])
+
+
+def agent_speed(path: dict) -> np.ndarray:
+    """(T, episodes) the agent's movement per step, px (zero after an episode's end)."""
+    step = np.linalg.norm(np.diff(np.asarray(path["obs"], np.float64)[..., :2], axis=0), axis=-1)
+    return np.where(path["valid"], step, 0.0)
+
+
+def still_against_demo(model, pairs: np.ndarray, level: int, draws: int = 4096, seed: int = 0) -> dict:
+    """How the energy ranks a demonstration pair (s, s') against its first state held still, (s, s)."""
+    rng = np.random.default_rng(seed)
+    pairs = np.asarray(pairs, np.float32)[rng.choice(len(pairs), min(draws, len(pairs)), replace=False)]
+    half = pairs.shape[-1] // 2
+    still = np.concatenate([pairs[:, :half], pairs[:, :half]], -1)
+    demo_e, still_e = (pair_energies(model, np.stack([x[:, :half], x[:, half:]]), level)[0] for x in (pairs, still))
+    return {"still_ranks_higher": float((still_e > demo_e).mean()), "demo_energy": float(demo_e.mean()),
+            "still_energy": float(still_e.mean())}
+
+
+def discounted(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """(episodes,) sum over t of gamma^t r_t."""
+    return (rewards * gamma ** np.arange(rewards.shape[0])[:, None]).sum(0)
+
+
+def compare(near: dict, ppo: dict, weights: tuple[float, float], gamma: float) -> dict:
+    """Per-episode returns of both paths under NEAR's reward, and the counts the question needs."""
+    w_task, w_style = weights
+    out = {}
+    for name, path in (("near", near), ("ppo", ppo)):
+        total = w_task * path["task"] + w_style * path["style"]
+        out[name] = {"task": discounted(path["task"], gamma), "style": discounted(path["style"], gamma),
+                     "total": discounted(total, gamma),
+                     "style_per_step": path["style"].sum(0) / np.maximum(path["length"], 1)}
+    lost = ~near["success"] & ppo["success"]
+    rows = {"episodes": int(len(lost)), "near_success": float(near["success"].mean()),
+            "ppo_success": float(ppo["success"].mean()), "near_fails_ppo_succeeds": int(lost.sum())}
+    for subset, mask in (("all", np.ones_like(lost)), ("near_fails_ppo_succeeds", lost)):
+        if not mask.any():
+            continue
+        for name in ("near", "ppo"):
+            for key, values in out[name].items():
+                rows[f"{subset}/{name}_{key}"] = float(values[mask].mean())
+        rows[f"{subset}/ppo_path_pays_more"] = float((out["ppo"]["total"][mask] > out["near"]["total"][mask]).mean())
+        rows[f"{subset}/ppo_path_style_higher"] = float((out["ppo"]["style"][mask] > out["near"]["style"][mask]).mean())
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--near", required=True, help="NEAR's push-T run folder")
+    parser.add_argument("--ppo", required=True, help="PPO's push-T run folder (the same starts are replayed)")
+    parser.add_argument("--energy", required=True, help="the energy model NEAR trained with (or one of the same seed)")
+    parser.add_argument("--data", default="", help="the demonstrations (default: the NEAR run's task.data)")
+    parser.add_argument("--episodes", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--level", type=int, default=-1, help="noise level (default: NEAR's last logged one)")
+    parser.add_argument("--name", default="pusht_reward_paths")
+    args = parser.parse_args(argv)
+    configure_jax()
+    from near.energy.train import load_energy_model
+    from near.factories import demo_pairs, make_env
+    from near.restore import run_config
+    from near.utils.checkpoint import load_meta
+    from near.utils.logging import read_metrics
+
+    near_cfg = run_config(args.near, load_meta(args.near))
+    if args.data:
+        near_cfg.task.data = args.data
+    level = args.level
+    if level < 0:
+        logged = np.asarray(read_metrics(args.near).get("sigma_level", []), np.float64)
+        logged = logged[np.isfinite(logged)]
+        if not len(logged):
+            raise SystemExit(f"{args.near}: no sigma_level in its metrics.jsonl; pass --level")
+        level = int(logged[-1])
+    model, _ = load_energy_model(args.energy, expect_pair_dim=10, expect_env="pusht")
+    reward_env = make_env(near_cfg)  # the reward NEAR trained on (its success bonus), not the evaluation's
+    paths = {}
+    for name, run, task in (("near", args.near, "pushTNEAR"), ("ppo", args.ppo, "pushT")):
+        _, out = evaluation_episodes(task, run, args.episodes, args.seed)
+        obs, length = out["observations"], np.asarray(out["episode_length"])
+        valid = np.arange(obs.shape[0] - 1)[:, None] < length[None]
+        paths[name] = {"obs": obs, "length": length, "success": np.asarray(out["success"], bool),
+                       "task": task_rewards(reward_env, obs, length), "energy": pair_energies(model, obs, level),
+                       "valid": valid}
+    if not np.allclose(paths["near"]["obs"][0], paths["ppo"]["obs"][0]):
+        raise SystemExit("the two evaluations did not start from the same states (different env settings?)")
+    near = paths["near"]
+    centre = float(near["energy"][near["valid"]].mean())
+    for path in paths.values():
+        path["style"] = np.where(path["valid"], np.tanh((path["energy"] - centre) / near_cfg.reward.tanh_scale), 0.0)
+    weights = (near_cfg.reward.task_weight * near_cfg.reward.task_reward_scale, near_cfg.reward.style_weight)
+    row = {"near": args.near, "ppo": args.ppo, "energy": args.energy, "level": level, "centre": centre,
+           "weights": list(weights), "gamma": near_cfg.train.gamma,
+           **compare(paths["near"], paths["ppo"], weights, near_cfg.train.gamma)}
+    lost = ~paths["near"]["success"] & paths["ppo"]["success"]
+    for name, path in paths.items():
+        speed = agent_speed(path)
+        for subset, mask in (("all", np.ones_like(lost)), ("near_fails_ppo_succeeds", lost)):
+            moved = speed[:, mask][path["valid"][:, mask]]
+            row[f"{subset}/{name}_agent_px_per_step"] = float(moved.mean()) if moved.size else float("nan")
+            row[f"{subset}/{name}_agent_still_fraction"] = float((moved < 0.5).mean()) if moved.size else float("nan")
+    row.update({f"demo/{k}": v for k, v in still_against_demo(model, demo_pairs(near_cfg), level).items()})
+    path = write_result(args.name, "push-T: NEAR's and PPO's episodes from the same starts under NEAR's reward", [row])
+    print("| figure | value |\n|---|---:|")
+    for key, value in row.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
