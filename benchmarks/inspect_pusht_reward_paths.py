@@ -19,6 +19,10 @@ Then the energy model on the demonstrations' own pairs (s, s') against the same 
     python benchmarks/inspect_pusht_reward_paths.py --near RUN --ppo RUN --energy ENERGY_RUN \
         [--data pusht_cchi_v7_replay.zarr] [--episodes 512] [--name pusht_reward_paths]
 
+``--fit-spans 1 5 10`` also trains, with the NEAR run's energy config and seed, one energy model per span K
+on the demonstrations' pairs (s_t, s_t+K) (CPU: ~25 s each at 20 k iterations) and reports the same
+still-against-demo ranking for each: do pairs that span a longer step stop the energy peaking at s' = s?
+
 Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute for 512 episodes).
 """
 
@@ -91,6 +95,29 @@ def still_against_demo(model, pairs: np.ndarray, level: int, draws: int = 4096, 
             "still_energy": float(still_e.mean())}
 
 
+def span_pairs(demos, span: int) -> np.ndarray:
+    """(M, 2d) within-episode pairs (s_t, s_t+span) of the demonstrations, past first."""
+    states, ends = np.asarray(demos.states, np.float32), np.asarray(demos.episode_ends)
+    starts = np.concatenate([[0], ends[:-1]])
+    return np.concatenate([np.concatenate([states[a:b - span], states[a + span:b]], 1)
+                           for a, b in zip(starts, ends) if b - a > span])
+
+
+def fit_spans(cfg, spans: list[int], level: int, out_dir: str) -> list[dict]:
+    """An energy model per span, trained on that span's demo pairs; how each ranks stillness."""
+    from near.energy.train import fit, model_from_state
+    from near.factories import load_demos
+
+    demos, rows = load_demos(cfg), []
+    for span in spans:
+        pairs = span_pairs(demos, span)
+        state, metrics = fit(cfg.energy, pairs, os.path.join(out_dir, f"span{span}"), seed=cfg.seed,
+                             show_progress=False)
+        ranking = still_against_demo(model_from_state(cfg.energy, state), pairs, level)
+        rows.append({"span": span, "pairs": len(pairs), **ranking})
+    return rows
+
+
 def discounted(rewards: np.ndarray, gamma: float) -> np.ndarray:
     """(episodes,) sum over t of gamma^t r_t."""
     return (rewards * gamma ** np.arange(rewards.shape[0])[:, None]).sum(0)
@@ -128,6 +155,8 @@ def main(argv=None) -> int:
     parser.add_argument("--episodes", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--level", type=int, default=-1, help="noise level (default: NEAR's last logged one)")
+    parser.add_argument("--fit-spans", type=int, nargs="*", default=[], help="also fit energy models on pairs K steps apart")
+    parser.add_argument("--fit-out", default="runs/pusht_span_energy", help="where --fit-spans puts its models")
     parser.add_argument("--name", default="pusht_reward_paths")
     args = parser.parse_args(argv)
     configure_jax()
@@ -175,11 +204,17 @@ def main(argv=None) -> int:
             row[f"{subset}/{name}_agent_px_per_step"] = float(moved.mean()) if moved.size else float("nan")
             row[f"{subset}/{name}_agent_still_fraction"] = float((moved < 0.5).mean()) if moved.size else float("nan")
     row.update({f"demo/{k}": v for k, v in still_against_demo(model, demo_pairs(near_cfg), level).items()})
+    if args.fit_spans:
+        row["spans"] = fit_spans(near_cfg, args.fit_spans, level, args.fit_out)
     path = write_result(args.name, "push-T: NEAR's and PPO's episodes from the same starts under NEAR's reward", [row])
     print("| figure | value |\n|---|---:|")
     for key, value in row.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    if row.get("spans"):
+        print("\n| pairs K steps apart | pairs | still (s, s) ranks above the demo pair |\n|---:|---:|---:|")
+        for span in row["spans"]:
+            print(f"| {span['span']} | {span['pairs']} | {span['still_ranks_higher']:.3f} |")
     print(f"\nwrote {path}")
     return 0
 
