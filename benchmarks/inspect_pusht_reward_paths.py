@@ -19,9 +19,9 @@ Then the energy model on the demonstrations' own pairs (s, s') against the same 
     python benchmarks/inspect_pusht_reward_paths.py --near RUN --ppo RUN --energy ENERGY_RUN \
         [--data pusht_cchi_v7_replay.zarr] [--episodes 512] [--name pusht_reward_paths]
 
-``--fit-spans 1 5 10`` also trains, with the NEAR run's energy config and seed, one energy model per span K
-on the demonstrations' pairs (s_t, s_t+K) (CPU: ~25 s each at 20 k iterations) and reports the same
-still-against-demo ranking for each: do pairs that span a longer step stop the energy peaking at s' = s?
+``--fit span1 span10 steps embedding`` also trains, with the NEAR run's energy config and seed, one energy
+model per variant (see fit_variants; CPU: ~25 s each at 20 k iterations) and reports the same
+still-against-demo ranking for each: does any of them stop the energy peaking at s' = s?
 
 Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute for 512 episodes).
 """
@@ -103,18 +103,45 @@ def span_pairs(demos, span: int) -> np.ndarray:
                            for a, b in zip(starts, ends) if b - a > span])
 
 
-def fit_spans(cfg, spans: list[int], level: int, out_dir: str) -> list[dict]:
-    """An energy model per span, trained on that span's demo pairs; how each ranks stillness."""
+class StepFeatures:
+    """An energy model trained on (s, s' - s) scored on raw pairs (s, s'): whitened, the step gets its own scale."""
+
+    def __init__(self, model):
+        self.model = model
+
+    @staticmethod
+    def features(pairs: np.ndarray) -> np.ndarray:
+        half = pairs.shape[-1] // 2
+        return np.concatenate([pairs[..., :half], pairs[..., half:] - pairs[..., :half]], -1)
+
+    def energy(self, pairs, level):
+        return self.model.energy(self.features(np.asarray(pairs)), level)
+
+
+def fit_variants(cfg, variants: list[str], level: int, out_dir: str) -> list[dict]:
+    """An energy model per variant, trained with the NEAR run's energy config and seed on the demo pairs,
+    and how each ranks stillness: ``spanK`` pairs (s_t, s_t+K); ``steps`` pairs fed as (s, s' - s);
+    ``embedding`` the noise level as an input (energy.conditioning=embedding) instead of E = g(x) / sigma."""
+    import dataclasses
+
     from near.energy.train import fit, model_from_state
     from near.factories import load_demos
 
     demos, rows = load_demos(cfg), []
-    for span in spans:
+    for variant in variants:
+        energy_cfg, span, steps = cfg.energy, 1, variant == "steps"
+        if variant.startswith("span") and variant[4:].isdigit():
+            span = int(variant[4:])
+        elif variant == "embedding":
+            energy_cfg = dataclasses.replace(cfg.energy, conditioning="embedding")
+        elif not steps:
+            raise SystemExit(f"unknown variant {variant!r}: spanK, steps or embedding")
         pairs = span_pairs(demos, span)
-        state, metrics = fit(cfg.energy, pairs, os.path.join(out_dir, f"span{span}"), seed=cfg.seed,
-                             show_progress=False)
-        ranking = still_against_demo(model_from_state(cfg.energy, state), pairs, level)
-        rows.append({"span": span, "pairs": len(pairs), **ranking})
+        state, _ = fit(energy_cfg, StepFeatures.features(pairs) if steps else pairs, os.path.join(out_dir, variant),
+                       seed=cfg.seed, show_progress=False)
+        model = model_from_state(energy_cfg, state)
+        ranking = still_against_demo(StepFeatures(model) if steps else model, pairs, level)
+        rows.append({"variant": variant, "pairs": len(pairs), **ranking})
     return rows
 
 
@@ -155,8 +182,8 @@ def main(argv=None) -> int:
     parser.add_argument("--episodes", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--level", type=int, default=-1, help="noise level (default: NEAR's last logged one)")
-    parser.add_argument("--fit-spans", type=int, nargs="*", default=[], help="also fit energy models on pairs K steps apart")
-    parser.add_argument("--fit-out", default="runs/pusht_span_energy", help="where --fit-spans puts its models")
+    parser.add_argument("--fit", nargs="*", default=[], help="also fit energy models: spanK, steps, embedding")
+    parser.add_argument("--fit-out", default="runs/pusht_energy_variants", help="where --fit puts its models")
     parser.add_argument("--name", default="pusht_reward_paths")
     args = parser.parse_args(argv)
     configure_jax()
@@ -204,17 +231,17 @@ def main(argv=None) -> int:
             row[f"{subset}/{name}_agent_px_per_step"] = float(moved.mean()) if moved.size else float("nan")
             row[f"{subset}/{name}_agent_still_fraction"] = float((moved < 0.5).mean()) if moved.size else float("nan")
     row.update({f"demo/{k}": v for k, v in still_against_demo(model, demo_pairs(near_cfg), level).items()})
-    if args.fit_spans:
-        row["spans"] = fit_spans(near_cfg, args.fit_spans, level, args.fit_out)
+    if args.fit:
+        row["variants"] = fit_variants(near_cfg, args.fit, level, args.fit_out)
     path = write_result(args.name, "push-T: NEAR's and PPO's episodes from the same starts under NEAR's reward", [row])
     print("| figure | value |\n|---|---:|")
     for key, value in row.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
-    if row.get("spans"):
-        print("\n| pairs K steps apart | pairs | still (s, s) ranks above the demo pair |\n|---:|---:|---:|")
-        for span in row["spans"]:
-            print(f"| {span['span']} | {span['pairs']} | {span['still_ranks_higher']:.3f} |")
+    if row.get("variants"):
+        print("\n| energy model | pairs | still (s, s) ranks above the demo pair |\n|---|---:|---:|")
+        for variant in row["variants"]:
+            print(f"| {variant['variant']} | {variant['pairs']} | {variant['still_ranks_higher']:.3f} |")
     print(f"\nwrote {path}")
     return 0
 

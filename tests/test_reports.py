@@ -235,3 +235,15 @@ def test_pusht_span_pairs_stay_within_episodes():
     assert pairs.shape == (3, 10)  # episode 0 gives 3; episodes 1 and 2 (2 states each) none
     np.testing.assert_array_equal(pairs[:, 0], [0, 1, 2])
     np.testing.assert_array_equal(pairs[:, 5], [2, 3, 4])
+
+
+def test_pusht_step_features_score_raw_pairs_through_the_step():
+    """StepFeatures: a model trained on (s, s' - s) is handed raw pairs (s, s') and sees the step."""
+    import inspect_pusht_reward_paths as P
+
+    class StepNorm:
+        def energy(self, features, level):
+            return -np.linalg.norm(np.asarray(features)[:, 2:], axis=-1)
+
+    pairs = np.asarray([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 4.0, 5.0]], np.float32)
+    np.testing.assert_allclose(P.StepFeatures(StepNorm()).energy(pairs, 0), [0.0, -5.0])
