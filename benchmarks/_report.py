@@ -16,13 +16,26 @@ def machine_info() -> dict:
             "device_kind": jax.devices()[0].device_kind, "jax": jax.__version__}
 
 
+def result_path(name: str) -> str:
+    """benchmarks/results/<name>.json."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{name}.json")
+
+
+def read_result_rows(name: str) -> list[dict]:
+    """The rows of an earlier benchmarks/results/<name>.json ([] if there is none)."""
+    path = result_path(name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return json.load(fh).get("results", [])
+
+
 def write_result(name: str, benchmark: str, rows: list[dict]) -> str:
     """benchmarks/results/<name>.json with the date, the machine and the rows; returns the path."""
     result = {"benchmark": benchmark, "date": datetime.date.today().isoformat(), "machine": machine_info(),
               "results": rows}
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{name}.json")
+    path = result_path(name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as fh:
         json.dump(result, fh, indent=2)
     return path

@@ -160,7 +160,7 @@ def compare(near: dict, ppo: dict, weights: tuple[float, float], gamma: float) -
                      "total": discounted(total, gamma),
                      "style_per_step": path["style"].sum(0) / np.maximum(path["length"], 1)}
     lost = ~near["success"] & ppo["success"]
-    rows = {"episodes": int(len(lost)), "near_success": float(near["success"].mean()),
+    rows = {"episodes": len(lost), "near_success": float(near["success"].mean()),
             "ppo_success": float(ppo["success"].mean()), "near_fails_ppo_succeeds": int(lost.sum())}
     for subset, mask in (("all", np.ones_like(lost)), ("near_fails_ppo_succeeds", lost)):
         if not mask.any():

@@ -11,7 +11,6 @@ this is the rate that training itself meets.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -19,9 +18,9 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result  # noqa: E402
+from _report import read_result_rows, write_result
 
-from near.utils.logging import read_metrics  # noqa: E402
+from near.utils.logging import read_metrics
 
 
 def nan_resets(run_dir: str) -> dict:
@@ -60,7 +59,7 @@ def main() -> None:
     for r in rows:
         print(f"| {r['label']} | {r['env_steps'] / 1e6:.1f} | {r['nan_resets']:.0f} | {r['nan_resets_per_million']:.2f} |")
     if not args.replace:
-        rows = merge_rows(earlier_rows(args.name), rows)
+        rows = merge_rows(read_result_rows(args.name), rows)  # runs of several sessions add up
     print(write_result(args.name, "NaN resets during training (metrics.jsonl nonfinite_resets)", rows))
 
 
@@ -68,15 +67,6 @@ def merge_rows(earlier: list[dict], new: list[dict]) -> list[dict]:
     """The earlier rows, less those the new ones replace (same label), then the new rows."""
     labels = {r["label"] for r in new}
     return [r for r in earlier if r.get("label") not in labels] + new
-
-
-def earlier_rows(name: str) -> list[dict]:
-    """The rows of an earlier benchmarks/results/<name>.json, so that runs of several sessions add up."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{name}.json")
-    if not os.path.exists(path):
-        return []
-    with open(path) as fh:
-        return json.load(fh).get("results", [])
 
 
 if __name__ == "__main__":

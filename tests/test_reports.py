@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
-import report_pusht_scale as R  # noqa: E402
+import report_pusht_scale as R
 
 
 def pusht_run(folder, algo, seed, success, coverage, sparc, steps=500_000_000):
@@ -65,9 +65,8 @@ def test_pusht_scale_refuses_a_run_without_its_final_evaluation_or_of_another_ta
 
 
 def test_clip_return_tells_a_one_way_move_from_a_cycle():
-    import numpy as np
-
     import inspect_clip_return as C
+    import numpy as np
 
     t = np.linspace(0.0, 2 * np.pi, 61)
     bodies = np.zeros((61, 15, 3))
@@ -116,8 +115,7 @@ def test_nan_resets_sums_the_training_iterations_over_env_steps(tmp_path):
         yaml.safe_dump({"seed": 7, "motion": "/x/amp_humanoid_run.yaml", "task": {"name": "HumanoidNEAR",
                                                                                  "physics": {"impl": "jax"}}}, fh)
     with open(run / "metrics.jsonl", "w") as fh:
-        for i, resets in enumerate([0, 2, 1], start=1):
-            fh.write(json.dumps({"iteration": i, "env_steps": i * 1_000_000, "nonfinite_resets": resets}) + "\n")
+        fh.writelines(json.dumps({"iteration": i, "env_steps": i * 1_000_000, "nonfinite_resets": resets}) + "\n" for i, resets in enumerate([0, 2, 1], start=1))
         fh.write(json.dumps({"env_steps": 3_000_000, "eval/fall_rate": 0.1}) + "\n")
     row = N.nan_resets(str(run))
     assert row["nan_resets"] == 3 and row["env_steps"] == 3_000_000 and row["iterations"] == 3
@@ -168,9 +166,9 @@ def test_pusht_reward_paths_recomputes_the_envs_reward_from_its_states():
     """inspect_pusht_reward_paths.task_rewards gives, from the recorded states alone, the rewards the
     env paid step by step (coverage over the curriculum threshold, shaping, success bonus), and zero
     after an episode's end; a start next to the goal makes the success bonus and the threshold count."""
+    import inspect_pusht_reward_paths as P
     import jax
     import jax.numpy as jnp
-    import inspect_pusht_reward_paths as P
 
     from near.envs.pusht import PushTConfig, PushTEnv
 
@@ -181,7 +179,7 @@ def test_pusht_reward_paths_recomputes_the_envs_reward_from_its_states():
                                jax.random.uniform(jax.random.PRNGKey(0), (8, 2), minval=-1.0, maxval=1.0)])
     observations, rewards = [np.asarray(env.observe(state))], []
     for action in actions:
-        state, obs, reward, done, info = env.step(state, action)
+        state, obs, reward, _, _ = env.step(state, action)
         observations.append(np.asarray(obs))
         rewards.append(float(reward))
     observations = np.stack(observations)[:, None]  # (T + 1, 1 episode, 5)
@@ -227,6 +225,7 @@ def test_pusht_reward_paths_counts_which_path_pays_more():
 def test_pusht_span_pairs_stay_within_episodes():
     """span_pairs: (s_t, s_t+K) from each episode alone; an episode of K states or fewer gives none."""
     import inspect_pusht_reward_paths as P
+
     from near.data.demos import DemoSet
 
     states = np.arange(9, dtype=np.float32)[:, None] * np.ones((1, 5), np.float32)
