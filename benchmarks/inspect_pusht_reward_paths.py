@@ -14,7 +14,8 @@ under NEAR's own reward, step by step:
 - the weighted sum the run trained on, discounted with its gamma.
 
 Then the energy model on the demonstrations' own pairs (s, s') against the same states held still
-(s, s), at that level: which does it rank higher?
+(s, s), at that level: which does it rank higher? And the demonstrations' agent steps as a 2-D density
+(share of steps per px^2 by step length): is standing still their mode?
 
     python benchmarks/inspect_pusht_reward_paths.py --near RUN --ppo RUN --energy ENERGY_RUN \
         [--data pusht_cchi_v7_replay.zarr] [--episodes 512] [--name pusht_reward_paths]
@@ -29,6 +30,7 @@ Writes benchmarks/results/<name>.json and prints a table (CPU: about a minute fo
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 
@@ -93,6 +95,21 @@ def still_against_demo(model, pairs: np.ndarray, level: int, draws: int = 4096, 
     demo_e, still_e = (pair_energies(model, np.stack([x[:, :half], x[:, half:]]), level)[0] for x in (pairs, still))
     return {"still_ranks_higher": float((still_e > demo_e).mean()), "demo_energy": float(demo_e.mean()),
             "still_energy": float(still_e.mean())}
+
+
+STEP_RINGS_PX = (0.0, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 14.0, 20.0, 40.0)
+
+
+def step_density(pairs: np.ndarray, rings=STEP_RINGS_PX) -> list[dict]:
+    """The demo pairs' 2-D agent step (s'_xy - s_xy) per ring of step length: the share of steps in it,
+    and that share per px^2 of the ring (the step's density as a 2-D vector, which a pair energy sees)."""
+    half = pairs.shape[-1] // 2
+    length = np.linalg.norm(np.asarray(pairs)[:, half:half + 2] - np.asarray(pairs)[:, :2], axis=-1)
+    rows = []
+    for lo, hi in itertools.pairwise(rings):
+        share = float(((length >= lo) & (length < hi)).mean())
+        rows.append({"from_px": lo, "to_px": hi, "share": share, "per_px2": share / (np.pi * (hi ** 2 - lo ** 2))})
+    return rows
 
 
 def span_pairs(demos, span: int) -> np.ndarray:
@@ -230,7 +247,9 @@ def main(argv=None) -> int:
             moved = speed[:, mask][path["valid"][:, mask]]
             row[f"{subset}/{name}_agent_px_per_step"] = float(moved.mean()) if moved.size else float("nan")
             row[f"{subset}/{name}_agent_still_fraction"] = float((moved < 0.5).mean()) if moved.size else float("nan")
-    row.update({f"demo/{k}": v for k, v in still_against_demo(model, demo_pairs(near_cfg), level).items()})
+    demo = demo_pairs(near_cfg)
+    row.update({f"demo/{k}": v for k, v in still_against_demo(model, demo, level).items()})
+    row["demo_step_density"] = step_density(demo)
     if args.fit:
         row["variants"] = fit_variants(near_cfg, args.fit, level, args.fit_out)
     path = write_result(args.name, "push-T: NEAR's and PPO's episodes from the same starts under NEAR's reward", [row])
@@ -238,6 +257,9 @@ def main(argv=None) -> int:
     for key, value in row.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    print("\n| demo agent step, px | share of steps | per px^2 |\n|---|---:|---:|")
+    for ring in row["demo_step_density"]:
+        print(f"| {ring['from_px']:g}-{ring['to_px']:g} | {ring['share']:.4f} | {ring['per_px2']:.5f} |")
     if row.get("variants"):
         print("\n| energy model | pairs | still (s, s) ranks above the demo pair |\n|---|---:|---:|")
         for variant in row["variants"]:

@@ -246,3 +246,19 @@ def test_pusht_step_features_score_raw_pairs_through_the_step():
 
     pairs = np.asarray([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 4.0, 5.0]], np.float32)
     np.testing.assert_allclose(P.StepFeatures(StepNorm()).energy(pairs, 0), [0.0, -5.0])
+
+
+def test_pusht_step_density_is_per_unit_area():
+    """step_density: steps spread evenly over a disc of radius 10 px have the same density in every ring,
+    though the outer rings hold more of them; a still pair falls in the first ring."""
+    import inspect_pusht_reward_paths as P
+
+    rng = np.random.default_rng(0)
+    radius, angle = 10.0 * np.sqrt(rng.uniform(size=200_000)), rng.uniform(0, 2 * np.pi, 200_000)
+    steps = np.stack([radius * np.cos(angle), radius * np.sin(angle)], -1)
+    pairs = np.concatenate([np.zeros((len(steps), 3)), steps, np.zeros((len(steps), 1))], -1)  # 2 x (x, y, a)
+    rings = P.step_density(pairs, rings=(0.0, 2.0, 5.0, 10.0))
+    assert rings[2]["share"] > 3 * rings[0]["share"]
+    np.testing.assert_allclose([r["per_px2"] for r in rings], 1 / (np.pi * 100), rtol=0.05)
+    still = P.step_density(np.zeros((4, 6)), rings=(0.0, 2.0, 5.0))
+    assert still[0]["share"] == 1.0 and still[1]["share"] == 0.0
