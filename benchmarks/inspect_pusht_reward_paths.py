@@ -44,40 +44,39 @@ from near.cli import configure_jax
 
 
 def task_rewards(env, observations: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """(T, episodes) the env's reward of each step, recomputed from the recorded states (T + 1, episodes, 5)."""
+    """(T, episodes) the env's reward of each step (near.envs.pusht.task_reward, with its curriculum
+    threshold carried along), from the recorded states (T + 1, episodes, 5); zero after an episode's end."""
     import jax
+    import jax.numpy as jnp
 
-    from near.envs.pusht import coverage
+    from near.envs.pusht import task_reward
 
     c = env.config
-    obs = np.asarray(observations, np.float64)
-    cov = np.asarray(jax.vmap(jax.vmap(coverage, in_axes=(0, 0, None)), in_axes=(0, 0, None))(
-        observations[..., 2:4], observations[..., 4], np.asarray(c.goal_pose, np.float32)), np.float64)
-    goal = np.asarray(c.goal_pose, np.float64)
-    steps, episodes = obs.shape[0] - 1, obs.shape[1]
-    rewards = np.zeros((steps, episodes))
-    theta = np.full(episodes, c.theta_init)
-    for t in range(steps):
-        after = obs[t + 1]
-        r_cov = np.clip(cov[t + 1] / theta, 0.0, 1.0)
-        shaping = (-np.linalg.norm(goal[:2] - after[:, 2:4], axis=-1) / 725.0
-                   - np.linalg.norm(after[:, :2] - after[:, 2:4], axis=-1) / 363.0)
-        reward = r_cov + shaping
-        if c.success_bonus == "remaining":
-            reward = reward + np.where(cov[t + 1] > c.success_coverage,
-                                       c.success_bonus_per_step * (c.max_steps - (t + 1)), 0.0)
-        theta = np.where((r_cov > 0.9) & (theta < c.theta_max), theta + c.theta_step, theta)
-        rewards[t] = np.where(t < lengths, reward, 0.0)
-    return rewards
+    after = jnp.asarray(observations[1:], jnp.float32)  # the state each step ended in
+    reward_of = jax.vmap(lambda obs, theta, t: task_reward(c, obs, obs[4], theta, t)[:2], in_axes=(0, 0, None))
+
+    def step(theta, xs):
+        obs, t = xs
+        reward, theta = reward_of(obs, theta, t)
+        return theta, reward
+
+    theta = jnp.full(after.shape[1], c.theta_init, jnp.float32)
+    _, rewards = jax.lax.scan(step, theta, (after, jnp.arange(1, after.shape[0] + 1)))
+    steps = np.arange(after.shape[0])[:, None]
+    return np.where(steps < np.asarray(lengths)[None], np.asarray(rewards, np.float64), 0.0)
+
+
+def energies(model, pairs: np.ndarray, level: int) -> np.ndarray:
+    """(M,) raw energy of pairs (M, D) at one noise level."""
+    import jax.numpy as jnp
+
+    return np.asarray(model.energy(jnp.asarray(pairs, jnp.float32), jnp.asarray(level, jnp.int32)))
 
 
 def pair_energies(model, observations: np.ndarray, level: int) -> np.ndarray:
     """(T, episodes) raw energy of each step's (state, next state) pair at one noise level (past first)."""
-    import jax.numpy as jnp
-
     pairs = np.concatenate([observations[:-1], observations[1:]], axis=-1)
-    flat = pairs.reshape(-1, pairs.shape[-1]).astype(np.float32)
-    return np.asarray(model.energy(jnp.asarray(flat), jnp.asarray(level, jnp.int32))).reshape(pairs.shape[:2])
+    return energies(model, pairs.reshape(-1, pairs.shape[-1]), level).reshape(pairs.shape[:2])
 
 
 def agent_speed(path: dict) -> np.ndarray:
@@ -92,7 +91,7 @@ def still_against_demo(model, pairs: np.ndarray, level: int, draws: int = 4096, 
     pairs = np.asarray(pairs, np.float32)[rng.choice(len(pairs), min(draws, len(pairs)), replace=False)]
     half = pairs.shape[-1] // 2
     still = np.concatenate([pairs[:, :half], pairs[:, :half]], -1)
-    demo_e, still_e = (pair_energies(model, np.stack([x[:, :half], x[:, half:]]), level)[0] for x in (pairs, still))
+    demo_e, still_e = energies(model, pairs, level), energies(model, still, level)
     return {"still_ranks_higher": float((still_e > demo_e).mean()), "demo_energy": float(demo_e.mean()),
             "still_energy": float(still_e.mean())}
 
@@ -110,14 +109,6 @@ def step_density(pairs: np.ndarray, rings=STEP_RINGS_PX) -> list[dict]:
         share = float(((length >= lo) & (length < hi)).mean())
         rows.append({"from_px": lo, "to_px": hi, "share": share, "per_px2": share / (np.pi * (hi ** 2 - lo ** 2))})
     return rows
-
-
-def span_pairs(demos, span: int) -> np.ndarray:
-    """(M, 2d) within-episode pairs (s_t, s_t+span) of the demonstrations, past first."""
-    states, ends = np.asarray(demos.states, np.float32), np.asarray(demos.episode_ends)
-    starts = np.concatenate([[0], ends[:-1]])
-    return np.concatenate([np.concatenate([states[a:b - span], states[a + span:b]], 1)
-                           for a, b in zip(starts, ends) if b - a > span])
 
 
 class StepFeatures:
@@ -141,6 +132,7 @@ def fit_variants(cfg, variants: list[str], level: int, out_dir: str) -> list[dic
     ``embedding`` the noise level as an input (energy.conditioning=embedding) instead of E = g(x) / sigma."""
     import dataclasses
 
+    from near.data.demos import transition_pairs
     from near.energy.train import fit, model_from_state
     from near.factories import load_demos
 
@@ -153,7 +145,7 @@ def fit_variants(cfg, variants: list[str], level: int, out_dir: str) -> list[dic
             energy_cfg = dataclasses.replace(cfg.energy, conditioning="embedding")
         elif not steps:
             raise SystemExit(f"unknown variant {variant!r}: spanK, steps or embedding")
-        pairs = span_pairs(demos, span)
+        pairs = transition_pairs(demos, span=span)
         state, _ = fit(energy_cfg, StepFeatures.features(pairs) if steps else pairs, os.path.join(out_dir, variant),
                        seed=cfg.seed, show_progress=False)
         model = model_from_state(energy_cfg, state)

@@ -222,15 +222,13 @@ def test_pusht_reward_paths_counts_which_path_pays_more():
     assert P.still_against_demo(StepLength(), pairs, level=0)["still_ranks_higher"] == 0.0
 
 
-def test_pusht_span_pairs_stay_within_episodes():
-    """span_pairs: (s_t, s_t+K) from each episode alone; an episode of K states or fewer gives none."""
-    import inspect_pusht_reward_paths as P
-
-    from near.data.demos import DemoSet
+def test_demo_pairs_k_steps_apart_stay_within_episodes():
+    """transition_pairs(span=K): (s_t, s_t+K) from each episode alone; an episode of K states or fewer gives none."""
+    from near.data.demos import DemoSet, transition_pairs
 
     states = np.arange(9, dtype=np.float32)[:, None] * np.ones((1, 5), np.float32)
     demos = DemoSet(states=states, episode_ends=np.asarray([5, 7, 9]))
-    pairs = P.span_pairs(demos, 2)
+    pairs = transition_pairs(demos, span=2)
     assert pairs.shape == (3, 10)  # episode 0 gives 3; episodes 1 and 2 (2 states each) none
     np.testing.assert_array_equal(pairs[:, 0], [0, 1, 2])
     np.testing.assert_array_equal(pairs[:, 5], [2, 3, 4])

@@ -284,19 +284,21 @@ def write_zarr_demos(
 # pairs
 
 
-def transition_pairs(demos: DemoSet, order: str = "past_first") -> np.ndarray:
-    """All within-episode transition pairs, (N - E, 2d) float32.
+def transition_pairs(demos: DemoSet, order: str = "past_first", span: int = 1) -> np.ndarray:
+    """All within-episode transition pairs, (N - E * span, 2d) float32 (episodes of ``span`` states or fewer give none).
 
-    ``"past_first"``: [s_t, s_{t+1}] (maze / push-T convention); ``"current_first"``: [s_{t+1}, s_t]
+    ``"past_first"``: [s_t, s_{t+span}] (maze / push-T convention); ``"current_first"``: [s_{t+span}, s_t]
     (humanoid convention). Unlike the original (spec near-environments.md §1.1 quirk) no pair crosses
-    an episode boundary and the first pair of each episode is kept; a length-1 episode gives none.
+    an episode boundary and the first pair of each episode is kept.
     """
     if order not in ("past_first", "current_first"):
         raise ValueError(f"order must be 'past_first' or 'current_first', got {order!r}")
+    if span < 1:
+        raise ValueError(f"span must be >= 1, got {span}")
     s = demos.states
-    keep = np.ones(max(s.shape[0] - 1, 0), dtype=bool)
-    keep[demos.episode_ends[:-1] - 1] = False  # the pair (last of episode i, first of episode i+1)
-    past, cur = s[:-1][keep], s[1:][keep]
+    episode = np.searchsorted(demos.episode_ends, np.arange(s.shape[0]), side="right")  # episode of each state
+    keep = episode[:-span] == episode[span:]
+    past, cur = s[:-span][keep], s[span:][keep]
     first, second = (past, cur) if order == "past_first" else (cur, past)
     return np.concatenate([first, second], axis=1).astype(np.float32, copy=False)
 

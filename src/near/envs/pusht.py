@@ -462,6 +462,21 @@ def coverage(block_xy, block_angle, goal_pose=GOAL_POSE) -> jax.Array:
     return area / T_AREA
 
 
+def task_reward(c: PushTConfig, obs: jax.Array, block_angle: jax.Array, theta: jax.Array, t: jax.Array):
+    """The reward of the step that ended in ``obs`` (agent xy, block xy, angle) at step count ``t``, under
+    the curriculum threshold ``theta``: (reward, the next theta, success, coverage). Module docstring."""
+    goal_pose = jnp.asarray(c.goal_pose, jnp.float32)
+    cov = coverage(obs[2:4], block_angle, goal_pose)
+    r_cov = jnp.clip(cov / theta, 0.0, 1.0)
+    shaping = -jnp.linalg.norm(goal_pose[:2] - obs[2:4]) / 725.0 - jnp.linalg.norm(obs[:2] - obs[2:4]) / 363.0
+    reward = (r_cov + shaping).astype(jnp.float32)
+    theta = jnp.where((r_cov > 0.9) & (theta < c.theta_max), theta + c.theta_step, theta)
+    success = cov > c.success_coverage
+    if c.success_bonus == "remaining":
+        reward = reward + jnp.where(success, c.success_bonus_per_step * (c.max_steps - t).astype(jnp.float32), 0.0)
+    return reward, theta, success, cov
+
+
 # --------------------------------------------------------------------------------------------------
 # Environment
 
@@ -536,16 +551,8 @@ class PushTEnv:
         c = self.config
         state = physics_step(state, action_to_target(action), c)
         obs = self.observe(state)
-        goal_pose = jnp.asarray(c.goal_pose, jnp.float32)
-        cov = coverage(obs[2:4], state.block_angle, goal_pose)
-        r_cov = jnp.clip(cov / state.theta, 0.0, 1.0)
-        shaping = -jnp.linalg.norm(goal_pose[:2] - obs[2:4]) / 725.0 - jnp.linalg.norm(obs[:2] - obs[2:4]) / 363.0
-        reward = (r_cov + shaping).astype(jnp.float32)
-        theta = jnp.where((r_cov > 0.9) & (state.theta < c.theta_max), state.theta + c.theta_step, state.theta)
         t = state.t + 1
-        success = cov > c.success_coverage
-        if c.success_bonus == "remaining":
-            reward = reward + jnp.where(success, c.success_bonus_per_step * (c.max_steps - t).astype(jnp.float32), 0.0)
+        reward, theta, success, cov = task_reward(c, obs, state.block_angle, state.theta, t)
         truncated = (t >= c.max_steps) & ~success
         done = success | truncated
         info = {"success": success, "truncated": truncated, "coverage": cov, "theta": theta}
