@@ -5,11 +5,16 @@ the settings; ``metrics.jsonl``: the periodic evaluations), merges them into
 ``benchmarks/results/pusht_scale.json`` (runs of earlier sessions are kept; a run of the same method,
 seed and device is replaced), prints the README table and draws the curves:
 
-    python benchmarks/report_pusht_scale.py PPO=RUN NEAR=RUN AMP=RUN --device "one NVIDIA H200, DATE" \\
+    python benchmarks/report_pusht_scale.py PPO=RUN NEAR=RUN AMP=RUN NEAR/LABEL=RUN --device "one NVIDIA H200, DATE" \\
         [--plot docs/pusht_scale.png]
 
+METHOD/LABEL names a variant (other settings, e.g. reward weights): a row of its own beside the method's
+unlabelled run of the same seed and device, which a new unlabelled run replaces.
+
 Targets (seed 42, at most 1 B env steps): the best method reaches >= 50 % success; NEAR's success is at
-least PPO's at the same budget; NEAR's path SPARC is closer to the demonstrations' than PPO's.
+least PPO's at the same budget; NEAR's path SPARC is closer to the demonstrations' than PPO's. PPO "at the
+same budget" is its final evaluation where a PPO run has NEAR's env steps (within 2 %), else the last
+periodic evaluation of its longest run at or before NEAR's env steps (64 episodes).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ METHODS = ("PPO", "NEAR", "AMP", "CEM")
 KEYS = ("seed", "env_steps", "success_rate", "final_coverage", "path_sparc", "wall_seconds")
 SETTINGS = ("num_envs", "minibatch_size", "total_env_steps")  # train.*
 TASK_SETTINGS = ("state_init", "success_bonus", "max_episode_steps")  # task.*
+REWARD_SETTINGS = ("task_weight", "style_weight")  # reward.* (NEAR and AMP)
 CURVE_KEYS = ("success_rate", "final_coverage", "path_sparc")
 
 
@@ -48,6 +54,8 @@ def read_run(run_dir: str) -> dict:
     row = {k: summary.get(k) for k in KEYS}
     row["settings"] = {**{f"train.{k}": config["train"].get(k) for k in SETTINGS},
                        **{f"task.{k}": config["task"].get(k) for k in TASK_SETTINGS}}
+    if summary.get("algo") in ("NEAR", "AMP"):
+        row["settings"].update({f"reward.{k}": config.get("reward", {}).get(k) for k in REWARD_SETTINGS})
     row["curve"] = curve(run_dir)
     return row
 
@@ -61,43 +69,69 @@ def curve(run_dir: str) -> list[dict]:
     return [{k: p[k] for k in ("env_steps", *CURVE_KEYS) if k in p} for p in points]
 
 
+def run_name(method: str, row: dict) -> str:
+    return f"{method} ({row['label']})" if row.get("label") else method
+
+
 def merge(results: dict, method: str, row: dict) -> None:
-    runs = [r for r in results["methods"].get(method, [])
-            if (r.get("seed"), r.get("device")) != (row["seed"], row["device"])] + [row]
-    results["methods"][method] = sorted(runs, key=lambda r: (r.get("device", ""), r["seed"]))
+    def key(r):
+        return r.get("seed"), r.get("device"), r.get("label")
+    runs = [r for r in results["methods"].get(method, []) if key(r) != key(row)] + [row]
+    results["methods"][method] = sorted(runs, key=lambda r: (r.get("device", ""), r["seed"], r.get("label") or ""))
 
 
 def table(results: dict) -> str:
     lines = ["| method | seed | device | env steps (M) | success (64 episodes) | final coverage | path SPARC | wall (min) | settings |",
              "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+    shown = ("train.num_envs", "task.state_init", "task.success_bonus", "reward.task_weight", "reward.style_weight")
     for method in METHODS:
         for r in results["methods"].get(method, []):
             s = r.get("settings", {})
-            settings = ", ".join(f"{k.split('.')[1]}={v}" for k, v in s.items()
-                                 if k in ("train.num_envs", "task.state_init", "task.success_bonus"))
-            lines.append(f"| {method} | {r['seed']} | {r.get('device', '')} | {r['env_steps'] / 1e6:.1f} "
+            settings = ", ".join(f"{k.split('.')[1]}={v}" for k, v in s.items() if k in shown and v is not None)
+            lines.append(f"| {run_name(method, r)} | {r['seed']} | {r.get('device', '')} | {r['env_steps'] / 1e6:.1f} "
                          f"| {100 * r['success_rate']:.1f} % | {r['final_coverage']:.3f} | {r['path_sparc']:.2f} "
                          f"| {r['wall_seconds'] / 60:.0f} | {settings} |")
     return "\n".join(lines)
 
 
+def same_budget(runs: list[dict], env_steps: int) -> dict | None:
+    """``{"env_steps", "success_rate", "path_sparc", "from"}`` of ``runs`` (one method, seed 42) at ``env_steps``:
+    a run's final evaluation where its budget is within 2 %, else the last periodic evaluation of the longest
+    run at or before ``env_steps``; None where neither exists."""
+    for r in runs:
+        if abs(r["env_steps"] - env_steps) <= 0.02 * env_steps:
+            return {**{k: r[k] for k in ("env_steps", "success_rate", "path_sparc")}, "from": "final evaluation"}
+    longest = max(runs, key=lambda r: r["env_steps"])
+    before = [p for p in longest.get("curve", []) if p["env_steps"] <= env_steps and "success_rate" in p]
+    if not before:
+        return None
+    point = before[-1]
+    return {"env_steps": point["env_steps"], "success_rate": point["success_rate"],
+            "path_sparc": point.get("path_sparc", float("nan")), "from": "periodic evaluation"}
+
+
 def targets(results: dict) -> list[str]:
     """The issue's three targets on seed 42 (at most 1 B env steps), each met or missed and by how much."""
-    best = {}
-    for method in ("PPO", "NEAR", "AMP"):
-        runs = [r for r in results["methods"].get(method, []) if r["seed"] == 42 and r["env_steps"] <= 1e9]
-        if runs:
-            best[method] = max(runs, key=lambda r: r["success_rate"])
+    runs = {m: [r for r in results["methods"].get(m, []) if r["seed"] == 42 and r["env_steps"] <= 1e9]
+            for m in ("PPO", "NEAR", "AMP")}
+    best = {m: max(rs, key=lambda r: r["success_rate"]) for m, rs in runs.items() if rs}  # the best method
     if not best:
         return ["no seed-42 run yet"]
     top = max(best, key=lambda m: best[m]["success_rate"])
     out = [f"best success: {top} {100 * best[top]['success_rate']:.1f} % (target 50 %): "
            + ("met" if best[top]["success_rate"] >= 0.5 else "missed")]
-    if "NEAR" in best and "PPO" in best:
-        near, ppo = best["NEAR"], best["PPO"]
-        out.append(f"NEAR success {100 * near['success_rate']:.1f} % vs PPO {100 * ppo['success_rate']:.1f} %: "
-                   + ("met" if near["success_rate"] >= ppo["success_rate"] else "missed"))
-        out.append(f"path SPARC NEAR {near['path_sparc']:.2f} vs PPO {ppo['path_sparc']:.2f} "
+    if not runs["NEAR"] or not runs["PPO"]:
+        return out
+    for near in sorted(runs["NEAR"], key=lambda r: r["env_steps"]):  # every NEAR run against PPO at its budget
+        ppo = same_budget(runs["PPO"], near["env_steps"])
+        name = run_name("NEAR", near)
+        if ppo is None:
+            out.append(f"{name} at {near['env_steps'] / 1e6:.1f} M steps: no PPO evaluation at that budget")
+            continue
+        budget = f"at {near['env_steps'] / 1e6:.1f} M steps; PPO's {ppo['from']} at {ppo['env_steps'] / 1e6:.1f} M"
+        out.append(f"{name} success {100 * near['success_rate']:.1f} % vs PPO {100 * ppo['success_rate']:.1f} % "
+                   f"({budget}): " + ("met" if near["success_rate"] >= ppo["success_rate"] else "missed"))
+        out.append(f"  path SPARC {name} {near['path_sparc']:.2f} vs PPO {ppo['path_sparc']:.2f} "
                    "(closer to 0 is smoother, as the demonstrations): "
                    + ("met" if near["path_sparc"] > ppo["path_sparc"] else "missed"))
     return out
@@ -105,14 +139,14 @@ def targets(results: dict) -> list[str]:
 
 def plot(results: dict, path: str) -> str:
     """Every run's periodic evaluations, a panel per metric (report_run_evals.plot)."""
-    rows = [{"label": f"{method}, seed {r['seed']}, {r.get('device', '')}", "evaluations": r.get("curve", [])}
+    rows = [{"label": f"{run_name(method, r)}, seed {r['seed']}, {r.get('device', '')}", "evaluations": r.get("curve", [])}
             for method in METHODS for r in results["methods"].get(method, [])]
     return plot_evaluations(rows, list(CURVE_KEYS), path)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs", nargs="*", help="METHOD=RUN_DIR")
+    parser.add_argument("runs", nargs="*", help="METHOD=RUN_DIR or METHOD/LABEL=RUN_DIR (a variant)")
     parser.add_argument("--device", default="", help="where the runs trained, stored with them")
     parser.add_argument("--plot", default="", help="a PNG of every run's periodic evaluations")
     parser.add_argument("--results", default=RESULTS, help=argparse.SUPPRESS)
@@ -122,11 +156,12 @@ def main(argv=None) -> None:
         with open(args.results) as fh:
             results = json.load(fh)
     for spec in args.runs:
-        method, _, run_dir = spec.partition("=")
+        name, _, run_dir = spec.partition("=")
+        method, _, label = name.partition("/")
         if method not in METHODS or not run_dir:
-            raise SystemExit(f"{spec}: expected METHOD=RUN_DIR with METHOD one of {', '.join(METHODS)}")
+            raise SystemExit(f"{spec}: expected METHOD=RUN_DIR or METHOD/LABEL=RUN_DIR with METHOD one of {', '.join(METHODS)}")
         row = read_run(run_dir)
-        row["device"] = args.device
+        row["device"], row["label"] = args.device, label or None
         merge(results, method, row)
     with open(args.results, "w") as fh:
         json.dump(results, fh, indent=2)

@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import read_result_rows, write_result
 
 TARGETS = {  # key: (target, "le" | "ge")
     "startup_seconds_energy": (20.0, "le"), "startup_seconds_train": (20.0, "le"), "energy_150k_seconds": (90.0, "le"),
@@ -35,10 +35,14 @@ def _rows(folder: str, name: str) -> list[dict]:
         return json.load(fh)["results"]
 
 
-def speed_figures(folder: str) -> dict:
-    """The issue's keys (and a few more) from the stage outputs in ``folder``."""
-    out: dict = {}
-    for row in _rows(folder, "speed_train"):
+TRAIN_VARIANTS = {  # gpu_speed.sh's train stages besides the shipped one: what each overrides
+    "tf32": "train.network_precision=tensorfloat32", "warp": "task.physics.impl=warp"}
+
+
+def _train_figures(folder: str, name: str) -> dict:
+    """NEAR's env steps/s at 4k and 16k envs, the physics alone beside it and their ratio, from one train stage."""
+    out = {}
+    for row in _rows(folder, name):
         if row.get("devices") == 1 and row.get("algo") == "NEAR":
             tag = {4096: "4k", 16384: "16k"}.get(row["num_envs"])
             if tag:
@@ -46,6 +50,16 @@ def speed_figures(folder: str) -> dict:
                 if "physics_only_steps_per_s" in row:
                     out[f"physics_env_steps_per_s_{tag}"] = row["physics_only_steps_per_s"]
                     out[f"training_over_physics_{tag}"] = row["training_over_physics"]
+    return out
+
+
+def speed_figures(folder: str) -> dict:
+    """The issue's keys (and a few more) from the stage outputs in ``folder``."""
+    out: dict = _train_figures(folder, "speed_train")
+    variants = {stage: _train_figures(folder, f"speed_train_{stage}") for stage in TRAIN_VARIANTS}
+    variants = {stage: figures for stage, figures in variants.items() if figures}
+    if variants:
+        out["train_variants"] = {f"{stage}: {TRAIN_VARIANTS[stage]}": figures for stage, figures in variants.items()}
     candidates = {}
     for row in _rows(folder, "speed_physics"):
         candidates[row["variant"]] = {k: row[k] for k in ("num_envs", "control_steps_per_s", "nonfinite_per_1m_steps",
@@ -101,7 +115,13 @@ def main(argv=None) -> int:
     for variant, row in figures.get("physics_candidates", {}).items():
         print(f"| physics `{variant}` at {row['num_envs']} envs | {row['control_steps_per_s']:,.0f} steps/s, "
               f"{row['nonfinite_per_1m_steps']:.1f} NaN / 1 M | |")
-    print(write_result(args.name, "issue #20 speed figures (gpu_speed.sh stages)", [figures]))
+    for stage, row in figures.get("train_variants", {}).items():
+        print(f"| NEAR with {stage} | 4k: {row.get('near_env_steps_per_s_4k', float('nan')):,.0f}, "
+              f"16k: {row.get('near_env_steps_per_s_16k', float('nan')):,.0f} env steps/s; physics alone 16k: "
+              f"{row.get('physics_env_steps_per_s_16k', float('nan')):,.0f} (ratio "
+              f"{row.get('training_over_physics_16k', float('nan')):.2f}) | |")
+    rows = [r for r in read_result_rows(args.name) if r.get("device") != args.device or not args.device] + [figures]
+    print(write_result(args.name, "issue #20 speed figures (gpu_speed.sh stages)", rows))  # earlier leases kept
     return 0
 
 

@@ -36,7 +36,7 @@ def test_pusht_scale_merges_runs_checks_the_targets_and_draws_curves(tmp_path, c
     R.main([f"PPO={ppo}", f"NEAR={near}", "--device", "H200", "--results", results, "--plot", str(tmp_path / "c.png")])
     out = capsys.readouterr().out
     assert "best success: NEAR 55.0 % (target 50 %): met" in out
-    assert "NEAR success 55.0 % vs PPO 30.0 %: met" in out and "path SPARC NEAR -3.50 vs PPO -5.00" in out
+    assert "NEAR success 55.0 % vs PPO 30.0 % (at 500.0 M steps; PPO's final evaluation at 500.0 M): met" in out and "path SPARC NEAR -3.50 vs PPO -5.00" in out
     assert os.path.getsize(tmp_path / "c.png") > 0
     stored = json.load(open(results))["methods"]
     assert [r["seed"] for r in stored["PPO"]] == [42] and len(stored["NEAR"][0]["curve"]) == 3
@@ -48,7 +48,27 @@ def test_pusht_scale_merges_runs_checks_the_targets_and_draws_curves(tmp_path, c
     out = capsys.readouterr().out
     stored = json.load(open(results))["methods"]
     assert [(r["seed"], r["success_rate"]) for r in stored["PPO"]] == [(42, 0.70), (700, 0.10)]
-    assert "NEAR success 55.0 % vs PPO 70.0 %: missed" in out
+    assert "NEAR success 55.0 % vs PPO 70.0 % (at 500.0 M steps; PPO's final evaluation at 500.0 M): missed" in out
+
+
+def test_pusht_scale_keeps_a_labelled_variant_and_compares_it_with_ppo_at_its_own_budget(tmp_path, capsys):
+    results = str(tmp_path / "pusht_scale.json")
+    ppo = pusht_run(tmp_path / "ppo", "PPO", 42, 0.30, 0.90, -5.0, steps=3000)  # curve: 0.1, 0.2, 0.3
+    near = pusht_run(tmp_path / "near", "NEAR", 42, 0.25, 0.93, -3.5, steps=3000)
+    variant = pusht_run(tmp_path / "tw07", "NEAR", 42, 0.55, 0.95, -4.0, steps=2000)
+    config = yaml.safe_load(open(os.path.join(variant, "config.yaml")))
+    yaml.safe_dump({**config, "reward": {"task_weight": 0.7, "style_weight": 0.3}}, open(os.path.join(variant, "config.yaml"), "w"))
+    R.main([f"PPO={ppo}", f"NEAR={near}", f"NEAR/tw07={variant}", "--device", "H200", "--results", results])
+    out = capsys.readouterr().out
+    stored = json.load(open(results))["methods"]["NEAR"]
+    assert [(r["label"], r["success_rate"]) for r in stored] == [(None, 0.25), ("tw07", 0.55)]
+    assert stored[1]["settings"]["reward.task_weight"] == 0.7 and "| NEAR (tw07) | 42 |" in out
+    # the variant stopped at 2,000 steps: PPO's periodic evaluation there (0.2), not its final 0.3
+    assert "NEAR (tw07) success 55.0 % vs PPO 20.0 %" in out and "periodic evaluation" in out and ": met" in out
+    # an unlabelled NEAR run again replaces only the unlabelled row
+    R.main([f"NEAR={pusht_run(tmp_path / 'near2', 'NEAR', 42, 0.10, 0.90, -3.0, steps=3000)}", "--device", "H200",
+            "--results", results])
+    assert [(r["label"], r["success_rate"]) for r in json.load(open(results))["methods"]["NEAR"]] == [(None, 0.10), ("tw07", 0.55)]
 
 
 def test_pusht_scale_refuses_a_run_without_its_final_evaluation_or_of_another_task(tmp_path):
@@ -260,3 +280,30 @@ def test_pusht_step_density_is_per_unit_area():
     np.testing.assert_allclose([r["per_px2"] for r in rings], 1 / (np.pi * 100), rtol=0.05)
     still = P.step_density(np.zeros((4, 6)), rings=(0.0, 2.0, 5.0))
     assert still[0]["share"] == 1.0 and still[1]["share"] == 0.0
+
+
+def test_speed_report_reads_the_train_variants_and_keeps_earlier_leases(tmp_path, monkeypatch, capsys):
+    import _report
+    import report_speed
+
+    monkeypatch.setattr(_report, "result_path", lambda name: str(tmp_path / f"{name}.json"))
+    bundle = tmp_path / "bundle"
+    os.makedirs(bundle)
+
+    def stage(name, rates, physics):
+        rows = [{"devices": 1, "algo": "NEAR", "num_envs": n, "env_steps_per_s": r, "physics_only_steps_per_s": physics,
+                 "training_over_physics": r / physics} for n, r in zip((4096, 16384), rates)]
+        json.dump({"results": rows}, open(bundle / f"{name}.json", "w"))
+
+    stage("speed_train", (146_000, 183_000), 262_000)
+    stage("speed_train_warp", (290_000, 379_000), 1_096_000)
+    assert report_speed.main([str(bundle), "--device", "lease A"]) == 0
+    assert report_speed.main([str(bundle), "--device", "lease B"]) == 0
+    out = capsys.readouterr().out
+    assert "| near_env_steps_per_s_16k | 183,000.00 | misses >= 250000 |" in out
+    assert "NEAR with warp: task.physics.impl=warp | 4k: 290,000, 16k: 379,000" in out
+    rows = json.load(open(tmp_path / "speed_h200.json"))["results"]
+    assert [r["device"] for r in rows] == ["lease A", "lease B"]  # a second lease adds a row
+    warp = rows[1]["train_variants"]["warp: task.physics.impl=warp"]
+    assert warp["near_env_steps_per_s_16k"] == 379_000 and abs(warp["training_over_physics_16k"] - 379 / 1096) < 1e-9
+    assert "speed_train_tf32" not in str(rows) and len(rows[1]["train_variants"]) == 1
