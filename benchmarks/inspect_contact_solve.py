@@ -38,6 +38,7 @@ VARIANTS = {
     "jax_newton10": dataclasses.replace(SHIPPED, iterations=10),
     "warp_newton10": dataclasses.replace(SHIPPED, impl="warp", iterations=10),
     "jax_newton30": dataclasses.replace(SHIPPED, iterations=30, ls_iterations=20),
+    "warp_newton30": dataclasses.replace(SHIPPED, impl="warp", iterations=30, ls_iterations=20),
 }
 CONVERGED = dataclasses.replace(SHIPPED, iterations=100, ls_iterations=50)
 
