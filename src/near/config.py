@@ -42,6 +42,7 @@ class PhysicsOptions:
     impratio: float = 1.0  # MuJoCo's friction-to-normal impedance ratio: above 1, feet slip less under load
     impl: str = "jax"  # jax | warp: MJX on XLA (CPU and GPU), or MuJoCo Warp through MJX (needs warp-lang)
     warp_envs: int = 0  # impl=warp: most envs one program steps (sizes Warp's contact buffer); 0: the run's largest batch
+    foot_contact: str = "box"  # box | corners: the foot boxes meet the floor, or spheres at their 8 corners (MJX's box drops corners)
 
 
 @dataclasses.dataclass

@@ -67,6 +67,13 @@ class PhysicsConfig:
     # and the 4x speed it showed was not comparable). The env allocates this many envs' worth: at least
     # the largest vmapped batch.
     warp_envs: int = 4096
+    # How a foot box meets the floor. "box" (shipped): the box itself; MJX's plane-box collision keeps only
+    # the corners within 1 mm of the deepest one, so a tilted foot stands on one corner where MuJoCo's C
+    # collision (and MuJoCo Warp) put a contact at every corner in the floor (benchmarks/inspect_contact_solve.py:
+    # 30 % fewer contacts). "corners": zero-mass spheres of FOOT_CORNER_RADIUS at the box's 8 corners meet
+    # the floor instead of the box; MJX's sphere-plane collision is exact, so every corner in the floor
+    # touches it, as in MuJoCo C.
+    foot_contact: str = "box"
 
     @property
     def control_dt(self) -> float:
@@ -90,6 +97,7 @@ def import_mjx():
 
 TORQUE_LIMITS = ("none", "gear")
 PHYSICS_CHOICES = {"solver": ("Newton", "CG"), "cone": ("pyramidal", "elliptic"), "impl": ("jax", "warp"),
+                   "foot_contact": ("box", "corners"),
                    "floor_contacts": ("all", "feet", "auto"), "torque_limit": TORQUE_LIMITS}
 
 
@@ -118,12 +126,36 @@ def warp_contact_slots(mj_model, num_envs: int) -> int:
     return max(1, per_env) * max(1, num_envs)
 
 
+FOOT_CORNER_RADIUS = 0.001  # m; the corner spheres sit inside the box, touching its faces
+
+
+def _with_foot_corners(mujoco):
+    """The model with each foot box's floor contact made by 8 zero-mass spheres at its corners."""
+    import itertools
+
+    spec = mujoco.MjSpec.from_file(ASSET)
+    r = FOOT_CORNER_RADIUS
+    for name in CONTACT_BODIES:
+        box = spec.geom(name)
+        for signs in itertools.product((-1.0, 1.0), repeat=3):
+            corner = np.asarray(box.pos) + (np.asarray(box.size) - r) * np.asarray(signs)
+            spec.body(name).add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[r, 0, 0], pos=corner, density=0.0,
+                                     contype=box.contype, conaffinity=box.conaffinity, condim=box.condim,
+                                     friction=box.friction, solref=box.solref, solimp=box.solimp,
+                                     group=3, rgba=[0, 0, 0, 0])
+        box.contype, box.conaffinity = 0, 0  # the corners touch the floor instead
+    return spec.compile()
+
+
 def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
     """The CPU MuJoCo model with the physics settings applied."""
     import mujoco
 
     check_physics(physics)
-    model = mujoco.MjModel.from_xml_path(ASSET)
+    if physics.foot_contact == "corners":
+        model = _with_foot_corners(mujoco)
+    else:
+        model = mujoco.MjModel.from_xml_path(ASSET)
     model.opt.timestep = physics.timestep
     model.opt.solver = {"Newton": mujoco.mjtSolver.mjSOL_NEWTON, "CG": mujoco.mjtSolver.mjSOL_CG}[physics.solver]
     model.opt.iterations = physics.iterations
