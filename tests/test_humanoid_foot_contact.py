@@ -70,3 +70,20 @@ def test_foot_contact_is_a_config_key():
     assert compose_config(["task=HumanoidNEAR"]).task.physics.foot_contact == "box"  # the shipped contacts
     with pytest.raises(ConfigError, match="foot_contact"):
         compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=balls"])
+
+
+def test_evaluating_a_policy_under_other_physics_than_it_trained_with_warns():
+    from near.config import compose_config
+    from near.eval.policy_eval import warn_other_physics
+
+    here = compose_config(["task=HumanoidNEAR"])
+    trained = compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=corners", "task.physics.warp_envs=64"])
+    with pytest.warns(UserWarning, match=r"pass task.physics.foot_contact=corners to evaluate it") as record:
+        warn_other_physics(here, trained, "runs/x")
+    assert "warp_envs" not in str(record[0].message)  # a buffer size, not physics
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_other_physics(here, compose_config(["task=HumanoidNEAR", "task.physics.warp_envs=64"]), "runs/x")
+        warn_other_physics(compose_config(["task=mazeNEAR"]), compose_config(["task=mazeNEAR"]), "runs/x")

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 
 import jax
@@ -139,6 +140,20 @@ def _episode_program(cfg: Config, env, episodes: int, deterministic: bool, train
                                                            record=record, reset=reset))
 
 
+def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
+    """A humanoid policy evaluated under other physics than it trained with (a MuJoCo Warp run played with
+    MJX, say) behaves otherwise: say so, naming the keys that would match the run."""
+    if cfg.task.env != "humanoid":
+        return
+    now, then = dataclasses.asdict(cfg.task.physics), dataclasses.asdict(run_cfg.task.physics)
+    other = {k: v for k, v in then.items() if k != "warp_envs" and k in now and now[k] != v}
+    if other:
+        keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
+        warnings.warn(f"{run_dir} trained with other physics than this evaluation's: pass {keys} to evaluate it "
+                      "as it trained (a policy under other physics can stand, slide or fall where it did not)",
+                      stacklevel=2)
+
+
 def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
                     deterministic: bool = True, seed: int | None = None, evaluator: Callable | None = None) -> dict:
     """Episodes of a training ``state``, or of the policy checkpoint in ``run_dir`` (checked first)."""
@@ -147,6 +162,7 @@ def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes
         run_cfg, params, obs_stats = cfg, state.params, state.obs_stats
     else:
         run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
+        warn_other_physics(cfg, run_cfg, run_dir)
     evaluate = evaluator or make_policy_evaluator(cfg, env, episodes, deterministic=deterministic,
                                                   train_cfg=run_cfg.train)
     return evaluate(params, obs_stats, jax.random.PRNGKey(cfg.seed + 10_000 if seed is None else seed))
