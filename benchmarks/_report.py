@@ -30,6 +30,13 @@ def read_result_rows(name: str) -> list[dict]:
         return json.load(fh).get("results", [])
 
 
+def merge_rows(earlier: list[dict], new: list[dict], key=lambda r: r.get("label")) -> list[dict]:
+    """The earlier rows, less those a new row replaces (the same ``key(row)``), then the new rows: results
+    files that add up over sessions."""
+    replaced = {key(r) for r in new}
+    return [r for r in earlier if key(r) not in replaced] + new
+
+
 def write_result(name: str, benchmark: str, rows: list[dict]) -> str:
     """benchmarks/results/<name>.json with the date, the machine and the rows; returns the path."""
     result = {"benchmark": benchmark, "date": datetime.date.today().isoformat(), "machine": machine_info(),

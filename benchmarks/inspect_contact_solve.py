@@ -84,7 +84,7 @@ def c_substep_fn(env: HumanoidEnv, physics: hm.PhysicsConfig):
 
 
 def contact_counter(env: HumanoidEnv):
-    """(qpos, qvel) -> the penetrating contacts (dist < 0) per env found by MJX's collision and by MuJoCo C's."""
+    """qpos -> the penetrating contacts (dist < 0) per env found by MJX's collision and by MuJoCo C's."""
     import mujoco
 
     mjx, model = env._mjx, env.mj_model
@@ -92,17 +92,18 @@ def contact_counter(env: HumanoidEnv):
 
     @jax.jit
     @jax.vmap
-    def mjx_count(qpos, qvel):
-        contact = mjx.forward(env.mjx_model, env._template.replace(qpos=qpos, qvel=qvel))._impl.contact
-        return jnp.sum(contact.dist < 0)
+    def mjx_count(qpos):  # collision alone: the contacts need no solve
+        data = mjx.kinematics(env.mjx_model, env._template.replace(qpos=qpos))
+        return jnp.sum(mjx.collision(env.mjx_model, data)._impl.contact.dist < 0)
 
-    def count(qpos, qvel):
+    def count(qpos):
         c = []
-        for q, v in zip(np.asarray(qpos, np.float64), np.asarray(qvel, np.float64)):
-            data.qpos[:], data.qvel[:] = q, v
-            mujoco.mj_forward(model, data)
+        for q in np.asarray(qpos, np.float64):
+            data.qpos[:] = q
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_collision(model, data)
             c.append(int(np.sum(data.contact.dist[: data.ncon] < 0)))
-        return np.asarray(mjx_count(qpos, qvel)), np.asarray(c)
+        return np.asarray(mjx_count(qpos)), np.asarray(c)
 
     return count
 
@@ -113,12 +114,13 @@ def measure(motion: str, variants: list[str], envs: int, steps: int, seed: int, 
     def make(physics):
         return HumanoidEnv(library, HumanoidConfig(physics=dataclasses.replace(physics, warp_envs=envs)))
 
-    shipped, converged = make(SHIPPED), make(CONVERGED)
-    converged_mjx = substep_fn(converged)  # also says which substeps have a contact force
+    shipped = make(SHIPPED)
+    converged_mjx = substep_fn(make(CONVERGED))  # also says which substeps have a contact force
     fns = {name: c_substep_fn(shipped, VARIANTS[name]) if name.startswith("c") else substep_fn(make(VARIANTS[name]))
            for name in variants}
+    advance = fns["jax"] if "jax" in fns else substep_fn(shipped)  # the states follow the shipped setting
     # the converged solve every setting is held against: MJX's, or MuJoCo C's (--reference c)
-    reference = substep_fn(converged) if reference == "mjx" else c_substep_fn(shipped, CONVERGED)
+    c_reference = c_substep_fn(shipped, CONVERGED) if reference == "c" else None
     state, _ = jax.vmap(shipped._reset)(jax.random.split(jax.random.PRNGKey(seed), envs))
     qpos, qvel, warm = state.qpos, state.qvel, state.warmstart
     errors = {name: [] for name in variants}
@@ -128,15 +130,15 @@ def measure(motion: str, variants: list[str], envs: int, steps: int, seed: int, 
         action = 0.2 * jax.random.normal(jax.random.PRNGKey(seed + 1 + step), (envs, shipped.action_dim))
         ball, hinge = jax.vmap(lambda a: hm.action_to_targets(shipped.layout, a))(action)
         for _ in range(shipped.config.physics.substeps):
-            _, v_ref, _, _ = reference(qpos, qvel, warm, ball, hinge)
-            *_, force = converged_mjx(qpos, qvel, warm, ball, hinge)
+            _, v_ref, _, force = converged_mjx(qpos, qvel, warm, ball, hinge)
+            if c_reference is not None:
+                _, v_ref, _, _ = c_reference(qpos, qvel, warm, ball, hinge)
             in_contact.append(np.asarray(force) > 1.0)
-            counts.append(count_contacts(qpos, qvel))
-            for name, fn in fns.items():
-                _, v, _, _ = fn(qpos, qvel, warm, ball, hinge)
+            counts.append(count_contacts(qpos))
+            outputs = {name: fn(qpos, qvel, warm, ball, hinge) for name, fn in fns.items()}
+            for name, (_, v, _, _) in outputs.items():
                 errors[name].append(np.abs(np.asarray(v) - np.asarray(v_ref)).max(axis=1))
-            qpos, qvel, warm, _ = fns["jax"](qpos, qvel, warm, ball, hinge) if "jax" in fns else reference(
-                qpos, qvel, warm, ball, hinge)
+            qpos, qvel, warm, _ = outputs["jax"] if "jax" in outputs else advance(qpos, qvel, warm, ball, hinge)
     contact = np.stack(in_contact)
     mjx_counts, c_counts = (np.stack([c[i] for c in counts]) for i in (0, 1))
     rows = [{"variant": "contacts", "penetrating_contacts_mjx": int(mjx_counts.sum()),

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import read_result_rows, write_result
+from _report import merge_rows, read_result_rows, write_result
 
 from near.utils.logging import read_metrics
 
@@ -61,12 +61,6 @@ def main() -> None:
     if not args.replace:
         rows = merge_rows(read_result_rows(args.name), rows)  # runs of several sessions add up
     print(write_result(args.name, "NaN resets during training (metrics.jsonl nonfinite_resets)", rows))
-
-
-def merge_rows(earlier: list[dict], new: list[dict]) -> list[dict]:
-    """The earlier rows, less those the new ones replace (same label), then the new rows."""
-    labels = {r["label"] for r in new}
-    return [r for r in earlier if r.get("label") not in labels] + new
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report_run_evals import evaluations  # noqa: E402
-from report_run_evals import plot as plot_evaluations  # noqa: E402
+from _report import merge_rows
+from report_run_evals import evaluations
+from report_run_evals import plot as plot_evaluations
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "pusht_scale.json")
 METHODS = ("PPO", "NEAR", "AMP", "CEM")
@@ -74,9 +75,7 @@ def run_name(method: str, row: dict) -> str:
 
 
 def merge(results: dict, method: str, row: dict) -> None:
-    def key(r):
-        return r.get("seed"), r.get("device"), r.get("label")
-    runs = [r for r in results["methods"].get(method, []) if key(r) != key(row)] + [row]
+    runs = merge_rows(results["methods"].get(method, []), [row], key=lambda r: (r.get("seed"), r.get("device"), r.get("label")))
     results["methods"][method] = sorted(runs, key=lambda r: (r.get("device", ""), r["seed"], r.get("label") or ""))
 
 

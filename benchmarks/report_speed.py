@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import read_result_rows, write_result
+from _report import merge_rows, read_result_rows, write_result
 
 TARGETS = {  # key: (target, "le" | "ge")
     "startup_seconds_energy": (20.0, "le"), "startup_seconds_train": (20.0, "le"), "energy_150k_seconds": (90.0, "le"),
@@ -120,8 +120,9 @@ def main(argv=None) -> int:
               f"16k: {row.get('near_env_steps_per_s_16k', float('nan')):,.0f} env steps/s; physics alone 16k: "
               f"{row.get('physics_env_steps_per_s_16k', float('nan')):,.0f} (ratio "
               f"{row.get('training_over_physics_16k', float('nan')):.2f}) | |")
-    rows = [r for r in read_result_rows(args.name) if r.get("device") != args.device or not args.device] + [figures]
-    print(write_result(args.name, "issue #20 speed figures (gpu_speed.sh stages)", rows))  # earlier leases kept
+    earlier = read_result_rows(args.name)  # earlier leases kept; a lease's row again replaces it
+    rows = merge_rows(earlier, [figures], key=lambda r: r.get("device")) if args.device else earlier + [figures]
+    print(write_result(args.name, "issue #20 speed figures (gpu_speed.sh stages)", rows))
     return 0
 
 

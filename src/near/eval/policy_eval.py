@@ -146,7 +146,7 @@ def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
     if cfg.task.env != "humanoid":
         return
     now, then = dataclasses.asdict(cfg.task.physics), dataclasses.asdict(run_cfg.task.physics)
-    other = {k: v for k, v in then.items() if k != "warp_envs" and k in now and now[k] != v}
+    other = {k: v for k, v in then.items() if k != "warp_envs" and now[k] != v}
     if other:
         keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
         warnings.warn(f"{run_dir} trained with other physics than this evaluation's: pass {keys} to evaluate it "

@@ -129,9 +129,11 @@ def warp_contact_slots(mj_model, num_envs: int) -> int:
 FOOT_CORNER_RADIUS = 0.001  # m; the corner spheres sit inside the box, touching its faces
 
 
-def _with_foot_corners(mujoco):
+def _with_foot_corners():
     """The model with each foot box's floor contact made by 8 zero-mass spheres at its corners."""
     import itertools
+
+    import mujoco
 
     spec = mujoco.MjSpec.from_file(ASSET)
     r = FOOT_CORNER_RADIUS
@@ -153,7 +155,7 @@ def load_mj_model(physics: PhysicsConfig = PhysicsConfig()):
 
     check_physics(physics)
     if physics.foot_contact == "corners":
-        model = _with_foot_corners(mujoco)
+        model = _with_foot_corners()
     else:
         model = mujoco.MjModel.from_xml_path(ASSET)
     model.opt.timestep = physics.timestep
