@@ -36,7 +36,8 @@ VARIANTS = {
     "feet_newton2": PhysicsConfig(floor_contacts="feet", iterations=2, ls_iterations=4),
     "feet_newton2_4sub": PhysicsConfig(floor_contacts="feet", timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
     # each foot box's floor contact made by spheres at its 8 corners (MJX's plane-box drops corners)
-    "corners": PhysicsConfig(foot_contact="corners"),
+    "corners": PhysicsConfig(foot_contact="corners"),  # = default since 2026-12-04
+    "box": PhysicsConfig(foot_contact="box"),  # the default until then
     # MuJoCo Warp through MJX (needs warp-lang; benchmarks/gpu_warp_parts.sh brings it to the device)
     "warp": PhysicsConfig(impl="warp"),
     "warp_sub4": PhysicsConfig(impl="warp", timestep=0.00833, substeps=4),

@@ -32,7 +32,7 @@ import near.envs.humanoid.model as hm
 from near.envs.humanoid.env import HumanoidConfig, HumanoidEnv
 from near.motion.library import load_library
 
-SHIPPED = hm.PhysicsConfig(floor_contacts="feet")
+SHIPPED = hm.PhysicsConfig(floor_contacts="feet", foot_contact="box")  # the physics shipped until 2026-12-04
 VARIANTS = {
     "jax": SHIPPED,
     "warp": dataclasses.replace(SHIPPED, impl="warp"),

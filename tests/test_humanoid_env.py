@@ -98,8 +98,10 @@ def test_model_matches_the_spec(env):
 def test_feet_only_contacts_keep_the_feet():
     from mujoco import mjx
 
-    for contacts, expected in (("all", 34), ("feet", 8)):
-        model = hm.load_mj_model(hm.PhysicsConfig(floor_contacts=contacts))
+    # the box: up to 4 contacts per foot box; corners (the default): one per corner sphere, 8 per foot
+    for contacts, foot_contact, expected in (("all", "box", 34), ("feet", "box", 8), ("all", "corners", 42),
+                                             ("feet", "corners", 16)):
+        model = hm.load_mj_model(hm.PhysicsConfig(floor_contacts=contacts, foot_contact=foot_contact))
         assert mjx.make_data(mjx.put_model(model))._impl.contact.dist.shape == (expected,)
 
 
@@ -139,8 +141,8 @@ def test_mujoco_warp_contact_buffer_holds_every_env_of_the_batch():
     slots), 16,384 envs on an H200 lost their feet contacts and fell 40 % more often (and the speed
     they showed was not comparable). The buffer is the JAX implementation's contacts per env times physics.warp_envs."""
     feet = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet"))
-    every_body = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="all"))
-    assert hm.warp_contact_slots(feet, 16384) == 8 * 16384
+    every_body = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="all", foot_contact="box"))
+    assert hm.warp_contact_slots(feet, 16384) == 16 * 16384  # 8 corner spheres a foot
     assert hm.warp_contact_slots(every_body, 100) == 34 * 100
     with pytest.raises(ValueError, match="physics.warp_envs"):
         hm.check_physics(hm.PhysicsConfig(warp_envs=-1))

@@ -39,7 +39,7 @@ def penetrating_mjx(model, qpos) -> int:
 
 
 def test_corner_contacts_find_every_foot_corner_in_the_floor_as_mujoco_does():
-    box = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet"))
+    box = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet", foot_contact="box"))
     corners = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet", foot_contact="corners"))
     qpos = tilted_stance(box)
     reference = penetrating_c(box, qpos)  # MuJoCo's C collision of the boxes
@@ -49,7 +49,7 @@ def test_corner_contacts_find_every_foot_corner_in_the_floor_as_mujoco_does():
 
 
 def test_corner_contacts_leave_the_body_as_it_is():
-    box = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet"))
+    box = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet", foot_contact="box"))
     corners = hm.load_mj_model(hm.PhysicsConfig(floor_contacts="feet", foot_contact="corners"))
     assert corners.nq == box.nq and corners.nv == box.nv
     np.testing.assert_allclose(corners.body_mass, box.body_mass)
@@ -68,7 +68,7 @@ def test_foot_contact_is_a_config_key():
 
     physics = compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=corners"]).task.physics
     assert hm.load_mj_model(hm.PhysicsConfig(**dataclasses.asdict(physics))).ngeom == 19 + 16
-    assert compose_config(["task=HumanoidNEAR"]).task.physics.foot_contact == "box"  # the shipped contacts
+    assert compose_config(["task=HumanoidNEAR"]).task.physics.foot_contact == "corners"  # shipped since 2026-12-04
     with pytest.raises(ConfigError, match="foot_contact"):
         compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=balls"])
 
@@ -78,8 +78,8 @@ def test_evaluating_a_policy_under_other_physics_than_it_trained_with_warns():
     from near.eval.policy_eval import warn_other_physics
 
     here = compose_config(["task=HumanoidNEAR"])
-    trained = compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=corners", "task.physics.warp_envs=64"])
-    with pytest.warns(UserWarning, match=r"pass task.physics.foot_contact=corners to evaluate it") as record:
+    trained = compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=box", "task.physics.warp_envs=64"])
+    with pytest.warns(UserWarning, match=r"pass task.physics.foot_contact=box \(or no task.physics key\)") as record:
         warn_other_physics(here, trained, "runs/x")
     assert "warp_envs" not in str(record[0].message)  # a buffer size, not physics
     import warnings
@@ -88,3 +88,42 @@ def test_evaluating_a_policy_under_other_physics_than_it_trained_with_warns():
         warnings.simplefilter("error")
         warn_other_physics(here, compose_config(["task=HumanoidNEAR", "task.physics.warp_envs=64"]), "runs/x")
         warn_other_physics(compose_config(["task=mazeNEAR"]), compose_config(["task=mazeNEAR"]), "runs/x")
+
+
+def test_a_run_saved_before_foot_contact_existed_keeps_the_box_it_trained_on():
+    from near.config import compose_config, from_dict, to_dict
+
+    saved = to_dict(compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=box"]))
+    assert from_dict(saved).task.physics.foot_contact == "box"
+    del saved["task"]["physics"]["foot_contact"]  # as every run before 2026-12-04 recorded it
+    assert from_dict(saved).task.physics.foot_contact == "box"
+    assert "foot_contact" not in saved["task"]["physics"]  # the caller's record is not changed
+    saved["task"]["physics"]["foot_contact"] = "corners"
+    assert from_dict(saved).task.physics.foot_contact == "corners"
+
+
+def _fake_policy_run(path, cfg):
+    """A run folder whose checkpoint holds only what with_run_physics reads: the metadata."""
+    import numpy as np
+
+    from near.config import to_dict
+    from near.utils.checkpoint import Checkpointer
+
+    meta = {"kind": "policy", "env": cfg.task.env, "task": cfg.task.name, "obs_dim": 4, "action_dim": 2,
+            "config": to_dict(cfg)}
+    Checkpointer(str(path / "checkpoints")).save(1, {"w": np.zeros(2)}, {"w": np.zeros(2)}, meta)
+    return str(path)
+
+
+def test_play_and_eval_use_the_physics_the_run_trained_with_unless_told(tmp_path):
+    from near.config import compose_config
+    from near.eval.policy_eval import with_run_physics
+
+    trained = compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=box", "task.physics.iterations=5"])
+    run = _fake_policy_run(tmp_path, trained)
+    args = ["task=HumanoidNEAR", f"checkpoint={run}", "task.physics.warp_envs=64"]
+    physics = with_run_physics(compose_config(args), args).task.physics
+    assert (physics.foot_contact, physics.iterations, physics.warp_envs) == ("box", 5, 64)  # warp_envs: the caller's
+    told = [*args[:2], "task.physics.foot_contact=corners"]
+    physics = with_run_physics(compose_config(told), told).task.physics
+    assert (physics.foot_contact, physics.iterations) == ("corners", 3)  # named on the command line: as asked

@@ -127,15 +127,17 @@ def main(argv: list[str] | None = None) -> int:
             _print_summary(summary, "policy")
         elif command == "play":
             from near.commands.play import play
+            from near.eval.policy_eval import with_run_physics
 
-            cfg = compose_config(args)
+            cfg = with_run_physics(compose_config(args), args)
             summary = play(cfg)
             _print_summary(summary, f"{command}: {cfg.task.name}")
         elif command == "eval":
             from near.commands.evaluate import evaluate
+            from near.eval.policy_eval import with_run_physics
             from near.eval.report import metrics_table
 
-            cfg = compose_config(args)
+            cfg = with_run_physics(compose_config(args), args)
             summary = evaluate(cfg)
             print(metrics_table(summary, f"eval: {cfg.task.name} ({cfg.checkpoint})"))
             print(f"eval.json: {summary['files']['eval']}")

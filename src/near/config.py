@@ -6,6 +6,7 @@ Users write the original's ``key=value`` overrides: ``task=mazeNEAR``, ``train=m
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -42,7 +43,9 @@ class PhysicsOptions:
     impratio: float = 1.0  # MuJoCo's friction-to-normal impedance ratio: above 1, feet slip less under load
     impl: str = "jax"  # jax | warp: MJX on XLA (CPU and GPU), or MuJoCo Warp through MJX (needs warp-lang)
     warp_envs: int = 0  # impl=warp: most envs one program steps (sizes Warp's contact buffer); 0: the run's largest batch
-    foot_contact: str = "box"  # box | corners: the foot boxes meet the floor, or spheres at their 8 corners (MJX's box drops corners)
+    # corners | box: spheres at each foot box's 8 corners meet the floor (as MuJoCo C's box would), or the
+    # box itself through MJX's plane-box collision, which drops corners (every run before 2026-12-04)
+    foot_contact: str = "corners"
 
 
 @dataclasses.dataclass
@@ -333,9 +336,21 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
+# defaults that changed after runs were saved without the key: such a run keeps what it trained with
+FORMER_DEFAULTS = {("task", "physics", "foot_contact"): "box"}  # "corners" since 2026-12-04
+
+
 def from_dict(data: dict) -> Config:
-    """Rebuild a Config from a saved dict (a checkpoint's meta), ignoring unknown keys."""
+    """Rebuild a Config from a saved dict (a checkpoint's meta), ignoring unknown keys; a key saved before it
+    existed takes its former default (FORMER_DEFAULTS), not today's."""
     base = OmegaConf.structured(Config)
+    data = copy.deepcopy(data)
+    for keys, value in FORMER_DEFAULTS.items():
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.setdefault(keys[-1], value)
     known = OmegaConf.merge(base, OmegaConf.masked_copy(OmegaConf.create(data), [k for k in data if k in base]))
     return OmegaConf.to_object(known)
 

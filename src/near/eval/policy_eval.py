@@ -140,6 +140,22 @@ def _episode_program(cfg: Config, env, episodes: int, deterministic: bool, train
                                                            record=record, reset=reset))
 
 
+def with_run_physics(cfg: Config, overrides: list[str]) -> Config:
+    """``near play`` and ``near eval`` of a humanoid policy: ``cfg`` with the physics its run trained with
+    (the command line's warp_envs, a buffer size), unless ``overrides`` name a task.physics key."""
+    if cfg.task.env != "humanoid" or not cfg.checkpoint or is_cem_run(cfg.checkpoint):
+        return cfg
+    keys = [o.lstrip("+~").split("=")[0] for o in overrides]
+    if any(k.startswith("task.physics") and k != "task.physics.warp_envs" for k in keys):
+        return cfg  # evaluating under other physics on purpose (warn_other_physics says how it differs)
+    from near.restore import run_config
+    from near.utils.checkpoint import load_meta
+
+    trained = run_config(cfg.checkpoint, load_meta(cfg.checkpoint)).task.physics
+    physics = dataclasses.replace(trained, warp_envs=cfg.task.physics.warp_envs)
+    return dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, physics=physics))
+
+
 def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
     """A humanoid policy evaluated under other physics than it trained with (a MuJoCo Warp run played with
     MJX, say) behaves otherwise: say so, naming the keys that would match the run."""
@@ -149,9 +165,9 @@ def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
     other = {k: v for k, v in then.items() if k != "warp_envs" and now[k] != v}
     if other:
         keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
-        warnings.warn(f"{run_dir} trained with other physics than this evaluation's: pass {keys} to evaluate it "
-                      "as it trained (a policy under other physics can stand, slide or fall where it did not)",
-                      stacklevel=2)
+        warnings.warn(f"{run_dir} trained with other physics than this evaluation's: pass {keys} (or no "
+                      "task.physics key) to evaluate it as it trained (a policy under other physics can stand, "
+                      "slide or fall where it did not)", stacklevel=2)
 
 
 def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,

@@ -67,13 +67,13 @@ class PhysicsConfig:
     # and the 4x speed it showed was not comparable). The env allocates this many envs' worth: at least
     # the largest vmapped batch.
     warp_envs: int = 4096
-    # How a foot box meets the floor. "box" (shipped): the box itself; MJX's plane-box collision keeps only
-    # the corners within 1 mm of the deepest one, so a tilted foot stands on one corner where MuJoCo's C
-    # collision (and MuJoCo Warp) put a contact at every corner in the floor (benchmarks/inspect_contact_solve.py:
-    # 30 % fewer contacts). "corners": zero-mass spheres of FOOT_CORNER_RADIUS at the box's 8 corners meet
-    # the floor instead of the box; MJX's sphere-plane collision is exact, so every corner in the floor
-    # touches it, as in MuJoCo C.
-    foot_contact: str = "box"
+    # How a foot box meets the floor. "box": the box itself; MJX's plane-box collision keeps only the corners
+    # within 1 mm of the deepest one, so a tilted foot stands on one corner where MuJoCo's C collision (and
+    # MuJoCo Warp) put a contact at every corner in the floor (benchmarks/inspect_contact_solve.py: 30 % fewer
+    # contacts). "corners" (shipped since 2026-12-04; every run before trained on "box"): zero-mass spheres
+    # of FOOT_CORNER_RADIUS at the box's 8 corners meet the floor instead of the box; MJX's sphere-plane
+    # collision is exact, so every corner in the floor touches it, as in MuJoCo C.
+    foot_contact: str = "corners"
 
     @property
     def control_dt(self) -> float:
@@ -119,8 +119,8 @@ def check_physics(physics) -> None:
 
 def warp_contact_slots(mj_model, num_envs: int) -> int:
     """MuJoCo Warp's contact buffer for `num_envs` envs stepped by one program (it is shared by all of
-    them): as many contacts per env as MJX's JAX implementation allocates for the model (8 with
-    feet-only floor contacts, 34 with every body). MJX's own default, 48 in all, drops contacts beyond
+    them): as many contacts per env as MJX's JAX implementation allocates for the model (16 with
+    feet-only floor contacts, 42 with every body; with foot_contact=box 8 and 34). MJX's own default, 48 in all, drops contacts beyond
     the first few envs."""
     per_env = import_mjx().make_data(mj_model, impl="jax")._impl.contact.dist.shape[0]
     return max(1, per_env) * max(1, num_envs)
