@@ -9,7 +9,8 @@ motion, method and seed is replaced) and prints the README table with each limit
     python benchmarks/report_humanoid_motions.py walk/NEAR=RUN_DIR --variant "train.learn_std=true"
 
 Runs with the shipped configs (``motion=`` the only change) go to ``motions``; a run with other overrides
-goes to ``variants`` under its ``--variant`` label (the overrides), in a second table.
+goes to ``variants`` under its ``--variant`` label (the overrides), in a second table. A run on corner feet
+(task.physics.foot_contact=corners, shipped since 2026-12-04) is kept beside the box-feet run of its seed.
 
 Limits (NEAR, final evaluation of 64 episodes): fall rate <= 0.10, root height ratio in [0.95, 1.05],
 for walk, run and mummy walk a root speed ratio in [0.8, 1.25], and root SPARC no worse than 1.3 x
@@ -58,18 +59,19 @@ def read_run(run_dir: str) -> dict:
     # NaN (a clip that never lands a foot twice: no stride) is left out, as a metric the eval lacked
     row.update({k: evaluation[k] for k in LATER_KEYS if evaluation.get(k) is not None and math.isfinite(evaluation[k])})
     row.update(env_steps=summary.get("env_steps"), wall_seconds=summary.get("wall_seconds"), seed=summary.get("seed"),
-               episodes=evaluation.get("episodes"), source=source, clips_repaired=clips_repaired(run_dir))
+               episodes=evaluation.get("episodes"), source=source, **floor_and_clips(run_dir))
     return row
 
 
-def clips_repaired(run_dir: str) -> bool:
-    """Whether the run trained on clips repaired on loading (task.ground_floating_clips; runs made before
-    the key existed trained on the clips as stored)."""
+def floor_and_clips(run_dir: str) -> dict:
+    """How the run's feet met the floor (task.physics.foot_contact; runs made before the key existed: "box")
+    and whether it trained on clips repaired on loading (task.ground_floating_clips; before the key: no)."""
     import yaml
 
     with open(os.path.join(run_dir, "config.yaml")) as fh:
         task = yaml.safe_load(fh).get("task", {})
-    return bool(task.get("ground_floating_clips", False))
+    return {"foot_contact": (task.get("physics") or {}).get("foot_contact", "box"),
+            "clips_repaired": bool(task.get("ground_floating_clips", False))}
 
 
 def limits_missed(motion: str, row: dict) -> list[str]:
@@ -90,15 +92,16 @@ def limits_missed(motion: str, row: dict) -> list[str]:
 
 
 def merge(results: dict, motion: str, method: str, row: dict, variant: str = "") -> None:
-    """Add ``row``, replacing a run of the same seed (and variant); one run is a dict, several a list."""
+    """Add ``row``, replacing a run of the same seed and feet (and variant); one run is a dict, several a list."""
     home = results.setdefault("variants" if variant else "motions", {}).setdefault(motion, {})
     if variant:
         home = home.setdefault(method, {})
     key = variant or method
     runs = home.get(key, [])
     runs = runs if isinstance(runs, list) else [runs]
-    runs = [r for r in runs if r.get("seed") != row["seed"]] + [row]
-    runs.sort(key=lambda r: r["seed"])
+    same = (row["seed"], row.get("foot_contact", "box"))
+    runs = [r for r in runs if (r.get("seed"), r.get("foot_contact", "box")) != same] + [row]
+    runs.sort(key=lambda r: (r.get("foot_contact", "box"), r["seed"]))
     home[key] = runs[0] if len(runs) == 1 else runs
 
 
@@ -159,6 +162,13 @@ def slide(row: dict) -> str:
     return f"{row['foot_slide']:.2f} / {row['foot_slide_clips']:.2f}"
 
 
+def motion_cell(motion: str, row: dict) -> str:
+    """The motion, with what sets the run apart from the others of its motion: repaired clips, corner feet."""
+    notes = (["clips repaired"] if row.get("clips_repaired") and motion in REPAIRED_MOTIONS else []) + \
+            (["corner feet"] if row.get("foot_contact", "box") == "corners" else [])
+    return f"{motion} ({', '.join(notes)})" if notes else motion
+
+
 def table(results: dict, variants: bool = False) -> str:
     variant_col = (" variant |", "---|") if variants else ("", "")
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
@@ -169,7 +179,7 @@ def table(results: dict, variants: bool = False) -> str:
     for motion, method, label, r in runs_of(results, variants):
         missed = limits_missed(motion, r)
         lines.append(
-            f"| {motion}{' (clips repaired)' if r.get('clips_repaired') and motion in REPAIRED_MOTIONS else ''} "
+            f"| {motion_cell(motion, r)} "
             f"| {method} |" + (f" `{label}` |" if variants else "") + f" {r['seed']} "
             f"| {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
             f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {r['joint_angle_distance']:.3f} "

@@ -307,3 +307,35 @@ def test_speed_report_reads_the_train_variants_and_keeps_earlier_leases(tmp_path
     warp = rows[1]["train_variants"]["warp: task.physics.impl=warp"]
     assert warp["near_env_steps_per_s_16k"] == 379_000 and abs(warp["training_over_physics_16k"] - 379 / 1096) < 1e-9
     assert "speed_train_tf32" not in str(rows) and len(rows[1]["train_variants"]) == 1
+
+
+def humanoid_run(folder, seed, foot_contact=None, speed=1.0):
+    """A humanoid run folder with the final evaluation near train writes; foot_contact None: a run made
+    before the key existed."""
+    import report_humanoid_motions as H
+
+    os.makedirs(folder)
+    summary = {"seed": seed, "env_steps": 60_000_000, "wall_seconds": 700.0, "eval_episodes": 64,
+               **{k: 0.5 for k in H.KEYS}, "fall_rate": 0.0, "root_height_ratio": 1.0, "root_speed_ratio": speed,
+               "sparc": -5.0}
+    with open(os.path.join(folder, "summary.json"), "w") as fh:
+        json.dump(summary, fh)
+    physics = {} if foot_contact is None else {"foot_contact": foot_contact}
+    with open(os.path.join(folder, "config.yaml"), "w") as fh:
+        yaml.safe_dump({"task": {"name": "HumanoidNEAR", "physics": physics}}, fh)
+    return str(folder)
+
+
+def test_humanoid_motions_keep_a_corner_feet_run_beside_the_box_run_of_its_seed(tmp_path):
+    """report_humanoid_motions: the floor a run trained on comes from its config (no key: the box), a
+    corner-feet run does not replace the box run of the same seed, and the table says which is which."""
+    import report_humanoid_motions as H
+
+    results = {}
+    for name, feet, speed in (("old", None, 1.0), ("box", "box", 1.1), ("corners", "corners", 1.2)):
+        row = H.read_run(humanoid_run(tmp_path / name, 42, feet, speed))
+        H.merge(results, "walk", "NEAR", row)
+    runs = results["motions"]["walk"]["NEAR"]
+    assert [(r["foot_contact"], r["root_speed_ratio"]) for r in runs] == [("box", 1.1), ("corners", 1.2)]
+    text = H.table(results)
+    assert "| walk (corner feet) | NEAR | 42 |" in text and "| walk | NEAR | 42 |" in text
