@@ -102,15 +102,16 @@ def test_a_run_saved_before_foot_contact_existed_keeps_the_box_it_trained_on():
     assert from_dict(saved).task.physics.foot_contact == "corners"
 
 
-def _fake_policy_run(path, cfg):
-    """A run folder whose checkpoint holds only what with_run_physics reads: the metadata."""
+def _fake_policy_run(path, cfg, saved=None):
+    """A run folder whose checkpoint holds only what with_run_physics reads: the metadata (its config
+    record ``saved``, by default ``cfg``'s)."""
     import numpy as np
 
     from near.config import to_dict
     from near.utils.checkpoint import Checkpointer
 
     meta = {"kind": "policy", "env": cfg.task.env, "task": cfg.task.name, "obs_dim": 4, "action_dim": 2,
-            "config": to_dict(cfg)}
+            "config": saved or to_dict(cfg)}
     Checkpointer(str(path / "checkpoints")).save(1, {"w": np.zeros(2)}, {"w": np.zeros(2)}, meta)
     return str(path)
 
@@ -127,3 +128,17 @@ def test_play_and_eval_use_the_physics_the_run_trained_with_unless_told(tmp_path
     told = [*args[:2], "task.physics.foot_contact=corners"]
     physics = with_run_physics(compose_config(told), told).task.physics
     assert (physics.foot_contact, physics.iterations) == ("corners", 3)  # named on the command line: as asked
+
+
+def test_a_run_resumes_only_on_the_physics_it_trained_with(tmp_path):
+    from near.config import ConfigError, compose_config, to_dict
+    from near.restore import check_resume_physics
+
+    trained = compose_config(["task=HumanoidNEAR", "task.physics.foot_contact=box"])
+    saved = to_dict(trained)
+    del saved["task"]["physics"]["foot_contact"]  # a run from before the key: it trained on the box
+    run = _fake_policy_run(tmp_path, trained, saved)
+    args = ["task=HumanoidNEAR", "resume=True", f"out={run}"]
+    with pytest.raises(ConfigError, match=r"pass task.physics.foot_contact=box to resume it"):
+        check_resume_physics(compose_config(args), run)  # today's default, the corners
+    check_resume_physics(compose_config([*args, "task.physics.foot_contact=box", "task.physics.warp_envs=8"]), run)

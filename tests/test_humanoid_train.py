@@ -17,7 +17,7 @@ from test_humanoid_env import walk_like_clip
 from near.commands.play import play
 from near.commands.train import train_policy
 from near.commands.train_energy import train_energy
-from near.config import compose_config
+from near.config import ConfigError, compose_config
 from near.motion.poselib import save_poselib
 
 
@@ -96,3 +96,8 @@ def test_amp_on_the_humanoid(motion, tmp_path):
     assert amp["algo"] == "AMP" and amp["env_steps"] == 512
     record = [json.loads(line) for line in open(tmp_path / "amp" / "metrics.jsonl")][-1]
     assert np.isfinite(record["style_reward"]) and np.isfinite(amp["pose_error"])
+    # resuming on other physics (the feet shipped before, say) is refused, and the run folder stays as it was
+    config = (tmp_path / "amp" / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"pass task.physics.foot_contact=corners to resume it"):
+        train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp", "resume=True", "task.physics.foot_contact=box"))
+    assert (tmp_path / "amp" / "config.yaml").read_text() == config

@@ -336,6 +336,13 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def physics_differences(now: PhysicsOptions, then: PhysicsOptions) -> dict:
+    """The humanoid physics settings of ``then`` (a run's) that ``now`` (a command line's) changes, as
+    ``{key: run's value}``; warp_envs, a buffer size, is not physics."""
+    now_d, then_d = dataclasses.asdict(now), dataclasses.asdict(then)
+    return {k: v for k, v in then_d.items() if k != "warp_envs" and now_d[k] != v}
+
+
 # defaults that changed after runs were saved without the key: such a run keeps what it trained with
 FORMER_DEFAULTS = {("task", "physics", "foot_contact"): "box"}  # "corners" since 2026-12-04
 

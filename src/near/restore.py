@@ -15,7 +15,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from near.config import Config, from_dict
+from near.config import Config, ConfigError, from_dict, physics_differences
 from near.factories import make_env, make_style
 from near.utils.checkpoint import CheckpointError, load, load_meta, stored_arrays, stored_items
 
@@ -113,12 +113,24 @@ def load_policy(cfg: Config, path: str):
     return run_cfg, model["params"], model["obs_stats"], meta
 
 
+def check_resume_physics(cfg: Config, run_dir: str) -> None:
+    """A humanoid run resumes on the physics it trained with: other task.physics settings (a default changed
+    since, say) would change its dynamics mid-run. ConfigError naming the keys that match the run."""
+    if cfg.task.env != "humanoid":
+        return
+    other = physics_differences(cfg.task.physics, run_config(run_dir, load_meta(run_dir)).task.physics)
+    if other:
+        keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
+        raise ConfigError(f"{run_dir} trained with other physics than this command's; pass {keys} to resume it "
+                          "as it trained (a run does not change its physics mid-way; start a new run for that)")
+
+
 def run_config(path: str, meta: dict) -> Config:
     """The config a policy checkpoint's metadata records, checked like a user's (an edited or corrupt
     record would otherwise size networks at will)."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from near.config import ConfigError, check_numbers
+    from near.config import check_numbers
 
     for key in ("obs_dim", "action_dim"):
         value = meta.get(key)

@@ -25,7 +25,7 @@ from near.eval.policy_eval import (
     task_metrics,
 )
 from near.factories import make_env, make_style, training_reset
-from near.restore import load_state, model_item, rollout_item, train_item
+from near.restore import check_resume_physics, load_state, model_item, rollout_item, train_item
 from near.utils.checkpoint import Checkpointer
 from near.utils.logging import (
     MetricLogger,
@@ -67,6 +67,10 @@ def train_policy(cfg: Config) -> dict:
     wrapped = AutoReset(env, reset=training_reset(cfg, env))
     style, _ = make_style(cfg, env)
     run_dir = prepare_run_dir(default_out(cfg, "train"), resume=cfg.resume)
+    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    resuming = cfg.resume and ckpt.latest_step() is not None
+    if resuming:
+        check_resume_physics(cfg, run_dir)  # before config.yaml is rewritten: a refused resume leaves the folder as it was
     write_config(run_dir, cfg)
     p = cfg.train
     if cfg.task.algo == "AMP":
@@ -75,9 +79,8 @@ def train_policy(cfg: Config) -> dict:
     state = init(jax.random.PRNGKey(cfg.seed))
     meta = {"kind": "policy", "task": cfg.task.name, "env": cfg.task.env, "algo": cfg.task.algo,
             "obs_dim": env.obs_dim, "action_dim": env.action_dim, "config": to_dict(cfg)}
-    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
     wall_offset = 0.0
-    if cfg.resume and ckpt.latest_step() is not None:
+    if resuming:
         state, wall_offset = resume_state(run_dir, state)
     if cfg.resume:  # records after the last checkpoint (or before the first) are logged again below
         truncate_metrics(run_dir, int(state.iteration) * p.batch_size)

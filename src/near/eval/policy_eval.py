@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from near.config import Config
+from near.config import Config, physics_differences
 from near.eval import gait as G
 from near.eval import metrics as M
 from near.factories import make_env
@@ -161,8 +161,7 @@ def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
     MJX, say) behaves otherwise: say so, naming the keys that would match the run."""
     if cfg.task.env != "humanoid":
         return
-    now, then = dataclasses.asdict(cfg.task.physics), dataclasses.asdict(run_cfg.task.physics)
-    other = {k: v for k, v in then.items() if k != "warp_envs" and now[k] != v}
+    other = physics_differences(cfg.task.physics, run_cfg.task.physics)
     if other:
         keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
         warnings.warn(f"{run_dir} trained with other physics than this evaluation's: pass {keys} (or no "
