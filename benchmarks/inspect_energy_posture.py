@@ -29,6 +29,7 @@ where it is.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -42,6 +43,7 @@ from _report import write_result
 from near.config import compose_config
 from near.energy.train import load_energy_model, trained_pair_span
 from near.envs.core import make_pair
+from near.eval.policy_eval import with_run_physics
 from near.factories import make_env
 from near.motion import library as ml
 
@@ -167,12 +169,16 @@ def main(argv=None) -> int:
     env = make_env(cfg)
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
     episodes = []
+    def env_of(run_dir: str):  # a policy steps on the physics its run trained with (as near play / near eval)
+        physics = with_run_physics(dataclasses.replace(cfg, checkpoint=run_dir), []).task.physics
+        return env if physics == cfg.task.physics else make_env(dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, physics=physics)))
+
     if args.policy:  # n // 256 deterministic episodes of 256 steps or more, each up to its first termination
-        episodes = policy_episodes(cfg, env, args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),
+        episodes = policy_episodes(cfg, env_of(args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),
                                    256, ("pair", "qpos", "qvel"))
         pairs["policy"] = sample_pairs(episodes, args.pairs)
     if args.other:
-        other = policy_episodes(cfg, env, args.other, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)), 256)
+        other = policy_episodes(cfg, env_of(args.other), args.other, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)), 256)
         pairs["other policy"] = sample_pairs(other, args.pairs)
     sigmas = np.asarray(model.sigmas)
     g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma

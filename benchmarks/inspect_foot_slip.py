@@ -43,11 +43,14 @@ def foot_frames(run: str, motion: str, overrides: list[str], envs: int, steps: i
 
     from near.config import compose_config
     from near.envs.humanoid import model as hm
+    from near.eval.policy_eval import with_run_physics
     from near.factories import make_env
     from near.restore import load_policy
     from near.rl.ppo import act
 
-    cfg = compose_config(["task=HumanoidNEAR", f"motion={motion}", f"checkpoint={run}", *overrides])
+    # the run's own physics unless the overrides name task.physics keys (as near play / near eval)
+    cfg = with_run_physics(compose_config(["task=HumanoidNEAR", f"motion={motion}", f"checkpoint={run}", *overrides]),
+                           list(overrides))
     env = make_env(cfg)
     run_cfg, params, obs_stats, _ = load_policy(cfg, run)
     feet = jnp.array([env.mj_model.geom(n).id for n in hm.CONTACT_BODIES])

@@ -66,10 +66,10 @@ def policy_dofs(task: str, motion: str, run: str, episodes: int, seed: int) -> n
     """The DOFs of a policy's deterministic evaluation episodes (``near eval``'s), up to each one's end."""
     from near.config import compose_config
     from near.envs.humanoid import model as hm
-    from near.eval.policy_eval import evaluate_policy
+    from near.eval.policy_eval import evaluate_policy, with_run_physics
     from near.factories import make_env
 
-    cfg = compose_config([f"task={task}", f"motion={motion}", f"checkpoint={run}"])
+    cfg = with_run_physics(compose_config([f"task={task}", f"motion={motion}", f"checkpoint={run}"]), [])
     env = make_env(cfg)
     out = evaluate_policy(cfg, run, env=env, episodes=episodes, seed=seed)
     qpos = np.concatenate([out["qpos"][:length, i] for i, length in enumerate(out["episode_length"])])
