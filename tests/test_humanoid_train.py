@@ -46,7 +46,7 @@ def _cfg(task, motion, out, *extra):
 
 
 @pytest.mark.slow
-def test_energy_then_near_then_play(motion, tmp_path):
+def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
     energy = train_energy(_cfg("HumanoidNEAR", motion, tmp_path / "energy", "energy.learning_rate=1e-3",
                                "energy.iterations=600"))
     assert energy["num_pairs"] == 4096
@@ -88,6 +88,28 @@ def test_energy_then_near_then_play(motion, tmp_path):
 
     assert iio.improps(played["files"]["gif"], index=None).shape[1:3] == (240, 320)  # a small GIF beside the mp4
     assert os.path.exists(played["files"]["strip"]) and np.isfinite(played["pose_error"])
+
+    # the energy view: the model's energy along each clip at the control rate, and along the policy's episode
+    from near.commands.viz import viz_energy
+    from near.viz import humanoid_energy
+
+    seen = {}
+    real_plot = humanoid_energy.plot_energy_along_episodes
+
+    def keep(clips, policy, levels, *args, **kwargs):
+        seen.update(clips=clips, policy=policy, levels=levels)
+        return real_plot(clips, policy, levels, *args, **kwargs)
+
+    monkeypatch.setattr(humanoid_energy, "plot_energy_along_episodes", keep)
+    png = viz_energy(compose_config([f"checkpoint={tmp_path / 'energy'}", f"policy={tmp_path / 'near'}",
+                                     f"motion={motion}"]), out_path=str(tmp_path / "energy_along.png"))
+    assert os.path.getsize(png) > 10_000 and seen["levels"] == [0, 25, 49]
+    assert [c["name"] for c in seen["clips"]] == ["clip a.npy", "clip_b.npy"]
+    for curve in [*seen["clips"], seen["policy"]]:
+        assert curve["energy"].shape == (3, len(curve["time"])) and np.isfinite(curve["energy"]).all()
+    assert 1 <= len(seen["policy"]["time"]) <= 300  # the episode, up to its end
+    with pytest.raises(ConfigError, match="pass motion=PATH"):  # the run's clips are not here
+        viz_energy(compose_config([f"checkpoint={tmp_path / 'energy'}", f"motion={tmp_path / 'gone.yaml'}"]))
 
 
 @pytest.mark.slow

@@ -104,6 +104,7 @@ class Config:
     smoke: bool = False  # the same code at tiny sizes (under a minute on CPU)
     resume: bool = False  # continue the run in `out` from its last checkpoint
     checkpoint: str = ""  # a trained policy or energy model (play, viz, eval)
+    policy: str = ""  # viz energy of a humanoid energy model: a policy run whose episode is scored beside the clips
     progress: bool = True  # progress bars
     episodes: int = 16  # play / eval episodes
     video: bool = True  # play: write a video

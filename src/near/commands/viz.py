@@ -1,5 +1,6 @@
-"""near viz energy | disc: the energy model's landscape over the maze plane at several noise levels,
-and AMP's discriminator reward over the same plane (PNG)."""
+"""near viz energy | disc: the energy model's landscape over the maze plane at several noise levels (a
+humanoid model: its energy along the clips and a policy's episode), and AMP's discriminator reward over
+the maze plane (PNG)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | Non
     if not cfg.checkpoint:
         raise ConfigError("viz energy needs checkpoint=RUN_DIR (a run folder made by `near train-energy`)")
     model, meta = load_energy_model(cfg.checkpoint)
+    if meta.get("env") == "humanoid":
+        return viz_humanoid_energy(cfg, model, meta, out_path, levels)
     if meta.get("env") != "maze":
-        raise ConfigError(f"viz energy draws the maze plane; checkpoint {cfg.checkpoint} is for env {meta.get('env')!r}")
+        raise ConfigError(f"viz energy draws the maze plane or the humanoid's clips; checkpoint {cfg.checkpoint} "
+                          f"is for env {meta.get('env')!r}")
     num_levels = int(model.sigmas.shape[0])
     levels = levels or sorted({0, num_levels // 4, num_levels // 2, (3 * num_levels) // 4, num_levels - 1})
     run_cfg_data = meta.get("config", {}).get("task", {}).get("data", "")
@@ -42,6 +46,46 @@ def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | Non
     out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_landscape.png")
     return plot_energy_landscape(landscape, levels=levels, sigmas=np.asarray(model.sigmas), path=out_path,
                                  demo_states=demos, title=f"energy landscape ({meta.get('task')}), pair step {step:.1f} px")
+
+
+def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = None,
+                        levels: list[int] | None = None) -> str:
+    """The energy along the energy run's clips (``motion=`` another set) and, with ``policy=RUN``, along
+    that policy's first deterministic episode, on the physics it trained with (near.viz.humanoid_energy)."""
+    from near.config import from_dict
+    from near.energy.train import trained_pair_span
+    from near.eval.policy_eval import with_run_physics
+    from near.factories import make_env
+    from near.restore import load_policy
+    from near.viz.humanoid_energy import (
+        clip_energies,
+        plot_energy_along_episodes,
+        policy_energies,
+    )
+
+    trained = from_dict(meta.get("config") or {})
+    motion = cfg.motion or trained.motion
+    if not motion or not os.path.exists(os.path.expanduser(motion)):
+        raise ConfigError(f"viz energy of a humanoid model draws its clips: the run's motion {motion!r} is not here; "
+                          "pass motion=PATH (the motion set it trained on)")
+    task = dataclasses.replace(trained.task, pair_span=trained_pair_span(meta))
+    view = dataclasses.replace(trained, task=task, motion=motion, checkpoint=cfg.policy, seed=cfg.seed)
+    num_levels = int(model.sigmas.shape[0])
+    levels = levels or sorted({0, num_levels // 2, num_levels - 1})
+    policy = None
+    if cfg.policy:
+        view = with_run_physics(view, [])
+        env = make_env(view)
+        run_cfg, params, obs_stats, _ = load_policy(view, cfg.policy)
+        policy = policy_energies(env, model, params, obs_stats, run_cfg.train, levels, view.task.max_episode_steps,
+                                 seed=cfg.seed)
+    else:
+        env = make_env(view)
+    clips = clip_energies(env, model, levels)
+    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_along_clips.png")
+    title = f"energy along {os.path.basename(motion)}" + (f" and {os.path.basename(os.path.normpath(cfg.policy))}'s episode"
+                                                           if cfg.policy else "")
+    return plot_energy_along_episodes(clips, policy, levels, np.asarray(model.sigmas), out_path, title)
 
 
 def viz_disc(cfg: Config, out_path: str | None = None) -> str:
