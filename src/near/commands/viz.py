@@ -72,15 +72,13 @@ def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = N
     view = dataclasses.replace(trained, task=task, motion=motion, checkpoint=cfg.policy, seed=cfg.seed)
     num_levels = int(model.sigmas.shape[0])
     levels = levels or sorted({0, num_levels // 2, num_levels - 1})
+    view = with_run_physics(view, []) if cfg.policy else view
+    env = make_env(view)
     policy = None
     if cfg.policy:
-        view = with_run_physics(view, [])
-        env = make_env(view)
         run_cfg, params, obs_stats, _ = load_policy(view, cfg.policy)
         policy = policy_energies(env, model, params, obs_stats, run_cfg.train, levels, view.task.max_episode_steps,
                                  seed=cfg.seed)
-    else:
-        env = make_env(view)
     clips = clip_energies(env, model, levels)
     out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_along_clips.png")
     title = f"energy along {os.path.basename(motion)}" + (f" and {os.path.basename(os.path.normpath(cfg.policy))}'s episode"
