@@ -45,6 +45,20 @@ def _cfg(task, motion, out, *extra):
                            "train.eval_episodes=2", *extra])
 
 
+def keep_plotted(monkeypatch) -> dict:
+    """What the humanoid reward views hand their plot (the curves), kept for the test to check."""
+    from near.viz import humanoid_energy
+
+    seen, plot = {}, humanoid_energy.plot_scores_along_episodes
+
+    def keep(clips, policy, rows, *args, **kwargs):
+        seen.update(clips=clips, policy=policy, rows=rows)
+        return plot(clips, policy, rows, *args, **kwargs)
+
+    monkeypatch.setattr(humanoid_energy, "plot_scores_along_episodes", keep)
+    return seen
+
+
 @pytest.mark.slow
 def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
     energy = train_energy(_cfg("HumanoidNEAR", motion, tmp_path / "energy", "energy.learning_rate=1e-3",
@@ -91,29 +105,22 @@ def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
 
     # the energy view: the model's energy along each clip at the control rate, and along the policy's episode
     from near.commands.viz import viz_energy
-    from near.viz import humanoid_energy
 
-    seen = {}
-    real_plot = humanoid_energy.plot_energy_along_episodes
-
-    def keep(clips, policy, levels, *args, **kwargs):
-        seen.update(clips=clips, policy=policy, levels=levels)
-        return real_plot(clips, policy, levels, *args, **kwargs)
-
-    monkeypatch.setattr(humanoid_energy, "plot_energy_along_episodes", keep)
+    seen = keep_plotted(monkeypatch)
     png = viz_energy(compose_config([f"checkpoint={tmp_path / 'energy'}", f"policy={tmp_path / 'near'}",
                                      f"motion={motion}"]), out_path=str(tmp_path / "energy_along.png"))
-    assert os.path.getsize(png) > 10_000 and seen["levels"] == [0, 25, 49]
+    assert os.path.getsize(png) > 10_000
+    assert [label.split("\n")[0] for label in seen["rows"]] == ["E, level 0", "E, level 25", "E, level 49"]
     assert [c["name"] for c in seen["clips"]] == ["clip a.npy", "clip_b.npy"]
     for curve in [*seen["clips"], seen["policy"]]:
-        assert curve["energy"].shape == (3, len(curve["time"])) and np.isfinite(curve["energy"]).all()
+        assert curve["score"].shape == (3, len(curve["time"])) and np.isfinite(curve["score"]).all()
     assert 1 <= len(seen["policy"]["time"]) <= 300  # the episode, up to its end
     with pytest.raises(ConfigError, match="pass motion=PATH"):  # the run's clips are not here
         viz_energy(compose_config([f"checkpoint={tmp_path / 'energy'}", f"motion={tmp_path / 'gone.yaml'}"]))
 
 
 @pytest.mark.slow
-def test_amp_on_the_humanoid(motion, tmp_path):
+def test_amp_on_the_humanoid(motion, tmp_path, monkeypatch):
     amp = train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp"))
     assert amp["algo"] == "AMP" and amp["env_steps"] == 512
     record = [json.loads(line) for line in open(tmp_path / "amp" / "metrics.jsonl")][-1]
@@ -123,3 +130,12 @@ def test_amp_on_the_humanoid(motion, tmp_path):
     with pytest.raises(ConfigError, match=r"pass task.physics.foot_contact=corners to resume it"):
         train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp", "resume=True", "task.physics.foot_contact=box"))
     assert (tmp_path / "amp" / "config.yaml").read_text() == config
+
+    # the discriminator's view: AMP's reward -log(1 - D) >= 0 along each clip and along the run's own episode
+    from near.commands.viz import viz_disc
+
+    seen = keep_plotted(monkeypatch)
+    png = viz_disc(compose_config([f"checkpoint={tmp_path / 'amp'}"]), out_path=str(tmp_path / "disc_along.png"))
+    assert os.path.getsize(png) > 10_000 and len(seen["rows"]) == 1 and len(seen["clips"]) == 2
+    for curve in [*seen["clips"], seen["policy"]]:
+        assert curve["score"].shape == (1, len(curve["time"])) and (curve["score"] >= 0).all()

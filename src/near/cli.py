@@ -21,7 +21,8 @@ commands:
                                   tasks x methods x seeds (x ablations), resumable; report: curves
                                   (PNG), table (Markdown, JSON); launcher=joblib jobs=2 | launcher=slurm
   compare ...                     experiment with seeds=3 by default
-  viz disc checkpoint=RUN         AMP discriminator reward over the maze plane (PNG)
+  viz disc checkpoint=RUN         AMP discriminator reward over the maze plane (PNG); a humanoid AMP run: along
+                                  its clips and its own episode
   motion import|tpose|retarget|view|list|yaml ...
                                   the motion-data pipeline: BVH import, retargeting (IK), playback (near motion help)
 

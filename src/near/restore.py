@@ -146,8 +146,9 @@ def run_config(path: str, meta: dict) -> Config:
     return run_cfg
 
 
-def load_train_state(cfg: Config, path: str):
-    """The full training state of a policy run (for the reward model inside it, e.g. AMP's discriminator)."""
+def load_train_state(cfg: Config, path: str, motion: str = ""):
+    """The full training state of a policy run (for the reward model inside it, e.g. AMP's discriminator);
+    ``motion``: a humanoid run's clips from there instead of the path it recorded."""
     from near.envs.core import AutoReset
     from near.rl.ppo import make_train
 
@@ -155,6 +156,7 @@ def load_train_state(cfg: Config, path: str):
     if meta.get("kind") != "policy":
         raise CheckpointError(f"{path} is not a policy run (kind={str(meta.get('kind'))[:40]!r})")
     run_cfg = run_config(path, meta)
+    run_cfg = dataclasses.replace(run_cfg, motion=motion) if motion else run_cfg
     env = make_env(run_cfg)
     style, _ = make_style(run_cfg, env)
     p = dataclasses.replace(run_cfg.train, learn_std=run_cfg.task.algo != "AMP" and run_cfg.train.learn_std)

@@ -1,6 +1,6 @@
-"""near viz energy | disc: the energy model's landscape over the maze plane at several noise levels (a
-humanoid model: its energy along the clips and a policy's episode), and AMP's discriminator reward over
-the maze plane (PNG)."""
+"""near viz energy | disc: the energy model's landscape over the maze plane at several noise levels, and
+AMP's discriminator reward over the same plane (PNG). For the humanoid, whose pairs have 210 numbers, each
+is drawn along the clips and a policy's episode instead (near.viz.humanoid_energy)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from near.config import Config, ConfigError
-from near.factories import load_demos
-from near.restore import load_train_state
+from near.factories import load_demos, make_env
+from near.restore import load_train_state, run_config
 from near.utils.checkpoint import load_meta
 
 
@@ -55,19 +55,15 @@ def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = N
     from near.config import from_dict
     from near.energy.train import trained_pair_span
     from near.eval.policy_eval import with_run_physics
-    from near.factories import make_env
     from near.restore import load_policy
     from near.viz.humanoid_energy import (
-        clip_energies,
-        plot_energy_along_episodes,
-        policy_energies,
+        clip_scores,
+        plot_scores_along_episodes,
+        policy_scores,
     )
 
     trained = from_dict(meta.get("config") or {})
-    motion = cfg.motion or trained.motion
-    if not motion or not os.path.exists(os.path.expanduser(motion)):
-        raise ConfigError(f"viz energy of a humanoid model draws its clips: the run's motion {motion!r} is not here; "
-                          "pass motion=PATH (the motion set it trained on)")
+    motion = _motion_here(cfg, trained, "energy")
     task = dataclasses.replace(trained.task, pair_span=trained_pair_span(meta))
     view = dataclasses.replace(trained, task=task, motion=motion, checkpoint=cfg.policy, seed=cfg.seed)
     num_levels = int(model.sigmas.shape[0])
@@ -77,13 +73,46 @@ def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = N
     policy = None
     if cfg.policy:
         run_cfg, params, obs_stats, _ = load_policy(view, cfg.policy)
-        policy = policy_energies(env, model, params, obs_stats, run_cfg.train, levels, view.task.max_episode_steps,
-                                 seed=cfg.seed)
-    clips = clip_energies(env, model, levels)
+        policy = policy_scores(env, model.energy, params, obs_stats, run_cfg.train, levels,
+                               view.task.max_episode_steps, seed=cfg.seed)
+    clips = clip_scores(env, model.energy, levels)
     out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_along_clips.png")
     title = f"energy along {os.path.basename(motion)}" + (f" and {os.path.basename(os.path.normpath(cfg.policy))}'s episode"
                                                            if cfg.policy else "")
-    return plot_energy_along_episodes(clips, policy, levels, np.asarray(model.sigmas), out_path, title)
+    labels = [f"E, level {level}\n(sigma {float(model.sigmas[level]):.3g})" for level in levels]
+    return plot_scores_along_episodes(clips, policy, labels, out_path, title)
+
+
+def _motion_here(cfg: Config, trained: Config, view: str) -> str:
+    """The motion a humanoid view draws: ``motion=`` or the run's own, which must be on this machine."""
+    motion = cfg.motion or trained.motion
+    if not motion or not os.path.exists(os.path.expanduser(motion)):
+        raise ConfigError(f"viz {view} of a humanoid run draws its clips: the run's motion {motion!r} is not here; "
+                          "pass motion=PATH (the motion set it trained on)")
+    return motion
+
+
+def viz_humanoid_disc(cfg: Config, meta: dict, out_path: str | None = None) -> str:
+    """AMP's reward -log(1 - D) along the run's clips and along its own policy's first deterministic episode
+    (near.viz.humanoid_energy), the discriminator as the run last saved it."""
+    from near.rl.amp import amp_reward
+    from near.viz.humanoid_energy import (
+        clip_scores,
+        plot_scores_along_episodes,
+        policy_scores,
+    )
+
+    motion = _motion_here(cfg, run_config(cfg.checkpoint, meta), "disc")
+    run_cfg, style, state = load_train_state(cfg, cfg.checkpoint, motion=motion)
+    env = make_env(run_cfg)
+    reward = lambda pairs, _level: amp_reward(style.logits(state.reward_state, pairs), style.cfg.reward_scale)  # noqa: E731
+    policy = policy_scores(env, reward, state.params, state.obs_stats, run_cfg.train, [0], run_cfg.task.max_episode_steps,
+                           seed=cfg.seed)
+    clips = clip_scores(env, reward, [0])
+    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "disc_along_clips.png")
+    return plot_scores_along_episodes(clips, policy, ["AMP reward\n-log(1 - D)"], out_path,
+                                      f"AMP reward along {os.path.basename(motion)} and the run's own episode "
+                                      f"(iteration {meta.get('step')})")
 
 
 def viz_disc(cfg: Config, out_path: str | None = None) -> str:
@@ -96,8 +125,11 @@ def viz_disc(cfg: Config, out_path: str | None = None) -> str:
     meta = load_meta(cfg.checkpoint)
     if meta.get("algo") != "AMP":
         raise ConfigError(f"viz disc needs an AMP run; {cfg.checkpoint} is a {meta.get('algo')!r} run")
+    if meta.get("env") == "humanoid":
+        return viz_humanoid_disc(cfg, meta, out_path)
     if meta.get("env") != "maze":
-        raise ConfigError(f"viz disc draws the maze plane; checkpoint {cfg.checkpoint} is for env {meta.get('env')!r}")
+        raise ConfigError(f"viz disc draws the maze plane or the humanoid's clips; checkpoint {cfg.checkpoint} is for "
+                          f"env {meta.get('env')!r}")
     run_cfg, style, state = load_train_state(cfg, cfg.checkpoint)
     demos = load_demos(run_cfg).states
     step = _median_step(demos)

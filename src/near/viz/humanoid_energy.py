@@ -1,17 +1,19 @@
-"""The humanoid's energy view: a NEAR energy model's energy along its motion clips, step by step, beside a
-policy's episode (``near viz energy checkpoint=ENERGY_RUN [policy=POLICY_RUN]``).
+"""The humanoid's reward views: a NEAR energy model's energy (``near viz energy checkpoint=ENERGY_RUN
+[policy=POLICY_RUN]``) or an AMP run's discriminator reward (``near viz disc checkpoint=AMP_RUN``) along the
+motion clips, step by step, beside a policy's episode.
 
 The maze's view draws the energy over the plane; the humanoid's pairs have 210 numbers, so this one
 draws the energy over time instead: the pairs [s(t), s(t - span)] of each clip at the control rate,
-and of a policy's first deterministic episode, at a few noise levels, with the spread of each at the
-finest level. Where the policy's curve sits below the clips', the reward pays it less than the clips
+and of a policy's first deterministic episode, at a few noise levels, with the spread of each beside. Where the policy's curve sits below the clips', the reward pays it less than the clips
 would be paid; where it dips, a moment of its gait the model finds unlike the clips.
+
+Both take ``score(pairs, level) -> (n,)``: the energy model's ``energy``, or AMP's reward (one "level").
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -20,11 +22,11 @@ import numpy as np
 MAX_CLIPS = 6  # lines drawn; a 26-clip set would be unreadable
 
 
-def clip_energies(env, model, levels: Sequence[int], max_clips: int = MAX_CLIPS) -> list[dict]:
-    """Each of the first ``max_clips`` clips as ``{name, time (T,), energy (levels, T)}``: its expert
-    pairs at the control rate from one pair span on (env.reference_pair, the pairs the model learnt)."""
+def clip_scores(env, score: Callable, levels: Sequence[int], max_clips: int = MAX_CLIPS) -> list[dict]:
+    """Each of the first ``max_clips`` clips as ``{name, time (T,), score (levels, T)}``: the scores of its
+    expert pairs at the control rate from one pair span on (env.reference_pair, the pairs the model learnt)."""
     lib, span = env.library, env.config.pair_span * env.control_dt
-    energy = jax.jit(model.energy)
+    scored = jax.jit(score)
     out = []
     for clip in range(min(max_clips, len(lib.clip_frames))):
         length = float(lib.clip_length[clip])
@@ -34,14 +36,14 @@ def clip_energies(env, model, levels: Sequence[int], max_clips: int = MAX_CLIPS)
         pairs = env.reference_pair(jnp.full(times.shape, clip, jnp.int32), jnp.asarray(times))
         name = lib.clip_names[clip] if clip < len(lib.clip_names) else f"clip {clip}"
         out.append({"name": os.path.basename(str(name)), "time": times,
-                    "energy": np.stack([np.asarray(energy(pairs, level)) for level in levels])})
+                    "score": np.stack([np.asarray(scored(pairs, level)) for level in levels])})
     return out
 
 
-def policy_energies(env, model, params, obs_stats, train_cfg, levels: Sequence[int], steps: int,
+def policy_scores(env, score: Callable, params, obs_stats, train_cfg, levels: Sequence[int], steps: int,
                     seed: int = 0) -> dict:
     """A policy's first deterministic episode (at most ``steps`` steps, up to its end) as ``{name, time,
-    energy (levels, T)}``: the pairs its own steps make, as NEAR's reward scores them."""
+    score (levels, T)}``: the scores of the pairs its own steps make, as its reward sees them."""
     from near.envs.core import AutoReset
     from near.rl.evaluate import make_episode_runner
     from near.rl.ppo import act
@@ -52,38 +54,39 @@ def policy_energies(env, model, params, obs_stats, train_cfg, levels: Sequence[i
     out = runner((params, obs_stats), jax.random.PRNGKey(seed))
     length = max(int(out["episode_length"][0]), 1)
     pairs = jnp.asarray(out["pair"][:length, 0])
-    energy = jax.jit(model.energy)
+    scored = jax.jit(score)
     return {"name": "policy", "time": env.control_dt * np.arange(1, length + 1, dtype=np.float32),
-            "energy": np.stack([np.asarray(energy(pairs, level)) for level in levels])}
+            "score": np.stack([np.asarray(scored(pairs, level)) for level in levels])}
 
 
-def plot_energy_along_episodes(clips: list[dict], policy: dict | None, levels: Sequence[int], sigmas,
-                               path: str, title: str = "") -> str:
-    """One row per noise level: energy over time for each clip (thin) and the policy (thick black), and
-    beside it the spread of every step's energy, clips against policy."""
+def plot_scores_along_episodes(clips: list[dict], policy: dict | None, row_labels: Sequence[str], path: str,
+                               title: str = "") -> str:
+    """One row per score (a noise level's energy, or AMP's reward; ``row_labels`` name them): the score over
+    time for each clip (thin) and the policy (thick black), and beside it the spread of every step's, clips
+    against policy."""
     from near.viz.maze_plots import _plt, _save
 
     plt = _plt()
-    fig, axes = plt.subplots(len(levels), 2, figsize=(11, 2.6 * len(levels)), squeeze=False,
+    fig, axes = plt.subplots(len(row_labels), 2, figsize=(11, 2.6 * max(len(row_labels), 1.5)), squeeze=False,
                              gridspec_kw={"width_ratios": [3, 1]})
-    for row, level in enumerate(levels):
+    for row, label in enumerate(row_labels):
         curve, spread = axes[row]
         for clip in clips:
-            curve.plot(clip["time"], clip["energy"][row], lw=1.0, alpha=0.8, label=clip["name"])
+            curve.plot(clip["time"], clip["score"][row], lw=1.0, alpha=0.8, label=clip["name"])
         if policy is not None:
-            curve.plot(policy["time"], policy["energy"][row], lw=2.2, color="black", label=policy["name"])
-        curve.set_ylabel(f"E, level {level}\n(sigma {float(sigmas[level]):.3g})")
+            curve.plot(policy["time"], policy["score"][row], lw=2.2, color="black", label=policy["name"])
+        curve.set_ylabel(label)
         curve.grid(alpha=0.3)
-        clip_values = np.concatenate([c["energy"][row] for c in clips]) if clips else np.zeros(0)
-        groups = [("clips", clip_values, "tab:blue")] + ([("policy", policy["energy"][row], "black")] if policy else [])
+        clip_values = np.concatenate([c["score"][row] for c in clips]) if clips else np.zeros(0)
+        groups = [("clips", clip_values, "tab:blue")] + ([("policy", policy["score"][row], "black")] if policy else [])
         values = np.concatenate([v for _, v, _ in groups])
         bins = np.linspace(values.min(), values.max() + 1e-6, 30) if values.size else 10
-        for label, v, color in groups:
-            spread.hist(v, bins=bins, orientation="horizontal", alpha=0.55, color=color, label=label, density=True)
+        for name, v, color in groups:
+            spread.hist(v, bins=bins, orientation="horizontal", alpha=0.55, color=color, label=name, density=True)
         spread.set_ylim(curve.get_ylim())
         spread.set_xticks([])
     axes[-1][0].set_xlabel("time in the clip or episode (s)")
-    axes[0][0].legend(fontsize=7, loc="lower left", ncol=2)
+    axes[0][0].legend(fontsize=7, loc="best", ncol=2)
     axes[0][1].legend(fontsize=7)
     if title:
         fig.suptitle(title)
