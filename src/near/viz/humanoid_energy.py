@@ -41,7 +41,7 @@ def clip_scores(env, score: Callable, levels: Sequence[int], max_clips: int = MA
 
 
 def policy_scores(env, score: Callable, params, obs_stats, train_cfg, levels: Sequence[int], steps: int,
-                    seed: int = 0) -> dict:
+                  seed: int = 0) -> dict:
     """A policy's first deterministic episode (at most ``steps`` steps, up to its end) as ``{name, time,
     score (levels, T)}``: the scores of the pairs its own steps make, as its reward sees them."""
     from near.envs.core import AutoReset
