@@ -170,8 +170,8 @@ def main(argv=None) -> int:
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
     episodes = []
     def env_of(run_dir: str):  # a policy steps on the physics its run trained with (as near play / near eval)
-        physics = with_run_physics(dataclasses.replace(cfg, checkpoint=run_dir), []).task.physics
-        return env if physics == cfg.task.physics else make_env(dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, physics=physics)))
+        run_cfg = with_run_physics(dataclasses.replace(cfg, checkpoint=run_dir), [])
+        return env if run_cfg.task.physics == cfg.task.physics else make_env(run_cfg)
 
     if args.policy:  # n // 256 deterministic episodes of 256 steps or more, each up to its first termination
         episodes = policy_episodes(cfg, env_of(args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),

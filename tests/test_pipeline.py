@@ -177,7 +177,7 @@ SHORT_RUN = ["progress=False", "seed=0", "train.num_envs=32", "train.horizon=32"
 def test_amp_short_run_beats_a_random_policy_on_its_own_reward(tmp_path):
     cfg = compose_config(["task=mazeAMP", f"out={tmp_path / 'amp'}", "amp.hidden=[64,64]"] + SHORT_RUN)
     summary = train_policy(cfg)
-    run_cfg, style, state = load_train_state(cfg, summary["run_dir"])
+    run_cfg, style, state, _ = load_train_state(cfg, summary["run_dir"])
     env = make_env(cfg)
     trained = evaluate_policy(cfg, summary["run_dir"], episodes=16)
     random = run_episodes(env, lambda obs, key: jax.random.uniform(key, obs.shape, minval=-1, maxval=1),

@@ -113,12 +113,17 @@ def load_policy(cfg: Config, path: str):
     return run_cfg, model["params"], model["obs_stats"], meta
 
 
+def trained_physics(run_dir: str):
+    """The task.physics a policy run trained with (a run saved before a key existed: its former default)."""
+    return run_config(run_dir, load_meta(run_dir)).task.physics
+
+
 def check_resume_physics(cfg: Config, run_dir: str) -> None:
     """A humanoid run resumes on the physics it trained with: other task.physics settings (a default changed
     since, say) would change its dynamics mid-run. ConfigError naming the keys that match the run."""
     if cfg.task.env != "humanoid":
         return
-    other = physics_differences(cfg.task.physics, run_config(run_dir, load_meta(run_dir)).task.physics)
+    other = physics_differences(cfg.task.physics, trained_physics(run_dir))
     if other:
         keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
         raise ConfigError(f"{run_dir} trained with other physics than this command's; pass {keys} to resume it "
@@ -147,8 +152,9 @@ def run_config(path: str, meta: dict) -> Config:
 
 
 def load_train_state(cfg: Config, path: str, motion: str = ""):
-    """The full training state of a policy run (for the reward model inside it, e.g. AMP's discriminator);
-    ``motion``: a humanoid run's clips from there instead of the path it recorded."""
+    """(run config, style reward, full training state, env) of a policy run: for the reward model inside it,
+    e.g. AMP's discriminator, and the env it scores; ``motion``: a humanoid run's clips from there instead of
+    the path it recorded."""
     from near.envs.core import AutoReset
     from near.rl.ppo import make_train
 
@@ -165,8 +171,8 @@ def load_train_state(cfg: Config, path: str, motion: str = ""):
     # buffers are not read (the reward model is what this is for)
     template = jax.eval_shape(init, jax.random.PRNGKey(0))
     state, _, _ = load_state(path, template, rollout=False)
-    return run_cfg, style, state
+    return run_cfg, style, state, env
 
 
-__all__ = ["legacy_train_item", "load_policy", "load_state", "load_train_state", "model_item", "restore_state",
-           "rollout_item", "run_config", "train_item"]
+__all__ = ["check_resume_physics", "legacy_train_item", "load_policy", "load_state", "load_train_state", "model_item",
+           "restore_state", "rollout_item", "run_config", "train_item", "trained_physics"]

@@ -68,7 +68,7 @@ def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = N
     view = dataclasses.replace(trained, task=task, motion=motion, checkpoint=cfg.policy, seed=cfg.seed)
     num_levels = int(model.sigmas.shape[0])
     levels = levels or sorted({0, num_levels // 2, num_levels - 1})
-    view = with_run_physics(view, []) if cfg.policy else view
+    view = with_run_physics(view, [])  # the policy's own physics (no policy: as it is)
     env = make_env(view)
     policy = None
     if cfg.policy:
@@ -103,8 +103,7 @@ def viz_humanoid_disc(cfg: Config, meta: dict, out_path: str | None = None) -> s
     )
 
     motion = _motion_here(cfg, run_config(cfg.checkpoint, meta), "disc")
-    run_cfg, style, state = load_train_state(cfg, cfg.checkpoint, motion=motion)
-    env = make_env(run_cfg)
+    run_cfg, style, state, env = load_train_state(cfg, cfg.checkpoint, motion=motion)
     reward = lambda pairs, _level: amp_reward(style.logits(state.reward_state, pairs), style.cfg.reward_scale)  # noqa: E731
     policy = policy_scores(env, reward, state.params, state.obs_stats, run_cfg.train, [0], run_cfg.task.max_episode_steps,
                            seed=cfg.seed)
@@ -130,7 +129,7 @@ def viz_disc(cfg: Config, out_path: str | None = None) -> str:
     if meta.get("env") != "maze":
         raise ConfigError(f"viz disc draws the maze plane or the humanoid's clips; checkpoint {cfg.checkpoint} is for "
                           f"env {meta.get('env')!r}")
-    run_cfg, style, state = load_train_state(cfg, cfg.checkpoint)
+    run_cfg, style, state, _ = load_train_state(cfg, cfg.checkpoint)
     demos = load_demos(run_cfg).states
     step = _median_step(demos)
     reward = jax.jit(lambda pairs: amp_reward(style.logits(state.reward_state, pairs), style.cfg.reward_scale))

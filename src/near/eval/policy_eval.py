@@ -148,11 +148,9 @@ def with_run_physics(cfg: Config, overrides: list[str]) -> Config:
     keys = [o.lstrip("+~").split("=")[0] for o in overrides]
     if any(k.startswith("task.physics") and k != "task.physics.warp_envs" for k in keys):
         return cfg  # evaluating under other physics on purpose (warn_other_physics says how it differs)
-    from near.restore import run_config
-    from near.utils.checkpoint import load_meta
+    from near.restore import trained_physics
 
-    trained = run_config(cfg.checkpoint, load_meta(cfg.checkpoint)).task.physics
-    physics = dataclasses.replace(trained, warp_envs=cfg.task.physics.warp_envs)
+    physics = dataclasses.replace(trained_physics(cfg.checkpoint), warp_envs=cfg.task.physics.warp_envs)
     return dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, physics=physics))
 
 

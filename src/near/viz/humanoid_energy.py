@@ -24,20 +24,20 @@ MAX_CLIPS = 6  # lines drawn; a 26-clip set would be unreadable
 
 def clip_scores(env, score: Callable, levels: Sequence[int], max_clips: int = MAX_CLIPS) -> list[dict]:
     """Each of the first ``max_clips`` clips as ``{name, time (T,), score (levels, T)}``: the scores of its
-    expert pairs at the control rate from one pair span on (env.reference_pair, the pairs the model learnt)."""
+    expert pairs at the control rate from one pair span on (env.reference_pair, the pairs the model learnt).
+    The clips' pairs are scored together, one call per level (one compiled shape, not one per clip)."""
     lib, span = env.library, env.config.pair_span * env.control_dt
-    scored = jax.jit(score)
-    out = []
-    for clip in range(min(max_clips, len(lib.clip_frames))):
-        length = float(lib.clip_length[clip])
-        if length <= span:
-            continue  # a clip shorter than one pair has no pair
-        times = np.arange(span, length + 1e-9, env.control_dt, dtype=np.float32)
-        pairs = env.reference_pair(jnp.full(times.shape, clip, jnp.int32), jnp.asarray(times))
-        name = lib.clip_names[clip] if clip < len(lib.clip_names) else f"clip {clip}"
-        out.append({"name": os.path.basename(str(name)), "time": times,
-                    "score": np.stack([np.asarray(scored(pairs, level)) for level in levels])})
-    return out
+    clips = [c for c in range(min(max_clips, len(lib.clip_frames))) if float(lib.clip_length[c]) > span]  # a pair fits
+    times = [np.arange(span, float(lib.clip_length[c]) + 1e-9, env.control_dt, dtype=np.float32) for c in clips]
+    if not clips:
+        return []
+    ids = np.concatenate([np.full(len(t), c, np.int32) for c, t in zip(clips, times)])
+    pairs = env.reference_pair(jnp.asarray(ids), jnp.asarray(np.concatenate(times)))
+    scored = np.stack([np.asarray(score(pairs, level)) for level in levels])  # (levels, all steps)
+    ends = np.cumsum([len(t) for t in times])[:-1]
+    names = [os.path.basename(str(lib.clip_names[c])) if c < len(lib.clip_names) else f"clip {c}" for c in clips]
+    return [{"name": name, "time": t, "score": part}
+            for name, t, part in zip(names, times, np.split(scored, ends, axis=1))]
 
 
 def policy_scores(env, score: Callable, params, obs_stats, train_cfg, levels: Sequence[int], steps: int,
@@ -54,9 +54,8 @@ def policy_scores(env, score: Callable, params, obs_stats, train_cfg, levels: Se
     out = runner((params, obs_stats), jax.random.PRNGKey(seed))
     length = max(int(out["episode_length"][0]), 1)
     pairs = jnp.asarray(out["pair"][:length, 0])
-    scored = jax.jit(score)
     return {"name": "policy", "time": env.control_dt * np.arange(1, length + 1, dtype=np.float32),
-            "score": np.stack([np.asarray(scored(pairs, level)) for level in levels])}
+            "score": np.stack([np.asarray(score(pairs, level)) for level in levels])}
 
 
 def plot_scores_along_episodes(clips: list[dict], policy: dict | None, row_labels: Sequence[str], path: str,
