@@ -175,6 +175,42 @@ def test_evaluation_and_ranking_share_one_compiled_program(tmp_path):
     assert got["demo_energy/level_49"] == pytest.approx(float(energy_49), rel=1e-5)
 
 
+def test_network_precision_reaches_the_dsm_step_and_not_the_evaluation():
+    """energy.network_precision=tensorfloat32 (issue #20) lowers every matrix product of the DSM
+    training step, double backprop included, at TF32 (HIGH); the held-out evaluation, which the ranking
+    and the reward's energies share, stays at full float32 (HIGHEST). The default changes nothing, and a
+    bad name is one clear error (config and make_trainer alike)."""
+    import re
+
+    from near.config import ConfigError, validate_energy
+    from near.energy.train import _eval_program
+
+    pairs = jnp.asarray(_line_pairs(64))
+
+    def precisions(text):
+        return {re.search(r"precision = (\[[A-Z, ]+\])", line).group(1)
+                for line in text.splitlines() if "dot_general" in line}
+
+    def lowered(precision):
+        cfg = EnergyConfig(latent_dim=24, network_precision=precision)
+        init, train_chunk, _, net, sigmas = make_trainer(cfg, 4)
+        state = init(jax.random.PRNGKey(0))
+        step = precisions(train_chunk.lower(state, pairs, 2).as_text())
+        rows = jnp.zeros((EVAL_ROWS, 4))
+        evaluation = precisions(_eval_program.lower(net, state.ema_params, state.stats, sigmas, rows,
+                                                    jnp.zeros(EVAL_ROWS, jnp.int32), rows, jnp.zeros(3, jnp.int32),
+                                                    normalize_input=True, anneal_power=2.0).as_text())
+        return step, evaluation
+
+    (step32, eval32), (step_tf32, eval_tf32) = lowered("float32"), lowered("tensorfloat32")
+    assert step32 == eval32 == eval_tf32 == {"[HIGHEST, HIGHEST]"}
+    assert step_tf32 == {"[HIGH, HIGH]"}
+    with pytest.raises(ConfigError, match="energy.network_precision"):
+        validate_energy(EnergyConfig(network_precision="fp8"))
+    with pytest.raises(ValueError, match="energy.network_precision"):
+        make_trainer(EnergyConfig(network_precision="bf16"), 4)
+
+
 def test_nan_loss_is_reported_with_its_step(tmp_path):
     pairs = _line_pairs()
     pairs[:] = np.inf  # every batch poisons the loss

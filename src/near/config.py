@@ -23,7 +23,8 @@ from near.energy.reward import RewardConfig
 from near.energy.train import EnergyConfig
 from near.rl.amp import AMPConfig
 from near.rl.cem import CEMConfig
-from near.rl.ppo import NETWORK_PRECISIONS, PPOConfig
+from near.rl.ppo import PPOConfig
+from near.utils.jax_setup import NETWORK_PRECISIONS
 
 ALGOS = ("NEAR", "AMP", "CEM", "PPO")
 
@@ -317,6 +318,8 @@ def validate_energy(e) -> None:
         (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
         (e.normalization in ("diagonal", "whiten"), f"energy.normalization must be 'diagonal' or 'whiten', got {e.normalization!r}"),
         (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),
+        (e.network_precision in NETWORK_PRECISIONS,
+         f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {e.network_precision!r}"),
     ]
     for ok, message in checks:
         if not ok:

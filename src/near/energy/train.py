@@ -25,6 +25,7 @@ from flax import struct
 from near.energy.network import CONDITIONING, EnergyNet
 from near.energy.schedule import noise_levels
 from near.utils import running_stats
+from near.utils.jax_setup import NETWORK_PRECISIONS
 
 
 @dataclasses.dataclass
@@ -52,6 +53,9 @@ class EnergyConfig:
     log_every: int = 500  # steps per compiled chunk (one log record each)
     checkpoint_every: int = 5_000
     checkpoint: str = ""  # a trained energy model (run folder) for policy training
+    # matrix products of the DSM training step (issue #20): "float32" or "tensorfloat32" (GPU tensor
+    # cores; no effect on the CPU). The held-out evaluation, the ranking and the reward stay float32.
+    network_precision: str = "float32"
 
 
 @struct.dataclass
@@ -138,6 +142,8 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
 
     unroll: iterations per loop trip of the compiled chunk; flat_optimizer: Adam on one flat vector.
     Both change speed only (benchmarks/bench_energy_dsm.py --variants measures them)."""
+    if cfg.network_precision not in NETWORK_PRECISIONS:
+        raise ValueError(f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {cfg.network_precision!r}")
     net = make_network(cfg)
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     optimizer = make_optimizer(cfg, flat_optimizer)
@@ -160,9 +166,10 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
         x = normalise(stats, batch)  # normalised with the statistics that include this batch
         levels = jax.random.randint(k_lvl, (cfg.batch_size,), 0, num_levels)
         noise = jax.random.normal(k_noise, x.shape)
-        loss, grads = jax.value_and_grad(lambda p: dsm_loss(net.apply, p, x, levels, noise, sigmas, cfg.anneal_power))(
-            state.params
-        )
+        with jax.default_matmul_precision(cfg.network_precision):  # traced inside: the step's products only
+            loss, grads = jax.value_and_grad(lambda p: dsm_loss(net.apply, p, x, levels, noise, sigmas, cfg.anneal_power))(
+                state.params
+            )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         rate = cfg.ema_rate if cfg.use_ema else 0.0

@@ -32,10 +32,8 @@ from near.energy.reward import RewardConfig
 from near.envs.core import AutoReset
 from near.rl.networks import Actor, Critic, gaussian_entropy, gaussian_log_prob
 from near.utils import running_stats
+from near.utils.jax_setup import NETWORK_PRECISIONS
 from near.utils.running_stats import RunningStats
-
-
-NETWORK_PRECISIONS = ("float32", "tensorfloat32")
 
 
 @dataclasses.dataclass

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+# matrix-product precisions a network may be trained at (train.network_precision, energy.network_precision):
+# "float32" (full precision, as every matmul runs by default) or "tensorfloat32" (tensor cores of
+# A100/H100-class GPUs; no effect on the CPU)
+NETWORK_PRECISIONS = ("float32", "tensorfloat32")
 
 # On a GPU, XLA's default kernels for the energy model's double backprop add in a varying order: one seed
 # gave 150 k-iteration spin-kick models at DSM losses 21.5 and 40.1 that annealed and trained differently.
