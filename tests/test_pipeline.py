@@ -349,3 +349,73 @@ def test_without_the_bar_long_work_prints_a_plain_line_at_intervals(monkeypatch,
     time.sleep(0.01)
     progress.update(task, completed=5)
     assert capsys.readouterr().out == ""
+
+
+def test_an_evaluation_compiled_ahead_runs_without_compiling_and_gives_the_same_episodes():
+    """Issue #20: training starts compiling its evaluation's program in a background thread. The episodes
+    that program runs are those of the program compiled on the spot, and the first run then lowers
+    nothing on the calling thread; an error while compiling ahead is raised by run(), on its own thread."""
+    import threading
+
+    from jax import monitoring
+
+    from near.envs.maze import MazeEnv
+    from near.rl.evaluate import make_episode_runner
+
+    env = MazeEnv()
+
+    def policy(weights, obs, key):
+        return jnp.tanh(obs[:, :2] @ weights) + 0.1 * jax.random.normal(key, (obs.shape[0], 2))
+
+    weights, key = jnp.asarray([[0.01, -0.02], [0.03, 0.01]]), jax.random.PRNGKey(3)
+    on_the_spot = make_episode_runner(env, policy, 6, 40)(weights, key)
+
+    ahead = make_episode_runner(env, policy, 6, 40)
+    lowered_on = []
+
+    def count(name, secs, **_):
+        if name.endswith("jaxpr_to_mlir_module_duration"):
+            lowered_on.append(threading.current_thread().name)
+
+    monitoring.register_event_duration_secs_listener(count)
+    try:
+        ahead.compile_ahead(weights, jax.random.PRNGKey(0))
+        result = ahead(weights, key)
+    finally:
+        monitoring.unregister_event_duration_listener(count)
+    assert "compile-ahead" in lowered_on and threading.current_thread().name not in lowered_on, lowered_on
+    for name in ("observations", "episode_return", "episode_length", "success"):
+        np.testing.assert_array_equal(result[name], on_the_spot[name])
+
+    def broken(weights, obs, key):
+        raise ValueError("a policy that cannot be traced")
+
+    failing = make_episode_runner(env, broken, 2, 5)
+    failing.compile_ahead(weights, key)
+    with pytest.raises(ValueError, match="cannot be traced"):
+        failing(weights, key)
+
+
+def test_training_evaluates_the_same_with_its_evaluation_compiled_ahead(tmp_path):
+    """train.compile_eval_ahead=always (the default, auto, does so on a GPU) changes when the evaluation
+    compiles, not what it measures: the periodic and final evaluations of a run match those of a run with
+    it off, number for number. A bad value is one clear error."""
+    base = ["progress=False", "seed=2", "task=maze", "train.num_envs=8", "train.horizon=16", "train.minibatch_size=64",
+            "train.iterations_per_log=2", "train.checkpoint_every=4", "train.actor_hidden=[16,16]",
+            "train.critic_hidden=[16,16]", "train.eval_episodes=4", "train.eval_every=2", "task.max_episode_steps=50",
+            "train.total_env_steps=512"]
+    runs = {flag: train_policy(compose_config(base + [f"out={tmp_path / flag}", f"train.compile_eval_ahead={flag}"]))
+            for flag in ("always", "never")}
+
+    def evaluations(summary):
+        records = [json.loads(line) for line in open(os.path.join(summary["run_dir"], "metrics.jsonl"))]
+        return [{k: v for k, v in r.items() if k.startswith("eval/")} for r in records if "eval/episode_return" in r]
+
+    assert len(evaluations(runs["always"])) == 2  # iterations 2 and 4
+    assert evaluations(runs["always"]) == evaluations(runs["never"])
+    for key in ("success_rate", "episode_length", "task_return"):
+        assert runs["always"][key] == runs["never"][key], key
+    from near.config import ConfigError
+
+    with pytest.raises(ConfigError, match="compile_eval_ahead"):
+        compose_config(base + ["train.compile_eval_ahead=sometimes"])

@@ -23,7 +23,7 @@ from near.energy.reward import RewardConfig
 from near.energy.train import EnergyConfig
 from near.rl.amp import AMPConfig
 from near.rl.cem import CEMConfig
-from near.rl.ppo import PPOConfig
+from near.rl.ppo import COMPILE_EVAL_AHEAD, PPOConfig
 from near.utils.jax_setup import NETWORK_PRECISIONS
 
 ALGOS = ("NEAR", "AMP", "CEM", "PPO")
@@ -273,6 +273,8 @@ def validate(cfg: Config) -> None:
         (r.tanh_scale > 0, "reward.tanh_scale must be > 0"),
         (p.network_precision in NETWORK_PRECISIONS,
          f"train.network_precision must be one of {NETWORK_PRECISIONS}, got {p.network_precision!r}"),
+        (p.compile_eval_ahead in COMPILE_EVAL_AHEAD,
+         f"train.compile_eval_ahead must be one of {COMPILE_EVAL_AHEAD}, got {p.compile_eval_ahead!r}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -89,6 +89,9 @@ def train_policy(cfg: Config) -> dict:
     logger.start -= wall_offset  # wall_seconds in metrics and summary count every invocation
     started = time.time()  # train.time_limit_s counts this invocation only, so a resumed run gets it anew
     save_video = periodic_eval = None
+    if p.compiles_eval_ahead():
+        periodic_eval = make_policy_evaluator(cfg, env, p.eval_episodes, train_cfg=p)
+        periodic_eval.compile_ahead(state.params, state.obs_stats)
     total = p.num_iterations
     last: dict = {}
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)

@@ -119,6 +119,12 @@ def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: boo
             result["humanoid"] = humanoid_metrics(env, result, cfg.task.max_episode_steps, references)
         return result
 
+    def compile_ahead(params, obs_stats) -> None:
+        """Start compiling the episode program for these weights' shapes in the background (training's
+        first evaluation then finds it compiled: make_episode_runner's compile_ahead)."""
+        runner.compile_ahead(on_one_device((params, obs_stats)), jax.random.PRNGKey(0), reset_args)
+
+    evaluate.compile_ahead = compile_ahead
     return evaluate
 
 

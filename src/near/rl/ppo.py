@@ -35,6 +35,8 @@ from near.utils import running_stats
 from near.utils.jax_setup import NETWORK_PRECISIONS
 from near.utils.running_stats import RunningStats
 
+COMPILE_EVAL_AHEAD = ("auto", "always", "never")  # train.compile_eval_ahead
+
 
 @dataclasses.dataclass
 class PPOConfig:
@@ -68,6 +70,11 @@ class PPOConfig:
     time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time of this invocation; 0 = no limit
     video_every: int = 0  # save a short video of the policy every N iterations to <run>/videos/; 0 = never
     eval_every: int = 0  # deterministic evaluation (eval_episodes) every N iterations, logged as eval/*; 0 = never
+    # compile the evaluation's program (periodic and final) in a background thread from the start, beside
+    # the training program's compile and first iterations (issue #20: the humanoid's takes 40-60 s on a GPU
+    # machine). "auto": on a GPU or TPU backend; not on the CPU, where the two compiles share the cores
+    # (a 2-core CPU: no gain, benchmarks/results/compile_ahead_cpu.json); "always"; "never"
+    compile_eval_ahead: str = "auto"
     # matrix products of the policy, the critic and the style reward's network in training: "float32"
     # (full precision, as every matmul runs by default) or "tensorfloat32" (tensor cores of A100/H100-class
     # GPUs; no effect on the CPU). The physics and the evaluation keep float32 either way.
@@ -76,6 +83,11 @@ class PPOConfig:
     @property
     def batch_size(self) -> int:
         return self.num_envs * self.horizon
+
+    def compiles_eval_ahead(self) -> bool:
+        if self.compile_eval_ahead not in COMPILE_EVAL_AHEAD:
+            raise ValueError(f"train.compile_eval_ahead must be one of {COMPILE_EVAL_AHEAD}, got {self.compile_eval_ahead!r}")
+        return self.compile_eval_ahead == "always" or (self.compile_eval_ahead == "auto" and jax.default_backend() != "cpu")
 
     def networks_precision(self):
         """Context in which the networks' matrix products are traced (their precision only)."""
