@@ -11,6 +11,9 @@
 #
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
 # A run with task.pair_span=K (K > 1) in its overrides gets its own energy model, energy_MOTION_SEED_spanK.
+# So does one with energy.* overrides (but energy.checkpoint), trained with them: energy_MOTION_SEED_<overrides>, e.g.
+#   OVERRIDES_tf32="energy.network_precision=tensorfloat32" bash benchmarks/gpu_queue.sh 585 walk:ENERGY walk:ENERGY/tf32
+# trains energy_walk_42 and energy_walk_42_network_precision_tensorfloat32 one after the other.
 # METHOD ENERGY trains NEAR's energy model alone (with BUNDLE_ENERGY=1 its weights come back, for
 # benchmarks/inspect_energy_posture.py on the CPU here).
 # MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
@@ -108,7 +111,13 @@ for spec in "${queue[@]}"; do
   # task.pair_span changes the pairs the energy model learns from: such a run gets its own energy model
   span=$(printf '%s\n' "${overrides[@]}" "${own[@]}" | sed -n 's/^task\.pair_span=//p' | tail -n 1)
   energy_args=(); [ -n "$span" ] && [ "$span" != 1 ] && { energy=${energy}_span$span; energy_args=(task.pair_span="$span"); }
-  if [ "$method" = ENERGY ]; then name=energy_${motion}_$seed; fi  # the energy model alone
+  # so do energy.* overrides (energy.checkpoint aside): the model is trained with them, in a folder named by them
+  mapfile -t energy_keys < <(printf '%s\n' "${overrides[@]}" "${own[@]}" | grep -E '^energy\.' | grep -v '^energy\.checkpoint=')
+  if [ ${#energy_keys[@]} -gt 0 ]; then
+    energy_args+=("${energy_keys[@]}")
+    energy=${energy}_$(printf '%s' "${energy_keys[*]}" | sed -E 's/energy\.//g; s/[^A-Za-z0-9]+/_/g')
+  fi
+  if [ "$method" = ENERGY ]; then name=$(basename "$energy"); fi  # the energy model alone
   if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
   # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
   # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
