@@ -354,7 +354,8 @@ def test_without_the_bar_long_work_prints_a_plain_line_at_intervals(monkeypatch,
 def test_an_evaluation_compiled_ahead_runs_without_compiling_and_gives_the_same_episodes():
     """Issue #20: training starts compiling its evaluation's program in a background thread. The episodes
     that program runs are those of the program compiled on the spot, and the first run then lowers
-    nothing on the calling thread; an error while compiling ahead is raised by run(), on its own thread."""
+    nothing on the calling thread. Arguments of another type fall back to jit's own path; an error while
+    compiling ahead is raised by run(), on its own thread."""
     import threading
 
     from jax import monitoring
@@ -386,6 +387,11 @@ def test_an_evaluation_compiled_ahead_runs_without_compiling_and_gives_the_same_
     assert "compile-ahead" in lowered_on and threading.current_thread().name not in lowered_on, lowered_on
     for name in ("observations", "episode_return", "episode_length", "success"):
         np.testing.assert_array_equal(result[name], on_the_spot[name])
+
+    # weights of another type than those it was compiled for: jit's own path, with the same episodes
+    halves = weights.astype(jnp.bfloat16)
+    np.testing.assert_array_equal(ahead(halves, key)["episode_return"],
+                                  make_episode_runner(env, policy, 6, 40)(halves, key)["episode_return"])
 
     def broken(weights, obs, key):
         raise ValueError("a policy that cannot be traced")

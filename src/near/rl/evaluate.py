@@ -70,14 +70,18 @@ def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int
         ahead["thread"] = threading.Thread(target=build, name="compile-ahead", daemon=True)
         ahead["thread"].start()
 
-    def program() -> Callable:
-        if "thread" not in ahead:
-            return rollout
-        ahead["thread"].join()
-        return ahead.get("program", rollout)  # after an error, jit compiles here and raises it in this thread
+    def call(policy_args, key: jax.Array, reset_args):
+        if "thread" in ahead:
+            ahead["thread"].join()
+        if "program" in ahead:  # none after an error: jit compiles here and raises it on this thread
+            try:
+                return ahead["program"](policy_args, key, reset_args)
+            except (TypeError, ValueError):  # arguments typed or placed otherwise than compiled for
+                del ahead["program"]
+        return rollout(policy_args, key, reset_args)
 
     def run(policy_args, key: jax.Array, reset_args=()) -> dict:
-        observations, ret, length, success, recorded = jax.device_get(program()(policy_args, key, reset_args))
+        observations, ret, length, success, recorded = jax.device_get(call(policy_args, key, reset_args))
         observations, ret, length, success = (np.asarray(x) for x in (observations, ret, length, success))
         return {
             **{name: np.asarray(value) for name, value in recorded.items()},
