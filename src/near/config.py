@@ -342,11 +342,11 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def physics_differences(now: PhysicsOptions, then: PhysicsOptions) -> dict:
-    """The humanoid physics settings of ``then`` (a run's) that ``now`` (a command line's) changes, as
-    ``{key: run's value}``; warp_envs, a buffer size, is not physics."""
+def physics_overrides(now: PhysicsOptions, then: PhysicsOptions) -> str:
+    """The overrides ``task.physics.KEY=VALUE ...`` that give ``now`` (a command line's humanoid physics) the
+    settings of ``then`` (a run's); "" when they match. warp_envs, a buffer size, is not physics."""
     now_d, then_d = dataclasses.asdict(now), dataclasses.asdict(then)
-    return {k: v for k, v in then_d.items() if k != "warp_envs" and now_d[k] != v}
+    return " ".join(f"task.physics.{k}={v}" for k, v in then_d.items() if k != "warp_envs" and now_d[k] != v)
 
 
 # defaults that changed after runs were saved without the key: such a run keeps what it trained with

@@ -15,7 +15,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from near.config import Config, ConfigError, from_dict, physics_differences
+from near.config import Config, ConfigError, from_dict, physics_overrides
 from near.factories import make_env, make_style
 from near.utils.checkpoint import CheckpointError, load, load_meta, stored_arrays, stored_items
 
@@ -123,9 +123,8 @@ def check_resume_physics(cfg: Config, run_dir: str) -> None:
     since, say) would change its dynamics mid-run. ConfigError naming the keys that match the run."""
     if cfg.task.env != "humanoid":
         return
-    other = physics_differences(cfg.task.physics, trained_physics(run_dir))
-    if other:
-        keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
+    keys = physics_overrides(cfg.task.physics, trained_physics(run_dir))
+    if keys:
         raise ConfigError(f"{run_dir} trained with other physics than this command's; pass {keys} to resume it "
                           "as it trained (a run does not change its physics mid-way; start a new run for that)")
 

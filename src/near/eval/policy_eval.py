@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from near.config import Config, physics_differences
+from near.config import Config, physics_overrides
 from near.eval import gait as G
 from near.eval import metrics as M
 from near.factories import make_env
@@ -165,9 +165,8 @@ def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
     MJX, say) behaves otherwise: say so, naming the keys that would match the run."""
     if cfg.task.env != "humanoid":
         return
-    other = physics_differences(cfg.task.physics, run_cfg.task.physics)
-    if other:
-        keys = " ".join(f"task.physics.{k}={v}" for k, v in other.items())
+    keys = physics_overrides(cfg.task.physics, run_cfg.task.physics)
+    if keys:
         warnings.warn(f"{run_dir} trained with other physics than this evaluation's: pass {keys} (or no "
                       "task.physics key) to evaluate it as it trained (a policy under other physics can stand, "
                       "slide or fall where it did not)", stacklevel=2)
