@@ -26,6 +26,7 @@ import json
 import math
 import os
 
+from near.config import FORMER_DEFAULTS
 from near.eval.metrics import EXPERT_VALUES
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "humanoid_motions.json")
@@ -34,6 +35,8 @@ KEYS = ("fall_rate", "root_height_ratio", "root_speed_ratio", "joint_angle_dista
 SPEED_MOTIONS = ("walk", "run", "mummy_walk")
 # the sets that task.ground_floating_clips changes (docs/humanoid_moving_like_the_clips.md item 16: only the run set's amp_cmu_09_10.npy)
 REPAIRED_MOTIONS = ("run",)
+# the feet of a run saved before task.physics.foot_contact existed, and of a results row written before then
+FORMER_FEET = FORMER_DEFAULTS[("task", "physics", "foot_contact")]
 LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
                "foot_slide_clips")  # absent from evaluations made before they existed
@@ -70,7 +73,7 @@ def floor_and_clips(run_dir: str) -> dict:
 
     with open(os.path.join(run_dir, "config.yaml")) as fh:
         task = yaml.safe_load(fh).get("task", {})
-    return {"foot_contact": (task.get("physics") or {}).get("foot_contact", "box"),
+    return {"foot_contact": (task.get("physics") or {}).get("foot_contact", FORMER_FEET),
             "clips_repaired": bool(task.get("ground_floating_clips", False))}
 
 
@@ -99,9 +102,9 @@ def merge(results: dict, motion: str, method: str, row: dict, variant: str = "")
     key = variant or method
     runs = home.get(key, [])
     runs = runs if isinstance(runs, list) else [runs]
-    same = (row["seed"], row.get("foot_contact", "box"))
-    runs = [r for r in runs if (r.get("seed"), r.get("foot_contact", "box")) != same] + [row]
-    runs.sort(key=lambda r: (r.get("foot_contact", "box"), r["seed"]))
+    same = (row["seed"], row.get("foot_contact", FORMER_FEET))
+    runs = [r for r in runs if (r.get("seed"), r.get("foot_contact", FORMER_FEET)) != same] + [row]
+    runs.sort(key=lambda r: (r.get("foot_contact", FORMER_FEET), r["seed"]))
     home[key] = runs[0] if len(runs) == 1 else runs
 
 
@@ -165,7 +168,7 @@ def slide(row: dict) -> str:
 def motion_cell(motion: str, row: dict) -> str:
     """The motion, with what sets the run apart from the others of its motion: repaired clips, corner feet."""
     notes = (["clips repaired"] if row.get("clips_repaired") and motion in REPAIRED_MOTIONS else []) + \
-            (["corner feet"] if row.get("foot_contact", "box") == "corners" else [])
+            (["corner feet"] if row.get("foot_contact", FORMER_FEET) == "corners" else [])
     return f"{motion} ({', '.join(notes)})" if notes else motion
 
 
