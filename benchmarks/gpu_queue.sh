@@ -27,7 +27,9 @@
 #   OVERRIDES_run_s15="reward.sigma_level=15" OVERRIDES_run_p005="reward.anneal_threshold=0.005" \
 #     bash benchmarks/gpu_queue.sh 585 run:NEAR/run_s15 run:NEAR/run_p005
 # A NEAR training that reaches its budget is followed by benchmarks/inspect_energy_posture.py --policy
-# (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT).
+# (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT), and
+# on walk, run and mummy walk by benchmarks/inspect_energy_gait.py (the clips replayed at other strides
+# and cadences; energy_gait_ENERGY.json and .png in $OUT).
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
 # state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
 # A run cut at a call's end comes back with its last step's train item; to resume it on a fresh
@@ -170,6 +172,13 @@ for spec in "${queue[@]}"; do
   if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 150 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
     run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
         --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
+  fi
+  # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
+  if [ "$method" = NEAR ] && [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ] \
+      && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+    run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "${M#motion=}" \
+        --grid "$OUT/energy_gait_$(basename "$energy").png" --out "energy_gait_$(basename "$energy")" > "$OUT/gait_$name.log" 2>&1 \
+      && run cp "benchmarks/results/energy_gait_$(basename "$energy").json" "$OUT/"
   fi
 done
 for i in "${!parallel_pids[@]}"; do

@@ -339,3 +339,52 @@ def test_humanoid_motions_keep_a_corner_feet_run_beside_the_box_run_of_its_seed(
     assert [(r["foot_contact"], r["root_speed_ratio"]) for r in runs] == [("box", 1.1), ("corners", 1.2)]
     text = H.table(results)
     assert "| walk (corner feet) | NEAR | 42 |" in text and "| walk | NEAR | 42 |" in text
+
+
+def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(tmp_path):
+    pytest.importorskip("mujoco")
+    import inspect_energy_gait as G
+    import jax
+    import jax.numpy as jnp
+    from test_humanoid_env import walk_like_clip
+
+    from near.config import compose_config
+    from near.envs.core import make_pair
+    from near.factories import make_env
+    from near.motion import library as ml
+    from near.motion.poselib import save_poselib
+
+    save_poselib(tmp_path / "a.npy", walk_like_clip(seed=0))
+    (tmp_path / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
+    env = make_env(compose_config(["task=HumanoidNEAR", f"motion={tmp_path / 'set.yaml'}", "smoke=True"]))
+    lib, dt = env.library, env.control_dt
+    clips, fractions = jnp.zeros(4, jnp.int32), jnp.array([0.0, 0.3, 0.6, 1.0])
+    pairs = G.gait_pairs(env, clips, fractions, [(1.0, 1.0), (0.5, 2.0)])
+
+    # stride 1 at cadence 1 is the clip itself, as the env observes it
+    tau = dt + fractions * (lib.clip_length[0] - dt)
+    observe = jax.vmap(lambda t: env.state_from_motion(jax.tree.map(lambda x: x[0], ml.motion_state(lib, clips[:1], t[None]))).obs)
+    np.testing.assert_allclose(pairs[(1.0, 1.0)], make_pair(env, observe(tau - dt), observe(tau)), atol=1e-4)
+    assert np.abs(np.asarray(pairs[(0.5, 2.0)] - pairs[(1.0, 1.0)])).max() > 0.1
+
+    # half the swing about the clip's mean pose at twice the rate: the clip's speed, the same joint velocities
+    mean_dof, mean_height = G.clip_means(lib)
+    m = jax.tree.map(lambda x: x[0], ml.motion_state(lib, clips[:1], tau[1:2]))
+    root, _, dof, root_vel, root_ang_vel, dof_vel = G.gait_pose(m, mean_dof[0], mean_height[0], 0.5, 2.0)
+    np.testing.assert_allclose(dof - mean_dof[0], 0.5 * (m.dof_pos - mean_dof[0]), atol=1e-6)
+    np.testing.assert_allclose(root_vel, m.root_vel, atol=1e-6)
+    np.testing.assert_allclose(dof_vel, m.dof_vel, atol=1e-6)
+    np.testing.assert_allclose(root_ang_vel, 2.0 * m.root_ang_vel, atol=1e-6)
+    assert abs(float(root[2] - mean_height[0])) == pytest.approx(0.5 * abs(float(m.root_pos[2] - mean_height[0])), abs=1e-6)
+    still = G.gait_pose(m, mean_dof[0], mean_height[0], 0.0, 1.0)  # stride 0: the mean pose, standing still
+    np.testing.assert_allclose(still[2], mean_dof[0], atol=1e-6)
+    assert not np.any(np.asarray(still[3])) and not np.any(np.asarray(still[5]))
+
+    # the table: the clip against itself costs nothing; a gait the energy scores lower costs reward
+    sigmas = np.array([20.0, 15.0, 12.0, 11.0, 10.75] + [4.0] * 20)
+    rows = G.gait_rows({(1.0, 1.0): np.array([10.0, 12.0]), (0.4, 2.2): np.array([5.0, 13.0])}, sigmas)
+    assert rows[0]["clip_ranks_higher"] == 0.0 and rows[0]["reward_gap_level_0"] == 0.0
+    assert rows[1]["clip_ranks_higher"] == 0.5 and rows[1]["speed"] == pytest.approx(0.88)
+    assert rows[1]["reward_gap_level_4"] > rows[1]["reward_gap_level_0"] > 0
+    with pytest.raises(Exception, match="STRIDExCADENCE"):
+        G.parse_gait("fast")
