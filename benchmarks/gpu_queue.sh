@@ -176,9 +176,9 @@ for spec in "${queue[@]}"; do
   # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
   if [ "$method" = NEAR ] && [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ] \
       && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+    gait=energy_gait_$(basename "$energy")
     run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "${M#motion=}" \
-        --grid "$OUT/energy_gait_$(basename "$energy").png" --out "energy_gait_$(basename "$energy")" > "$OUT/gait_$name.log" 2>&1 \
-      && run cp "benchmarks/results/energy_gait_$(basename "$energy").json" "$OUT/"
+        --grid "$OUT/$gait.png" --out "$gait" > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
   fi
 done
 for i in "${!parallel_pids[@]}"; do

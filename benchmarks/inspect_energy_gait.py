@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import LEVELS, reward_gaps
+from inspect_energy_posture import LEVELS, level_free_g, reward_gaps
 
 from near.config import compose_config
 from near.energy.train import load_energy_model, trained_pair_span
@@ -80,8 +80,8 @@ def gait_pairs(env, clips: jax.Array, fractions: jax.Array, gaits) -> dict[tuple
     def one(clip, fraction, stride, cadence):
         span = cadence * dt  # the clip time between the pair's two states
         tau = span + fraction * (lib.clip_length[clip] - span)
-        now, before = (jax.tree.map(lambda x: x[0], ml.motion_state(lib, clip[None], t[None])) for t in (tau, tau - span))
-        return make_pair(env, obs(before, clip, stride, cadence), obs(now, clip, stride, cadence))
+        before, now = (obs(ml.motion_state(lib, clip, t), clip, stride, cadence) for t in (tau - span, tau))
+        return make_pair(env, before, now)
 
     pairs = jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
     return {(s, c): pairs(clips, fractions, jnp.float32(s), jnp.float32(c)) for s, c in gaits}
@@ -105,8 +105,8 @@ def draw_grid(path: str, rows: list[dict], level: int, sigma: float, title: str)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gap = np.array([[next(r[f"reward_gap_level_{level}"] for r in rows if r["stride"] == s and r["cadence"] == c)
-                     for c in GRID_CADENCES] for s in GRID_STRIDES])
+    by_gait = {(r["stride"], r["cadence"]): r[f"reward_gap_level_{level}"] for r in rows}
+    gap = np.array([[by_gait[(s, c)] for c in GRID_CADENCES] for s in GRID_STRIDES])
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     image = ax.imshow(gap, origin="lower", cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(GRID_CADENCES)), [f"{c:g}" for c in GRID_CADENCES])
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))
     pairs = gait_pairs(env, ml.sample_clips(env.library, k_clip, args.pairs), jax.random.uniform(k_time, (args.pairs,)), gaits)
     sigmas = np.asarray(model.sigmas)
-    g = {gait: np.asarray(model.energy(p, 0)) * sigmas[0] for gait, p in pairs.items()}  # level-free g = E * sigma
+    g = {gait: level_free_g(model, p) for gait, p in pairs.items()}
     rows = gait_rows(g, sigmas)
     shown = [r for r in rows if (r["stride"], r["cadence"]) in {(1.0, 1.0), *args.gaits}]
     print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, {args.pairs} pairs per gait")

@@ -131,6 +131,11 @@ def sample_pairs(episodes: list[dict], n: int) -> jax.Array:
     return jnp.asarray(pairs[np.random.default_rng(0).permutation(len(pairs))[:n]])
 
 
+def level_free_g(model, pairs) -> np.ndarray:
+    """g = E * sigma of each pair (the model's energy with the level's scale taken out: E = g / sigma)."""
+    return np.asarray(model.energy(jnp.asarray(pairs), 0)) * float(model.sigmas[0])
+
+
 def reward_gaps(gap: np.ndarray, sigmas: np.ndarray) -> dict[str, float]:
     """What a difference in g is worth in NEAR's reward tanh((E - m) / 10) per step, at a centre m halfway
     between the two, at each of LEVELS (E = g / sigma)."""
@@ -181,11 +186,11 @@ def main(argv=None) -> int:
         other = policy_episodes(cfg, env_of(args.other), args.other, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)), 256)
         pairs["other policy"] = sample_pairs(other, args.pairs)
     sigmas = np.asarray(model.sigmas)
-    g = {kind: np.asarray(model.energy(p, 0)) * sigmas[0] for kind, p in pairs.items()}  # level-free g = E * sigma
+    g = {kind: level_free_g(model, p) for kind, p in pairs.items()}
     upright = []
     if episodes:  # does the energy pay the policy to straighten up where it is?
         edited = edited_pairs(env, episodes, args.knee, args.drop, args.faster)
-        g_edit = {k: np.asarray(model.energy(jnp.asarray(p), 0)) * sigmas[0] for k, p in edited.items()}
+        g_edit = {k: level_free_g(model, p) for k, p in edited.items()}
         for kind, label in (("straightened", "policy, knees straightened"),
                             ("faster", f"policy, root {args.faster:g} x as fast")):
             upright.append(above(label, g_edit[kind], g_edit["policy"], sigmas))
