@@ -50,8 +50,10 @@
 # PARALLEL=1 starts the queue's push-T trainings side by side (their energy models one after another
 # first), for seeds. Processes time-share the GPU (their kernels do not overlap without MPS), so this
 # gains only where one training leaves the GPU waiting on its host side (evaluations, checkpoints,
-# logging); how much is not measured yet. Humanoid items still train one at a time (one fills the GPU: two
-# side by side ran at 46 k + 37 k against 90 k alone).
+# logging); how much is not measured yet. Humanoid items still train one at a time on one GPU (one fills the
+# GPU: two side by side ran at 46 k + 37 k against 90 k alone).
+# On a machine with several GPUs (nvidia-h200-x2) the queue runs one lane per GPU (GPUS=N to choose;
+# items dealt out round-robin: `... 585 punch:NEAR spin_kick:NEAR` trains both at once); lane logs at the end.
 # DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
 set -u
 deadline=$1; shift
@@ -101,90 +103,132 @@ EOF
 PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remaining train.num_envs=4096 \
 train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
 training_ended() { echo "$1: training ended at $(( $(date +%s) - start )) s of the call"; tail -n 32 "$OUT/$1.log"; }
-touched=(); parallel_pids=(); parallel_names=()
-for spec in "${queue[@]}"; do
-  variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
-  [[ -z "$variant" || "$variant" =~ ^[A-Za-z0-9_]+$ ]] || { echo "gpu_queue: variant name '$variant' in '$spec/$variant' must be letters, digits and _ (it names \$OVERRIDES_$variant)"; exit 2; }
-  IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
-  [ "$motion" = punch ] && motion=single_left_punch
-  name=${RUN_NAME:-${motion}_${method}_$seed}; [ -n "$variant" ] && name=$variant
-  run_dir=$R/$name; energy=$R/energy_${motion}_$seed
-  var=OVERRIDES_$variant; own=(); [ -n "$variant" ] && own=(${!var:-})
-  # task.pair_span changes the pairs the energy model learns from: such a run gets its own energy model
-  span=$(printf '%s\n' "${overrides[@]}" "${own[@]}" | sed -n 's/^task\.pair_span=//p' | tail -n 1)
-  energy_args=(); [ -n "$span" ] && [ "$span" != 1 ] && { energy=${energy}_span$span; energy_args=(task.pair_span="$span"); }
-  # so do energy.* overrides (energy.checkpoint aside): the model is trained with them, in a folder named by them
-  mapfile -t energy_keys < <(printf '%s\n' "${overrides[@]}" "${own[@]}" | grep -E '^energy\.' | grep -v '^energy\.checkpoint=')
-  if [ ${#energy_keys[@]} -gt 0 ]; then
-    energy_args+=("${energy_keys[@]}")
-    energy=${energy}_$(printf '%s' "${energy_keys[*]}" | sed -E 's/energy\.//g; s/[^A-Za-z0-9]+/_/g')
-  fi
-  if [ "$method" = ENERGY ]; then name=$(basename "$energy"); fi  # the energy model alone
-  if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
-  # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
-  # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
-  need=300; [ "$motion" = pusht ] && need=150
-  # a NEAR item whose energy model is not trained yet uses a call's last minutes for it (checkpointed,
-  # resumed by the next call) instead of leaving them idle
-  first=$need; { [ "$method" = NEAR ] || [ "$method" = ENERGY ]; } && [ ! -f "$energy/summary.json" ] && first=90
-  [ "$(left)" -gt "$first" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
-  if [ "$motion" = pusht ]; then
-    task=pushT; [ "$method" = PPO ] || task=pushT$method
-    M=task.data=$PWD/.pusht/pusht_cchi_v7_replay.zarr; extra=($PUSHT_SETTINGS)
-  else
-    task=Humanoid$method; M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
-  fi
-  [ "$method" = ENERGY ] && task=${task%ENERGY}NEAR
-  if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
-    touched+=("$(basename "$energy")")
-    if [ ! -f "$energy/summary.json" ]; then
-      t0=$(date +%s)
-      run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
-          seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
-          "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1
-      status=$?
-      # 130: stopped by `timeout`'s SIGINT at a chunk's end, checkpointed there; the next call resumes it
-      if [ $status = 130 ] || [ $status = 124 ]; then echo "$(basename "$energy"): cut at the call's end, resumes next call"; break; fi
-      [ $status = 0 ] || { tail -n 30 "$OUT/$(basename "$energy").log"; exit 1; }
-      echo "energy model: $(( $(date +%s) - t0 )) s wall"
+touched_file=$(mktemp); parallel_pids=(); parallel_names=()
+# Two or more GPUs (GPUS, default: as many as nvidia-smi lists): the queue is dealt out round-robin into
+# one lane per GPU, each lane a copy of the loop below on its own GPU (CUDA_VISIBLE_DEVICES), so that two
+# trainings run at once instead of one after the other; items that share an energy model wait for the lane
+# that trains it (a lock folder named after this call). One GPU: one lane, as before.
+if [ -z "${GPUS:-}" ]; then GPUS=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); fi
+[ "${GPUS:-0}" -ge 1 ] 2>/dev/null || GPUS=1
+lanes=$(( GPUS < ${#queue[@]} ? GPUS : ${#queue[@]} )); [ "$lanes" -ge 1 ] || lanes=1
+
+# Waits while another lane trains energy model $1 in this call; returns 0 when this lane may train it
+# (it holds the lock then) and 1 when the model is there
+claim_energy() {
+  [ "$lanes" -gt 1 ] || return 0
+  until mkdir "$1.lock.$start" 2>/dev/null; do
+    [ -f "$1/summary.json" ] && return 1
+    if [ "${DRY_RUN:-0}" = 1 ]; then echo "(waits for $(basename "$1"), trained by another lane)"; return 1; fi
+    [ "$(left)" -gt 90 ] || return 1
+    sleep 5
+  done
+  [ -f "$1/summary.json" ] && { rmdir "$1.lock.$start"; return 1; }
+  return 0
+}
+
+process_queue() {  # the items of one lane, in order
+  local spec
+  for spec in "$@"; do
+    variant=; [ "${spec#*/}" != "$spec" ] && { variant=${spec#*/}; spec=${spec%%/*}; }
+    [[ -z "$variant" || "$variant" =~ ^[A-Za-z0-9_]+$ ]] || { echo "gpu_queue: variant name '$variant' in '$spec/$variant' must be letters, digits and _ (it names \$OVERRIDES_$variant)"; exit 2; }
+    IFS=: read -r motion method seed <<< "$spec"; seed=${seed:-42}
+    [ "$motion" = punch ] && motion=single_left_punch
+    name=${RUN_NAME:-${motion}_${method}_$seed}; [ -n "$variant" ] && name=$variant
+    run_dir=$R/$name; energy=$R/energy_${motion}_$seed
+    var=OVERRIDES_$variant; own=(); [ -n "$variant" ] && own=(${!var:-})
+    # task.pair_span changes the pairs the energy model learns from: such a run gets its own energy model
+    span=$(printf '%s\n' "${overrides[@]}" "${own[@]}" | sed -n 's/^task\.pair_span=//p' | tail -n 1)
+    energy_args=(); [ -n "$span" ] && [ "$span" != 1 ] && { energy=${energy}_span$span; energy_args=(task.pair_span="$span"); }
+    # so do energy.* overrides (energy.checkpoint aside): the model is trained with them, in a folder named by them
+    mapfile -t energy_keys < <(printf '%s\n' "${overrides[@]}" "${own[@]}" | grep -E '^energy\.' | grep -v '^energy\.checkpoint=')
+    if [ ${#energy_keys[@]} -gt 0 ]; then
+      energy_args+=("${energy_keys[@]}")
+      energy=${energy}_$(printf '%s' "${energy_keys[*]}" | sed -E 's/energy\.//g; s/[^A-Za-z0-9]+/_/g')
     fi
-    extra+=(energy.checkpoint="$energy")
-    [ "$method" = ENERGY ] && continue
-  fi
-  [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
-  resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
-  touched+=("$name")
-  # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);
-  # `timeout` stops a training that overruns its limit anyway (a push-T call on 2026-12-02 ran past the
-  # call's end and came back with nothing), leaving 25 s (and the call's spare) to bundle; -u: its log streams
-  train_cmd=(timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed"
-      progress=False resume=$resume "${extra[@]}" train.time_limit_s=$(( $(left) - 80 )) out="$run_dir"
-      "${overrides[@]}" "${own[@]}")
-  if [ "${PARALLEL:-0}" = 1 ] && [ "$motion" = pusht ]; then
-    run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1 &
-    parallel_pids+=($!); parallel_names+=("$name"); echo "$name: started beside the others"; continue
-  fi
-  run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1
-  training_ended "$name"
-  # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
-  # (~100 s on the device; `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03
-  # ran past the call's end and its run folder never came back)
-  if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 150 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
-    run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
-        --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
-  fi
-  # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
-  if [ "$method" = NEAR ] && [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ] \
-      && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
-    gait=energy_gait_$(basename "$energy")
-    run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "${M#motion=}" \
-        --grid "$OUT/$gait.png" --out "$gait" > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
-  fi
-done
-for i in "${!parallel_pids[@]}"; do
-  wait "${parallel_pids[$i]}"
-  training_ended "${parallel_names[$i]}"
-done
+    if [ "$method" = ENERGY ]; then name=$(basename "$energy"); fi  # the energy model alone
+    if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
+    # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
+    # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
+    need=300; [ "$motion" = pusht ] && need=150
+    # a NEAR item whose energy model is not trained yet uses a call's last minutes for it (checkpointed,
+    # resumed by the next call) instead of leaving them idle
+    first=$need; { [ "$method" = NEAR ] || [ "$method" = ENERGY ]; } && [ ! -f "$energy/summary.json" ] && first=90
+    [ "$(left)" -gt "$first" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+    if [ "$motion" = pusht ]; then
+      task=pushT; [ "$method" = PPO ] || task=pushT$method
+      M=task.data=$PWD/.pusht/pusht_cchi_v7_replay.zarr; extra=($PUSHT_SETTINGS)
+    else
+      task=Humanoid$method; M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
+    fi
+    [ "$method" = ENERGY ] && task=${task%ENERGY}NEAR
+    if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
+      echo "$(basename "$energy")" >> "$touched_file"
+      if [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then
+        t0=$(date +%s)
+        run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
+            seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
+            "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1
+        status=$?
+        [ "$lanes" -gt 1 ] && rmdir "$energy.lock.$start" 2>/dev/null
+        # 130: stopped by `timeout`'s SIGINT at a chunk's end, checkpointed there; the next call resumes it
+        if [ $status = 130 ] || [ $status = 124 ]; then echo "$(basename "$energy"): cut at the call's end, resumes next call"; break; fi
+        [ $status = 0 ] || { tail -n 30 "$OUT/$(basename "$energy").log"; exit 1; }
+        echo "energy model: $(( $(date +%s) - t0 )) s wall"
+      fi
+      if [ ! -f "$energy/summary.json" ] && [ "${DRY_RUN:-0}" != 1 ]; then echo "$(basename "$energy"): not trained (cut in another lane); $name waits for the next call"; break; fi
+      extra+=(energy.checkpoint="$energy")
+      [ "$method" = ENERGY ] && continue
+    fi
+    [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+    resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
+    echo "$name" >> "$touched_file"
+    # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);
+    # `timeout` stops a training that overruns its limit anyway (a push-T call on 2026-12-02 ran past the
+    # call's end and came back with nothing), leaving 25 s (and the call's spare) to bundle; -u: its log streams
+    train_cmd=(timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train task="$task" "$M" seed="$seed"
+        progress=False resume=$resume "${extra[@]}" train.time_limit_s=$(( $(left) - 80 )) out="$run_dir"
+        "${overrides[@]}" "${own[@]}")
+    if [ "${PARALLEL:-0}" = 1 ] && [ "$motion" = pusht ]; then
+      run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1 &
+      parallel_pids+=($!); parallel_names+=("$name"); echo "$name: started beside the others"; continue
+    fi
+    run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1
+    training_ended "$name"
+    # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
+    # (~100 s on the device; `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03
+    # ran past the call's end and its run folder never came back)
+    if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 150 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+      run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
+          --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
+    fi
+    # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
+    if [ "$method" = NEAR ] && [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ] \
+        && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+      gait=energy_gait_$(basename "$energy")
+      run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "${M#motion=}" \
+          --grid "$OUT/$gait.png" --out "$gait" > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
+    fi
+  done
+  for i in "${!parallel_pids[@]}"; do
+    wait "${parallel_pids[$i]}"
+    training_ended "${parallel_names[$i]}"
+  done
+}
+
+if [ "$lanes" = 1 ]; then
+  process_queue "${queue[@]}"
+else
+  lane_pids=()
+  for (( lane = 0; lane < lanes; lane++ )); do
+    items=(); for (( i = lane; i < ${#queue[@]}; i += lanes )); do items+=("${queue[$i]}"); done
+    echo "lane $lane (GPU $lane): ${items[*]}"
+    ( export CUDA_VISIBLE_DEVICES=$lane; process_queue "${items[@]}" ) > "/tmp/queue_lane_$lane.log" 2>&1 &
+    lane_pids+=($!)
+  done
+  for (( lane = 0; lane < lanes; lane++ )); do
+    wait "${lane_pids[$lane]}"; echo "--- lane $lane"; cat "/tmp/queue_lane_$lane.log"
+  done
+fi
 # BUNDLE_CUT=0: a run cut at this call's end stays on the device only, so that the reply is small and
 # the next call comes soon enough to find the machine warm (2026-12-03: after a reply with a 15 MB
 # bundle of a cut run the next call found a fresh machine, and the run restarted from zero)
@@ -192,11 +236,17 @@ done
 # that a later call, on a fresh machine or in another session, can carry it back and resume it
 # (this script's header).
 keep=(); export BUNDLE_RESUMABLE=
-for d in $(printf '%s\n' "${touched[@]}" | sort -u); do
+for d in $(sort -u "$touched_file"); do
   if [ "${d#energy_}" != "$d" ] || finished "$R/$d"; then keep+=("$d")
   elif [ "${BUNDLE_CUT:-1}" = 1 ]; then keep+=("$d"); BUNDLE_RESUMABLE="$BUNDLE_RESUMABLE $d"
   else echo "$d: cut, left on the device (BUNDLE_CUT=0)"; fi
 done
+# a call returns at most 8 files: with two lanes the logs alone can pass that, so past 4 files the logs,
+# inspections and figures travel as one archive (tar xzf extras.tgz)
+if [ "$(ls "$OUT" | wc -l)" -gt 4 ] && [ "${DRY_RUN:-0}" != 1 ]; then
+  (cd "$OUT" && tar czf /tmp/extras.tgz --exclude='*.tgz.part*' --exclude=extras.tgz . && find . -maxdepth 1 -type f \
+      ! -name '*.tgz.part*' -delete && mv /tmp/extras.tgz .) && echo "logs, inspections and figures in extras.tgz"
+fi
 [ ${#keep[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" "${keep[@]}"
 # the compiled programs come back too (XLA_CACHE_BACK=0: not) when they fit what a call returns (8
 # files, 16 MiB each, 64 MiB in all); carry them as .xla_cache/xla_cache.tgz in the next session's calls

@@ -1,0 +1,47 @@
+"""benchmarks/gpu_queue.sh in its dry run (DRY_RUN=1: prints what a device call would run): the items of
+the queue, in order on one GPU, and dealt out to one lane per GPU on a machine with several."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+QUEUE = REPO / "benchmarks" / "gpu_queue.sh"
+pytestmark = pytest.mark.skipif(not QUEUE.exists() or shutil.which("bash") is None, reason="needs the source tree and bash")
+
+
+def dry_run(tmp_path, gpus: int, *items: str, env_extra=None) -> str:
+    env = {**os.environ, "DRY_RUN": "1", "GPUS": str(gpus), "R": str(tmp_path / "runs"), "OUT": str(tmp_path / "out"),
+           **(env_extra or {})}
+    done = subprocess.run(["bash", str(QUEUE), "585", *items], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + "".join(p.read_text() for p in sorted((tmp_path / "out").glob("*.log")))
+
+
+def test_one_gpu_trains_the_items_one_after_another(tmp_path):
+    out = dry_run(tmp_path, 1, "punch:NEAR", "run:AMP:700")
+    assert "lane" not in out
+    first, second = out.index("amp_humanoid_single_left_punch.yaml"), out.index("task=HumanoidAMP")
+    assert first < second and "seed=700" in out[second:]
+
+
+def test_two_gpus_deal_the_items_to_two_lanes_and_share_an_energy_model(tmp_path):
+    out = dry_run(tmp_path, 2, "punch:NEAR", "spin_kick:NEAR", "punch:NEAR/punch_std20", "run:AMP",
+                  env_extra={"OVERRIDES_punch_std20": "train.log_std_init=-2.0"})
+    assert "lane 0 (GPU 0): punch:NEAR punch:NEAR/punch_std20" in out
+    assert "lane 1 (GPU 1): spin_kick:NEAR run:AMP" in out
+    lane0 = out[out.index("--- lane 0"):out.index("--- lane 1")]
+    assert "out=" + str(tmp_path / "runs" / "punch_std20") in lane0 and "train.log_std_init=-2.0" in lane0
+    assert "spin_kick" not in lane0
+    # both punch items use the one energy model; the bundle names every folder once
+    bundle = next(line for line in out.splitlines() if line.startswith("bundle "))
+    assert bundle.split()[2:] == sorted(set(bundle.split()[2:]))
+    assert {"energy_single_left_punch_42", "energy_spin_kick_42", "punch_std20", "run_AMP_42"} <= set(bundle.split())
+
+
+def test_more_gpus_than_items_use_one_lane_per_item(tmp_path):
+    out = dry_run(tmp_path, 8, "punch:NEAR", "run:AMP")
+    assert "lane 1 (GPU 1): run:AMP" in out and "lane 2" not in out
