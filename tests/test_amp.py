@@ -127,3 +127,32 @@ def test_replay_store_matches_a_plain_ring_buffer():
         state = store(state, jnp.asarray(pairs), key)
         np.testing.assert_array_equal(np.asarray(state.replay), ring, err_msg=f"round {round_}")
         assert int(state.replay_count) == count and int(state.replay_ptr) == ptr
+
+
+def _eighs(jaxpr, in_scan: bool = False, found=None) -> dict:
+    """Eigendecompositions in a jaxpr and the programs nested in it, outside and inside scans."""
+    found = found if found is not None else {"outside a scan": 0, "inside a scan": 0}
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "eigh":
+            found["inside a scan" if in_scan else "outside a scan"] += 1
+        for sub in jax.core.jaxprs_in_params(eqn.params):
+            _eighs(sub, in_scan or eqn.primitive.name == "scan", found)
+    return found
+
+
+def test_a_whitened_discriminator_computes_its_whitening_once_per_update():
+    """The eigendecomposition behind whitening runs once per update, not twice at each of its steps,
+    and the frozen statistics normalise as the running ones do."""
+    from near.utils import running_stats
+
+    demo = _demo_pairs()
+    cfg = AMPConfig(hidden=[16], minibatch_size=32, updates_per_iteration=8, replay_buffer_size=64, normalization="whiten")
+    amp = AMPReward(demo, cfg)
+    state = amp.init(jax.random.PRNGKey(0))
+    pairs = jnp.asarray(demo[:128]) + 3.0
+    jaxpr = jax.make_jaxpr(amp.update)(state, pairs, jax.random.PRNGKey(1)).jaxpr
+    assert _eighs(jaxpr) == {"outside a scan": 1, "inside a scan": 0}
+    x = jnp.asarray(demo[:64])
+    for stats in (state.stats, running_stats.update(running_stats.create(4, "diagonal"), x)):
+        np.testing.assert_allclose(running_stats.normalize(running_stats.frozen(stats), x),
+                                   running_stats.normalize(stats, x), rtol=1e-5, atol=1e-5)

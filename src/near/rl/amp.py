@@ -168,6 +168,7 @@ class AMPReward:
         demo_sample = self.demo_pairs[jax.random.randint(k_store, (pairs.shape[0],), 0, self.demo_pairs.shape[0])]
         both = jnp.concatenate([pairs, demo_sample])
         stats = running_stats.update(state.stats, both) if cfg.normalize_input else state.stats
+        normaliser = running_stats.frozen(stats)  # one whitening matrix for all the steps below
 
         def step(carry, k):
             params, opt_state = carry
@@ -178,8 +179,8 @@ class AMPReward:
             replay = jnp.where(state.replay_count > 0,
                                state.replay[jax.random.randint(k2, (n,), 0, filled)], current)
             demo = self.demo_pairs[jax.random.randint(k3, (n,), 0, self.demo_pairs.shape[0])]
-            x_policy = self._normalise(stats, jnp.concatenate([current, replay]))
-            x_demo = self._normalise(stats, demo)
+            x_policy = self._normalise(normaliser, jnp.concatenate([current, replay]))
+            x_demo = self._normalise(normaliser, demo)
             (_, metrics), grads = jax.value_and_grad(
                 lambda p: discriminator_loss(self.net.apply, p, cfg, x_policy, x_demo), has_aux=True)(params)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
