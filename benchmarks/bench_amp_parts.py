@@ -10,6 +10,7 @@ was before 2026-12-04, scattering every rollout pair), the input statistics alon
 (``cumsum``). Median of ``--repeats`` calls after a compiling one.
 
     python benchmarks/bench_amp_parts.py --data .../pusht_cchi_v7_replay.zarr --envs 1024 16384
+    python benchmarks/bench_amp_parts.py --motion .motion/amp_humanoid_run.yaml --envs 4096 16384   # the humanoid's
 
 Writes benchmarks/results/amp_parts_<backend>.json and prints a table (ms per call).
 """
@@ -78,16 +79,20 @@ def measure(style, num_envs: int, horizon: int, repeats: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="the push-T demonstration store (zarr)")
+    parser.add_argument("--data", help="the push-T demonstration store (zarr)")
+    parser.add_argument("--motion", help="a humanoid motion set (yaml): times HumanoidAMP instead of push-T")
     parser.add_argument("--envs", nargs="+", type=int, default=[1024, 4096])
     parser.add_argument("--minibatches", type=int, default=8, help="PPO minibatches per epoch (sets the discriminator's steps)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--name", default=f"amp_parts_{jax.default_backend()}")
     args = parser.parse_args(argv)
+    if bool(args.data) == bool(args.motion):
+        parser.error("give --data (push-T) or --motion (the humanoid)")
+    task, source = ("pushTAMP", f"task.data={args.data}") if args.data else ("HumanoidAMP", f"motion={args.motion}")
     rows = []
     for envs in args.envs:
-        horizon = compose_config(["task=pushTAMP"]).train.horizon
-        cfg = compose_config(["task=pushTAMP", f"task.data={args.data}", f"train.num_envs={envs}",
+        horizon = compose_config([f"task={task}"]).train.horizon
+        cfg = compose_config([f"task={task}", source, f"train.num_envs={envs}",
                               f"train.minibatch_size={envs * horizon // args.minibatches}"])
         env = make_env(cfg)
         rows.append(measure(untrained_style(cfg, env), envs, cfg.train.horizon, args.repeats))
