@@ -18,13 +18,19 @@ The table gives, per gait, g, how often the clip's pair outranks the gait's, and
 levels (benchmarks/inspect_energy_posture.py's measure); ``--grid`` draws the reward gap at one level
 over strides x cadences as a heat map.
 
+With ``--policy RUN_DIR`` a NEAR policy's own deterministic episodes (16, up to 256 steps each) are
+replayed instead of the clips, about each episode's own mean pose, stride and cadence relative to the
+policy's (1 x 1 is the policy's pairs as the env observed them): where does the energy's slope point from
+where the policy is, rather than from the clips' bodies?
+
     PYTHONPATH=src python benchmarks/inspect_energy_gait.py --energy RUN_DIR --motion SET.yaml [--pairs 4096]
-        [--gaits 0.38x2.2 0.78x1.36 ...] [--grid PNG [--level 4]]
+        [--gaits 0.38x2.2 0.78x1.36 ...] [--grid PNG [--level 4]] [--policy RUN_DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -39,6 +45,7 @@ from inspect_energy_posture import LEVELS, level_free_g, reward_gaps
 from near.config import compose_config
 from near.energy.train import load_energy_model, trained_pair_span
 from near.envs.core import make_pair
+from near.envs.humanoid import model as hm
 from near.factories import make_env
 from near.motion import library as ml
 
@@ -47,6 +54,9 @@ from near.motion import library as ml
 GAITS = ((1.0, 1.0), (0.38, 2.2), (0.78, 1.36), (0.5, 1.0), (1.0, 2.0))
 GRID_STRIDES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)
 GRID_CADENCES = (0.6, 0.8, 1.0, 1.4, 1.8, 2.2)
+# about a policy's own gait (x its own): NEAR's run would reach the clips' at about 2.6 x its stride and 0.45 x its cadence
+POLICY_GRID_STRIDES = (0.6, 0.8, 1.0, 1.5, 2.0, 2.6)
+POLICY_GRID_CADENCES = (0.45, 0.6, 0.8, 1.0, 1.2, 1.4)
 
 
 def clip_means(lib, samples: int = 64) -> tuple[jax.Array, jax.Array]:
@@ -87,6 +97,54 @@ def gait_pairs(env, clips: jax.Array, fractions: jax.Array, gaits) -> dict[tuple
     return {(s, c): pairs(clips, fractions, jnp.float32(s), jnp.float32(c)) for s, c in gaits}
 
 
+def policy_gait_pairs(env, episodes: list[dict], gaits) -> dict[tuple[float, float], jax.Array]:
+    """A policy's own episodes (each ``qpos`` (T, nq), ``qvel`` (T, nv)) replayed as gaits, as the clips are
+    in :func:`gait_pairs`: at episode time tau (played ``cadence`` x as fast, states between two steps
+    interpolated) every joint angle and the root height swing ``stride`` x as far about the episode's mean,
+    the joint and root linear velocities x stride * cadence, the root's angular velocity x cadence. Pair i
+    of every gait starts at the same step, so (1, 1) is the episode's own pairs as the env observed them."""
+    span = env.config.pair_span
+    reach = max(c for _, c in gaits) * span  # the furthest a gait's second state lies beyond its first
+    qpos, qvel, start, frac_base, means, heights = [], [], [], [], [], []
+    offset = 0
+    for e in episodes:
+        n = len(e["qpos"]) - int(np.ceil(reach)) - 1  # pairs whose states all lie inside the episode
+        if n <= 0:
+            offset += len(e["qpos"])
+            continue
+        dof = np.asarray(hm.dof_pos_from_qpos(env.layout, jnp.asarray(e["qpos"])))
+        start.append(offset + np.arange(n))
+        means.append(np.repeat(dof.mean(0)[None], n, axis=0))
+        heights.append(np.full(n, e["qpos"][:, 2].mean(), np.float32))
+        offset += len(e["qpos"])
+    if not start:
+        raise SystemExit(f"no episode is longer than {int(np.ceil(reach)) + 1} steps: nothing to replay")
+    qpos = jnp.asarray(np.concatenate([e["qpos"] for e in episodes]))
+    qvel = jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))
+    start, means, heights = jnp.asarray(np.concatenate(start)), jnp.asarray(np.concatenate(means)), jnp.asarray(np.concatenate(heights))
+
+    def state(tau, mean_dof, mean_z, stride, cadence):
+        i = jnp.floor(tau).astype(jnp.int32)
+        f = tau - i
+        q0, q1, v0, v1 = qpos[i], qpos[i + 1], qvel[i], qvel[i + 1]
+        quat = q0[3:7] * (1 - f) + jnp.sign(jnp.dot(q0[3:7], q1[3:7])) * q1[3:7] * f
+        dof = (1 - f) * hm.dof_pos_from_qpos(env.layout, q0) + f * hm.dof_pos_from_qpos(env.layout, q1)
+        root = (1 - f) * q0[:3] + f * q1[:3]
+        root = root.at[2].set(mean_z + stride * (root[2] - mean_z))
+        q = hm.qpos_from_pose(env.layout, root, quat, mean_dof + stride * (dof - mean_dof))
+        v = (1 - f) * v0 + f * v1
+        v = jnp.concatenate([stride * cadence * v[:3], cadence * v[3:6], stride * cadence * v[6:]])
+        return env._observe(env._kinematics(q, v))
+
+    def one(first, mean_dof, mean_z, stride, cadence):
+        tau = first.astype(jnp.float32)
+        return make_pair(env, state(tau, mean_dof, mean_z, stride, cadence),
+                         state(tau + cadence * span, mean_dof, mean_z, stride, cadence))
+
+    pairs = jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None)))
+    return {(s, c): pairs(start, means, heights, jnp.float32(s), jnp.float32(c)) for s, c in gaits}
+
+
 def gait_rows(g: dict, sigmas: np.ndarray) -> list[dict]:
     """Per gait: g, how often the clip's pair outranks the gait's (pair by pair) and the reward gap."""
     clip = g[(1.0, 1.0)]
@@ -99,26 +157,27 @@ def gait_rows(g: dict, sigmas: np.ndarray) -> list[dict]:
     return rows
 
 
-def draw_grid(path: str, rows: list[dict], level: int, sigma: float, title: str) -> None:
+def draw_grid(path: str, rows: list[dict], level: int, sigma: float, title: str, source: str = "clip",
+              strides=GRID_STRIDES, cadences=GRID_CADENCES) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     by_gait = {(r["stride"], r["cadence"]): r[f"reward_gap_level_{level}"] for r in rows}
-    gap = np.array([[by_gait[(s, c)] for c in GRID_CADENCES] for s in GRID_STRIDES])
+    gap = np.array([[by_gait[(s, c)] for c in cadences] for s in strides])
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     image = ax.imshow(gap, origin="lower", cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(GRID_CADENCES)), [f"{c:g}" for c in GRID_CADENCES])
-    ax.set_yticks(range(len(GRID_STRIDES)), [f"{s:g}" for s in GRID_STRIDES])
-    for i, s in enumerate(GRID_STRIDES):
-        for j, c in enumerate(GRID_CADENCES):
+    ax.set_xticks(range(len(cadences)), [f"{c:g}" for c in cadences])
+    ax.set_yticks(range(len(strides)), [f"{s:g}" for s in strides])
+    for i, s in enumerate(strides):
+        for j, c in enumerate(cadences):
             ax.text(j, i, f"{gap[i, j]:.2f}", ha="center", va="center", fontsize=8,
                     color="white" if gap[i, j] < gap.mean() else "black")
-    ax.set_xlabel("cadence (x the clip's)")
-    ax.set_ylabel("stride (x the clip's amplitude)")
+    ax.set_xlabel(f"cadence (x the {source}'s)")
+    ax.set_ylabel(f"stride (x the {source}'s amplitude)")
     ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, label=f"reward the clip's gait is worth above it, level {level} (sigma {sigma:.2f})")
+    fig.colorbar(image, ax=ax, label=f"reward gap to the {source}'s gait, level {level} (sigma {sigma:.2f})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -142,6 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--gaits", nargs="*", type=parse_gait, default=list(GAITS), help="STRIDExCADENCE ...")
     parser.add_argument("--grid", default="", help="draw the reward gap over strides x cadences into this PNG")
     parser.add_argument("--level", type=int, default=4, help="the noise level of --grid's reward gap (the run's annealing sat at 4)")
+    parser.add_argument("--policy", default="", help="a NEAR policy's run folder: replay its own episodes (16 of up to 256 steps) instead of the clips")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="energy_gait")
     args = parser.parse_args(argv)
@@ -149,18 +209,32 @@ def main(argv=None) -> int:
         parser.error(f"--level must be one of {LEVELS}")
 
     model, meta = load_energy_model(args.energy, expect_env="humanoid")
-    env = make_env(compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"]))
+    base_cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
+    env = make_env(base_cfg)
     gaits = list(dict.fromkeys([(1.0, 1.0), *args.gaits]))  # the clip first, each gait once
+    grid = (POLICY_GRID_STRIDES, POLICY_GRID_CADENCES) if args.policy else (GRID_STRIDES, GRID_CADENCES)
     if args.grid:
-        gaits += [(s, c) for s in GRID_STRIDES for c in GRID_CADENCES if (s, c) not in gaits]
+        gaits += [(s, c) for s in grid[0] for c in grid[1] if (s, c) not in gaits]
     k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))
-    pairs = gait_pairs(env, ml.sample_clips(env.library, k_clip, args.pairs), jax.random.uniform(k_time, (args.pairs,)), gaits)
+    if args.policy:  # the policy's own gait, about its own mean pose, on the physics it trained with
+        from inspect_energy_posture import policy_episodes
+
+        from near.eval.policy_eval import with_run_physics
+
+        run_cfg = with_run_physics(dataclasses.replace(base_cfg, checkpoint=args.policy), [])
+        run_env = env if run_cfg.task.physics == base_cfg.task.physics else make_env(run_cfg)
+        episodes = policy_episodes(base_cfg, run_env, args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256, ("qpos", "qvel"))
+        pairs = policy_gait_pairs(env, episodes, gaits)
+    else:
+        pairs = gait_pairs(env, ml.sample_clips(env.library, k_clip, args.pairs), jax.random.uniform(k_time, (args.pairs,)), gaits)
     sigmas = np.asarray(model.sigmas)
     g = {gait: level_free_g(model, p) for gait, p in pairs.items()}
     rows = gait_rows(g, sigmas)
     shown = [r for r in rows if (r["stride"], r["cadence"]) in {(1.0, 1.0), *args.gaits}]
-    print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, {args.pairs} pairs per gait")
-    print("| stride | cadence | speed | g mean (std) | clip ranks higher | "
+    source = f"the policy {args.policy}'s own episodes" if args.policy else "the clips"
+    n_pairs = len(next(iter(pairs.values())))
+    print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}: {source} replayed, {n_pairs} pairs per gait")
+    print(f"| stride | cadence | speed | g mean (std) | {'as played' if args.policy else 'clip'} ranks higher | "
           + " | ".join(f"reward gap, level {lv} (sigma {sigmas[lv]:.2f})" for lv in LEVELS) + " |")
     print("|" + "---:|" * (5 + len(LEVELS)))
     for r in shown:
@@ -168,10 +242,11 @@ def main(argv=None) -> int:
               f"{r['clip_ranks_higher']:.3f} | " + " | ".join(f"{r[f'reward_gap_level_{lv}']:.3f}" for lv in LEVELS) + " |")
     if args.grid:
         draw_grid(args.grid, rows, args.level, float(sigmas[args.level]),
-                  f"{os.path.basename(args.motion)}: the clips replayed at other strides and cadences")
+                  f"{os.path.basename(args.motion)}: {'the policy' if args.policy else 'the clips'} replayed at other strides and cadences",
+                  "policy" if args.policy else "clip", *grid)
         print(args.grid)
     path = write_result(args.out, "inspect_energy_gait",
-                        [{"energy": args.energy, "motion": os.path.basename(args.motion), "pairs": args.pairs,
+                        [{"energy": args.energy, "motion": os.path.basename(args.motion), "pairs": n_pairs, "policy": args.policy,
                           "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
     print(path)
     return 0

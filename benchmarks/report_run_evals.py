@@ -8,6 +8,9 @@ metric (default ``success_rate``) and of the final coverage where the runs have 
         [--after 20000000] [--metric success_rate] [--plot docs/NAME.png --plot-metrics a,b,...]
 
 ``--plot`` draws the named metrics (default: ``--metric``) against env steps, one panel each, one line per run.
+``--training energy,style_reward,...`` adds to each evaluation the mean of those training scalars over the
+iterations since the previous one, as ``train/KEY`` (with ``energy`` and ``sigma``: ``train/g``, the level-free
+energy E * sigma, comparable within a noise level); ``--metric`` takes several, comma-separated.
 """
 
 from __future__ import annotations
@@ -24,13 +27,31 @@ from _report import write_result
 from near.utils.logging import read_metrics
 
 
-def evaluations(run_dir: str, after: int = 0) -> list[dict]:
-    """``[{"env_steps": n, metric: value, ...}]`` of every periodic evaluation past ``after`` steps."""
+def evaluations(run_dir: str, after: int = 0, training: tuple[str, ...] = ()) -> list[dict]:
+    """``[{"env_steps": n, metric: value, ...}]`` of every periodic evaluation past ``after`` steps, each with
+    the mean of the ``training`` scalars logged since the previous evaluation (``train/KEY``)."""
     columns = read_metrics(run_dir)
     evals = {k[5:]: v for k, v in columns.items() if k.startswith("eval/")}
-    out = [{"env_steps": int(steps), **{k: v[i] for k, v in evals.items() if math.isfinite(v[i])}}
-           for i, steps in enumerate(columns.get("env_steps", []))
-           if steps > after and any(math.isfinite(v[i]) for v in evals.values())]
+    missing = [k for k in training if k not in columns]
+    if missing:
+        raise SystemExit(f"{run_dir}/metrics.jsonl: no training scalar {missing}; it logs {sorted(k for k in columns if '/' not in k)}")
+    wanted = set(training) | ({"sigma"} if "energy" in training and "sigma" in columns else set())
+    out, window = [], {k: [] for k in wanted}
+    for i, steps in enumerate(columns.get("env_steps", [])):
+        for k in wanted:
+            if math.isfinite(columns[k][i]):
+                window[k].append(columns[k][i] * (columns["sigma"][i] if k == "energy" and "sigma" in wanted else 1.0))
+        if not any(math.isfinite(v[i]) for v in evals.values()):
+            continue
+        row = {"env_steps": int(steps), **{k: v[i] for k, v in evals.items() if math.isfinite(v[i])}}
+        for k, values in window.items():
+            if values:
+                row["train/g" if k == "energy" and "sigma" in wanted else f"train/{k}"] = sum(values) / len(values)
+        if "energy" in wanted and "sigma" in wanted and window["sigma"]:
+            row["train/energy"] = sum(e / s for e, s in zip(window["energy"], window["sigma"])) / len(window["energy"])
+        window = {k: [] for k in wanted}
+        if steps > after:
+            out.append(row)
     if not out:
         raise SystemExit(f"{run_dir}/metrics.jsonl: no periodic evaluation after {after} env steps (train.eval_every=0?)")
     return out
@@ -45,17 +66,19 @@ def main() -> None:
     parser.add_argument("--note", default="", help="how the runs were made, stored with them")
     parser.add_argument("--plot", default="", help="a PNG of the metrics against env steps")
     parser.add_argument("--plot-metrics", default="", help="comma-separated eval metrics to plot (default: --metric)")
+    parser.add_argument("--training", default="", help="comma-separated training scalars to average between evaluations")
     args = parser.parse_args()
+    training = tuple(k for k in args.training.split(",") if k)
     rows = []
     for spec in args.runs:
         label, run_dir = spec.split("=", 1)
         with open(os.path.join(run_dir, "summary.json")) as fh:
             summary = json.load(fh)
         rows.append({"label": label, "run": run_dir, "note": args.note, "summary": summary,
-                     "evaluations": evaluations(run_dir, args.after)})
+                     "evaluations": evaluations(run_dir, args.after, training)})
     path = write_result(args.name, "periodic evaluations of trained runs", rows)
     steps = sorted({e["env_steps"] for r in rows for e in r["evaluations"]})
-    for metric in (args.metric, "final_coverage"):
+    for metric in (*args.metric.split(","), "final_coverage"):
         if not any(metric in e for r in rows for e in r["evaluations"]):
             continue
         print(f"\n{metric}\n\n| run | " + " | ".join(f"{s / 1e6:.1f} M" for s in steps) + " |")

@@ -389,3 +389,60 @@ def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(tmp_path):
     assert rows[1]["reward_gap_level_4"] > rows[1]["reward_gap_level_0"] > 0
     with pytest.raises(Exception, match="STRIDExCADENCE"):
         G.parse_gait("fast")
+
+
+
+def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_path):
+    pytest.importorskip("mujoco")
+    import inspect_energy_gait as G
+    import jax
+    import jax.numpy as jnp
+    from test_humanoid_env import walk_like_clip
+
+    from near.config import compose_config
+    from near.envs.core import make_pair
+    from near.factories import make_env
+    from near.motion.poselib import save_poselib
+
+    save_poselib(tmp_path / "a.npy", walk_like_clip(seed=0))
+    (tmp_path / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
+    env = make_env(compose_config(["task=HumanoidNEAR", f"motion={tmp_path / 'set.yaml'}", "smoke=True"]))
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    step = jax.jit(env.step)
+    qpos, qvel, obs = [state.qpos], [state.qvel], [state.obs]
+    for _ in range(7):  # an "episode" of 8 states under a small constant action
+        state = step(state, jnp.full((env.action_dim,), 0.1))[0]
+        qpos.append(state.qpos), qvel.append(state.qvel), obs.append(state.obs)
+    episode = {"qpos": np.asarray(jnp.stack(qpos)), "qvel": np.asarray(jnp.stack(qvel))}
+    obs = jnp.stack(obs)
+    pairs = G.policy_gait_pairs(env, [episode], [(1.0, 1.0), (1.0, 0.5), (2.0, 1.0)])
+    n = len(pairs[(1.0, 1.0)])
+    assert n == 8 - 1 - 1  # pairs whose states lie inside the episode at the largest cadence
+    # stride 1 at cadence 1 is the episode's own pairs, as the env observed them
+    np.testing.assert_allclose(pairs[(1.0, 1.0)], make_pair(env, obs[:n], obs[1:n + 1]), atol=2e-4)
+    # at half the cadence the second state lies halfway to the next step: the root height (feature 0) in between
+    half = pairs[(1.0, 0.5)]
+    later = half[:, :105] if env.pair_order == "current_first" else half[:, 105:]
+    np.testing.assert_allclose(later[:, 0], 0.5 * (obs[:n, 0] + obs[1:n + 1, 0]), atol=2e-4)
+    assert np.abs(np.asarray(pairs[(2.0, 1.0)] - pairs[(1.0, 1.0)])).max() > 0.05  # a longer stride changes them
+
+
+def test_run_evals_average_the_training_scalars_between_evaluations(tmp_path):
+    import report_run_evals as E
+
+    run = tmp_path / "run"
+    run.mkdir()
+    records = []
+    for i, (energy, sigma) in enumerate([(10.0, 2.0), (12.0, 2.0), (30.0, 1.0), (32.0, 1.0)]):  # a level switch at i = 2
+        records.append({"env_steps": (i + 1) * 100, "energy": energy, "sigma": sigma, "style_reward": float(i)})
+        if i % 2:  # an evaluation after every second iteration
+            records.append({"env_steps": (i + 1) * 100, "eval/stride_length_ratio": 0.5 - 0.1 * i})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    evals = E.evaluations(str(run), training=("energy", "style_reward"))
+    assert [e["env_steps"] for e in evals] == [200, 400]
+    assert evals[0]["train/g"] == pytest.approx(22.0) and evals[1]["train/g"] == pytest.approx(31.0)  # E * sigma
+    assert evals[0]["train/energy"] == pytest.approx(11.0) and evals[1]["train/style_reward"] == pytest.approx(2.5)
+    assert evals[1]["stride_length_ratio"] == pytest.approx(0.2)
+    assert [e["env_steps"] for e in E.evaluations(str(run), after=200, training=("energy",))] == [400]
+    with pytest.raises(SystemExit, match="no training scalar"):
+        E.evaluations(str(run), training=("gone",))
