@@ -392,15 +392,14 @@ def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(tmp_path):
 
 
 
-def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_path):
-    pytest.importorskip("mujoco")
-    import inspect_energy_gait as G
+def humanoid_episode(tmp_path, steps: int = 8):
+    """A humanoid env on a synthetic clip and an "episode" of ``steps`` states under a small constant action:
+    (env, {"qpos", "qvel"}, observations (steps, 105))."""
     import jax
     import jax.numpy as jnp
     from test_humanoid_env import walk_like_clip
 
     from near.config import compose_config
-    from near.envs.core import make_pair
     from near.factories import make_env
     from near.motion.poselib import save_poselib
 
@@ -410,11 +409,19 @@ def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_p
     state, _ = env.reset(jax.random.PRNGKey(0))
     step = jax.jit(env.step)
     qpos, qvel, obs = [state.qpos], [state.qvel], [state.obs]
-    for _ in range(7):  # an "episode" of 8 states under a small constant action
+    for _ in range(steps - 1):
         state = step(state, jnp.full((env.action_dim,), 0.1))[0]
         qpos.append(state.qpos), qvel.append(state.qvel), obs.append(state.obs)
-    episode = {"qpos": np.asarray(jnp.stack(qpos)), "qvel": np.asarray(jnp.stack(qvel))}
-    obs = jnp.stack(obs)
+    return env, {"qpos": np.asarray(jnp.stack(qpos)), "qvel": np.asarray(jnp.stack(qvel))}, jnp.stack(obs)
+
+
+def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_path):
+    pytest.importorskip("mujoco")
+    import inspect_energy_gait as G
+
+    from near.envs.core import make_pair
+
+    env, episode, obs = humanoid_episode(tmp_path)
     pairs = G.policy_gait_pairs(env, [episode], [(1.0, 1.0), (1.0, 0.5), (2.0, 1.0)])
     n = len(pairs[(1.0, 1.0)])
     assert n == 8 - 1 - 1  # pairs whose states lie inside the episode at the largest cadence
@@ -425,6 +432,32 @@ def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_p
     later = half[:, :105] if env.pair_order == "current_first" else half[:, 105:]
     np.testing.assert_allclose(later[:, 0], 0.5 * (obs[:n, 0] + obs[1:n + 1, 0]), atol=2e-4)
     assert np.abs(np.asarray(pairs[(2.0, 1.0)] - pairs[(1.0, 1.0)])).max() > 0.05  # a longer stride changes them
+
+
+
+def test_pose_swap_sets_a_body_parts_joints_to_the_clips_and_holds_them(tmp_path):
+    pytest.importorskip("mujoco")
+    import inspect_energy_pose_swap as S
+
+    from near.envs.core import make_pair
+    from near.envs.humanoid import model as hm
+
+    env, episode, obs = humanoid_episode(tmp_path)
+    n = len(obs) - 1
+    own = np.asarray(hm.dof_pos_from_qpos(env.layout, episode["qpos"][:-1]))
+    # nothing swapped: the episode's pairs as the env observed them
+    np.testing.assert_allclose(S.swapped_pairs(env, [episode], own, [], hold=False), make_pair(env, obs[:n], obs[1:]), atol=2e-4)
+    # the right leg set to other angles changes the pairs; the same angles, held still, change only velocities
+    leg = S.group_dofs("right leg")
+    assert [i for i in leg] == list(range(14, 21)) and S.group_dofs("right leg+arms") == sorted(S.PARTS["arms"] + leg)
+    other = own.copy()
+    other[:, 17] += 0.8  # the right knee bent further
+    assert np.abs(S.swapped_pairs(env, [episode], other, leg) - S.swapped_pairs(env, [episode], own, leg)).max() > 0.05
+    held = S.swapped_pairs(env, [episode], own, S.group_dofs("all joints"))
+    first = held[:, :105] if env.pair_order == "past_first" else held[:, 105:]
+    np.testing.assert_allclose(first[:, 0], obs[:n, 0], atol=2e-4)  # root height unchanged by holding the joints
+    with pytest.raises(SystemExit, match="unknown body part"):
+        S.group_dofs("tail")
 
 
 def test_run_evals_average_the_training_scalars_between_evaluations(tmp_path):

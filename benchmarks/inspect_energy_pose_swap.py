@@ -1,0 +1,143 @@
+"""Does a humanoid energy model pay a policy to take its clips' pose, one body part at a time? (issue #16)
+
+NEAR's crane-pose policies stand on both feet with the arms bent at the chest, where the clips stand on
+the left foot with the right knee lifted to the hip and the arms spread. The policy's own states are
+scored as they were and with one group of joints (the right leg, the arms, ...) set to a clip frame's
+angles, everything else the policy's: if the right leg taken from the clips already pays, the reward asks
+for the knee lift from where the policy stands, and what stops PPO is reaching it (balancing on one
+foot); if it pays only with the rest of the clip's pose, the reward asks for the whole pose at once.
+
+Each pair of the policy's deterministic episodes (16, up to 256 steps) gets one random clip frame for
+both of its states, and the swapped joints are held still (their velocities zero), as in the clips' held
+pose; every state goes through the simulator's kinematics. The table gives g = E * sigma, how often the
+swapped pair ranks above the pair as played, and the reward per step that gains at a few noise levels
+(``inspect_energy_posture.py``'s measures).
+
+    PYTHONPATH=src python benchmarks/inspect_energy_pose_swap.py --energy RUN_DIR --motion SET.yaml --policy RUN_DIR
+        [--groups "right leg" arms "right leg+arms" "all joints"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+from inspect_energy_posture import LEVELS, above, level_free_g, policy_episodes
+
+from near.config import compose_config
+from near.energy.train import load_energy_model, trained_pair_span
+from near.envs.core import make_pair
+from near.envs.humanoid import model as hm
+from near.eval.policy_eval import with_run_physics
+from near.factories import make_env
+from near.motion import humanoid
+from near.motion import library as ml
+
+# DOF indices of each body part (near.motion.humanoid.DOF_NAMES)
+PARTS = {
+    "trunk and head": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("abdomen", "neck"))],
+    "arms": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("right_shoulder", "right_elbow", "left_shoulder", "left_elbow"))],
+    "right leg": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("right_hip", "right_knee", "right_ankle"))],
+    "left leg": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("left_hip", "left_knee", "left_ankle"))],
+    "all joints": list(range(humanoid.NUM_DOF)),
+}
+
+
+def group_dofs(group: str) -> list[int]:
+    """The DOFs of a group named as parts joined by '+' (e.g. 'right leg+arms')."""
+    unknown = [p for p in group.split("+") if p not in PARTS]
+    if unknown:
+        raise SystemExit(f"unknown body part {unknown} in {group!r}; parts: {sorted(PARTS)}")
+    return sorted({i for p in group.split("+") for i in PARTS[p]})
+
+
+def swapped_pairs(env, episodes: list[dict], clip_dof: np.ndarray, dofs: list[int], hold: bool = True) -> np.ndarray:
+    """Each episode's pairs (states pair_span steps apart) with ``dofs`` set to ``clip_dof`` (one row per pair,
+    the same for both of its states; (P, 28)), held still when ``hold``: (P, 210)."""
+    span = env.config.pair_span
+    firsts, offset = [], 0
+    for e in episodes:
+        firsts.append(offset + np.arange(max(0, len(e["qpos"]) - span)))
+        offset += len(e["qpos"])
+    firsts = np.concatenate(firsts)
+    if len(clip_dof) != len(firsts):
+        raise ValueError(f"{len(clip_dof)} clip frames for {len(firsts)} pairs")
+    qpos = jnp.asarray(np.concatenate([e["qpos"] for e in episodes]))
+    qvel = jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))
+    mask = jnp.zeros(humanoid.NUM_DOF, bool).at[jnp.asarray(dofs, jnp.int32)].set(True)
+
+    def observe(i, frame):
+        q, v = qpos[i], qvel[i]
+        dof = jnp.where(mask, frame, hm.dof_pos_from_qpos(env.layout, q))
+        q = hm.qpos_from_pose(env.layout, q[:3], q[3:7], dof)
+        v = v.at[6:].set(jnp.where(mask & hold, 0.0, v[6:]))
+        return env._observe(env._kinematics(q, v))
+
+    def one(first, frame):
+        return make_pair(env, observe(first, frame), observe(first + span, frame))
+
+    return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(firsts), jnp.asarray(clip_dof, jnp.float32)))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid)")
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--policy", required=True, help="a NEAR policy's run folder")
+    parser.add_argument("--groups", nargs="+", default=["right leg", "arms", "right leg+arms", "all joints"],
+                        help=f"body parts, or parts joined by '+'; parts: {', '.join(PARTS)}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="energy_pose_swap")
+    args = parser.parse_args(argv)
+    groups = {g: group_dofs(g) for g in args.groups}
+
+    model, meta = load_energy_model(args.energy, expect_env="humanoid")
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
+    env = make_env(cfg)
+    run_cfg = with_run_physics(dataclasses.replace(cfg, checkpoint=args.policy), [])
+    run_env = env if run_cfg.task.physics == cfg.task.physics else make_env(run_cfg)
+    episodes = policy_episodes(cfg, run_env, args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256, ("qpos", "qvel"))
+    episodes = [e for e in episodes if len(e["qpos"]) > env.config.pair_span]
+    n = sum(len(e["qpos"]) - env.config.pair_span for e in episodes)
+    k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))
+    clips = ml.sample_clips(env.library, k_clip, n)
+    frames = np.asarray(ml.motion_state(env.library, clips, ml.sample_times(env.library, k_time, clips)).dof_pos)
+
+    sigmas = np.asarray(model.sigmas)
+    as_played = level_free_g(model, swapped_pairs(env, episodes, frames, [], hold=False))
+    # the control: the same joints held still at the policy's own angles (of each pair's first state)
+    own = np.concatenate([np.asarray(hm.dof_pos_from_qpos(env.layout, jnp.asarray(e["qpos"][:-env.config.pair_span])))
+                          for e in episodes])
+    rows = []
+    for group, dofs in groups.items():
+        names = [humanoid.DOF_NAMES[i] for i in dofs]
+        rows.append(above(f"{group} from the clips", level_free_g(model, swapped_pairs(env, episodes, frames, dofs)),
+                          as_played, sigmas, dofs=names))
+        rows.append(above(f"{group} held still, its own angles", level_free_g(model, swapped_pairs(env, episodes, own, dofs)),
+                          as_played, sigmas, dofs=names))
+    print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, the policy {args.policy}: "
+          f"{n} pairs of {len(episodes)} episodes, g as played {as_played.mean():.1f}")
+    print("| the policy's states with | g mean | ranks above as played | "
+          + " | ".join(f"reward gained, level {lv} (sigma {sigmas[lv]:.2f})" for lv in LEVELS) + " |")
+    print("|---|---:|---:|" + "---:|" * len(LEVELS))
+    for r in rows:
+        print(f"| {r['pairs']} | {r['g_mean']:.1f} | {r['ranks_above_policy']:.3f} | "
+              + " | ".join(f"{r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS) + " |")
+    path = write_result(args.out, "inspect_energy_pose_swap",
+                        [{"energy": args.energy, "motion": os.path.basename(args.motion), "policy": args.policy,
+                          "pairs": n, "g_as_played": float(as_played.mean()),
+                          "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
