@@ -30,7 +30,6 @@ where the policy is, rather than from the clips' bodies?
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
@@ -105,7 +104,7 @@ def policy_gait_pairs(env, episodes: list[dict], gaits) -> dict[tuple[float, flo
     of every gait starts at the same step, so (1, 1) is the episode's own pairs as the env observed them."""
     span = env.config.pair_span
     reach = max(c for _, c in gaits) * span  # the furthest a gait's second state lies beyond its first
-    qpos, qvel, start, frac_base, means, heights = [], [], [], [], [], []
+    start, means, heights = [], [], []
     offset = 0
     for e in episodes:
         n = len(e["qpos"]) - int(np.ceil(reach)) - 1  # pairs whose states all lie inside the episode
@@ -217,13 +216,10 @@ def main(argv=None) -> int:
         gaits += [(s, c) for s in grid[0] for c in grid[1] if (s, c) not in gaits]
     k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))
     if args.policy:  # the policy's own gait, about its own mean pose, on the physics it trained with
-        from inspect_energy_posture import policy_episodes
+        from inspect_energy_posture import policy_env, policy_episodes
 
-        from near.eval.policy_eval import with_run_physics
-
-        run_cfg = with_run_physics(dataclasses.replace(base_cfg, checkpoint=args.policy), [])
-        run_env = env if run_cfg.task.physics == base_cfg.task.physics else make_env(run_cfg)
-        episodes = policy_episodes(base_cfg, run_env, args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256, ("qpos", "qvel"))
+        episodes = policy_episodes(base_cfg, policy_env(base_cfg, env, args.policy), args.policy,
+                                   jax.random.PRNGKey(args.seed + 1), 16, 256, ("qpos", "qvel"))
         pairs = policy_gait_pairs(env, episodes, gaits)
     else:
         pairs = gait_pairs(env, ml.sample_clips(env.library, k_clip, args.pairs), jax.random.uniform(k_time, (args.pairs,)), gaits)

@@ -20,7 +20,6 @@ swapped pair ranks above the pair as played, and the reward per step that gains 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
@@ -30,13 +29,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import LEVELS, above, level_free_g, policy_episodes
+from inspect_energy_posture import LEVELS, above, level_free_g, policy_env, policy_episodes
 
 from near.config import compose_config
 from near.energy.train import load_energy_model, trained_pair_span
 from near.envs.core import make_pair
 from near.envs.humanoid import model as hm
-from near.eval.policy_eval import with_run_physics
 from near.factories import make_env
 from near.motion import humanoid
 from near.motion import library as ml
@@ -102,9 +100,8 @@ def main(argv=None) -> int:
     model, meta = load_energy_model(args.energy, expect_env="humanoid")
     cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
     env = make_env(cfg)
-    run_cfg = with_run_physics(dataclasses.replace(cfg, checkpoint=args.policy), [])
-    run_env = env if run_cfg.task.physics == cfg.task.physics else make_env(run_cfg)
-    episodes = policy_episodes(cfg, run_env, args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256, ("qpos", "qvel"))
+    episodes = policy_episodes(cfg, policy_env(cfg, env, args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256,
+                               ("qpos", "qvel"))
     episodes = [e for e in episodes if len(e["qpos"]) > env.config.pair_span]
     n = sum(len(e["qpos"]) - env.config.pair_span for e in episodes)
     k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))

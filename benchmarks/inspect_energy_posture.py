@@ -84,6 +84,13 @@ def changed_pairs(env, key, n: int, knee: float, drop: float) -> dict[str, jax.A
     return jax.jit(jax.vmap(one))(clips, times)
 
 
+def policy_env(cfg, env, run_dir: str):
+    """The env a policy steps in: ``env`` (built from ``cfg``), or one with the physics its run trained with
+    where that differs (as near play / near eval do)."""
+    run_cfg = with_run_physics(dataclasses.replace(cfg, checkpoint=run_dir), [])
+    return env if run_cfg.task.physics == cfg.task.physics else make_env(run_cfg)
+
+
 def policy_episodes(cfg, env, run_dir: str, key, episodes: int, steps: int, record=("pair",)) -> list[dict]:
     """Each of a trained policy's deterministic episodes from the env's resets, up to its first
     termination: the recorded step infos (``pair``: [s(t + 1), s(t)], (T_i, 210); ``qpos``, ``qvel``)."""
@@ -174,16 +181,12 @@ def main(argv=None) -> int:
     env = make_env(cfg)
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
     episodes = []
-    def env_of(run_dir: str):  # a policy steps on the physics its run trained with (as near play / near eval)
-        run_cfg = with_run_physics(dataclasses.replace(cfg, checkpoint=run_dir), [])
-        return env if run_cfg.task.physics == cfg.task.physics else make_env(run_cfg)
-
     if args.policy:  # n // 256 deterministic episodes of 256 steps or more, each up to its first termination
-        episodes = policy_episodes(cfg, env_of(args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),
+        episodes = policy_episodes(cfg, policy_env(cfg, env, args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)),
                                    256, ("pair", "qpos", "qvel"))
         pairs["policy"] = sample_pairs(episodes, args.pairs)
     if args.other:
-        other = policy_episodes(cfg, env_of(args.other), args.other, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)), 256)
+        other = policy_episodes(cfg, policy_env(cfg, env, args.other), args.other, jax.random.PRNGKey(args.seed + 1), max(1, -(-args.pairs // 256)), 256)
         pairs["other policy"] = sample_pairs(other, args.pairs)
     sigmas = np.asarray(model.sigmas)
     g = {kind: level_free_g(model, p) for kind, p in pairs.items()}
