@@ -14,7 +14,7 @@ swapped pair ranks above the pair as played, and the reward per step that gains 
 (``inspect_energy_posture.py``'s measures).
 
     PYTHONPATH=src python benchmarks/inspect_energy_pose_swap.py --energy RUN_DIR --motion SET.yaml --policy RUN_DIR
-        [--groups "right leg" arms "right leg+arms" "all joints"]
+        [--groups "right leg" arms "right leg+arms" "all joints"] [--from-time 0.5]
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--policy", required=True, help="a NEAR policy's run folder")
     parser.add_argument("--groups", nargs="+", default=["right leg", "arms", "right leg+arms", "all joints"],
                         help=f"body parts, or parts joined by '+'; parts: {', '.join(PARTS)}")
+    parser.add_argument("--from-time", type=float, default=0.0,
+                        help="draw the clip frames from this fraction of each clip on (0.5: the crane's held pose)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="energy_pose_swap")
     args = parser.parse_args(argv)
@@ -106,7 +108,11 @@ def main(argv=None) -> int:
     n = sum(len(e["qpos"]) - env.config.pair_span for e in episodes)
     k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))
     clips = ml.sample_clips(env.library, k_clip, n)
-    frames = np.asarray(ml.motion_state(env.library, clips, ml.sample_times(env.library, k_time, clips)).dof_pos)
+    if not 0.0 <= args.from_time < 1.0:
+        parser.error("--from-time is a fraction of each clip in [0, 1)")
+    lengths = env.library.clip_length[clips]
+    times = lengths * (args.from_time + (1.0 - args.from_time) * jax.random.uniform(k_time, lengths.shape))
+    frames = np.asarray(ml.motion_state(env.library, clips, times).dof_pos)
 
     sigmas = np.asarray(model.sigmas)
     as_played = level_free_g(model, swapped_pairs(env, episodes, frames, [], hold=False))
@@ -130,7 +136,7 @@ def main(argv=None) -> int:
               + " | ".join(f"{r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS) + " |")
     path = write_result(args.out, "inspect_energy_pose_swap",
                         [{"energy": args.energy, "motion": os.path.basename(args.motion), "policy": args.policy,
-                          "pairs": n, "g_as_played": float(as_played.mean()),
+                          "pairs": n, "from_time": args.from_time, "g_as_played": float(as_played.mean()),
                           "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
     print(path)
     return 0
