@@ -57,32 +57,38 @@ def group_dofs(group: str) -> list[int]:
     return sorted({i for p in group.split("+") for i in PARTS[p]})
 
 
-def swapped_pairs(env, episodes: list[dict], clip_dof: np.ndarray, dofs: list[int], hold: bool = True) -> np.ndarray:
-    """Each episode's pairs (states pair_span steps apart) with ``dofs`` set to ``clip_dof`` (one row per pair,
-    the same for both of its states; (P, 28)), held still when ``hold``: (P, 210)."""
+def pose_swapper(env, episodes: list[dict]):
+    """``swap(clip_dof, dofs, hold=True)``: each episode's pairs (states pair_span steps apart) with ``dofs`` set
+    to ``clip_dof`` (one row per pair, the same for both of its states; (P, 28)), held still when ``hold``:
+    (P, 210). One compiled program serves every body part (the part and ``hold`` are its arguments)."""
     span = env.config.pair_span
     firsts, offset = [], 0
     for e in episodes:
         firsts.append(offset + np.arange(max(0, len(e["qpos"]) - span)))
         offset += len(e["qpos"])
-    firsts = np.concatenate(firsts)
-    if len(clip_dof) != len(firsts):
-        raise ValueError(f"{len(clip_dof)} clip frames for {len(firsts)} pairs")
+    firsts = jnp.asarray(np.concatenate(firsts))
     qpos = jnp.asarray(np.concatenate([e["qpos"] for e in episodes]))
     qvel = jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))
-    mask = jnp.zeros(humanoid.NUM_DOF, bool).at[jnp.asarray(dofs, jnp.int32)].set(True)
 
-    def observe(i, frame):
+    def observe(i, frame, mask, hold):
         q, v = qpos[i], qvel[i]
         dof = jnp.where(mask, frame, hm.dof_pos_from_qpos(env.layout, q))
         q = hm.qpos_from_pose(env.layout, q[:3], q[3:7], dof)
         v = v.at[6:].set(jnp.where(mask & hold, 0.0, v[6:]))
         return env._observe(env._kinematics(q, v))
 
-    def one(first, frame):
-        return make_pair(env, observe(first, frame), observe(first + span, frame))
+    def one(first, frame, mask, hold):
+        return make_pair(env, observe(first, frame, mask, hold), observe(first + span, frame, mask, hold))
 
-    return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(firsts), jnp.asarray(clip_dof, jnp.float32)))
+    program = jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
+
+    def swap(clip_dof: np.ndarray, dofs: list[int], hold: bool = True) -> np.ndarray:
+        if len(clip_dof) != len(firsts):
+            raise ValueError(f"{len(clip_dof)} clip frames for {len(firsts)} pairs")
+        mask = jnp.zeros(humanoid.NUM_DOF, bool).at[jnp.asarray(dofs, jnp.int32)].set(True)
+        return np.asarray(program(firsts, jnp.asarray(clip_dof, jnp.float32), mask, jnp.asarray(hold)))
+
+    return swap
 
 
 def main(argv=None) -> int:
@@ -98,6 +104,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="energy_pose_swap")
     args = parser.parse_args(argv)
     groups = {g: group_dofs(g) for g in args.groups}
+    if not 0.0 <= args.from_time < 1.0:
+        parser.error("--from-time is a fraction of each clip in [0, 1)")
 
     model, meta = load_energy_model(args.energy, expect_env="humanoid")
     cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
@@ -108,23 +116,22 @@ def main(argv=None) -> int:
     n = sum(len(e["qpos"]) - env.config.pair_span for e in episodes)
     k_clip, k_time = jax.random.split(jax.random.PRNGKey(args.seed))
     clips = ml.sample_clips(env.library, k_clip, n)
-    if not 0.0 <= args.from_time < 1.0:
-        parser.error("--from-time is a fraction of each clip in [0, 1)")
     lengths = env.library.clip_length[clips]
     times = lengths * (args.from_time + (1.0 - args.from_time) * jax.random.uniform(k_time, lengths.shape))
     frames = np.asarray(ml.motion_state(env.library, clips, times).dof_pos)
 
     sigmas = np.asarray(model.sigmas)
-    as_played = level_free_g(model, swapped_pairs(env, episodes, frames, [], hold=False))
+    swap = pose_swapper(env, episodes)
+    as_played = level_free_g(model, swap(frames, [], hold=False))
     # the control: the same joints held still at the policy's own angles (of each pair's first state)
     own = np.concatenate([np.asarray(hm.dof_pos_from_qpos(env.layout, jnp.asarray(e["qpos"][:-env.config.pair_span])))
                           for e in episodes])
     rows = []
     for group, dofs in groups.items():
         names = [humanoid.DOF_NAMES[i] for i in dofs]
-        rows.append(above(f"{group} from the clips", level_free_g(model, swapped_pairs(env, episodes, frames, dofs)),
+        rows.append(above(f"{group} from the clips", level_free_g(model, swap(frames, dofs)),
                           as_played, sigmas, dofs=names))
-        rows.append(above(f"{group} held still, its own angles", level_free_g(model, swapped_pairs(env, episodes, own, dofs)),
+        rows.append(above(f"{group} held still, its own angles", level_free_g(model, swap(own, dofs)),
                           as_played, sigmas, dofs=names))
     print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, the policy {args.policy}: "
           f"{n} pairs of {len(episodes)} episodes, g as played {as_played.mean():.1f}")

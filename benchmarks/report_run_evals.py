@@ -35,20 +35,23 @@ def evaluations(run_dir: str, after: int = 0, training: tuple[str, ...] = ()) ->
     missing = [k for k in training if k not in columns]
     if missing:
         raise SystemExit(f"{run_dir}/metrics.jsonl: no training scalar {missing}; it logs {sorted(k for k in columns if '/' not in k)}")
-    wanted = set(training) | ({"sigma"} if "energy" in training and "sigma" in columns else set())
+    level_free = "energy" in training and "sigma" in columns  # E = g / sigma: g carries across level switches
+    wanted = set(training) | ({"sigma"} if level_free else set())
     out, window = [], {k: [] for k in wanted}
     for i, steps in enumerate(columns.get("env_steps", [])):
         for k in wanted:
-            if math.isfinite(columns[k][i]):
-                window[k].append(columns[k][i] * (columns["sigma"][i] if k == "energy" and "sigma" in wanted else 1.0))
+            window[k].append(columns[k][i])
         if not any(math.isfinite(v[i]) for v in evals.values()):
             continue
         row = {"env_steps": int(steps), **{k: v[i] for k, v in evals.items() if math.isfinite(v[i])}}
         for k, values in window.items():
-            if values:
-                row["train/g" if k == "energy" and "sigma" in wanted else f"train/{k}"] = sum(values) / len(values)
-        if "energy" in wanted and "sigma" in wanted and window["sigma"]:
-            row["train/energy"] = sum(e / s for e, s in zip(window["energy"], window["sigma"])) / len(window["energy"])
+            finite = [x for x in values if math.isfinite(x)]
+            if finite:
+                row[f"train/{k}"] = sum(finite) / len(finite)
+        if level_free:
+            g = [e * s for e, s in zip(window["energy"], window["sigma"]) if math.isfinite(e * s)]
+            if g:
+                row["train/g"] = sum(g) / len(g)
         window = {k: [] for k in wanted}
         if steps > after:
             out.append(row)

@@ -104,5 +104,5 @@ def normalize(stats, x: jax.Array, clip: float = 5.0) -> jax.Array:
     if isinstance(stats, Whitening):
         return jnp.clip((x - stats.mean) @ stats.matrix, -clip, clip)
     if isinstance(stats, RunningCovariance):
-        return jnp.clip((x - stats.mean) @ whitening_matrix(stats.cov), -clip, clip)
+        return normalize(frozen(stats), x, clip)
     return jnp.clip((x - stats.mean) / jnp.sqrt(stats.var + EPSILON), -clip, clip)
