@@ -39,12 +39,12 @@ from near.factories import make_env
 from near.motion import humanoid
 from near.motion import library as ml
 
-# DOF indices of each body part (near.motion.humanoid.DOF_NAMES)
+# DOF indices of each body part (near.motion.humanoid.BODY_PARTS; both arms as one)
 PARTS = {
-    "trunk and head": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("abdomen", "neck"))],
-    "arms": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("right_shoulder", "right_elbow", "left_shoulder", "left_elbow"))],
-    "right leg": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("right_hip", "right_knee", "right_ankle"))],
-    "left leg": [i for i, n in enumerate(humanoid.DOF_NAMES) if n.startswith(("left_hip", "left_knee", "left_ankle"))],
+    "trunk and head": list(humanoid.BODY_PARTS["trunk"]),
+    "arms": [*humanoid.BODY_PARTS["right_arm"], *humanoid.BODY_PARTS["left_arm"]],
+    "right leg": list(humanoid.BODY_PARTS["right_leg"]),
+    "left leg": list(humanoid.BODY_PARTS["left_leg"]),
     "all joints": list(range(humanoid.NUM_DOF)),
 }
 

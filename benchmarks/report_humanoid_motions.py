@@ -39,7 +39,9 @@ REPAIRED_MOTIONS = ("run",)
 FORMER_FEET = FORMER_DEFAULTS[("task", "physics", "foot_contact")]
 LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
-               "foot_slide_clips")  # absent from evaluations made before they existed
+               "foot_slide_clips", "joint_angle_distance_trunk", "joint_angle_distance_right_arm",
+               "joint_angle_distance_left_arm", "joint_angle_distance_right_leg",
+               "joint_angle_distance_left_leg")  # absent from evaluations made before they existed
 
 
 def read_run(run_dir: str) -> dict:
@@ -158,6 +160,16 @@ def cadence(row: dict) -> str:
     return f"{row['step_frequency']:.1f} ({row['cadence_ratio']:.2f}x{strides}{landings})"
 
 
+def joint_angles(row: dict) -> str:
+    """The joint-angle distance, with the body part farthest from the clips' where the evaluation has parts."""
+    parts = {k.removeprefix("joint_angle_distance_").replace("_", " "): v for k, v in row.items()
+             if k.startswith("joint_angle_distance_") and v is not None}
+    if not parts:
+        return f"{row['joint_angle_distance']:.3f}"
+    worst = max(parts, key=parts.get)
+    return f"{row['joint_angle_distance']:.3f} ({worst} {parts[worst]:.3f})"
+
+
 def slide(row: dict) -> str:
     """How fast the policy's and the clips' feet move while down (m/s)."""
     if row.get("foot_slide") is None:
@@ -175,7 +187,7 @@ def motion_cell(motion: str, row: dict) -> str:
 def table(results: dict, variants: bool = False) -> str:
     variant_col = (" variant |", "---|") if variants else ("", "")
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
-             "| joint-angle dist. (rad) | pose error | SPARC (expert; the clips' own stride repeated for 300 steps) "
+             "| joint-angle dist. (rad; the farthest body part) | pose error | SPARC (expert; the clips' own stride repeated for 300 steps) "
              "| SPARC, clip-length windows: policy / clips "
              "| steps/s (cadence ratio; stride ratio; foot landings/s: policy vs clips) | feet while down, m/s: policy / clips | limits missed |",
              "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -185,7 +197,7 @@ def table(results: dict, variants: bool = False) -> str:
             f"| {motion_cell(motion, r)} "
             f"| {method} |" + (f" `{label}` |" if variants else "") + f" {r['seed']} "
             f"| {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
-            f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {r['joint_angle_distance']:.3f} "
+            f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {joint_angles(r)} "
             f"| {r['pose_error']:.3f} | {sparc_cell(motion, r)} | {window(r)} "
             f"| {cadence(r)} | {slide(r)} | {'; '.join(missed) if missed else 'none'} |")
     return "\n".join(lines)

@@ -206,6 +206,23 @@ def test_posture_metrics_catch_a_crouch_a_freeze_and_a_wrong_arm():
         G.joint_angle_distance(dofs[0], dofs[0][:, :10])
 
 
+def test_joint_angle_distance_by_body_part_names_the_limb_that_is_off():
+    from near.motion.humanoid import BODY_PARTS
+    dt = 1 / 30
+    clips = [_gait_clip(seed=s) for s in (0, 1)]
+    roots, dofs = [c[0] for c in clips], [c[1] for c in clips]
+    knee_down = [d.copy() for d in dofs]
+    for d in knee_down:
+        d[:, BODY_PARTS["right_leg"][3]] -= 0.7  # the right knee never bends as far as the clips'
+    out = G.posture_metrics(roots, knee_down, roots, dofs, dt, parts=BODY_PARTS)
+    assert out["joint_angle_distance_right_leg"] == pytest.approx(0.7 / 7, rel=1e-6)
+    for part in ("trunk", "right_arm", "left_arm", "left_leg"):
+        assert out[f"joint_angle_distance_{part}"] == 0.0
+    assert out["joint_angle_distance"] == pytest.approx(0.7 / 28, rel=1e-6)
+    # without parts, only the whole-body number
+    assert not any(k.startswith("joint_angle_distance_") for k in G.posture_metrics(roots, dofs, roots, dofs, dt))
+
+
 def _wandering_gait(seconds: float, seed: int, dt: float = 1 / 30) -> np.ndarray:
     """Root positions of a gait whose stride frequency wanders, as real strides do (T, 3)."""
     rng = np.random.default_rng(seed)

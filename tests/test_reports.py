@@ -339,6 +339,20 @@ def test_humanoid_motions_keep_a_corner_feet_run_beside_the_box_run_of_its_seed(
     assert [(r["foot_contact"], r["root_speed_ratio"]) for r in runs] == [("box", 1.1), ("corners", 1.2)]
     text = H.table(results)
     assert "| walk (corner feet) | NEAR | 42 |" in text and "| walk | NEAR | 42 |" in text
+    assert "| 0.500 | 0.500 |" in text  # an evaluation without body parts: the distance alone
+
+
+def test_humanoid_motions_name_the_body_part_farthest_from_the_clips(tmp_path):
+    import report_humanoid_motions as H
+
+    folder = humanoid_run(tmp_path / "crane", 42, "corners")
+    summary = json.load(open(os.path.join(folder, "summary.json")))
+    summary.update(joint_angle_distance_trunk=0.1, joint_angle_distance_right_arm=0.2, joint_angle_distance_left_arm=0.2,
+                   joint_angle_distance_right_leg=0.61, joint_angle_distance_left_leg=0.15)
+    json.dump(summary, open(os.path.join(folder, "summary.json"), "w"))
+    results = {}
+    H.merge(results, "crane_pose", "NEAR", H.read_run(folder))
+    assert "| 0.500 (right leg 0.610) |" in H.table(results)
 
 
 def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(tmp_path):

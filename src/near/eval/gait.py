@@ -21,14 +21,19 @@ def _quantiles(x: np.ndarray, n: int = 200) -> np.ndarray:
     return np.quantile(x, (np.arange(n) + 0.5) / n, axis=0)
 
 
-def joint_angle_distance(policy_dof: np.ndarray, clip_dof: np.ndarray) -> float:
-    """Mean over DOFs of the 1-D Wasserstein distance (rad) between the policy's and the clips' angle
-    distributions (frames, 28): how far each joint's histogram must move to match; 0 for the clips
-    themselves. A crouch shifts the knees and hips; a wrong arm pose the shoulders."""
+def joint_angle_distances(policy_dof: np.ndarray, clip_dof: np.ndarray) -> np.ndarray:
+    """Per DOF, the 1-D Wasserstein distance (rad) between the policy's and the clips' angle distributions
+    (frames, D) -> (D,): how far each joint's histogram must move to match; 0 for the clips themselves."""
     policy_dof, clip_dof = np.asarray(policy_dof, np.float64), np.asarray(clip_dof, np.float64)
     if policy_dof.ndim != 2 or policy_dof.shape[1:] != clip_dof.shape[1:]:
         raise ValueError(f"DOF arrays must be (frames, D) with the same D, got {policy_dof.shape} and {clip_dof.shape}")
-    return float(np.abs(_quantiles(policy_dof) - _quantiles(clip_dof)).mean())
+    return np.abs(_quantiles(policy_dof) - _quantiles(clip_dof)).mean(axis=0)
+
+
+def joint_angle_distance(policy_dof: np.ndarray, clip_dof: np.ndarray) -> float:
+    """Mean over DOFs of :func:`joint_angle_distances` (rad). A crouch shifts the knees and hips; a
+    wrong arm pose the shoulders."""
+    return float(joint_angle_distances(policy_dof, clip_dof).mean())
 
 
 def _horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
@@ -36,13 +41,16 @@ def _horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
 
 
 def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.ndarray],
-                    clip_root: Sequence[np.ndarray], clip_dof: Sequence[np.ndarray], dt: float) -> dict:
+                    clip_root: Sequence[np.ndarray], clip_dof: Sequence[np.ndarray], dt: float,
+                    parts: dict[str, Sequence[int]] | None = None) -> dict:
     """Posture and speed of the policy against its clips, over whole trajectories sampled every dt.
 
     policy_root / clip_root: root positions (T, 3) per episode / clip (only the steps before the end of
     each episode); policy_dof / clip_dof: DOF positions (T, 28). Returns ``root_height_ratio`` (mean root
     height, policy / clips: below 1 is a crouch), ``root_speed_ratio`` (mean horizontal root speed:
-    0 stands still) and ``joint_angle_distance`` (:func:`joint_angle_distance`, rad).
+    0 stands still) and ``joint_angle_distance`` (:func:`joint_angle_distance`, rad); with ``parts``
+    ({name: DOF indices}, e.g. :data:`near.motion.humanoid.BODY_PARTS`) also ``joint_angle_distance_NAME``,
+    the mean over that part's DOFs: which limb is off (a knee never lifted, a punch never thrown).
     """
     def pooled(parts, f=lambda x: x):
         parts = [f(np.asarray(x, np.float64)) for x in parts]
@@ -56,8 +64,12 @@ def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.n
     policy_speed = [_horizontal_speed(np.asarray(r, np.float64), dt) for r in policy_root]
     policy_speed = np.concatenate(policy_speed) if any(len(v) for v in policy_speed) else np.full(1, np.nan)
     speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")  # nan: one-step episodes only
-    return {"root_height_ratio": float(height), "root_speed_ratio": float(speed),
-            "joint_angle_distance": joint_angle_distance(pooled(policy_dof), pooled(clip_dof))}
+    per_dof = joint_angle_distances(pooled(policy_dof), pooled(clip_dof))
+    out = {"root_height_ratio": float(height), "root_speed_ratio": float(speed),
+           "joint_angle_distance": float(per_dof.mean())}
+    for name, dofs in (parts or {}).items():
+        out[f"joint_angle_distance_{name}"] = float(per_dof[list(dofs)].mean())
+    return out
 
 
 def step_frequency(root: np.ndarray, dt: float, band: tuple[float, float] = (0.5, 8.0)) -> float:
@@ -210,6 +222,7 @@ __all__ = [
     "foot_slide",
     "foot_slide_ratio",
     "joint_angle_distance",
+    "joint_angle_distances",
     "posture_metrics",
     "step_frequency",
     "stride_lengths",

@@ -321,6 +321,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     while down (:func:`near.eval.gait.foot_slide_ratio`), which shows feet that skate.
     """
     from near.envs.humanoid.model import CONTACT_BODIES, dof_pos_from_qpos
+    from near.motion.humanoid import BODY_PARTS
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
@@ -332,7 +333,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     dof = np.asarray(dof_pos_from_qpos(env.layout, jnp.asarray(qpos)))
     roots = [qpos[:n, i, :3] for i, n in enumerate(lengths)]
     out.update(G.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
-                                 env.control_dt))
+                                 env.control_dt, parts=BODY_PARTS))
     out.update(G.window_sparc(roots, references.root, env.control_dt))
     out.update(G.cadence_ratio(roots, references.root, env.control_dt))
     feet = [env.mj_model.body(name).id - 1 for name in CONTACT_BODIES]  # body_pos leaves out the world body

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from near.motion.humanoid import BODY_PARTS
 from near.utils.logging import smoothed_metrics, write_json
 
 # ----------------------------------------------------------------------------------------------
@@ -25,6 +26,8 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("root_height_ratio", "root height / clips' (1 = upright as the clips)", "{:.3f}"),
         ("root_speed_ratio", "root speed / clips' (0 = stands still)", "{:.3f}"),
         ("joint_angle_distance", "joint-angle distance to the clips (rad)", "{:.3f}"),
+        *((f"joint_angle_distance_{part}", f"  of the {part.replace('_', ' ')}", "{:.3f}")
+          for part in BODY_PARTS),
         ("window_sparc", "root SPARC over clip-length windows", "{:.3f}"),
         ("window_sparc_clips", "the clips' SPARC over the same windows", "{:.3f}"),
         ("step_frequency", "steps per second", "{:.2f}"),

@@ -114,8 +114,18 @@ DOF_KP = np.array([g.kp for g in DOF_GROUPS for _ in range(g.size)], np.float32)
 DOF_KD = np.array([g.kd for g in DOF_GROUPS for _ in range(g.size)], np.float32)
 DOF_ARMATURE = np.array([g.armature for g in DOF_GROUPS for _ in range(g.size)], np.float32)
 DOF_GEAR = np.array([g.gear for g in DOF_GROUPS for _ in range(g.size)], np.float32)
+# The DOFs of each body part, for per-part numbers (a crane that never lifts its knee shows in the right
+# leg's, a punch never thrown in the left arm's)
+BODY_PARTS = {
+    part: tuple(i for i, n in enumerate(DOF_NAMES) if n.startswith(prefixes))
+    for part, prefixes in (("trunk", ("abdomen", "neck")), ("right_arm", ("right_shoulder", "right_elbow")),
+                           ("left_arm", ("left_shoulder", "left_elbow")),
+                           ("right_leg", ("right_hip", "right_knee", "right_ankle")),
+                           ("left_leg", ("left_hip", "left_knee", "left_ankle")))
+}
 for _a in (DOF_BODY, DOF_AXIS, DOF_LOWER, DOF_UPPER, DOF_KP, DOF_KD, DOF_ARMATURE, DOF_GEAR):
     _a.setflags(write=False)
+assert sorted(i for d in BODY_PARTS.values() for i in d) == list(range(NUM_DOF))
 assert len(DOF_NAMES) == NUM_DOF and DOF_OFFSETS[-2] + DOF_GROUPS[-1].size == NUM_DOF
 
 
