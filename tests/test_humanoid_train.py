@@ -95,8 +95,18 @@ def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
     assert np.isfinite(evaluated["pose_error"]) and evaluated["episodes"] == 2
     assert evaluated["joint_angle_distance"] > 0 and np.isfinite(evaluated["root_speed_ratio"])
 
+    from near.commands import play as play_module
+
+    with pytest.raises(ValueError, match=r"clips are 0..1, and clip 1 lasts"):  # before any evaluation
+        play(_cfg("HumanoidNEAR", motion, tmp_path / "bad", f"checkpoint={tmp_path / 'near'}", "video_clip=1",
+                  "video_start=99"))
+    assert not os.path.exists(tmp_path / "bad")
+    starts, rollout = [], play_module.make_reference_rollout
+    monkeypatch.setattr(play_module, "make_reference_rollout",
+                        lambda *a, **k: starts.append((k["clip"], k["start"])) or rollout(*a, **k))
     played = play(_cfg("HumanoidNEAR", motion, tmp_path / "play", f"checkpoint={tmp_path / 'near'}",
-                       "episodes=2", "gif=True"))
+                       "episodes=2", "gif=True", "video_clip=1", "video_start=0.5"))
+    assert starts == [(1, 0.5)]  # the video's episode from the clip and time asked for
     assert os.path.getsize(played["files"]["video"]) > 1000
     import imageio.v3 as iio
 

@@ -494,3 +494,12 @@ def test_run_evals_average_the_training_scalars_between_evaluations(tmp_path):
     assert [e["env_steps"] for e in E.evaluations(str(run), after=200, training=("energy",))] == [400]
     with pytest.raises(SystemExit, match="no training scalar"):
         E.evaluations(str(run), training=("gone",))
+
+
+def test_policy_keeps_pose_counts_the_steps_a_body_stays_up():
+    import inspect_policy_keeps_pose as K
+
+    assert K.hold_stats(np.array([0.5, 0.5, 0.4, 0.5]), 0.25) == {"up_fraction": 1.0, "first_step_down": None}
+    assert K.hold_stats(np.array([0.5, 0.5, 0.1, 0.5]), 0.25) == {"up_fraction": 0.75, "first_step_down": 2}
+    with pytest.raises(ValueError, match="non-empty"):
+        K.hold_stats(np.zeros(0), 0.25)

@@ -110,6 +110,8 @@ class Config:
     episodes: int = 16  # play / eval episodes
     video: bool = True  # play: write a video
     gif: bool = False  # play: also an animated GIF of the first episode (small, for READMEs and web pages)
+    video_clip: int = 0  # play, humanoid: the video's episode starts from this clip of the motion set
+    video_start: float = 0.0  # ... at this time into it (s): e.g. where a crane clip holds its lifted knee
 
 
 ConfigStore.instance().store(name="near_schema", node=Config)

@@ -50,19 +50,33 @@ def play(cfg: Config) -> dict:
     return _write_summary(cfg, result, files, out)
 
 
+def check_video_start(cfg: Config, library) -> None:
+    """A clear error where ``video_clip`` / ``video_start`` lie outside the motion set."""
+    clips = int(library.clip_frames.shape[0])
+    clip = min(max(cfg.video_clip, 0), clips - 1)
+    seconds = float(library.clip_frames[clip] / library.clip_fps[clip])
+    if not 0 <= cfg.video_clip < clips or not 0.0 <= cfg.video_start < seconds:
+        raise ValueError(f"play: video_clip={cfg.video_clip} video_start={cfg.video_start} lies outside the motion set "
+                         f"{cfg.motion or '(default)'}: its clips are 0..{clips - 1}, and clip {clip} lasts {seconds:.2f} s")
+
+
 def play_humanoid(cfg: Config) -> dict:
     """The humanoid's play: evaluation metrics over cfg.episodes episodes, and a video of the policy
-    beside the reference clip (both from the clip's first frame), rendered with MuJoCo where OpenGL
+    beside the reference clip (both from the frame of clip ``video_clip`` at ``video_start`` s, by default the
+    first clip's first), rendered with MuJoCo where OpenGL
     works and matplotlib otherwise (near.viz.humanoid_video)."""
     from near.viz.humanoid_video import render_frame_strip, render_humanoid
 
     env = make_env(cfg)
+    if cfg.video:
+        check_video_start(cfg, env.library)  # before the evaluation's minutes
     run_cfg, params, obs_stats, _ = load_policy(cfg, cfg.checkpoint)
     result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
     out = _out_dir(cfg)
     files = {}
     if cfg.video:
-        qpos, reference, length = make_reference_rollout(cfg, env, run_cfg, episodes=cfg.episodes)(params, obs_stats)
+        qpos, reference, length = make_reference_rollout(cfg, env, run_cfg, episodes=cfg.episodes, clip=cfg.video_clip,
+                                                         start=cfg.video_start)(params, obs_stats)
         fps = 1.0 / env.control_dt
         files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
         files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,
