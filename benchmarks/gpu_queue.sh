@@ -45,6 +45,8 @@
 # A push-T run folder is small (4.2 MB at 272 M steps): it travels in the queue call itself, carry
 # ["runs/device/NAME", ".whl_pusht", ".pusht"], no separate call needed.
 # BUNDLE_CUT=0 brings back only finished runs and energy models (see the end of this script).
+# Only when the next call is sure to follow at once: a cut run left on the device is lost if the machine is
+# released first (a refused start, a slow reply); on a contended device leave BUNDLE_CUT unset.
 # The call's compiled programs come back as xla_cache.tgz when they fit; put it in .xla_cache/ (ignored)
 # and name .xla_cache in the next calls' carry: a fresh machine then reuses them instead of compiling.
 # PARALLEL=1 starts the queue's push-T trainings side by side (their energy models one after another
