@@ -28,6 +28,7 @@ import os
 
 from near.config import FORMER_DEFAULTS
 from near.eval.metrics import EXPERT_VALUES
+from near.motion.humanoid import BODY_PARTS
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "humanoid_motions.json")
 MOTIONS = ("walk", "run", "mummy_walk", "crane_pose", "single_left_punch", "spin_kick")
@@ -39,9 +40,8 @@ REPAIRED_MOTIONS = ("run",)
 FORMER_FEET = FORMER_DEFAULTS[("task", "physics", "foot_contact")]
 LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
-               "foot_slide_clips", "joint_angle_distance_trunk", "joint_angle_distance_right_arm",
-               "joint_angle_distance_left_arm", "joint_angle_distance_right_leg",
-               "joint_angle_distance_left_leg")  # absent from evaluations made before they existed
+               "foot_slide_clips", *(f"joint_angle_distance_{part}" for part in BODY_PARTS)
+               )  # absent from evaluations made before they existed
 
 
 def read_run(run_dir: str) -> dict:
