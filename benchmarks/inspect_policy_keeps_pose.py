@@ -9,6 +9,12 @@ body hold it?) against NEAR (does it keep it?).
 LABEL=RUN: the run's task is read from its config (HumanoidTrack, HumanoidNEAR, HumanoidAMP). Writes
 benchmarks/results/NAME.json and prints a table: per start, the fraction of steps with the body above
 --above m (clip and each run) and the first step it is below.
+
+With ``--energy ENERGY_RUN`` (a near train-energy folder of the same motion set) each episode's pairs, and
+the clip's over the same steps, are scored by that energy model too (its level-free g, mean over the steps
+to the clip's end or the episode's): does NEAR's own reward prefer the pose the tracker keeps, or what NEAR's
+policy does instead? A second table gives each run's g and, for each run against the last one named, the
+reward per step its pairs would gain at level 4 (the reward tanh((E - m) / 10), paired step by step).
 """
 
 from __future__ import annotations
@@ -44,6 +50,65 @@ def body_heights(env, qpos, body: str) -> np.ndarray:
     return np.asarray(xpos[:, 2], float)
 
 
+def episode_pairs(env, qpos, qvel) -> np.ndarray:
+    """An episode's pairs [s(t + span), s(t)] as the energy's env observes them, from its qpos and qvel (T, .)."""
+    import jax
+    import jax.numpy as jnp
+
+    from near.envs.core import make_pair
+
+    observed = jax.jit(jax.vmap(lambda q, v: env._observe(env._kinematics(q, v))))(jnp.asarray(qpos), jnp.asarray(qvel))
+    span = env.config.pair_span
+    return np.asarray(make_pair(env, observed[:-span], observed[span:]))
+
+
+class EnergyScorer:
+    """A humanoid energy model and the env it learnt its pairs in (its own pair span): level-free g of a
+    clip's pairs from a time on, and of an episode's pairs from its qpos and qvel."""
+
+    def __init__(self, energy_dir: str, motion: str):
+        from near.config import compose_config
+        from near.energy.train import load_energy_model, trained_pair_span
+        from near.factories import make_env
+
+        self.model, meta = load_energy_model(energy_dir, expect_env="humanoid")
+        cfg = compose_config(["task=HumanoidNEAR", f"motion={motion}", f"task.pair_span={trained_pair_span(meta)}"])
+        self.env = make_env(cfg)
+        self.sigma = np.asarray(self.model.sigmas)
+
+    def g(self, pairs) -> np.ndarray:
+        return np.asarray(self.model.energy(pairs, 0)) * float(self.sigma[0])  # E = g / sigma
+
+    def clip(self, clip: int, start: float, steps: int) -> np.ndarray:
+        import jax.numpy as jnp
+
+        span = self.env.config.pair_span
+        times = start + (span + jnp.arange(max(steps - span + 1, 1))) * self.env.control_dt
+        return self.g(self.env.reference_pair(jnp.full(times.shape, clip, jnp.int32), times))
+
+    def episode(self, qpos, qvel) -> np.ndarray:
+        return self.g(episode_pairs(self.env, qpos, qvel))
+
+
+def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: int = 4) -> None:
+    """Each start's mean g (clip and runs) and what each run's pairs gain over the last run's in NEAR's reward
+    tanh((E - m) / 10) per step at ``level``, paired step by step over their common steps."""
+    last = labels[-1]
+    others = labels[:-1]
+    print("\n| start | g: clip | " + " | ".join(f"g: {lb}" for lb in labels) + " | "
+          + " | ".join(f"{lb} over {last}: reward / step at level {level} (ranks above)" for lb in others) + " |")
+    print("|---|---:|" + "---:|" * (len(labels) + len(others)))
+    for key, row in rows.items():
+        cells = [f"{np.mean(row[lb]['g']):.1f}" for lb in labels]
+        for lb in others:
+            n = min(len(row[lb]["g"]), len(row[last]["g"]))
+            gain = np.asarray(row[lb]["g"][:n]) - np.asarray(row[last]["g"][:n])
+            reward = float(np.mean(2 * np.tanh(gain / (2 * 10 * sigma[level]))))  # at a centre halfway between
+            row[lb][f"reward_over_{last}_level_{level}"] = reward
+            cells.append(f"{reward:+.3f} ({np.mean(gain > 0):.0%})")
+        print(f"| {key} | {np.mean(row['clip']['g']):.1f} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
@@ -52,6 +117,7 @@ def main() -> None:
     parser.add_argument("--body", default="right_foot")
     parser.add_argument("--above", type=float, default=0.25, help="height (m) that counts as held up")
     parser.add_argument("--name", default="policy_keeps_pose")
+    parser.add_argument("--energy", default="", help="a near train-energy run folder: score the episodes' pairs")
     args = parser.parse_args()
 
     import yaml
@@ -63,6 +129,7 @@ def main() -> None:
 
     starts = [(int(c), float(t)) for c, t in (s.split(":") for s in args.starts)]
     rows: dict[str, dict] = {}
+    scorer = EnergyScorer(args.energy, args.motion) if args.energy else None
     for spec in args.runs:
         label, run = spec.split("=", 1)
         with open(os.path.join(run, "config.yaml")) as fh:
@@ -72,16 +139,20 @@ def main() -> None:
         run_cfg, params, obs_stats, _ = load_policy(cfg, run)
         frames, fps = np.asarray(env.library.clip_frames), np.asarray(env.library.clip_fps)
         for clip, start in starts:
-            qpos, reference, length = make_reference_rollout(cfg, env, run_cfg, episodes=2, clip=clip,
-                                                             start=start)(params, obs_stats)
-            left = int(round((frames[clip] / fps[clip] - start) / env.control_dt))  # steps to the clip's end
+            qpos, reference, length, qvel = make_reference_rollout(cfg, env, run_cfg, episodes=2, clip=clip, start=start,
+                                                                   velocities=True)(params, obs_stats)
+            left = round(float(frames[clip] / fps[clip] - start) / env.control_dt)  # steps to the clip's end
             steps = max(1, min(int(length), left))
             key = f"clip {clip} from {start:g} s"
             if key not in rows:  # the clip's side is the same for every run
                 rows[key] = {"clip_steps_left": left,
                              "clip": hold_stats(body_heights(env, reference[:left], args.body), args.above)}
+                if scorer:
+                    rows[key]["clip"]["g"] = scorer.clip(clip, start, left).tolist()
             rows[key][label] = dict(hold_stats(body_heights(env, qpos[:steps], args.body), args.above),
                                     episode_steps=int(length))
+            if scorer:
+                rows[key][label]["g"] = scorer.episode(qpos[:steps + 1], qvel[:steps + 1]).tolist()
     labels = [s.split("=", 1)[0] for s in args.runs]
     print(f"| start | steps to the clip's end | {args.body} above {args.above} m: clip | "
           + " | ".join(f"{lb} (first step down)" for lb in labels) + " |")
@@ -89,6 +160,8 @@ def main() -> None:
     for key, row in rows.items():
         cells = [f"{row[lb]['up_fraction']:.2f} ({row[lb]['first_step_down']})" for lb in labels]
         print(f"| {key} | {row['clip_steps_left']} | {row['clip']['up_fraction']:.2f} | " + " | ".join(cells) + " |")
+    if scorer:
+        print_energy_table(rows, labels, scorer.sigma)
     path = write_result(args.name, f"does a policy keep a pose it is put in: {args.body} above {args.above} m, "
                         f"{args.motion}, runs {dict(s.split('=', 1) for s in args.runs)}",
                         [{"start": key, **row} for key, row in rows.items()])

@@ -255,3 +255,41 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert int(state_resumed.step) == 400
     for a, b in zip(jax.tree.leaves(state_full.params), jax.tree.leaves(state_resumed.params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_velocity_std_floor_keeps_a_still_feature_from_swamping_the_others(tmp_path):
+    """The crane's cause (docs item 45): where the clips hold a feature nearly still, per-dimension
+    normalisation turns a policy's small motion along it into the clip at 5 std, as far as a wrong pose.
+    A std floor on that feature keeps it a deviation of its own size; the floor travels with the checkpoint."""
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0.0, 1.0, (2000, 2))
+    still = rng.normal(0.0, 0.01, (2000, 2))  # a velocity the clips hold at ~0
+    data = jnp.asarray(np.concatenate([pose, still], 1), jnp.float32)
+    plain = running_stats.update(running_stats.create(4), data)
+    floored = running_stats.update(running_stats.create(4, min_std=np.array([0, 0, 0.5, 0.5])), data)
+    assert isinstance(floored, running_stats.FlooredStats)
+    np.testing.assert_allclose(floored.mean, plain.mean) and np.testing.assert_allclose(floored.var, plain.var)
+    jitter = jnp.asarray([[0.0, 0.0, 0.3, -0.3]])  # the right pose, a small motion on the still feature
+    np.testing.assert_allclose(running_stats.normalize(plain, jitter)[0, 2:], [5.0, -5.0])  # clipped
+    np.testing.assert_allclose(running_stats.normalize(floored, jitter)[0, 2:], [0.6, -0.6], atol=0.01)
+    np.testing.assert_allclose(running_stats.normalize(floored, jitter)[0, :2], running_stats.normalize(plain, jitter)[0, :2])
+    with pytest.raises(ValueError, match="diagonal"):
+        running_stats.create(4, "whiten", min_std=np.ones(4))
+
+    pairs = _line_pairs(300)
+    cfg = EnergyConfig(iterations=20, log_every=10, checkpoint_every=20, velocity_std_floor=50.0)
+    min_std = np.array([0, 0, 50.0, 50.0], np.float32)  # the pair's second state stands in for velocities
+    state, _ = fit(cfg, pairs, str(tmp_path), seed=0, show_progress=False, min_std=min_std)
+    np.testing.assert_allclose(state.stats.min_var, min_std ** 2)
+    model, _ = load_energy_model(str(tmp_path))  # the floor comes back from the checkpoint, not the config
+    np.testing.assert_allclose(model.stats.min_var, min_std ** 2)
+    np.testing.assert_allclose(model.energy(jnp.asarray(pairs[:8]), 3), energies_at(model, pairs[:8], [3])[0], rtol=1e-4, atol=1e-4)
+
+
+def test_velocity_std_floor_is_checked():
+    from near.config import ConfigError, validate_energy
+
+    with pytest.raises(ConfigError, match="velocity_std_floor must be >= 0"):
+        validate_energy(EnergyConfig(velocity_std_floor=-1.0))
+    with pytest.raises(ConfigError, match="normalization=diagonal"):
+        validate_energy(EnergyConfig(velocity_std_floor=0.5, normalization="whiten"))

@@ -374,3 +374,19 @@ def test_the_original_per_motion_task_settings_apply_unless_overridden(tmp_path)
     walk.write_text("motions: []\n")
     cfg = compose_config(["task=HumanoidNEAR", f"motion={walk}"])
     assert (cfg.task.max_episode_steps, cfg.task.state_init) == (300, "random")
+
+
+def test_pair_velocity_dims_are_the_features_velocities_change():
+    """energy.velocity_std_floor acts on env.pair_velocity_dims: exactly the features that change when only
+    the velocities do, in both states of a pair."""
+    from near.envs.humanoid.obs import OBS_DIM, observation
+
+    rng = np.random.default_rng(0)
+    pose = dict(root_pos=jnp.asarray([0.1, 0.2, 0.9]), root_rot=rot.normalize(jnp.asarray(rng.normal(size=4))),
+                dof_pos=jnp.asarray(rng.normal(0, 0.3, 28)), key_pos=jnp.asarray(rng.normal(size=(4, 3))))
+    still = observation(root_vel=jnp.zeros(3), root_ang_vel=jnp.zeros(3), dof_vel=jnp.zeros(28), **pose)
+    moving = observation(root_vel=jnp.asarray(rng.normal(size=3)), root_ang_vel=jnp.asarray(rng.normal(size=3)),
+                         dof_vel=jnp.asarray(rng.normal(size=28)), **pose)
+    changed = np.flatnonzero(np.abs(np.asarray(moving - still)) > 1e-6)
+    np.testing.assert_array_equal(changed, np.asarray(HumanoidEnv.pair_velocity_dims[:len(changed)]))
+    np.testing.assert_array_equal(HumanoidEnv.pair_velocity_dims, np.concatenate([changed, changed + OBS_DIM]))

@@ -322,6 +322,9 @@ def validate_energy(e) -> None:
         (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
         (e.normalization in ("diagonal", "whiten"), f"energy.normalization must be 'diagonal' or 'whiten', got {e.normalization!r}"),
         (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),
+        (e.velocity_std_floor >= 0, f"energy.velocity_std_floor must be >= 0, got {e.velocity_std_floor}"),
+        (e.velocity_std_floor == 0 or (e.normalize_input and e.normalization == "diagonal"),
+         "energy.velocity_std_floor needs energy.normalize_input=true and energy.normalization=diagonal"),
         (e.network_precision in NETWORK_PRECISIONS,
          f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {e.network_precision!r}"),
     ]

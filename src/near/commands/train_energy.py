@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from near.commands.run_folder import default_out, write_config
-from near.config import Config, to_dict
+from near.config import Config, ConfigError, to_dict
 from near.factories import demo_pairs, make_env
 from near.utils.logging import prepare_run_dir, write_json
 
@@ -19,11 +19,13 @@ def train_energy(cfg: Config) -> dict:
 
     env = make_env(cfg)
     pairs = demo_pairs(cfg, env)  # read the demos before touching the run folder
+    min_std = velocity_std_floor(cfg, env, pairs.shape[1])
     run_dir = prepare_run_dir(default_out(cfg, "energy"), resume=cfg.resume)
     write_config(run_dir, cfg)
     start = time.time()
     meta = {"task": cfg.task.name, "env": cfg.task.env, "data": cfg.task.data or "generated", "config": to_dict(cfg)}
-    _, last = fit(cfg.energy, pairs, run_dir, seed=cfg.seed, meta=meta, resume=cfg.resume, show_progress=cfg.progress)
+    _, last = fit(cfg.energy, pairs, run_dir, seed=cfg.seed, meta=meta, resume=cfg.resume, show_progress=cfg.progress,
+                  min_std=min_std)
     model, _ = load_energy_model(run_dir)
     rng = np.random.default_rng(cfg.seed)
     random_pairs = _random_pairs(pairs, rng, len(pairs))
@@ -35,6 +37,19 @@ def train_energy(cfg: Config) -> dict:
                "test_loss": last.get("test_loss"), **accuracy}
     write_json(os.path.join(run_dir, "summary.json"), summary)
     return summary
+
+
+def velocity_std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
+    """energy.velocity_std_floor on the env's velocity features of a pair (pair_dim,), or None when unset."""
+    floor = cfg.energy.velocity_std_floor
+    if floor <= 0:
+        return None
+    dims = getattr(env, "pair_velocity_dims", None)
+    if dims is None:
+        raise ConfigError(f"energy.velocity_std_floor={floor}: the {cfg.task.env} env's pairs have no velocity features")
+    min_std = np.zeros(pair_dim, np.float32)
+    min_std[np.asarray(dims)] = floor
+    return min_std
 
 
 def _random_pairs(pairs: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -48,6 +48,10 @@ class EnergyConfig:
     ema_rate: float = 0.999
     normalize_input: bool = True
     normalization: str = "diagonal"  # "diagonal": the original's per-dimension RunningMeanStd; "whiten": full covariance
+    # a floor on the std that normalises each velocity feature of a pair (the humanoid's root and joint
+    # velocities; m/s, rad/s); 0: none, the original's. Clips that hold a pose still (crane) have velocity
+    # stds of 0.02-0.3, so a policy's balancing motions reach the clip at 5 std and swamp its pose (item 45)
+    velocity_std_floor: float = 0.0
     anneal_power: float = 2.0  # DSM weight lambda(sigma) = sigma^anneal_power
     test_fraction: float = 0.2
     log_every: int = 500  # steps per compiled chunk (one log record each)
@@ -136,24 +140,29 @@ def _eval_chunk(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pair
     return _eval_program(net, *placed, normalize_input=normalize_input, anneal_power=anneal_power)
 
 
-def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_optimizer: bool = False):
+def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_optimizer: bool = False,
+                 min_std: np.ndarray | None = None):
     """Return (init, train_chunk, evaluate, net, sigmas): init and train_chunk are jitted pure functions
     over EnergyState; evaluate runs the evaluation program that the ranking shares (_eval_program).
 
     unroll: iterations per loop trip of the compiled chunk; flat_optimizer: Adam on one flat vector.
-    Both change speed only (benchmarks/bench_energy_dsm.py --variants measures them)."""
+    Both change speed only (benchmarks/bench_energy_dsm.py --variants measures them). min_std (pair_dim,):
+    the normalisation's std floor per input (cfg.velocity_std_floor on the env's velocity features); with
+    the floor set and none given, zeros: the template a checkpoint's own floor is restored into."""
     if cfg.network_precision not in NETWORK_PRECISIONS:
         raise ValueError(f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {cfg.network_precision!r}")
     net = make_network(cfg)
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     optimizer = make_optimizer(cfg, flat_optimizer)
     num_levels = cfg.num_levels
+    if cfg.velocity_std_floor > 0 and min_std is None:
+        min_std = np.zeros(pair_dim, np.float32)
 
     def init(key: jax.Array) -> EnergyState:
         key, sub = jax.random.split(key)
         dummy = jnp.zeros((1, pair_dim), jnp.float32)
         params = net.init(sub, dummy, jnp.zeros((1,), jnp.int32), sigmas[:1])
-        return EnergyState(params, params, optimizer.init(params), running_stats.create(pair_dim, cfg.normalization),
+        return EnergyState(params, params, optimizer.init(params), running_stats.create(pair_dim, cfg.normalization, min_std),
                            jnp.zeros((), jnp.int32), key)
 
     def normalise(stats, x):
@@ -270,8 +279,9 @@ def energy_meta(cfg: EnergyConfig, pair_dim: int, extra: dict) -> dict:
 
 
 def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, meta: dict | None = None,
-        resume: bool = False, show_progress: bool = True) -> tuple[EnergyState, dict]:
-    """Train on expert pairs (M, D); log, checkpoint; return the final state and last metrics."""
+        resume: bool = False, show_progress: bool = True, min_std: np.ndarray | None = None) -> tuple[EnergyState, dict]:
+    """Train on expert pairs (M, D); log, checkpoint; return the final state and last metrics. min_std: the
+    normalisation's std floor per input (see make_trainer)."""
     import os
 
     from near.utils.checkpoint import Checkpointer
@@ -288,7 +298,7 @@ def fit(cfg: EnergyConfig, pairs: np.ndarray, run_dir: str, *, seed: int = 0, me
     train_pairs = jnp.asarray(pairs[order[n_test:]])
 
     pair_dim = pairs.shape[1]
-    init, train_chunk, evaluate, _, _ = make_trainer(cfg, pair_dim)
+    init, train_chunk, evaluate, _, _ = make_trainer(cfg, pair_dim, min_std=min_std)
     meta = energy_meta(cfg, pair_dim, meta or {})
     ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
     state = init(jax.random.PRNGKey(seed))

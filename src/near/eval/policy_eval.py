@@ -128,8 +128,9 @@ def make_policy_evaluator(cfg: Config, env, episodes: int, *, deterministic: boo
     return evaluate
 
 
-def _episode_program(cfg: Config, env, episodes: int, deterministic: bool, train_cfg) -> Callable:
-    """The shared episode runner of :func:`make_policy_evaluator` (and the humanoid's videos)."""
+def _episode_program(cfg: Config, env, episodes: int, deterministic: bool, train_cfg, velocities: bool = False) -> Callable:
+    """The shared episode runner of :func:`make_policy_evaluator` (and the humanoid's videos; ``velocities``:
+    a program of its own that records the humanoid's qvel too)."""
     from near.rl.evaluate import make_episode_runner
     from near.rl.ppo import act
 
@@ -138,7 +139,7 @@ def _episode_program(cfg: Config, env, episodes: int, deterministic: bool, train
         return act(params, train_cfg, obs_stats, obs, env.action_dim, None if deterministic else key)
 
     humanoid = cfg.task.env == "humanoid"
-    record = ("body_pos", "qpos") if humanoid else ()
+    record = (("body_pos", "qpos") + (("qvel",) if velocities else ())) if humanoid else ()
     key = ("episodes", env_key(env), policy_key(train_cfg, env.action_dim), deterministic, episodes,
            cfg.task.max_episode_steps, record)
     reset = _humanoid_reset(env) if humanoid else None
@@ -345,13 +346,15 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 
-def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: int = 0, start: float = 0.0):
+def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: int = 0, start: float = 0.0,
+                           velocities: bool = False):
     """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
     deterministic episode from the reference state of one clip at ``start`` seconds, beside the clip
-    itself over the same steps. Call it with any parameters of the same networks.
+    itself over the same steps. Call it with any parameters of the same networks. With ``velocities``
+    the policy's qvel (T+1, 34) follows as a fourth item (its pairs, as an energy model sees them).
 
-    It runs in the program of :func:`make_policy_evaluator` for ``episodes`` episodes (every env from
-    the clip's frame; the first is kept): a video beside an evaluation of that size compiles nothing
+    It runs in the program of :func:`make_policy_evaluator` (with ``velocities``, one of its own) for ``episodes``
+    episodes (every env from the clip's frame; the first is kept): a video beside an evaluation of that size compiles nothing
     more (a humanoid episode program: ~10 s of compilation on two CPU cores)."""
     from near.envs.humanoid import model as hm
     from near.motion.library import motion_state
@@ -360,13 +363,17 @@ def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: in
     times = start + jnp.arange(steps + 1) * env.control_dt
     motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
     reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
-    runner = _episode_program(cfg, env, episodes, True, run_cfg.train)
+    runner = _episode_program(cfg, env, episodes, True, run_cfg.train, velocities)
     reset_args = (jnp.array(True), jnp.array(clip, jnp.int32), jnp.array(start, jnp.float32))
 
     def rollout(params, obs_stats):
         result = runner(on_one_device((params, obs_stats)), jax.random.PRNGKey(0), reset_args)
         qpos = np.concatenate([reference[:1], result["qpos"][:steps, 0]])  # the start is the clip's frame
-        return qpos, reference, min(int(result["episode_length"][0]), steps)
+        length = min(int(result["episode_length"][0]), steps)
+        if not velocities:
+            return qpos, reference, length
+        first = hm.qvel_from_velocities(motion.root_rot[0], motion.root_vel[0], motion.root_ang_vel[0], motion.dof_vel[0])
+        return qpos, reference, length, np.concatenate([np.asarray(first)[None], result["qvel"][:steps, 0]])
 
     return rollout
 

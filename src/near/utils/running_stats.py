@@ -26,6 +26,19 @@ class RunningStats:
 
 
 @struct.dataclass
+class FlooredStats:
+    """RunningStats whose normalisation divides by at least a floor per dimension (``min_var``, kept with
+    the statistics, so a checkpoint restores it): where the data hold a feature nearly constant (the
+    velocities of a held pose), a small deviation would otherwise reach the clip at 5 std
+    (energy.velocity_std_floor; docs/humanoid_moving_like_the_clips.md item 45)."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+    min_var: jax.Array
+
+
+@struct.dataclass
 class RunningCovariance:
     """Running mean and full covariance, for whitening strongly correlated inputs.
 
@@ -43,7 +56,13 @@ class RunningCovariance:
         return cls(jnp.zeros((dim,), jnp.float32), jnp.eye(dim, dtype=jnp.float32), jnp.ones((), jnp.float32))
 
 
-def create(dim: int, kind: str = "diagonal"):
+def create(dim: int, kind: str = "diagonal", min_std: jax.Array | None = None):
+    """Fresh statistics of ``dim`` inputs; ``min_std`` (dim,): a floor on the std that normalises (diagonal only)."""
+    if min_std is not None:
+        if kind != "diagonal":
+            raise ValueError(f"a std floor needs the diagonal normalisation, not {kind!r}")
+        fresh = RunningStats.create(dim)
+        return FlooredStats(fresh.mean, fresh.var, fresh.count, jnp.square(jnp.asarray(min_std, jnp.float32)))
     if kind == "diagonal":
         return RunningStats.create(dim)
     if kind == "whiten":
@@ -55,6 +74,9 @@ def update(stats, batch: jax.Array):
     """Merge a batch (B, dim) into the running moments."""
     if isinstance(stats, RunningCovariance):
         return _update_cov(stats, batch)
+    if isinstance(stats, FlooredStats):
+        merged = update(RunningStats(stats.mean, stats.var, stats.count), batch)
+        return FlooredStats(merged.mean, merged.var, merged.count, stats.min_var)
     batch = batch.reshape(-1, batch.shape[-1])
     n = jnp.asarray(batch.shape[0], jnp.float32)
     batch_mean = batch.mean(0)
@@ -105,4 +127,5 @@ def normalize(stats, x: jax.Array, clip: float = 5.0) -> jax.Array:
         return jnp.clip((x - stats.mean) @ stats.matrix, -clip, clip)
     if isinstance(stats, RunningCovariance):
         return normalize(frozen(stats), x, clip)
-    return jnp.clip((x - stats.mean) / jnp.sqrt(stats.var + EPSILON), -clip, clip)
+    var = jnp.maximum(stats.var, stats.min_var) if isinstance(stats, FlooredStats) else stats.var
+    return jnp.clip((x - stats.mean) / jnp.sqrt(var + EPSILON), -clip, clip)

@@ -22,6 +22,8 @@ import numpy as np
 from near.utils import rotations as rot
 
 OBS_DIM = 105
+# the velocities among the 105: the root's linear and angular (7-12) and the joints' (65-92)
+VELOCITY_DIMS = np.r_[7:13, 65:93]
 
 # DOF groups of the 28-vector in joint order: (start, width).
 DOF_GROUPS = ((0, 3), (3, 3), (6, 3), (9, 1), (10, 3), (13, 1), (14, 3), (17, 1), (18, 3), (21, 3), (24, 1), (25, 3))
