@@ -39,10 +39,12 @@ from near.factories import make_env
 from near.motion import humanoid
 from near.motion import library as ml
 
-# DOF indices of each body part (near.motion.humanoid.BODY_PARTS; both arms as one)
+# DOF indices of each body part (near.motion.humanoid.BODY_PARTS; "arms": both as one)
 PARTS = {
     "trunk and head": list(humanoid.BODY_PARTS["trunk"]),
     "arms": [*humanoid.BODY_PARTS["right_arm"], *humanoid.BODY_PARTS["left_arm"]],
+    "right arm": list(humanoid.BODY_PARTS["right_arm"]),
+    "left arm": list(humanoid.BODY_PARTS["left_arm"]),
     "right leg": list(humanoid.BODY_PARTS["right_leg"]),
     "left leg": list(humanoid.BODY_PARTS["left_leg"]),
     "all joints": list(range(humanoid.NUM_DOF)),

@@ -13,8 +13,9 @@ benchmarks/results/NAME.json and prints a table: per start, the fraction of step
 With ``--energy ENERGY_RUN`` (a near train-energy folder of the same motion set) each episode's pairs, and
 the clip's over the same steps, are scored by that energy model too (its level-free g, mean over the steps
 to the clip's end or the episode's): does NEAR's own reward prefer the pose the tracker keeps, or what NEAR's
-policy does instead? A second table gives each run's g and, for each run against the last one named, the
-reward per step its pairs would gain at level 4 (the reward tanh((E - m) / 10), paired step by step).
+policy does instead? A second table gives each run's g, as played and with its poses held still (every
+velocity zero: what the motion costs), and, for each run against the last one named, the reward per step
+its pairs would gain at level 4 (the reward tanh((E - m) / 10), paired step by step).
 """
 
 from __future__ import annotations
@@ -89,24 +90,36 @@ class EnergyScorer:
     def episode(self, qpos, qvel) -> np.ndarray:
         return self.g(episode_pairs(self.env, qpos, qvel))
 
+    def clip_poses(self, clip: int, start: float, steps: int) -> np.ndarray:
+        """The clip's qpos from ``start`` over ``steps`` control steps (steps + 1, 43)."""
+        import jax.numpy as jnp
+
+        from near.envs.humanoid import model as hm
+        from near.motion.library import motion_state
+
+        times = start + jnp.arange(steps + 1) * self.env.control_dt
+        m = motion_state(self.env.library, jnp.full(times.shape, clip, jnp.int32), times)
+        return np.asarray(hm.qpos_from_pose(self.env.layout, m.root_pos, m.root_rot, m.dof_pos))
+
 
 def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: int = 4) -> None:
     """Each start's mean g (clip and runs) and what each run's pairs gain over the last run's in NEAR's reward
     tanh((E - m) / 10) per step at ``level``, paired step by step over their common steps."""
     last = labels[-1]
     others = labels[:-1]
-    print("\n| start | g: clip | " + " | ".join(f"g: {lb}" for lb in labels) + " | "
+    print("\n| start | g: clip (held still) | " + " | ".join(f"g: {lb} (held still)" for lb in labels) + " | "
           + " | ".join(f"{lb} over {last}: reward / step at level {level} (ranks above)" for lb in others) + " |")
     print("|---|---:|" + "---:|" * (len(labels) + len(others)))
+    both = lambda r: f"{np.mean(r['g']):.1f} ({np.mean(r['g_still']):.1f})"  # noqa: E731
     for key, row in rows.items():
-        cells = [f"{np.mean(row[lb]['g']):.1f}" for lb in labels]
+        cells = [both(row[lb]) for lb in labels]
         for lb in others:
             n = min(len(row[lb]["g"]), len(row[last]["g"]))
             gain = np.asarray(row[lb]["g"][:n]) - np.asarray(row[last]["g"][:n])
             reward = float(np.mean(2 * np.tanh(gain / (2 * 10 * sigma[level]))))  # at a centre halfway between
             row[lb][f"reward_over_{last}_level_{level}"] = reward
             cells.append(f"{reward:+.3f} ({np.mean(gain > 0):.0%})")
-        print(f"| {key} | {np.mean(row['clip']['g']):.1f} | " + " | ".join(cells) + " |")
+        print(f"| {key} | {both(row['clip'])} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -147,12 +160,15 @@ def main() -> None:
             if key not in rows:  # the clip's side is the same for every run
                 rows[key] = {"clip_steps_left": left,
                              "clip": hold_stats(body_heights(env, reference[:left], args.body), args.above)}
-                if scorer:
+                if scorer:  # as played, and the poses held still (every velocity zero): what the motion costs
                     rows[key]["clip"]["g"] = scorer.clip(clip, start, left).tolist()
+                    poses = scorer.clip_poses(clip, start, left)
+                    rows[key]["clip"]["g_still"] = scorer.episode(poses, np.zeros((len(poses), env.mj_model.nv))).tolist()
             rows[key][label] = dict(hold_stats(body_heights(env, qpos[:steps], args.body), args.above),
                                     episode_steps=int(length))
             if scorer:
                 rows[key][label]["g"] = scorer.episode(qpos[:steps + 1], qvel[:steps + 1]).tolist()
+                rows[key][label]["g_still"] = scorer.episode(qpos[:steps + 1], np.zeros_like(qvel[:steps + 1])).tolist()
     labels = [s.split("=", 1)[0] for s in args.runs]
     print(f"| start | steps to the clip's end | {args.body} above {args.above} m: clip | "
           + " | ".join(f"{lb} (first step down)" for lb in labels) + " |")

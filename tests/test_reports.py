@@ -503,3 +503,30 @@ def test_policy_keeps_pose_counts_the_steps_a_body_stays_up():
     assert K.hold_stats(np.array([0.5, 0.5, 0.1, 0.5]), 0.25) == {"up_fraction": 0.75, "first_step_down": 2}
     with pytest.raises(ValueError, match="non-empty"):
         K.hold_stats(np.zeros(0), 0.25)
+
+
+def test_policy_keeps_pose_energy_table_pays_the_higher_scoring_run(capsys):
+    import inspect_policy_keeps_pose as K
+
+    sigma = np.full(50, 10.0)
+    rows = {"clip 0 from 4 s": {"clip": {"g": [660.0, 670.0], "g_still": [672.0, 672.0]},
+                                "Track": {"g": [450.0, 450.0, 450.0], "g_still": [580.0] * 3},
+                                "NEAR": {"g": [410.0, 430.0], "g_still": [500.0] * 2}}}
+    K.print_energy_table(rows, ["Track", "NEAR"], sigma)
+    gain = rows["clip 0 from 4 s"]["Track"]["reward_over_NEAR_level_4"]
+    # steps paired over the common two: gains 40 and 20, each worth 2 tanh(gain / (2 * 10 * sigma))
+    assert gain == pytest.approx(np.mean([2 * np.tanh(40 / 200), 2 * np.tanh(20 / 200)]))
+    out = capsys.readouterr().out
+    assert "665.0 (672.0)" in out and "450.0 (580.0)" in out and "(100%)" in out
+
+
+def test_pair_features_sum_each_groups_squares_over_both_states():
+    import inspect_pair_features as F
+
+    z = np.zeros((2, 210))
+    z[:, 7] = 5.0  # root velocity, first state: at the clip
+    z[:, 105 + 65] = 2.0  # a joint velocity, second state
+    groups = F.group_z2(z)
+    assert groups["root velocity"] == {"z2": 25.0, "clipped": pytest.approx(1 / 6)}
+    assert groups["joint velocities"]["z2"] == 4.0 and groups["joint velocities"]["clipped"] == 0.0
+    assert groups["joint angles"]["z2"] == 0.0 and groups["all"]["z2"] == 29.0
