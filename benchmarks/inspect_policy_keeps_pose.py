@@ -122,6 +122,20 @@ def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: 
         print(f"| {key} | {both(row['clip'])} | " + " | ".join(cells) + " |")
 
 
+def summarise_energy(rows: dict) -> dict:
+    """The rows as written: each side's per-step g (and held still) replaced by its mean and step count."""
+    out = {}
+    for key, row in rows.items():
+        out[key] = {}
+        for side, value in row.items():
+            if isinstance(value, dict) and "g" in value:
+                value = {k: v for k, v in value.items() if k not in ("g", "g_still")} | {
+                    "g_mean": float(np.mean(value["g"])), "g_still_mean": float(np.mean(value["g_still"])),
+                    "steps_scored": len(value["g"])}
+            out[key][side] = value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
@@ -178,6 +192,7 @@ def main() -> None:
         print(f"| {key} | {row['clip_steps_left']} | {row['clip']['up_fraction']:.2f} | " + " | ".join(cells) + " |")
     if scorer:
         print_energy_table(rows, labels, scorer.sigma)
+        rows = summarise_energy(rows)
     path = write_result(args.name, f"does a policy keep a pose it is put in: {args.body} above {args.above} m, "
                         f"{args.motion}, runs {dict(s.split('=', 1) for s in args.runs)}",
                         [{"start": key, **row} for key, row in rows.items()])

@@ -518,6 +518,9 @@ def test_policy_keeps_pose_energy_table_pays_the_higher_scoring_run(capsys):
     assert gain == pytest.approx(np.mean([2 * np.tanh(40 / 200), 2 * np.tanh(20 / 200)]))
     out = capsys.readouterr().out
     assert "665.0 (672.0)" in out and "450.0 (580.0)" in out and "(100%)" in out
+    written = K.summarise_energy(rows)["clip 0 from 4 s"]  # means, not the per-step lists
+    assert written["NEAR"]["g_mean"] == 420.0 and written["NEAR"]["steps_scored"] == 2 and "g" not in written["NEAR"]
+    assert written["Track"]["reward_over_NEAR_level_4"] == gain and written["clip"]["g_still_mean"] == 672.0
 
 
 def test_pair_features_sum_each_groups_squares_over_both_states():
