@@ -39,13 +39,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import LEVELS, level_free_g, reward_gaps
+from inspect_energy_posture import LEVELS, energy_env, level_free_g, reward_gaps
 
-from near.config import compose_config
-from near.energy.train import load_energy_model, trained_pair_span
 from near.envs.core import make_pair
 from near.envs.humanoid import model as hm
-from near.factories import make_env
 from near.motion import library as ml
 
 # the clip; NEAR's run (seed 42, corner feet: strides 0.38 x, cadence 2.2 x); AMP's run (seed 42: 0.78 x, 1.36 x);
@@ -207,9 +204,7 @@ def main(argv=None) -> int:
     if args.level not in LEVELS:
         parser.error(f"--level must be one of {LEVELS}")
 
-    model, meta = load_energy_model(args.energy, expect_env="humanoid")
-    base_cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
-    env = make_env(base_cfg)
+    model, _, base_cfg, env = energy_env(args.energy, args.motion)
     gaits = list(dict.fromkeys([(1.0, 1.0), *args.gaits]))  # the clip first, each gait once
     grid = (POLICY_GRID_STRIDES, POLICY_GRID_CADENCES) if args.policy else (GRID_STRIDES, GRID_CADENCES)
     if args.grid:

@@ -29,13 +29,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import LEVELS, above, level_free_g, policy_env, policy_episodes
+from inspect_energy_posture import LEVELS, above, energy_env, level_free_g, policy_env, policy_episodes
 
-from near.config import compose_config
-from near.energy.train import load_energy_model, trained_pair_span
 from near.envs.core import make_pair
 from near.envs.humanoid import model as hm
-from near.factories import make_env
 from near.motion import humanoid
 from near.motion import library as ml
 
@@ -109,9 +106,7 @@ def main(argv=None) -> int:
     if not 0.0 <= args.from_time < 1.0:
         parser.error("--from-time is a fraction of each clip in [0, 1)")
 
-    model, meta = load_energy_model(args.energy, expect_env="humanoid")
-    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
-    env = make_env(cfg)
+    model, _, cfg, env = energy_env(args.energy, args.motion)
     episodes = policy_episodes(cfg, policy_env(cfg, env, args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256,
                                ("qpos", "qvel"))
     episodes = [e for e in episodes if len(e["qpos"]) > env.config.pair_span]

@@ -50,6 +50,13 @@ from near.motion import library as ml
 LEVELS = (0, 4, 10, 15, 20)
 
 
+def energy_env(energy_dir: str, motion: str, *overrides: str):
+    """A humanoid energy model and the env that makes its pairs (the span it learnt): (model, meta, cfg, env)."""
+    model, meta = load_energy_model(energy_dir, expect_env="humanoid")
+    cfg = compose_config(["task=HumanoidNEAR", f"motion={motion}", f"task.pair_span={trained_pair_span(meta)}", *overrides])
+    return model, meta, cfg, make_env(cfg)
+
+
 def knee_hinges(env) -> np.ndarray:
     """Indices of the knees among the env's hinges (the only hinges that bend one way only)."""
     return np.flatnonzero(np.asarray(env.layout.hinge_range[:, 0]) >= 0)
@@ -175,10 +182,7 @@ def main(argv=None) -> int:
     if args.other and not args.policy:
         parser.error("--other compares with --policy's pairs: give --policy too")
 
-    model, meta = load_energy_model(args.energy, expect_env="humanoid")
-    # pairs as the model learnt them
-    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
-    env = make_env(cfg)
+    model, _, cfg, env = energy_env(args.energy, args.motion)  # pairs as the model learnt them
     pairs = changed_pairs(env, jax.random.PRNGKey(args.seed), args.pairs, args.knee, args.drop)
     episodes = []
     if args.policy:  # n // 256 deterministic episodes of 256 steps or more, each up to its first termination

@@ -24,12 +24,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import policy_env, policy_episodes, sample_pairs
+from inspect_energy_posture import energy_env, policy_env, policy_episodes, sample_pairs
 
-# feature groups of one 105-number state (near.envs.humanoid.obs.observation)
-GROUPS = {"root height": range(0, 1), "root rotation": range(1, 7), "root velocity": range(7, 10),
-          "root angular velocity": range(10, 13), "joint angles": range(13, 65), "joint velocities": range(65, 93),
-          "key bodies": range(93, 105)}
+from near.envs.humanoid.obs import FEATURE_GROUPS as GROUPS
 
 
 def group_z2(z: np.ndarray, half: int = 105) -> dict[str, dict[str, float]]:
@@ -48,7 +45,7 @@ def normalised(stats, pairs, min_std=None) -> np.ndarray:
     from near.utils import running_stats
 
     if min_std is not None:  # the same statistics with a std floor, as energy.velocity_std_floor would train them
-        stats = running_stats.FlooredStats(stats.mean, stats.var, stats.count, jnp.square(jnp.asarray(min_std)))
+        stats = running_stats.with_std_floor(stats, min_std)
     return np.asarray(running_stats.normalize(stats, jnp.asarray(pairs)))
 
 
@@ -65,25 +62,20 @@ def main(argv=None) -> int:
 
     import jax
 
-    from near.config import compose_config
-    from near.energy.train import load_energy_model, trained_pair_span
-    from near.factories import make_env
+    from near.commands.train_energy import velocity_std_floor
 
-    model, meta = load_energy_model(args.energy, expect_env="humanoid")
-    cfg = compose_config(["task=HumanoidNEAR", f"motion={args.motion}", f"task.pair_span={trained_pair_span(meta)}"])
-    env = make_env(cfg)
+    model, _, cfg, env = energy_env(args.energy, args.motion, f"energy.velocity_std_floor={args.floor}")
     pairs = {"clips": np.asarray(jax.jit(env.demo_pairs, static_argnums=1)(jax.random.PRNGKey(0), args.pairs))}
     for spec in args.runs:
         label, run = spec.split("=", 1)
         episodes = policy_episodes(cfg, policy_env(cfg, env, run), run, jax.random.PRNGKey(1), args.episodes, 256)
         pairs[label] = np.asarray(sample_pairs(episodes, args.pairs))
-    min_std = None
+    floors = [(0.0, None)]  # as the model normalises, and with --floor's std floor
     if args.floor > 0:
-        min_std = np.zeros(2 * env.pair_state_dim, np.float32)
-        min_std[env.pair_velocity_dims] = args.floor
+        floors.append((args.floor, velocity_std_floor(cfg, env, 2 * env.pair_state_dim)))
     rows = []
     for label, p in pairs.items():
-        for floor, ms in ((0.0, None), (args.floor, min_std)) if min_std is not None else ((0.0, None),):
+        for floor, ms in floors:
             rows.append({"pairs": label, "velocity_std_floor": floor, "n": len(p), **group_z2(normalised(model.stats, p, ms))})
     names = [*GROUPS, "all"]
     print(f"energy model {args.energy}: mean squared normalised value per feature group (both states; share at the clip)")

@@ -21,6 +21,7 @@ its pairs would gain at level 4 (the reward tanh((E - m) / 10), paired step by s
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -28,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
+from inspect_energy_posture import energy_env, level_free_g, reward_gaps
 
 
 def hold_stats(height: np.ndarray, above: float) -> dict:
@@ -40,25 +42,34 @@ def hold_stats(height: np.ndarray, above: float) -> dict:
     return {"up_fraction": float((height > above).mean()), "first_step_down": int(down[0]) if len(down) else None}
 
 
+@functools.cache
+def _kinematics(env):
+    """The env's kinematics over a batch of (qpos, qvel), jitted once per env (not once per call)."""
+    import jax
+
+    return jax.jit(jax.vmap(env._kinematics))
+
+
 def body_heights(env, qpos, body: str) -> np.ndarray:
     """World height of ``body`` at each qpos row (T, nq), through the env's own kinematics, in one call."""
-    import jax
-    import jax.numpy as jnp
+    qpos = np.asarray(qpos, np.float32)
+    xpos = _kinematics(env)(qpos, np.zeros((len(qpos), env.mj_model.nv), np.float32)).xpos
+    return np.asarray(xpos[:, env.mj_model.body(body).id, 2], float)
 
-    index = env.mj_model.body(body).id
-    qpos = jnp.asarray(qpos)
-    xpos = jax.jit(jax.vmap(lambda q: env._kinematics(q, jnp.zeros(env.mj_model.nv)).xpos[index]))(qpos)
-    return np.asarray(xpos[:, 2], float)
+
+@functools.cache
+def _observe(env):
+    """The env's observation of a batch of (qpos, qvel), jitted once per env."""
+    import jax
+
+    return jax.jit(jax.vmap(lambda q, v: env._observe(env._kinematics(q, v))))
 
 
 def episode_pairs(env, qpos, qvel) -> np.ndarray:
     """An episode's pairs [s(t + span), s(t)] as the energy's env observes them, from its qpos and qvel (T, .)."""
-    import jax
-    import jax.numpy as jnp
-
     from near.envs.core import make_pair
 
-    observed = jax.jit(jax.vmap(lambda q, v: env._observe(env._kinematics(q, v))))(jnp.asarray(qpos), jnp.asarray(qvel))
+    observed = _observe(env)(np.asarray(qpos, np.float32), np.asarray(qvel, np.float32))
     span = env.config.pair_span
     return np.asarray(make_pair(env, observed[:-span], observed[span:]))
 
@@ -68,17 +79,11 @@ class EnergyScorer:
     clip's pairs from a time on, and of an episode's pairs from its qpos and qvel."""
 
     def __init__(self, energy_dir: str, motion: str):
-        from near.config import compose_config
-        from near.energy.train import load_energy_model, trained_pair_span
-        from near.factories import make_env
-
-        self.model, meta = load_energy_model(energy_dir, expect_env="humanoid")
-        cfg = compose_config(["task=HumanoidNEAR", f"motion={motion}", f"task.pair_span={trained_pair_span(meta)}"])
-        self.env = make_env(cfg)
+        self.model, _, _, self.env = energy_env(energy_dir, motion)
         self.sigma = np.asarray(self.model.sigmas)
 
     def g(self, pairs) -> np.ndarray:
-        return np.asarray(self.model.energy(pairs, 0)) * float(self.sigma[0])  # E = g / sigma
+        return level_free_g(self.model, pairs)
 
     def clip(self, clip: int, start: float, steps: int) -> np.ndarray:
         import jax.numpy as jnp
@@ -89,17 +94,6 @@ class EnergyScorer:
 
     def episode(self, qpos, qvel) -> np.ndarray:
         return self.g(episode_pairs(self.env, qpos, qvel))
-
-    def clip_poses(self, clip: int, start: float, steps: int) -> np.ndarray:
-        """The clip's qpos from ``start`` over ``steps`` control steps (steps + 1, 43)."""
-        import jax.numpy as jnp
-
-        from near.envs.humanoid import model as hm
-        from near.motion.library import motion_state
-
-        times = start + jnp.arange(steps + 1) * self.env.control_dt
-        m = motion_state(self.env.library, jnp.full(times.shape, clip, jnp.int32), times)
-        return np.asarray(hm.qpos_from_pose(self.env.layout, m.root_pos, m.root_rot, m.dof_pos))
 
 
 def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: int = 4) -> None:
@@ -116,7 +110,7 @@ def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: 
         for lb in others:
             n = min(len(row[lb]["g"]), len(row[last]["g"]))
             gain = np.asarray(row[lb]["g"][:n]) - np.asarray(row[last]["g"][:n])
-            reward = float(np.mean(2 * np.tanh(gain / (2 * 10 * sigma[level]))))  # at a centre halfway between
+            reward = reward_gaps(gain, sigma)[f"level_{level}"]  # at a centre halfway between the two
             row[lb][f"reward_over_{last}_level_{level}"] = reward
             cells.append(f"{reward:+.3f} ({np.mean(gain > 0):.0%})")
         print(f"| {key} | {both(row['clip'])} | " + " | ".join(cells) + " |")
@@ -176,7 +170,7 @@ def main() -> None:
                              "clip": hold_stats(body_heights(env, reference[:left], args.body), args.above)}
                 if scorer:  # as played, and the poses held still (every velocity zero): what the motion costs
                     rows[key]["clip"]["g"] = scorer.clip(clip, start, left).tolist()
-                    poses = scorer.clip_poses(clip, start, left)
+                    poses = reference[:left + 1]  # the clip's own qpos from the start
                     rows[key]["clip"]["g_still"] = scorer.episode(poses, np.zeros((len(poses), env.mj_model.nv))).tolist()
             rows[key][label] = dict(hold_stats(body_heights(env, qpos[:steps], args.body), args.above),
                                     episode_steps=int(length))

@@ -61,13 +61,17 @@ def create(dim: int, kind: str = "diagonal", min_std: jax.Array | None = None):
     if min_std is not None:
         if kind != "diagonal":
             raise ValueError(f"a std floor needs the diagonal normalisation, not {kind!r}")
-        fresh = RunningStats.create(dim)
-        return FlooredStats(fresh.mean, fresh.var, fresh.count, jnp.square(jnp.asarray(min_std, jnp.float32)))
+        return with_std_floor(RunningStats.create(dim), min_std)
     if kind == "diagonal":
         return RunningStats.create(dim)
     if kind == "whiten":
         return RunningCovariance.create(dim)
     raise ValueError(f"unknown normalisation {kind!r}; choose 'diagonal' or 'whiten'")
+
+
+def with_std_floor(stats, min_std: jax.Array) -> FlooredStats:
+    """Diagonal statistics with a floor ``min_std`` (dim,) on the std that normalises."""
+    return FlooredStats(stats.mean, stats.var, stats.count, jnp.square(jnp.asarray(min_std, jnp.float32)))
 
 
 def update(stats, batch: jax.Array):

@@ -22,8 +22,13 @@ import numpy as np
 from near.utils import rotations as rot
 
 OBS_DIM = 105
-# the velocities among the 105: the root's linear and angular (7-12) and the joints' (65-92)
-VELOCITY_DIMS = np.r_[7:13, 65:93]
+# the 105 numbers of observation(), by feature group
+FEATURE_GROUPS = {"root height": range(0, 1), "root rotation": range(1, 7), "root velocity": range(7, 10),
+                  "root angular velocity": range(10, 13), "joint angles": range(13, 65),
+                  "joint velocities": range(65, 93), "key bodies": range(93, 105)}
+# the velocities among them: the root's linear and angular and the joints'
+VELOCITY_DIMS = np.concatenate([np.asarray(FEATURE_GROUPS[g]) for g in ("root velocity", "root angular velocity",
+                                                                         "joint velocities")])
 
 # DOF groups of the 28-vector in joint order: (start, width).
 DOF_GROUPS = ((0, 3), (3, 3), (6, 3), (9, 1), (10, 3), (13, 1), (14, 3), (17, 1), (18, 3), (21, 3), (24, 1), (25, 3))
