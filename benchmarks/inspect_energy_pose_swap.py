@@ -13,13 +13,22 @@ pose; every state goes through the simulator's kinematics. The table gives g = E
 swapped pair ranks above the pair as played, and the reward per step that gains at a few noise levels
 (``inspect_energy_posture.py``'s measures).
 
+With ``--path K`` each group is also scored at K - 1 poses on the straight way (in DOF space: hinge
+angles, ball joints' exp maps) from the policy's own angles, held still, to the clip frame's: if the
+reward falls on the way before it rises, a policy that moves its joints a little at a time (PPO's small
+steps) meets a valley and may stay where it is, however much the clip's pose pays. ``--plot`` draws the
+reward gained along the way, one line per group. The table gives, at each pose, the share of the
+features the way moves that the model's input normalisation clips (at 5 std: the energy is flat past
+it); ``--input-clip 0`` scores the same poses with no clip.
+
     PYTHONPATH=src python benchmarks/inspect_energy_pose_swap.py --energy RUN_DIR --motion SET.yaml --policy RUN_DIR
-        [--groups "right leg" arms "right leg+arms" "all joints"] [--from-time 0.5]
+        [--groups "right leg" arms "right leg+arms" "all joints"] [--from-time 0.5] [--path 10 --plot PNG]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -29,12 +38,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import LEVELS, above, energy_env, level_free_g, policy_env, policy_episodes
+from inspect_energy_posture import LEVELS, above, energy_env, level_free_g, policy_env, policy_episodes, reward_gaps
 
 from near.envs.core import make_pair
 from near.envs.humanoid import model as hm
 from near.motion import humanoid
 from near.motion import library as ml
+from near.utils import running_stats
 
 # DOF indices of each body part (near.motion.humanoid.BODY_PARTS; "arms": both as one)
 PARTS = {
@@ -90,6 +100,83 @@ def pose_swapper(env, episodes: list[dict]):
     return swap
 
 
+def way_to_the_clip(model, swap, own: np.ndarray, frames: np.ndarray, dofs: list[int], as_played: np.ndarray,
+                    sigmas: np.ndarray, steps: int) -> dict:
+    """g along the straight way from the policy's own angles of ``dofs`` (held still) to the clip frame's,
+    ``steps`` + 1 poses per pair: the mean reward gained at each, and how many pairs whose end pays more
+    than their start dip below the start on the way by more than 0.01 a step at level 4 (a valley between
+    where the policy is and the clip)."""
+    alphas = np.linspace(0.0, 1.0, steps + 1)
+    pairs = [swap((1.0 - a) * own + a * frames, dofs) for a in alphas]
+    g = np.stack([level_free_g(model, p) for p in pairs])  # (steps + 1, P)
+    moved = np.abs(pairs[-1] - pairs[0]) > 1e-6  # the pair features the way changes
+    rows = [{"alpha": float(a), **above(f"{a:.2f}", g[i], as_played, sigmas),
+             **{f"gain_over_start_{k}": v for k, v in reward_gaps(g[i] - g[0], sigmas).items()},
+             **({"beyond_clip": beyond_clip(model, pairs[i], moved)} if getattr(model, "normalize_input", False) else {})}
+            for i, a in enumerate(alphas)]
+    pays = g[-1] > g[0]
+    dip = g[0] - g[1:-1].min(axis=0)  # how far below its start a pair falls on the way
+    valley = pays & (2 * np.tanh(dip / (2 * 10 * sigmas[4])) > 0.01)  # worth more than 0.01 a step at level 4
+    depth = reward_gaps(-dip[valley], sigmas)["level_4"] if valley.any() else 0.0
+    return {"dofs": [humanoid.DOF_NAMES[i] for i in dofs], "end_pays": float(pays.mean()),
+            "valley": float(valley.sum() / max(1, pays.sum())), "valley_depth": float(-depth), "steps": rows}
+
+
+def beyond_clip(model, pairs: np.ndarray, moved: np.ndarray) -> float:
+    """The share of the ``moved`` features of ``pairs`` that the model's input normalisation clips
+    (|x - mean| / std at or beyond 5: the energy sees none of their distance beyond that)."""
+    z = np.asarray(running_stats.normalize(model.stats, jnp.asarray(pairs), clip=np.inf))
+    return float(np.mean(np.abs(z[moved]) >= 5.0)) if moved.any() else 0.0
+
+
+def print_rows(rows: list[dict], paths: dict[str, dict], sigmas: np.ndarray) -> None:
+    print("| the policy's states with | g mean | ranks above as played | "
+          + " | ".join(f"reward gained, level {lv} (sigma {sigmas[lv]:.2f})" for lv in LEVELS) + " |")
+    print("|---|---:|---:|" + "---:|" * len(LEVELS))
+    for r in rows:
+        print(f"| {r['pairs']} | {r['g_mean']:.1f} | {r['ranks_above_policy']:.3f} | "
+              + " | ".join(f"{r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS) + " |")
+    for group, way in paths.items():
+        print(f"\n{group}, from the policy's angles held still (0) to the clip frame's (1): {way['valley']:.1%} of the "
+              f"pairs the clip's pose pays fall below their start on the way ({way['valley_depth']:.3f} a step at "
+              f"level 4, mean over those)")
+        print("| of the way | g mean | reward gained over as played, level 4 | over the start, level 4 | "
+              "moved features beyond 5 std |")
+        print("|---:|---:|---:|---:|---:|")
+        for r in way["steps"]:
+            print(f"| {r['alpha']:.2f} | {r['g_mean']:.1f} | {r['reward_gain_level_4']:.3f} | {r['gain_over_start_level_4']:.3f} | "
+                  f"{r.get('beyond_clip', float('nan')):.1%} |")
+
+
+def plot_ways(ways: dict[tuple[str, float], dict], path: str, title: str) -> None:
+    """The reward gained along each (group, input clip)'s way (top; dashed: a clip after the first) and the
+    share of the moved features beyond 5 std (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6), sharex=True, height_ratios=(2, 1))
+    first_clip = next(iter(ways))[1] if ways else None
+    colours = {}
+    for (group, clip), way in ways.items():
+        colour = colours.setdefault(group, f"C{len(colours)}")
+        alphas = [r["alpha"] for r in way["steps"]]
+        top.plot(alphas, [r["gain_over_start_level_4"] for r in way["steps"]], marker="o", color=colour,
+                 ls="-" if clip == first_clip else "--", label=f"{group}, input clip {clip:g}" if clip else f"{group}, no clip")
+        if clip == first_clip and "beyond_clip" in way["steps"][0]:
+            bottom.plot(alphas, [100 * r["beyond_clip"] for r in way["steps"]], marker="o", color=colour, label=group)
+    top.axhline(0.0, color="grey", lw=0.8)
+    top.set_ylabel("reward per step over the start, level 4")
+    top.set_title(title, fontsize=10)
+    top.legend(fontsize=8)
+    bottom.set_ylabel("moved features\nbeyond 5 std, %")
+    bottom.set_xlabel("of the way from the policy's angles (0, held still) to the clip frame's (1)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid)")
@@ -99,12 +186,19 @@ def main(argv=None) -> int:
                         help=f"body parts, or parts joined by '+'; parts: {', '.join(PARTS)}")
     parser.add_argument("--from-time", type=float, default=0.0,
                         help="draw the clip frames from this fraction of each clip on (0.5: the crane's held pose)")
+    parser.add_argument("--path", type=int, default=0,
+                        help="also score K - 1 poses on the straight way from the policy's angles to the clip's")
+    parser.add_argument("--input-clip", type=float, nargs="+", default=None,
+                        help="score with these clips of the normalised input instead of the model's (0: none), each in turn")
+    parser.add_argument("--plot", default="", help="with --path: a PNG of the reward gained along the way")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="energy_pose_swap")
     args = parser.parse_args(argv)
     groups = {g: group_dofs(g) for g in args.groups}
     if not 0.0 <= args.from_time < 1.0:
         parser.error("--from-time is a fraction of each clip in [0, 1)")
+    if args.path == 1 or args.path < 0 or (args.plot and not args.path):
+        parser.error("--path is the number of steps from the policy's angles to the clip's (2 or more); --plot needs it")
 
     model, _, cfg, env = energy_env(args.energy, args.motion)
     episodes = policy_episodes(cfg, policy_env(cfg, env, args.policy), args.policy, jax.random.PRNGKey(args.seed + 1), 16, 256,
@@ -116,33 +210,40 @@ def main(argv=None) -> int:
     lengths = env.library.clip_length[clips]
     times = lengths * (args.from_time + (1.0 - args.from_time) * jax.random.uniform(k_time, lengths.shape))
     frames = np.asarray(ml.motion_state(env.library, clips, times).dof_pos)
-
-    sigmas = np.asarray(model.sigmas)
     swap = pose_swapper(env, episodes)
-    as_played = level_free_g(model, swap(frames, [], hold=False))
     # the control: the same joints held still at the policy's own angles (of each pair's first state)
     own = np.concatenate([np.asarray(hm.dof_pos_from_qpos(env.layout, jnp.asarray(e["qpos"][:-env.config.pair_span])))
                           for e in episodes])
-    rows = []
-    for group, dofs in groups.items():
-        names = [humanoid.DOF_NAMES[i] for i in dofs]
-        rows.append(above(f"{group} from the clips", level_free_g(model, swap(frames, dofs)),
-                          as_played, sigmas, dofs=names))
-        rows.append(above(f"{group} held still, its own angles", level_free_g(model, swap(own, dofs)),
-                          as_played, sigmas, dofs=names))
-    print(f"energy model {args.energy}, motion {os.path.basename(args.motion)}, the policy {args.policy}: "
-          f"{n} pairs of {len(episodes)} episodes, g as played {as_played.mean():.1f}")
-    print("| the policy's states with | g mean | ranks above as played | "
-          + " | ".join(f"reward gained, level {lv} (sigma {sigmas[lv]:.2f})" for lv in LEVELS) + " |")
-    print("|---|---:|---:|" + "---:|" * len(LEVELS))
-    for r in rows:
-        print(f"| {r['pairs']} | {r['g_mean']:.1f} | {r['ranks_above_policy']:.3f} | "
-              + " | ".join(f"{r[f'reward_gain_level_{lv}']:.3f}" for lv in LEVELS) + " |")
-    path = write_result(args.out, "inspect_energy_pose_swap",
-                        [{"energy": args.energy, "motion": os.path.basename(args.motion), "policy": args.policy,
-                          "pairs": n, "from_time": args.from_time, "g_as_played": float(as_played.mean()),
-                          "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows)
+
+    results, ways = [], {}
+    # the model's inputs within its clip score as before under another clip; beyond it they now count
+    for clip in args.input_clip or [model.input_clip]:
+        scored = dataclasses.replace(model, input_clip=clip)
+        sigmas = np.asarray(scored.sigmas)
+        as_played = level_free_g(scored, swap(frames, [], hold=False))
+        rows = []
+        for group, dofs in groups.items():
+            names = [humanoid.DOF_NAMES[i] for i in dofs]
+            rows.append(above(f"{group} from the clips", level_free_g(scored, swap(frames, dofs)),
+                              as_played, sigmas, dofs=names, input_clip=clip))
+            rows.append(above(f"{group} held still, its own angles", level_free_g(scored, swap(own, dofs)),
+                              as_played, sigmas, dofs=names, input_clip=clip))
+        paths = {group: way_to_the_clip(scored, swap, own, frames, dofs, as_played, sigmas, args.path)
+                 for group, dofs in groups.items()} if args.path else {}
+        ways.update({(group, clip): way for group, way in paths.items()})
+        print(f"energy model {args.energy} (input clip {clip or 'none'}), motion {os.path.basename(args.motion)}, the policy "
+              f"{args.policy}: {n} pairs of {len(episodes)} episodes, g as played {as_played.mean():.1f}")
+        print_rows(rows, paths, sigmas)
+        results += [{"energy": args.energy, "motion": os.path.basename(args.motion), "policy": args.policy, "pairs": n,
+                     "from_time": args.from_time, "input_clip": clip, "g_as_played": float(as_played.mean()),
+                     "levels": {str(lv): float(sigmas[lv]) for lv in LEVELS}}] + rows
+        results += [{"pairs": f"{group}, the way from its own angles to the clips'", "input_clip": clip, **way}
+                    for group, way in paths.items()]
+    path = write_result(args.out, "inspect_energy_pose_swap", results)
     print(path)
+    if args.plot:
+        plot_ways(ways, args.plot, f"{os.path.basename(args.motion)}: the way to the clip's pose")
+        print(args.plot)
     return 0
 
 

@@ -1,5 +1,6 @@
 """The energy model: schedules, network variants, the DSM loss by hand, running statistics, training."""
 
+import dataclasses
 import json
 import os
 
@@ -293,3 +294,34 @@ def test_velocity_std_floor_is_checked():
         validate_energy(EnergyConfig(velocity_std_floor=-1.0))
     with pytest.raises(ConfigError, match="normalization=diagonal"):
         validate_energy(EnergyConfig(velocity_std_floor=0.5, normalization="whiten"))
+
+
+def test_input_clip_zero_lets_the_energy_see_past_five_std(tmp_path):
+    """The punch's cause (docs item 47): past the normalised input's clip at 5 std the energy is flat, so a
+    feature the clips hold nearly still gives no reward for coming closer until it is within 5 std. With
+    energy.input_clip=0 the energy tells 6 std from 60; within the clip nothing changes; the setting travels
+    with the checkpoint, and an old checkpoint without it keeps the original's 5."""
+    pairs = _line_pairs(300)
+    cfg = EnergyConfig(iterations=40, log_every=20, checkpoint_every=40, input_clip=0.0)
+    fit(cfg, pairs, str(tmp_path), seed=0, show_progress=False)
+    model, meta = load_energy_model(str(tmp_path))
+    assert model.input_clip == 0.0 and meta["energy"]["input_clip"] == 0.0
+    clipped = dataclasses.replace(model, input_clip=5.0)
+    mean, std = np.asarray(model.stats.mean), np.sqrt(np.asarray(model.stats.var))
+    far = jnp.asarray(np.stack([mean + 6 * std, mean + 60 * std]), jnp.float32)  # both beyond the clip
+    assert float(jnp.abs(clipped.energy(far[:1], 10) - clipped.energy(far[1:], 10))[0]) < 1e-4  # flat past the clip
+    assert float(jnp.abs(model.energy(far[:1], 10) - model.energy(far[1:], 10))[0]) > 1e-3
+    np.testing.assert_allclose(model.energy(jnp.asarray(pairs[:8]), 3), clipped.energy(jnp.asarray(pairs[:8]), 3),
+                               rtol=1e-5, atol=1e-5)  # the demos lie within the clip
+    np.testing.assert_allclose(energies_at(model, np.asarray(far), [10])[0], model.energy(far, 10), rtol=1e-4, atol=1e-4)
+    from near.energy.train import _config_from_meta
+
+    old = {**meta, "energy": {k: v for k, v in meta["energy"].items() if k != "input_clip"}}
+    assert EnergyConfig().input_clip == 5.0 and _config_from_meta("old", old)[0].input_clip == 5.0  # the original's
+
+
+def test_input_clip_is_checked():
+    from near.config import ConfigError, validate_energy
+
+    with pytest.raises(ConfigError, match="input_clip must be >= 0"):
+        validate_energy(EnergyConfig(input_clip=-1.0))

@@ -475,6 +475,28 @@ def test_pose_swap_sets_a_body_parts_joints_to_the_clips_and_holds_them(tmp_path
         S.group_dofs("tail")
 
 
+def test_way_to_the_clip_finds_a_valley_between_the_policys_pose_and_the_clips():
+    import inspect_energy_pose_swap as S
+
+    class Model:  # g of a pose: pair 0 dips on the way (200 a^2 - 150 a), pair 1 rises all the way (50 a)
+        sigmas = np.linspace(20.0, 0.01, 50)
+
+        def energy(self, pairs, level):
+            a, valley = pairs[:, 0], pairs[:, 1]
+            return (valley * (200 * a**2 - 150 * a) + (1 - valley) * 50 * a) / self.sigmas[0]
+
+    own, frames = np.array([[0.0, 1.0], [0.0, 0.0]]), np.array([[1.0, 1.0], [1.0, 0.0]])
+
+    def swap(dof, dofs):  # the "pairs" are the blended poses themselves
+        return dof
+
+    way = S.way_to_the_clip(Model(), swap, own, frames, [0], np.zeros(2), Model.sigmas, 4)
+    assert [r["alpha"] for r in way["steps"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert way["end_pays"] == 1.0 and way["valley"] == 0.5  # both ends pay 50; one pair of the two dips on the way
+    assert way["valley_depth"] > 0.01 and way["steps"][-1]["gain_over_start_level_4"] > 0
+    assert way["steps"][0]["gain_over_start_level_4"] == 0.0
+
+
 def test_run_evals_average_the_training_scalars_between_evaluations(tmp_path):
     import report_run_evals as E
 

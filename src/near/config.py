@@ -325,6 +325,7 @@ def validate_energy(e) -> None:
         (e.velocity_std_floor >= 0, f"energy.velocity_std_floor must be >= 0, got {e.velocity_std_floor}"),
         (e.velocity_std_floor == 0 or (e.normalize_input and e.normalization == "diagonal"),
          "energy.velocity_std_floor needs energy.normalize_input=true and energy.normalization=diagonal"),
+        (e.input_clip >= 0, f"energy.input_clip must be >= 0 (0: no clip), got {e.input_clip}"),
         (e.network_precision in NETWORK_PRECISIONS,
          f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {e.network_precision!r}"),
     ]

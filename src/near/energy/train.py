@@ -52,6 +52,10 @@ class EnergyConfig:
     # velocities; m/s, rad/s); 0: none, the original's. Clips that hold a pose still (crane) have velocity
     # stds of 0.02-0.3, so a policy's balancing motions reach the clip at 5 std and swamp its pose (item 45)
     velocity_std_floor: float = 0.0
+    # the normalised input is clipped to [-input_clip, input_clip] (the original's RunningMeanStd: 5); 0: no
+    # clip. Past the clip the energy is flat: a feature the clips hold nearly still (the punch's guard arm)
+    # is clipped over most of the way from a policy's pose to the clips', so that way pays nothing (item 47)
+    input_clip: float = 5.0
     anneal_power: float = 2.0  # DSM weight lambda(sigma) = sigma^anneal_power
     test_fraction: float = 0.2
     log_every: int = 500  # steps per compiled chunk (one log record each)
@@ -115,12 +119,18 @@ def logged_levels(num_levels: int) -> list[int]:
     return sorted({c for c in range(num_levels) if c % max(1, int(0.2 * num_levels)) == 0} | {num_levels - 1})
 
 
-@functools.partial(jax.jit, static_argnames=("net", "normalize_input", "anneal_power"))
+def clip_value(input_clip: float) -> float:
+    """energy.input_clip as the bound of the normalised input (0: none)."""
+    return float(input_clip) if input_clip > 0 else float("inf")
+
+
+@functools.partial(jax.jit, static_argnames=("net", "normalize_input", "anneal_power", "input_clip"))
 def _eval_program(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pairs: jax.Array, levels: jax.Array,
-                  noise: jax.Array, energy_levels: jax.Array, *, normalize_input: bool, anneal_power: float):
+                  noise: jax.Array, energy_levels: jax.Array, *, normalize_input: bool, anneal_power: float,
+                  input_clip: float = 5.0):
     """EVAL_ROWS raw pairs: each one's DSM loss term at its level and unit noise (EVAL_ROWS,), and its
     clean energy at each of energy_levels (K, EVAL_ROWS), K = len(logged_levels(num_levels))."""
-    x = running_stats.normalize(stats, pairs) if normalize_input else pairs
+    x = running_stats.normalize(stats, pairs, clip_value(input_clip)) if normalize_input else pairs
     terms = dsm_terms(net.apply, params, x, levels, noise, sigmas, anneal_power)
 
     def energy(c):
@@ -132,12 +142,14 @@ def _eval_program(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pa
 
 
 def _eval_chunk(net: EnergyNet, params: Any, stats: Any, sigmas: jax.Array, pairs: Any, levels: Any, noise: Any,
-                energy_levels: Any, normalize_input: bool, anneal_power: float) -> tuple[jax.Array, jax.Array]:
+                energy_levels: Any, normalize_input: bool, anneal_power: float,
+                input_clip: float = 5.0) -> tuple[jax.Array, jax.Array]:
     """_eval_program with every array placed as the weights are: a fresh run's arrays are uncommitted, a
     restored model's committed, and jit compiles the two apart (placing them copies nothing)."""
     placed = jax.device_put((params, stats, sigmas, pairs, levels, noise, energy_levels),
                             jax.tree.leaves(params)[0].sharding)
-    return _eval_program(net, *placed, normalize_input=normalize_input, anneal_power=anneal_power)
+    return _eval_program(net, *placed, normalize_input=normalize_input, anneal_power=anneal_power,
+                         input_clip=float(input_clip))
 
 
 def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_optimizer: bool = False,
@@ -166,7 +178,7 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
                            jnp.zeros((), jnp.int32), key)
 
     def normalise(stats, x):
-        return running_stats.normalize(stats, x) if cfg.normalize_input else x
+        return running_stats.normalize(stats, x, clip_value(cfg.input_clip)) if cfg.normalize_input else x
 
     def train_step(state: EnergyState, pairs: jax.Array):
         key, k_idx, k_lvl, k_noise = jax.random.split(state.key, 4)
@@ -209,7 +221,7 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
         The key is folded with the step: a resumed run evaluates like an uninterrupted one."""
         n = min(EVAL_ROWS, test_pairs.shape[0])
         terms, energies = _eval_chunk(net, state.ema_params, state.stats, sigmas, *draw(test_pairs, key, state.step),
-                                      np.asarray(logged, np.int32), cfg.normalize_input, cfg.anneal_power)
+                                      np.asarray(logged, np.int32), cfg.normalize_input, cfg.anneal_power, cfg.input_clip)
         terms, energies = np.asarray(terms)[:n], np.asarray(energies)[:, :n]  # padding dropped
         return {"test_loss": terms.mean(), **{f"demo_energy/level_{c:02d}": e.mean() for c, e in zip(logged, energies)}}
 
@@ -227,10 +239,11 @@ class EnergyModel:
     sigmas: jax.Array
     normalize_input: bool = True
     anneal_power: float = 2.0  # as trained: the ranking then runs the training's evaluation program
+    input_clip: float = 5.0  # energy.input_clip (0: none)
 
     def energy(self, pairs: jax.Array, level: jax.Array) -> jax.Array:
         """Raw energy E(RMS(x), sigma_level) of raw pairs (..., D) at one integer level."""
-        x = running_stats.normalize(self.stats, pairs) if self.normalize_input else pairs
+        x = running_stats.normalize(self.stats, pairs, clip_value(self.input_clip)) if self.normalize_input else pairs
         lv = jnp.broadcast_to(jnp.asarray(level, jnp.int32), x.shape[:-1])
         return self.net.apply(self.params, x, lv, self.sigmas[lv])
 
@@ -238,7 +251,8 @@ class EnergyModel:
 def model_from_state(cfg: EnergyConfig, state: EnergyState) -> EnergyModel:
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     params = state.ema_params if cfg.use_ema else state.params
-    return EnergyModel(make_network(cfg), params, state.stats, sigmas, cfg.normalize_input, cfg.anneal_power)
+    return EnergyModel(make_network(cfg), params, state.stats, sigmas, cfg.normalize_input, cfg.anneal_power,
+                       cfg.input_clip)
 
 
 def energies_at(model: EnergyModel, pairs: np.ndarray, levels: list[int]) -> np.ndarray:
@@ -254,7 +268,7 @@ def energies_at(model: EnergyModel, pairs: np.ndarray, levels: list[int]) -> np.
         group = list(levels[i:i + k])
         slots = np.resize(np.asarray(group, np.int32), k)  # spare slots repeat the group's levels
         chunks = [_eval_chunk(model.net, model.params, model.stats, model.sigmas, pairs[j:j + EVAL_ROWS], no_levels,
-                              no_noise, slots, model.normalize_input, model.anneal_power)[1]
+                              no_noise, slots, model.normalize_input, model.anneal_power, model.input_clip)[1]
                   for j in range(0, len(pairs), EVAL_ROWS)]
         out.append(np.concatenate([np.asarray(c) for c in chunks], axis=1)[:len(group), :n])
     return np.concatenate(out)
