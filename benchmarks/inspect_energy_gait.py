@@ -198,13 +198,15 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", default="", help="draw the reward gap over strides x cadences into this PNG")
     parser.add_argument("--level", type=int, default=4, help="the noise level of --grid's reward gap (the run's annealing sat at 4)")
     parser.add_argument("--policy", default="", help="a NEAR policy's run folder: replay its own episodes (16 of up to 256 steps) instead of the clips")
+    parser.add_argument("--input-clip", type=float, default=None,
+                        help="score with this clip of the normalised input instead of the model's (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="energy_gait")
     args = parser.parse_args(argv)
     if args.level not in LEVELS:
         parser.error(f"--level must be one of {LEVELS}")
 
-    model, _, base_cfg, env = energy_env(args.energy, args.motion)
+    model, _, base_cfg, env = energy_env(args.energy, args.motion, input_clip=args.input_clip)
     gaits = list(dict.fromkeys([(1.0, 1.0), *args.gaits]))  # the clip first, each gait once
     grid = (POLICY_GRID_STRIDES, POLICY_GRID_CADENCES) if args.policy else (GRID_STRIDES, GRID_CADENCES)
     if args.grid:

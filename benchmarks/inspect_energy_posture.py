@@ -50,9 +50,12 @@ from near.motion import library as ml
 LEVELS = (0, 4, 10, 15, 20)
 
 
-def energy_env(energy_dir: str, motion: str, *overrides: str):
-    """A humanoid energy model and the env that makes its pairs (the span it learnt): (model, meta, cfg, env)."""
+def energy_env(energy_dir: str, motion: str, *overrides: str, input_clip: float | None = None):
+    """A humanoid energy model and the env that makes its pairs (the span it learnt): (model, meta, cfg, env).
+    input_clip: score with this clip of the normalised input (energy.input_clip; 0: none) instead of the model's."""
     model, meta = load_energy_model(energy_dir, expect_env="humanoid")
+    if input_clip is not None:
+        model = dataclasses.replace(model, input_clip=input_clip)
     cfg = compose_config(["task=HumanoidNEAR", f"motion={motion}", f"task.pair_span={trained_pair_span(meta)}", *overrides])
     return model, meta, cfg, make_env(cfg)
 
