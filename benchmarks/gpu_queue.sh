@@ -10,6 +10,8 @@
 #        bash benchmarks/gpu_queue.sh 580 pusht:PPO pusht:NEAR pusht:AMP
 #
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# MOTION_DIR=.motion_light reads the sets from another folder (carry it instead of .motion): one without the
+# walk set (9 MB) leaves a call room for a run folder to resume.
 # A run with task.pair_span=K (K > 1) in its overrides gets its own energy model, energy_MOTION_SEED_spanK.
 # So does one with energy.* overrides (but energy.checkpoint), trained with them: energy_MOTION_SEED_<overrides>, e.g.
 #   OVERRIDES_tf32="energy.network_precision=tensorfloat32" bash benchmarks/gpu_queue.sh 585 walk:ENERGY walk:ENERGY/tf32
@@ -160,7 +162,7 @@ process_queue() {  # the items of one lane, in order
       task=pushT; [ "$method" = PPO ] || task=pushT$method
       M=task.data=$PWD/.pusht/pusht_cchi_v7_replay.zarr; extra=($PUSHT_SETTINGS)
     else
-      task=Humanoid$method; M=motion=$PWD/.motion/amp_humanoid_$motion.yaml; extra=()
+      task=Humanoid$method; M=motion=$PWD/${MOTION_DIR:-.motion}/amp_humanoid_$motion.yaml; extra=()
     fi
     [ "$method" = ENERGY ] && task=${task%ENERGY}NEAR
     if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then

@@ -28,6 +28,11 @@ def test_one_gpu_trains_the_items_one_after_another(tmp_path):
     assert first < second and "seed=700" in out[second:]
 
 
+def test_motion_dir_reads_the_sets_from_another_folder(tmp_path):
+    out = dry_run(tmp_path, 1, "punch:NEAR", env_extra={"MOTION_DIR": ".motion_light"})
+    assert "motion=" + str(REPO / ".motion_light" / "amp_humanoid_single_left_punch.yaml") in out
+
+
 def test_two_gpus_deal_the_items_to_two_lanes_and_share_an_energy_model(tmp_path):
     out = dry_run(tmp_path, 2, "punch:NEAR", "spin_kick:NEAR", "punch:NEAR/punch_std20", "run:AMP",
                   env_extra={"OVERRIDES_punch_std20": "train.log_std_init=-2.0"})
