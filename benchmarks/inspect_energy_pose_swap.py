@@ -149,7 +149,7 @@ def print_rows(rows: list[dict], paths: dict[str, dict], sigmas: np.ndarray) -> 
 
 
 def plot_ways(ways: dict[tuple[str, float], dict], path: str, title: str) -> None:
-    """The reward gained along each (group, input clip)'s way (top; dashed: a clip after the first) and the
+    """The reward gained along each (group, input clip)'s way (top; a line style per clip) and the
     share of the moved features beyond 5 std (bottom)."""
     import matplotlib
 
@@ -158,12 +158,13 @@ def plot_ways(ways: dict[tuple[str, float], dict], path: str, title: str) -> Non
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6), sharex=True, height_ratios=(2, 1))
     first_clip = next(iter(ways))[1] if ways else None
-    colours = {}
+    colours, styles = {}, {}
     for (group, clip), way in ways.items():
         colour = colours.setdefault(group, f"C{len(colours)}")
+        style = styles.setdefault(clip, ("-", "--", ":", "-.")[len(styles) % 4])
         alphas = [r["alpha"] for r in way["steps"]]
-        top.plot(alphas, [r["gain_over_start_level_4"] for r in way["steps"]], marker="o", color=colour,
-                 ls="-" if clip == first_clip else "--", label=f"{group}, input clip {clip:g}" if clip else f"{group}, no clip")
+        top.plot(alphas, [r["gain_over_start_level_4"] for r in way["steps"]], marker="o", color=colour, ls=style,
+                 label=f"{group}, input clip {clip:g}" if clip else f"{group}, no clip")
         if clip == first_clip and "beyond_clip" in way["steps"][0]:
             bottom.plot(alphas, [100 * r["beyond_clip"] for r in way["steps"]], marker="o", color=colour, label=group)
     top.axhline(0.0, color="grey", lw=0.8)
