@@ -62,7 +62,7 @@ def main(argv=None) -> int:
 
     import jax
 
-    from near.commands.train_energy import velocity_std_floor
+    from near.commands.train_energy import std_floor
 
     model, _, cfg, env = energy_env(args.energy, args.motion, f"energy.velocity_std_floor={args.floor}")
     pairs = {"clips": np.asarray(jax.jit(env.demo_pairs, static_argnums=1)(jax.random.PRNGKey(0), args.pairs))}
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         pairs[label] = np.asarray(sample_pairs(episodes, args.pairs))
     floors = [(0.0, None)]  # as the model normalises, and with --floor's std floor
     if args.floor > 0:
-        floors.append((args.floor, velocity_std_floor(cfg, env, 2 * env.pair_state_dim)))
+        floors.append((args.floor, std_floor(cfg, env, 2 * env.pair_state_dim)))
     rows = []
     for label, p in pairs.items():
         for floor, ms in floors:

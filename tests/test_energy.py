@@ -287,13 +287,14 @@ def test_velocity_std_floor_keeps_a_still_feature_from_swamping_the_others(tmp_p
     np.testing.assert_allclose(model.energy(jnp.asarray(pairs[:8]), 3), energies_at(model, pairs[:8], [3])[0], rtol=1e-4, atol=1e-4)
 
 
-def test_velocity_std_floor_is_checked():
+@pytest.mark.parametrize("key", ["velocity_std_floor", "angle_std_floor"])
+def test_std_floors_are_checked(key):
     from near.config import ConfigError, validate_energy
 
-    with pytest.raises(ConfigError, match="velocity_std_floor must be >= 0"):
-        validate_energy(EnergyConfig(velocity_std_floor=-1.0))
-    with pytest.raises(ConfigError, match="normalization=diagonal"):
-        validate_energy(EnergyConfig(velocity_std_floor=0.5, normalization="whiten"))
+    with pytest.raises(ConfigError, match=f"{key} must be >= 0"):
+        validate_energy(EnergyConfig(**{key: -1.0}))
+    with pytest.raises(ConfigError, match=f"energy.{key} needs .*normalization=diagonal"):
+        validate_energy(EnergyConfig(**{key: 0.5}, normalization="whiten"))
 
 
 def test_input_clip_zero_lets_the_energy_see_past_five_std(tmp_path):
@@ -325,3 +326,13 @@ def test_input_clip_is_checked():
 
     with pytest.raises(ConfigError, match="input_clip must be >= 0"):
         validate_energy(EnergyConfig(input_clip=-1.0))
+
+
+def test_angle_std_floor_comes_back_from_the_checkpoint(tmp_path):
+    """energy.angle_std_floor alone (no velocity floor) still restores its floored statistics (item 48)."""
+    cfg = EnergyConfig(iterations=20, log_every=10, checkpoint_every=20, angle_std_floor=50.0)
+    min_std = np.array([50.0, 0, 50.0, 0], np.float32)  # the pair's first feature of each state stands in for an angle
+    fit(cfg, _line_pairs(300), str(tmp_path), seed=0, show_progress=False, min_std=min_std)
+    model, _ = load_energy_model(str(tmp_path))
+    assert isinstance(model.stats, running_stats.FlooredStats)
+    np.testing.assert_allclose(model.stats.min_var, min_std ** 2)

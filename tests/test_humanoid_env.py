@@ -376,6 +376,22 @@ def test_the_original_per_motion_task_settings_apply_unless_overridden(tmp_path)
     assert (cfg.task.max_episode_steps, cfg.task.state_init) == (300, "random")
 
 
+def test_pair_angle_dims_are_the_features_joint_angles_change():
+    """energy.angle_std_floor acts on env.pair_angle_dims: exactly the features that change when only the
+    joint angles do (the key bodies' positions held), in both states of a pair."""
+    from near.envs.humanoid.obs import OBS_DIM, observation
+
+    rng = np.random.default_rng(1)
+    rest = {"root_pos": jnp.asarray([0.1, 0.2, 0.9]), "root_rot": rot.normalize(jnp.asarray(rng.normal(size=4))),
+            "root_vel": jnp.asarray(rng.normal(size=3)), "root_ang_vel": jnp.asarray(rng.normal(size=3)),
+            "dof_vel": jnp.asarray(rng.normal(size=28)), "key_pos": jnp.asarray(rng.normal(size=(4, 3)))}
+    one = observation(dof_pos=jnp.asarray(rng.normal(0, 0.3, 28)), **rest)
+    other = observation(dof_pos=jnp.asarray(rng.normal(0, 0.3, 28)), **rest)
+    changed = np.flatnonzero(np.abs(np.asarray(other - one)) > 1e-6)
+    np.testing.assert_array_equal(HumanoidEnv.pair_angle_dims, np.concatenate([changed, changed + OBS_DIM]))
+    assert not set(HumanoidEnv.pair_angle_dims) & set(HumanoidEnv.pair_velocity_dims)
+
+
 def test_pair_velocity_dims_are_the_features_velocities_change():
     """energy.velocity_std_floor acts on env.pair_velocity_dims: exactly the features that change when only
     the velocities do, in both states of a pair."""

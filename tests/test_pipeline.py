@@ -427,11 +427,12 @@ def test_training_evaluates_the_same_with_its_evaluation_compiled_ahead(tmp_path
         compose_config(base + ["train.compile_eval_ahead=sometimes"])
 
 
-def test_velocity_std_floor_on_an_env_without_velocities_stops_before_the_run_folder(tmp_path):
+@pytest.mark.parametrize(("key", "what"), [("velocity_std_floor", "velocity"), ("angle_std_floor", "joint-angle")])
+def test_a_std_floor_on_an_env_without_those_features_stops_before_the_run_folder(tmp_path, key, what):
     from near.config import ConfigError
 
     out = tmp_path / "energy"
-    cfg = compose_config(["energy.velocity_std_floor=0.5", "energy.normalization=diagonal", "task.num_demo_episodes=4", f"out={out}", "progress=False"])
-    with pytest.raises(ConfigError, match="maze env's pairs have no velocity features"):
+    cfg = compose_config([f"energy.{key}=0.5", "energy.normalization=diagonal", "task.num_demo_episodes=4", f"out={out}", "progress=False"])
+    with pytest.raises(ConfigError, match=f"maze env's pairs have no {what} features"):
         train_energy(cfg)
     assert not out.exists()

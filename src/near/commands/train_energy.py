@@ -19,7 +19,7 @@ def train_energy(cfg: Config) -> dict:
 
     env = make_env(cfg)
     pairs = demo_pairs(cfg, env)  # read the demos before touching the run folder
-    min_std = velocity_std_floor(cfg, env, pairs.shape[1])
+    min_std = std_floor(cfg, env, pairs.shape[1])
     run_dir = prepare_run_dir(default_out(cfg, "energy"), resume=cfg.resume)
     write_config(run_dir, cfg)
     start = time.time()
@@ -39,16 +39,20 @@ def train_energy(cfg: Config) -> dict:
     return summary
 
 
-def velocity_std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
-    """energy.velocity_std_floor on the env's velocity features of a pair (pair_dim,), or None when unset."""
-    floor = cfg.energy.velocity_std_floor
-    if floor <= 0:
+def std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
+    """The std floor per feature of a pair (pair_dim,): energy.velocity_std_floor on the env's velocity
+    features, energy.angle_std_floor on its joint angles; None when neither is set."""
+    floors = [(key, value, attr, what) for key, value, attr, what in (
+        ("velocity_std_floor", cfg.energy.velocity_std_floor, "pair_velocity_dims", "velocity"),
+        ("angle_std_floor", cfg.energy.angle_std_floor, "pair_angle_dims", "joint-angle")) if value > 0]
+    if not floors:
         return None
-    dims = getattr(env, "pair_velocity_dims", None)
-    if dims is None:
-        raise ConfigError(f"energy.velocity_std_floor={floor}: the {cfg.task.env} env's pairs have no velocity features")
     min_std = np.zeros(pair_dim, np.float32)
-    min_std[np.asarray(dims)] = floor
+    for key, value, attr, what in floors:
+        dims = getattr(env, attr, None)
+        if dims is None:
+            raise ConfigError(f"energy.{key}={value}: the {cfg.task.env} env's pairs have no {what} features")
+        min_std[np.asarray(dims)] = value
     return min_std
 
 

@@ -52,6 +52,10 @@ class EnergyConfig:
     # velocities; m/s, rad/s); 0: none, the original's. Clips that hold a pose still (crane) have velocity
     # stds of 0.02-0.3, so a policy's balancing motions reach the clip at 5 std and swamp its pose (item 45)
     velocity_std_floor: float = 0.0
+    # the same for each joint-angle feature (the humanoid's 52 DOF numbers: hinge angles, ball joints'
+    # tan-norms); 0: none. Joints the clips hold still (the punch's guard arm: std 0.038) put a policy's arm
+    # 0.35 off at 9 std, past the input clip, where the reward for bringing it closer is flat (items 47, 48)
+    angle_std_floor: float = 0.0
     # the normalised input is clipped to [-input_clip, input_clip] (the original's RunningMeanStd: 5); 0: no
     # clip. Past the clip the energy is flat: a feature the clips hold nearly still (the punch's guard arm)
     # is clipped over most of the way from a policy's pose to the clips', so that way pays nothing (item 47)
@@ -159,15 +163,16 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
 
     unroll: iterations per loop trip of the compiled chunk; flat_optimizer: Adam on one flat vector.
     Both change speed only (benchmarks/bench_energy_dsm.py --variants measures them). min_std (pair_dim,):
-    the normalisation's std floor per input (cfg.velocity_std_floor on the env's velocity features); with
-    the floor set and none given, zeros: the template a checkpoint's own floor is restored into."""
+    the normalisation's std floor per input (cfg.velocity_std_floor and cfg.angle_std_floor on the env's
+    velocity and joint-angle features); with a floor set and none given, zeros: the template a checkpoint's
+    own floor is restored into."""
     if cfg.network_precision not in NETWORK_PRECISIONS:
         raise ValueError(f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {cfg.network_precision!r}")
     net = make_network(cfg)
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     optimizer = make_optimizer(cfg, flat_optimizer)
     num_levels = cfg.num_levels
-    if cfg.velocity_std_floor > 0 and min_std is None:
+    if (cfg.velocity_std_floor > 0 or cfg.angle_std_floor > 0) and min_std is None:
         min_std = np.zeros(pair_dim, np.float32)
 
     def init(key: jax.Array) -> EnergyState:

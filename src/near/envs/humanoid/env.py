@@ -38,7 +38,7 @@ import numpy as np
 from flax import struct
 
 from near.envs.humanoid import model as hm
-from near.envs.humanoid.obs import OBS_DIM, VELOCITY_DIMS, observation
+from near.envs.humanoid.obs import ANGLE_DIMS, OBS_DIM, VELOCITY_DIMS, observation
 from near.motion import library as ml
 from near.motion.motion_set import motion_name
 from near.utils import rotations as rot
@@ -124,6 +124,7 @@ class HumanoidEnv:
     pair_state_dim = OBS_DIM
     pair_order = "current_first"
     pair_velocity_dims = np.concatenate([VELOCITY_DIMS, VELOCITY_DIMS + OBS_DIM])  # energy.velocity_std_floor
+    pair_angle_dims = np.concatenate([ANGLE_DIMS, ANGLE_DIMS + OBS_DIM])  # energy.angle_std_floor
 
     def __init__(self, library, config: HumanoidConfig = HumanoidConfig()):
         if config.state_init not in STATE_INITS:

@@ -29,6 +29,7 @@ FEATURE_GROUPS = {"root height": range(0, 1), "root rotation": range(1, 7), "roo
 # the velocities among them: the root's linear and angular and the joints'
 VELOCITY_DIMS = np.concatenate([np.asarray(FEATURE_GROUPS[g]) for g in ("root velocity", "root angular velocity",
                                                                          "joint velocities")])
+ANGLE_DIMS = np.asarray(FEATURE_GROUPS["joint angles"])
 
 # DOF groups of the 28-vector in joint order: (start, width).
 DOF_GROUPS = ((0, 3), (3, 3), (6, 3), (9, 1), (10, 3), (13, 1), (14, 3), (17, 1), (18, 3), (21, 3), (24, 1), (25, 3))
