@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import LEVELS, above, energy_env, level_free_g, policy_env, policy_episodes, reward_gaps
+from inspect_energy_posture import LEVELS, above, energy_env, level_free_g, policy_env, policy_episodes, reward_gap, reward_gaps
 
 from near.envs.core import make_pair
 from near.envs.humanoid import model as hm
@@ -100,33 +100,38 @@ def pose_swapper(env, episodes: list[dict]):
     return swap
 
 
-def way_to_the_clip(model, swap, own: np.ndarray, frames: np.ndarray, dofs: list[int], as_played: np.ndarray,
-                    sigmas: np.ndarray, steps: int) -> dict:
-    """g along the straight way from the policy's own angles of ``dofs`` (held still) to the clip frame's,
-    ``steps`` + 1 poses per pair: the mean reward gained at each, and how many pairs whose end pays more
-    than their start dip below the start on the way by more than 0.01 a step at level 4 (a valley between
-    where the policy is and the clip)."""
+def way_poses(swap, own: np.ndarray, frames: np.ndarray, dofs: list[int], steps: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The straight way from the policy's own angles of ``dofs`` (held still) to the clip frame's: its
+    ``steps`` + 1 fractions and the pairs at each (one array of every pair per pose)."""
     alphas = np.linspace(0.0, 1.0, steps + 1)
-    pairs = [swap((1.0 - a) * own + a * frames, dofs) for a in alphas]
+    return alphas, [swap((1.0 - a) * own + a * frames, dofs) for a in alphas]
+
+
+def way_to_the_clip(model, alphas: np.ndarray, pairs: list[np.ndarray], as_played: np.ndarray, sigmas: np.ndarray,
+                    dofs: list[int]) -> dict:
+    """g along a way of :func:`way_poses`: the mean reward gained at each pose, and how many pairs whose end
+    pays more than their start dip below the start on the way by more than 0.01 a step at level 4 (a
+    valley between where the policy is and the clip)."""
     g = np.stack([level_free_g(model, p) for p in pairs])  # (steps + 1, P)
-    moved = np.abs(pairs[-1] - pairs[0]) > 1e-6  # the pair features the way changes
     rows = [{"alpha": float(a), **above(f"{a:.2f}", g[i], as_played, sigmas),
-             **{f"gain_over_start_{k}": v for k, v in reward_gaps(g[i] - g[0], sigmas).items()},
-             **({"beyond_clip": beyond_clip(model, pairs[i], moved)} if getattr(model, "normalize_input", False) else {})}
+             **{f"gain_over_start_{k}": v for k, v in reward_gaps(g[i] - g[0], sigmas).items()}}
             for i, a in enumerate(alphas)]
     pays = g[-1] > g[0]
-    dip = g[0] - g[1:-1].min(axis=0)  # how far below its start a pair falls on the way
-    valley = pays & (2 * np.tanh(dip / (2 * 10 * sigmas[4])) > 0.01)  # worth more than 0.01 a step at level 4
-    depth = reward_gaps(-dip[valley], sigmas)["level_4"] if valley.any() else 0.0
+    dip = reward_gap(g[0] - g[1:-1].min(axis=0), sigmas[4])  # how far below its start a pair falls on the way
+    valley = pays & (dip > 0.01)
     return {"dofs": [humanoid.DOF_NAMES[i] for i in dofs], "end_pays": float(pays.mean()),
-            "valley": float(valley.sum() / max(1, pays.sum())), "valley_depth": float(-depth), "steps": rows}
+            "valley": float(valley.sum() / max(1, pays.sum())),
+            "valley_depth": float(dip[valley].mean()) if valley.any() else 0.0, "steps": rows}
 
 
-def beyond_clip(model, pairs: np.ndarray, moved: np.ndarray) -> float:
-    """The share of the ``moved`` features of ``pairs`` that the model's input normalisation clips
-    (|x - mean| / std at or beyond 5: the energy sees none of their distance beyond that)."""
-    z = np.asarray(running_stats.normalize(model.stats, jnp.asarray(pairs), clip=np.inf))
-    return float(np.mean(np.abs(z[moved]) >= 5.0)) if moved.any() else 0.0
+def beyond_clip(stats, pairs: list[np.ndarray]) -> list[float]:
+    """At each pose of a way, the share of the features the way moves that lie at or beyond 5 std of the
+    statistics ``stats`` (where the original's input clip makes the energy flat)."""
+    moved = np.abs(pairs[-1] - pairs[0]) > 1e-6
+    if not moved.any():
+        return [0.0] * len(pairs)
+    return [float(np.mean(np.abs(np.asarray(running_stats.normalize(stats, jnp.asarray(p), clip=np.inf)))[moved] >= 5.0))
+            for p in pairs]
 
 
 def print_rows(rows: list[dict], paths: dict[str, dict], sigmas: np.ndarray) -> None:
@@ -216,21 +221,31 @@ def main(argv=None) -> int:
     own = np.concatenate([np.asarray(hm.dof_pos_from_qpos(env.layout, jnp.asarray(e["qpos"][:-env.config.pair_span])))
                           for e in episodes])
 
+    # the pairs do not depend on the input clip: made once, scored under each clip
+    played = swap(frames, [], hold=False)
+    swapped = {group: (swap(frames, dofs), swap(own, dofs)) for group, dofs in groups.items()}
+    way_pairs = {group: way_poses(swap, own, frames, dofs, args.path) for group, dofs in groups.items()} if args.path else {}
+    beyond = {group: beyond_clip(model.stats, pairs) for group, (_, pairs) in way_pairs.items()}
+    sigmas = np.asarray(model.sigmas)
+
     results, ways = [], {}
     # the model's inputs within its clip score as before under another clip; beyond it they now count
     for clip in args.input_clip or [model.input_clip]:
         scored = dataclasses.replace(model, input_clip=clip)
-        sigmas = np.asarray(scored.sigmas)
-        as_played = level_free_g(scored, swap(frames, [], hold=False))
+        as_played = level_free_g(scored, played)
         rows = []
         for group, dofs in groups.items():
             names = [humanoid.DOF_NAMES[i] for i in dofs]
-            rows.append(above(f"{group} from the clips", level_free_g(scored, swap(frames, dofs)),
-                              as_played, sigmas, dofs=names, input_clip=clip))
-            rows.append(above(f"{group} held still, its own angles", level_free_g(scored, swap(own, dofs)),
-                              as_played, sigmas, dofs=names, input_clip=clip))
-        paths = {group: way_to_the_clip(scored, swap, own, frames, dofs, as_played, sigmas, args.path)
-                 for group, dofs in groups.items()} if args.path else {}
+            from_clips, held = swapped[group]
+            rows.append(above(f"{group} from the clips", level_free_g(scored, from_clips), as_played, sigmas,
+                              dofs=names, input_clip=clip))
+            rows.append(above(f"{group} held still, its own angles", level_free_g(scored, held), as_played, sigmas,
+                              dofs=names, input_clip=clip))
+        paths = {}
+        for group, (alphas, pairs) in way_pairs.items():
+            paths[group] = way_to_the_clip(scored, alphas, pairs, as_played, sigmas, groups[group])
+            for step, share in zip(paths[group]["steps"], beyond[group]):
+                step["beyond_clip"] = share
         ways.update({(group, clip): way for group, way in paths.items()})
         print(f"energy model {args.energy} (input clip {clip or 'none'}), motion {os.path.basename(args.motion)}, the policy "
               f"{args.policy}: {n} pairs of {len(episodes)} episodes, g as played {as_played.mean():.1f}")

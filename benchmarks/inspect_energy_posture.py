@@ -153,10 +153,15 @@ def level_free_g(model, pairs) -> np.ndarray:
     return np.asarray(model.energy(jnp.asarray(pairs), 0)) * float(model.sigmas[0])
 
 
+def reward_gap(gap: np.ndarray, sigma: float) -> np.ndarray:
+    """What each difference in g is worth in NEAR's reward tanh((E - m) / 10) per step at noise ``sigma``, at a
+    centre m halfway between the two (E = g / sigma)."""
+    return 2 * np.tanh(gap / (2 * 10 * sigma))
+
+
 def reward_gaps(gap: np.ndarray, sigmas: np.ndarray) -> dict[str, float]:
-    """What a difference in g is worth in NEAR's reward tanh((E - m) / 10) per step, at a centre m halfway
-    between the two, at each of LEVELS (E = g / sigma)."""
-    return {f"level_{lv}": float(np.mean(2 * np.tanh(gap / (2 * 10 * sigmas[lv])))) for lv in LEVELS}
+    """The mean of :func:`reward_gap` at each of LEVELS."""
+    return {f"level_{lv}": float(np.mean(reward_gap(gap, sigmas[lv]))) for lv in LEVELS}
 
 
 def above(label: str, higher: np.ndarray, lower: np.ndarray, sigmas: np.ndarray, **extra) -> dict:

@@ -490,7 +490,8 @@ def test_way_to_the_clip_finds_a_valley_between_the_policys_pose_and_the_clips()
     def swap(dof, dofs):  # the "pairs" are the blended poses themselves
         return dof
 
-    way = S.way_to_the_clip(Model(), swap, own, frames, [0], np.zeros(2), Model.sigmas, 4)
+    alphas, pairs = S.way_poses(swap, own, frames, [0], 4)
+    way = S.way_to_the_clip(Model(), alphas, pairs, np.zeros(2), Model.sigmas, [0])
     assert [r["alpha"] for r in way["steps"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert way["end_pays"] == 1.0 and way["valley"] == 0.5  # both ends pay 50; one pair of the two dips on the way
     assert way["valley_depth"] > 0.01 and way["steps"][-1]["gain_over_start_level_4"] > 0

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from near.energy.reward import RewardConfig
-from near.energy.train import EnergyConfig
+from near.energy.train import STD_FLOORS, EnergyConfig
 from near.rl.amp import AMPConfig
 from near.rl.cem import CEMConfig
 from near.rl.ppo import COMPILE_EVAL_AHEAD, PPOConfig
@@ -322,12 +322,9 @@ def validate_energy(e) -> None:
         (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
         (e.normalization in ("diagonal", "whiten"), f"energy.normalization must be 'diagonal' or 'whiten', got {e.normalization!r}"),
         (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),
-        (e.velocity_std_floor >= 0, f"energy.velocity_std_floor must be >= 0, got {e.velocity_std_floor}"),
-        (e.angle_std_floor >= 0, f"energy.angle_std_floor must be >= 0, got {e.angle_std_floor}"),
-        (e.velocity_std_floor == 0 or (e.normalize_input and e.normalization == "diagonal"),
-         "energy.velocity_std_floor needs energy.normalize_input=true and energy.normalization=diagonal"),
-        (e.angle_std_floor == 0 or (e.normalize_input and e.normalization == "diagonal"),
-         "energy.angle_std_floor needs energy.normalize_input=true and energy.normalization=diagonal"),
+        *[(getattr(e, key) >= 0, f"energy.{key} must be >= 0, got {getattr(e, key)}") for key in STD_FLOORS],
+        *[(getattr(e, key) == 0 or (e.normalize_input and e.normalization == "diagonal"),
+           f"energy.{key} needs energy.normalize_input=true and energy.normalization=diagonal") for key in STD_FLOORS],
         (e.input_clip >= 0, f"energy.input_clip must be >= 0 (0: no clip), got {e.input_clip}"),
         (e.network_precision in NETWORK_PRECISIONS,
          f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {e.network_precision!r}"),

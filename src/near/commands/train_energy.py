@@ -42,13 +42,14 @@ def train_energy(cfg: Config) -> dict:
 def std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
     """The std floor per feature of a pair (pair_dim,): energy.velocity_std_floor on the env's velocity
     features, energy.angle_std_floor on its joint angles; None when neither is set."""
-    floors = [(key, value, attr, what) for key, value, attr, what in (
-        ("velocity_std_floor", cfg.energy.velocity_std_floor, "pair_velocity_dims", "velocity"),
-        ("angle_std_floor", cfg.energy.angle_std_floor, "pair_angle_dims", "joint-angle")) if value > 0]
+    from near.energy.train import STD_FLOORS
+
+    floors = {key: getattr(cfg.energy, key) for key in STD_FLOORS if getattr(cfg.energy, key) > 0}
     if not floors:
         return None
     min_std = np.zeros(pair_dim, np.float32)
-    for key, value, attr, what in floors:
+    for key, value in floors.items():
+        attr, what = STD_FLOORS[key]
         dims = getattr(env, attr, None)
         if dims is None:
             raise ConfigError(f"energy.{key}={value}: the {cfg.task.env} env's pairs have no {what} features")

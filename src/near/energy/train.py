@@ -70,6 +70,10 @@ class EnergyConfig:
     network_precision: str = "float32"
 
 
+# energy.* std floors -> (the env attribute naming the pair features each acts on, what those are)
+STD_FLOORS = {"velocity_std_floor": ("pair_velocity_dims", "velocity"), "angle_std_floor": ("pair_angle_dims", "joint-angle")}
+
+
 @struct.dataclass
 class EnergyState:
     params: Any
@@ -172,7 +176,7 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     optimizer = make_optimizer(cfg, flat_optimizer)
     num_levels = cfg.num_levels
-    if (cfg.velocity_std_floor > 0 or cfg.angle_std_floor > 0) and min_std is None:
+    if any(getattr(cfg, key) > 0 for key in STD_FLOORS) and min_std is None:
         min_std = np.zeros(pair_dim, np.float32)
 
     def init(key: jax.Array) -> EnergyState:
