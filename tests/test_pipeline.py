@@ -38,6 +38,16 @@ def test_energy_ranks_demo_pairs_above_random_pairs(energy_run):
     assert summary["final_loss"] < 5.0
 
 
+def test_viz_energy_writes_its_png_to_out_and_leaves_the_run_folder_alone(energy_run, tmp_path):
+    from near.commands.viz import viz_energy
+
+    energy_dir, _ = energy_run
+    before = sorted(os.listdir(energy_dir))
+    png = viz_energy(compose_config([f"checkpoint={energy_dir}", f"out={tmp_path / 'views'}"]), levels=[0, 49])
+    assert png == str(tmp_path / "views" / "energy_landscape.png") and os.path.getsize(png) > 10_000
+    assert sorted(os.listdir(energy_dir)) == before
+
+
 def _mean_energy(model, observations, lengths, level):
     pairs = []
     for i in range(observations.shape[1]):

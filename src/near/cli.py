@@ -15,8 +15,9 @@ commands:
   train task=TASK                 step 2: train a policy (NEAR needs energy.checkpoint=RUN_DIR)
   play task=TASK checkpoint=RUN   roll a trained policy out: video, trajectories PNG, eval.json
   eval task=TASK checkpoint=RUN   metrics of a trained policy (episodes=N): table + eval.json
-  viz energy checkpoint=RUN       energy landscape over the maze plane at several noise levels (PNG); a humanoid
-                                  model: energy along its clips (policy=RUN: and that policy's episode)
+  viz energy checkpoint=RUN       energy landscape over the maze plane at several noise levels (PNG; in out=DIR
+                                  if given, else the run folder); a humanoid model: energy along its clips
+                                  (policy=RUN: and that policy's episode)
   experiment tasks=[maze] algos=[NEAR,AMP,CEM,PPO] seeds=5 ablations=[sigma5] out=DIR
                                   tasks x methods x seeds (x ablations), resumable; report: curves
                                   (PNG), table (Markdown, JSON); launcher=joblib jobs=2 | launcher=slurm

@@ -17,6 +17,13 @@ from near.restore import load_train_state, run_config
 from near.utils.checkpoint import load_meta
 
 
+def _default_png(cfg: Config, name: str) -> str:
+    """Where a view's PNG goes: out=DIR when given (made if missing), else the checkpoint's run folder."""
+    folder = os.path.abspath(os.path.expanduser(cfg.out or cfg.checkpoint))
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, name)
+
+
 def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | None = None) -> str:
     from near.energy.train import load_energy_model
     from near.viz.maze_plots import energy_landscape, plot_energy_landscape
@@ -43,7 +50,7 @@ def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | Non
     energy = jax.jit(model.energy)
     landscape = energy_landscape(lambda pairs, level: np.asarray(energy(jnp.asarray(pairs), level)),
                                  levels=levels, sigmas=np.asarray(model.sigmas), step=step)
-    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_landscape.png")
+    out_path = out_path or _default_png(cfg, "energy_landscape.png")
     return plot_energy_landscape(landscape, levels=levels, sigmas=np.asarray(model.sigmas), path=out_path,
                                  demo_states=demos, title=f"energy landscape ({meta.get('task')}), pair step {step:.1f} px")
 
@@ -76,7 +83,7 @@ def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = N
         policy = policy_scores(env, model.energy, params, obs_stats, run_cfg.train, levels,
                                view.task.max_episode_steps, seed=cfg.seed)
     clips = clip_scores(env, model.energy, levels)
-    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "energy_along_clips.png")
+    out_path = out_path or _default_png(cfg, "energy_along_clips.png")
     title = f"energy along {os.path.basename(motion)}" + (f" and {os.path.basename(os.path.normpath(cfg.policy))}'s episode"
                                                            if cfg.policy else "")
     labels = [f"E, level {level}\n(sigma {float(model.sigmas[level]):.3g})" for level in levels]
@@ -108,7 +115,7 @@ def viz_humanoid_disc(cfg: Config, meta: dict, out_path: str | None = None) -> s
     policy = policy_scores(env, reward, state.params, state.obs_stats, run_cfg.train, [0], run_cfg.task.max_episode_steps,
                            seed=cfg.seed)
     clips = clip_scores(env, reward, [0])
-    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "disc_along_clips.png")
+    out_path = out_path or _default_png(cfg, "disc_along_clips.png")
     return plot_scores_along_episodes(clips, policy, ["AMP reward\n-log(1 - D)"], out_path,
                                       f"AMP reward along {os.path.basename(motion)} and the run's own episode "
                                       f"(iteration {meta.get('step')})")
@@ -135,7 +142,7 @@ def viz_disc(cfg: Config, out_path: str | None = None) -> str:
     reward = jax.jit(lambda pairs: amp_reward(style.logits(state.reward_state, pairs), style.cfg.reward_scale))
     landscape = energy_landscape(lambda pairs, level: np.asarray(reward(jnp.asarray(pairs))), levels=[0],
                                  sigmas=np.zeros(1), step=step)
-    out_path = out_path or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "disc_landscape.png")
+    out_path = out_path or _default_png(cfg, "disc_landscape.png")
     return plot_energy_landscape(landscape, levels=[0], sigmas=np.zeros(1), path=out_path, demo_states=demos,
                                  title=f"AMP reward -log(1-D), best of 16 directions, step {step:.1f} px "
                                        f"({meta.get('task')}, iteration {meta.get('step')})")
