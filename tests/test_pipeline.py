@@ -38,6 +38,18 @@ def test_energy_ranks_demo_pairs_above_random_pairs(energy_run):
     assert summary["final_loss"] < 5.0
 
 
+def test_a_model_that_ranks_poorly_gets_a_warning_that_says_where_to_look(energy_run):
+    from near.commands.train_energy import ranking_warning
+
+    _, summary = energy_run
+    assert ranking_warning(summary) is None  # the maze model ranks over 90 % at every level
+    crane = {**summary, "env": "humanoid", "run_dir": "runs/crane", "rank_accuracy/level_25": 0.72}
+    warning = ranking_warning(crane)
+    assert "only 72 %" in warning and "level 25" in warning
+    assert "near viz energy checkpoint=runs/crane` draws its energy along the clips" in warning
+    assert "landscape" in ranking_warning({**crane, "env": "maze"})
+
+
 def test_viz_energy_writes_its_png_to_out_and_leaves_the_run_folder_alone(energy_run, tmp_path):
     from near.commands.viz import viz_energy
 

@@ -119,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             _print_summary(summary, "NEAR quickstart (maze)")
             print(f"report: {os.path.dirname(summary['files']['energy_landscape'])}")
         elif command == "train-energy":
-            from near.commands.train_energy import train_energy
+            from near.commands.train_energy import ranking_warning, train_energy
 
             summary = train_energy(compose_config(args))
             _print_summary(summary, "energy model")
+            if warning := ranking_warning(summary):
+                print(f"near train-energy: warning: {warning}", file=sys.stderr)
         elif command == "train":
             from near.commands.train import train_policy
 

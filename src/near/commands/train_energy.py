@@ -32,11 +32,30 @@ def train_energy(cfg: Config) -> dict:
     levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
     ranked = ranking_accuracies(model, pairs[:4096], random_pairs[:4096], levels)
     accuracy = {f"rank_accuracy/level_{c}": ranked[c] for c in levels}
-    summary = {"kind": "energy", "task": cfg.task.name, "run_dir": run_dir, "num_pairs": len(pairs),
+    summary = {"kind": "energy", "task": cfg.task.name, "env": cfg.task.env, "run_dir": run_dir, "num_pairs": len(pairs),
                "wall_seconds": round(time.time() - start, 2), "final_loss": last.get("loss"),
                "test_loss": last.get("test_loss"), **accuracy}
     write_json(os.path.join(run_dir, "summary.json"), summary)
     return summary
+
+
+RANKING_WARN_BELOW = 0.9  # a healthy model ranks nearly every demonstration pair above the random ones
+
+
+def ranking_warning(summary: dict) -> str | None:
+    """A line for the user when the model ranks the demonstrations' pairs above random pairs in under 90 %
+    of cases at some level (e.g. part of each clip on the network's floor with random pairs)."""
+    ranked = {k: v for k, v in summary.items() if k.startswith("rank_accuracy/") and v is not None}
+    if not ranked:
+        return None
+    key = min(ranked, key=ranked.get)
+    if ranked[key] >= RANKING_WARN_BELOW:
+        return None
+    level = key.split("_")[-1]
+    where = (f"`near viz energy checkpoint={summary.get('run_dir', 'RUN')}` draws its energy along the clips"
+             if summary.get("env") == "humanoid" else "`near viz energy checkpoint=RUN` draws its landscape")
+    return (f"the energy model ranks the demonstrations' pairs above random pairs in only {100 * ranked[key]:.0f} % "
+            f"of cases (level {level}; a healthy model: over {100 * RANKING_WARN_BELOW:.0f} %); {where}")
 
 
 def std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
