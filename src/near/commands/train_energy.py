@@ -51,11 +51,10 @@ def ranking_warning(summary: dict) -> str | None:
     key = min(ranked, key=ranked.get)
     if ranked[key] >= RANKING_WARN_BELOW:
         return None
-    level = key.split("_")[-1]
-    where = (f"`near viz energy checkpoint={summary.get('run_dir', 'RUN')}` draws its energy along the clips"
-             if summary.get("env") == "humanoid" else "`near viz energy checkpoint=RUN` draws its landscape")
-    return (f"the energy model ranks the demonstrations' pairs above random pairs in only {100 * ranked[key]:.0f} % "
-            f"of cases (level {level}; a healthy model: over {100 * RANKING_WARN_BELOW:.0f} %); {where}")
+    line = (f"the energy model ranks the demonstrations' pairs above random pairs in only {100 * ranked[key]:.0f} % "
+            f"of cases (level {key.split('_')[-1]}; a healthy model: over {100 * RANKING_WARN_BELOW:.0f} %)")
+    view = {"humanoid": "its energy along the clips", "maze": "its landscape"}.get(summary.get("env"))
+    return f"{line}; `near viz energy checkpoint={summary.get('run_dir')}` draws {view}" if view else line
 
 
 def std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
