@@ -45,11 +45,9 @@ RANKING_WARN_BELOW = 0.9  # a healthy model ranks nearly every demonstration pai
 def ranking_warning(summary: dict) -> str | None:
     """A line for the user when the model ranks the demonstrations' pairs above random pairs in under 90 %
     of cases at some level (e.g. part of each clip on the network's floor with random pairs)."""
-    ranked = {k: v for k, v in summary.items() if k.startswith("rank_accuracy/") and v is not None}
-    if not ranked:
-        return None
-    key = min(ranked, key=ranked.get)
-    if ranked[key] >= RANKING_WARN_BELOW:
+    ranked = {k: v for k, v in summary.items() if k.startswith("rank_accuracy/")}
+    key = min(ranked, key=ranked.get, default=None)
+    if key is None or ranked[key] >= RANKING_WARN_BELOW:
         return None
     line = (f"the energy model ranks the demonstrations' pairs above random pairs in only {100 * ranked[key]:.0f} % "
             f"of cases (level {key.split('_')[-1]}; a healthy model: over {100 * RANKING_WARN_BELOW:.0f} %)")
