@@ -17,7 +17,8 @@ def machine_info() -> dict:
 
 
 def result_path(name: str) -> str:
-    """benchmarks/results/<name>.json."""
+    """benchmarks/results/<name>.json (a name given with its .json keeps one)."""
+    name = name.removesuffix(".json")
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{name}.json")
 
 

@@ -556,3 +556,10 @@ def test_pair_features_sum_each_groups_squares_over_both_states():
     assert groups["root velocity"] == {"z2": 25.0, "clipped": pytest.approx(1 / 6)}
     assert groups["joint velocities"]["z2"] == 4.0 and groups["joint velocities"]["clipped"] == 0.0
     assert groups["joint angles"]["z2"] == 0.0 and groups["all"]["z2"] == 29.0
+
+
+def test_a_result_named_with_its_json_suffix_gets_one_suffix():
+    import _report
+
+    assert _report.result_path("x.json") == _report.result_path("x")
+    assert _report.result_path("x.json").endswith(os.sep + "x.json")
