@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from near.commands.run_folder import beside_checkpoint
 from near.config import Config, ConfigError
 from near.eval import metrics as M
 from near.eval.policy_eval import evaluate_policy, rollout_checkpoint, task_metrics
@@ -29,7 +30,7 @@ def evaluate_2d(cfg: Config) -> dict:
                "deterministic": True,
                **M.episode_stats(result["episode_return"], result["episode_length"], result["success"]),
                **task_metrics(cfg.task.env, result)}
-    out = _out_dir(cfg)
+    out = beside_checkpoint(cfg, "eval")
     summary["files"] = {"trajectories": plot_episodes(cfg, result, os.path.join(out, "trajectories.png"),
                                                       title=f"{cfg.task.name}: success {summary['success_rate']:.0%}")}
     summary["per_episode"] = {"success": [bool(s) for s in result["success"]],
@@ -49,7 +50,7 @@ def evaluate_humanoid(cfg: Config) -> dict:
                "episodes": len(result["success"]), "deterministic": True,
                **M.episode_stats(result["episode_return"], result["episode_length"], result["success"]),
                **task_metrics(cfg.task.env, result)}
-    out = _out_dir(cfg)
+    out = beside_checkpoint(cfg, "eval")
     summary["per_episode"] = {"task_return": [round(float(r), 3) for r in result["episode_return"]],
                               "episode_length": [int(n) for n in result["episode_length"]]}
     write_json(os.path.join(out, "eval.json"), summary)
@@ -68,9 +69,3 @@ def evaluate(cfg: Config) -> dict:
     if cfg.task.env not in EVALUATORS:
         raise ConfigError(f"near eval has no evaluator for env {cfg.task.env!r} yet; available: {', '.join(EVALUATORS)}")
     return EVALUATORS[cfg.task.env](cfg)
-
-
-def _out_dir(cfg: Config) -> str:
-    out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "eval")
-    os.makedirs(out, exist_ok=True)
-    return out

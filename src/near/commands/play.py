@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from near.commands.run_folder import beside_checkpoint
 from near.config import Config, ConfigError
 from near.eval.policy_eval import (
     evaluate_policy,
@@ -28,7 +29,7 @@ def play(cfg: Config) -> dict:
     if cfg.task.env == "humanoid":
         return play_humanoid(cfg)
     result = rollout_checkpoint(cfg)
-    out = _out_dir(cfg)
+    out = beside_checkpoint(cfg, "play")
     trajectories = split_episodes(result)
     demos = None
     if cfg.task.env == "maze":
@@ -72,7 +73,7 @@ def play_humanoid(cfg: Config) -> dict:
         check_video_start(cfg, env.library)  # before the evaluation's minutes
     run_cfg, params, obs_stats, _ = load_policy(cfg, cfg.checkpoint)
     result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
-    out = _out_dir(cfg)
+    out = beside_checkpoint(cfg, "play")
     files = {}
     if cfg.video:
         qpos, reference, length = make_reference_rollout(cfg, env, run_cfg, episodes=cfg.episodes, clip=cfg.video_clip,
@@ -94,12 +95,6 @@ def gif_of_episode(path: str, qpos, reference, fps: float, stride: int = 2, size
 
     frames, _ = render_humanoid_frames(qpos[::stride], reference_qpos=reference[::stride], size=size, fps=fps / stride)
     return write_video(frames, path, fps=fps / stride)
-
-
-def _out_dir(cfg: Config) -> str:
-    out = cfg.out or os.path.join(os.path.abspath(os.path.expanduser(cfg.checkpoint)), "play")
-    os.makedirs(out, exist_ok=True)
-    return out
 
 
 def _write_summary(cfg: Config, result: dict, files: dict, out: str) -> dict:

@@ -11,17 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from near.commands.run_folder import beside_checkpoint
 from near.config import Config, ConfigError
 from near.factories import load_demos, make_env
 from near.restore import load_train_state, run_config
 from near.utils.checkpoint import load_meta
-
-
-def _default_png(cfg: Config, name: str) -> str:
-    """Where a view's PNG goes: out=DIR when given (made if missing), else the checkpoint's run folder."""
-    folder = os.path.abspath(os.path.expanduser(cfg.out or cfg.checkpoint))
-    os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, name)
 
 
 def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | None = None) -> str:
@@ -50,7 +44,7 @@ def viz_energy(cfg: Config, out_path: str | None = None, levels: list[int] | Non
     energy = jax.jit(model.energy)
     landscape = energy_landscape(lambda pairs, level: np.asarray(energy(jnp.asarray(pairs), level)),
                                  levels=levels, sigmas=np.asarray(model.sigmas), step=step)
-    out_path = out_path or _default_png(cfg, "energy_landscape.png")
+    out_path = out_path or os.path.join(beside_checkpoint(cfg), "energy_landscape.png")
     return plot_energy_landscape(landscape, levels=levels, sigmas=np.asarray(model.sigmas), path=out_path,
                                  demo_states=demos, title=f"energy landscape ({meta.get('task')}), pair step {step:.1f} px")
 
@@ -83,7 +77,7 @@ def viz_humanoid_energy(cfg: Config, model, meta: dict, out_path: str | None = N
         policy = policy_scores(env, model.energy, params, obs_stats, run_cfg.train, levels,
                                view.task.max_episode_steps, seed=cfg.seed)
     clips = clip_scores(env, model.energy, levels)
-    out_path = out_path or _default_png(cfg, "energy_along_clips.png")
+    out_path = out_path or os.path.join(beside_checkpoint(cfg), "energy_along_clips.png")
     title = f"energy along {os.path.basename(motion)}" + (f" and {os.path.basename(os.path.normpath(cfg.policy))}'s episode"
                                                            if cfg.policy else "")
     labels = [f"E, level {level}\n(sigma {float(model.sigmas[level]):.3g})" for level in levels]
@@ -115,7 +109,7 @@ def viz_humanoid_disc(cfg: Config, meta: dict, out_path: str | None = None) -> s
     policy = policy_scores(env, reward, state.params, state.obs_stats, run_cfg.train, [0], run_cfg.task.max_episode_steps,
                            seed=cfg.seed)
     clips = clip_scores(env, reward, [0])
-    out_path = out_path or _default_png(cfg, "disc_along_clips.png")
+    out_path = out_path or os.path.join(beside_checkpoint(cfg), "disc_along_clips.png")
     return plot_scores_along_episodes(clips, policy, ["AMP reward\n-log(1 - D)"], out_path,
                                       f"AMP reward along {os.path.basename(motion)} and the run's own episode "
                                       f"(iteration {meta.get('step')})")
@@ -142,7 +136,7 @@ def viz_disc(cfg: Config, out_path: str | None = None) -> str:
     reward = jax.jit(lambda pairs: amp_reward(style.logits(state.reward_state, pairs), style.cfg.reward_scale))
     landscape = energy_landscape(lambda pairs, level: np.asarray(reward(jnp.asarray(pairs))), levels=[0],
                                  sigmas=np.zeros(1), step=step)
-    out_path = out_path or _default_png(cfg, "disc_landscape.png")
+    out_path = out_path or os.path.join(beside_checkpoint(cfg), "disc_landscape.png")
     return plot_energy_landscape(landscape, levels=[0], sigmas=np.zeros(1), path=out_path, demo_states=demos,
                                  title=f"AMP reward -log(1-D), best of 16 directions, step {step:.1f} px "
                                        f"({meta.get('task')}, iteration {meta.get('step')})")
