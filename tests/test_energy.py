@@ -179,7 +179,7 @@ def test_evaluation_and_ranking_share_one_compiled_program(tmp_path):
 def test_network_precision_reaches_the_dsm_step_and_not_the_evaluation():
     """energy.network_precision=tensorfloat32 (issue #20) lowers every matrix product of the DSM
     training step, double backprop included, at TF32 (HIGH); the held-out evaluation, which the ranking
-    and the reward's energies share, stays at full float32 (HIGHEST). The default changes nothing, and a
+    and the reward's energies share, stays at full float32 (HIGHEST). float32 changes nothing, and a
     bad name is one clear error (config and make_trainer alike)."""
     import re
 
@@ -210,6 +210,22 @@ def test_network_precision_reaches_the_dsm_step_and_not_the_evaluation():
         validate_energy(EnergyConfig(network_precision="fp8"))
     with pytest.raises(ValueError, match="energy.network_precision"):
         make_trainer(EnergyConfig(network_precision="bf16"), 4)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="TF32 is float32 only where there are no tensor cores")
+def test_the_tf32_default_trains_bit_for_bit_as_float32_on_the_cpu():
+    """TF32 is the default since issue #20 (GPU tensor cores); on the CPU it must change nothing, so that
+    CPU runs, the quickstart and every CPU result stay as they were."""
+    assert EnergyConfig().network_precision == "tensorfloat32"
+    pairs = jnp.asarray(_line_pairs(64))
+
+    def trained(precision):
+        init, train_chunk, _, _, _ = make_trainer(EnergyConfig(latent_dim=24, network_precision=precision), 4)
+        state, _ = train_chunk(init(jax.random.PRNGKey(0)), pairs, 20)
+        return jax.tree.leaves(state.params)
+
+    for a, b in zip(trained("float32"), trained("tensorfloat32"), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_nan_loss_is_reported_with_its_step(tmp_path):

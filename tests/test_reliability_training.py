@@ -320,7 +320,7 @@ def test_anneal_lr_decays_the_step_linearly_to_zero_over_the_run():
 def test_network_precision_reaches_the_networks_and_not_the_physics():
     """train.network_precision=tensorfloat32 lowers the policy's, critic's and style reward's matrix
     products at TF32 (HIGH) while a matrix product inside the env's step stays at full float32 (HIGHEST):
-    TF32 in the physics is what the global float32 setting guards against. The default changes nothing."""
+    TF32 in the physics is what the global float32 setting guards against. float32 changes nothing."""
     from near.config import ConfigError
     from near.energy.reward import RewardConfig
     from near.envs.core import AutoReset
@@ -359,6 +359,7 @@ def test_network_precision_reaches_the_networks_and_not_the_physics():
                 "discriminator": any("tensor<16x1xf32>" in line for line in dots)}
 
     default, tf32 = dot_precisions("float32"), dot_precisions("tensorfloat32")
+    assert PPOConfig().network_precision == "tensorfloat32"  # the default since 2026-12-05 (issue #20)
     assert default["discriminator"] and tf32["discriminator"]  # the style reward's network is in the program
     assert default["physics"] == tf32["physics"] == {"[HIGHEST, HIGHEST]"}
     assert default["networks"] == {"[HIGHEST, HIGHEST]"}

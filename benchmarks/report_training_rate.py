@@ -1,0 +1,77 @@
+"""Training throughput of finished runs, from their own logs: env steps per second while training,
+the periodic evaluations, start-up and checkpoints left out.
+
+    python benchmarks/report_training_rate.py "walk TF32=runs/device/walk_tf32" "crane float32=runs/device/crane_af" \\
+        [--name training_rate_h100] [--device "one NVIDIA H100, DATE"]
+
+Between two periodic evaluations a run logs one record per PPO iteration; the rate of a window is
+(env steps of its last record - its first) / (wall seconds between them). The table gives the median
+window and their spread; comparing runs is fair only within one machine (one lease).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+
+
+def training_windows(run_dir: str) -> list[float]:
+    """Env steps/s of each stretch of training records between two evaluations (>= 2 records each)."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.isfile(path):
+        raise SystemExit(f"{run_dir}: no metrics.jsonl (not a run folder?)")
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    windows, stretch = [], []
+    for record in records + [{"eval/end": True}]:
+        if any(k.startswith("eval/") for k in record):
+            if len(stretch) >= 2 and stretch[-1]["wall_seconds"] > stretch[0]["wall_seconds"]:
+                steps = stretch[-1]["env_steps"] - stretch[0]["env_steps"]
+                windows.append(steps / (stretch[-1]["wall_seconds"] - stretch[0]["wall_seconds"]))
+            stretch = []
+        elif "env_steps" in record and "wall_seconds" in record:
+            stretch.append(record)
+    if not windows:
+        raise SystemExit(f"{path}: no stretch of training records between evaluations")
+    return windows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
+    parser.add_argument("--name", default="training_rate")
+    parser.add_argument("--device", default="", help="where the runs trained")
+    args = parser.parse_args()
+    rows = []
+    for spec in args.runs:
+        label, sep, run_dir = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"{spec!r}: expected LABEL=RUN_DIR")
+        windows = training_windows(run_dir)
+        with open(os.path.join(run_dir, "config.yaml")) as f:
+            num_envs = (yaml.safe_load(f).get("train") or {}).get("num_envs")
+        rows.append({"run": label, "run_dir": run_dir, "num_envs": num_envs, "windows": len(windows),
+                     "env_steps_per_s_median": statistics.median(windows), "env_steps_per_s_min": min(windows),
+                     "env_steps_per_s_max": max(windows), "device": args.device})
+    print("| run | envs | windows | env steps/s (median) | min | max |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['run']} | {r['num_envs']} | {r['windows']} | {r['env_steps_per_s_median']:,.0f} | "
+              f"{r['env_steps_per_s_min']:,.0f} | {r['env_steps_per_s_max']:,.0f} |")
+    if len(rows) > 1:
+        base = rows[-1]["env_steps_per_s_median"]
+        for r in rows[:-1]:
+            print(f"{r['run']} / {rows[-1]['run']}: {r['env_steps_per_s_median'] / base:.2f}")
+    print(write_result(args.name, "training throughput from run logs", rows))
+
+
+if __name__ == "__main__":
+    main()
