@@ -352,3 +352,36 @@ def test_angle_std_floor_comes_back_from_the_checkpoint(tmp_path):
     model, _ = load_energy_model(str(tmp_path))
     assert isinstance(model.stats, running_stats.FlooredStats)
     np.testing.assert_allclose(model.stats.min_var, min_std ** 2)
+
+
+def test_output_activation_none_lets_the_energy_below_the_elu_floor_and_keeps_its_gradient(tmp_path):
+    """energy.output_activation=none (not the original's): where the final ELU pins g near -1 its input
+    gradient, the score DSM trains on, vanishes; without it g and its gradient go on. The setting travels
+    with the checkpoint; an old checkpoint without it keeps the ELU; a bad name is one clear error."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (6, 4))
+    levels, ones = jnp.zeros(6, jnp.int32), jnp.ones(6)
+    elu_net, linear_net = EnergyNet(), EnergyNet(output_activation="none")
+    params = elu_net.init(jax.random.PRNGKey(1), x, levels, ones)
+    last = max(params["params"], key=lambda k: int(k.split("_")[1]))  # the scalar output layer
+    params = jax.tree_util.tree_map(lambda a: a, params)  # a copy to edit
+    params["params"][last]["bias"] = jnp.full_like(params["params"][last]["bias"], -12.0)  # deep in the floor
+    g_elu, g_lin = elu_net.apply(params, x, levels, ones), linear_net.apply(params, x, levels, ones)
+    assert np.all(np.asarray(g_elu) > -1.0) and np.all(np.asarray(g_lin) < -5.0)
+
+    def score_norm(net):
+        return float(jnp.linalg.norm(jax.grad(lambda v: net.apply(params, v, levels, ones).sum())(x)))
+
+    assert score_norm(elu_net) < 1e-3 * score_norm(linear_net)
+    cfg = EnergyConfig(iterations=20, log_every=10, checkpoint_every=20, output_activation="none")
+    fit(cfg, _line_pairs(300), str(tmp_path), seed=0, show_progress=False)
+    model, meta = load_energy_model(str(tmp_path))
+    assert meta["energy"]["output_activation"] == "none" and model.net.output_activation == "none"
+    from near.config import ConfigError, validate_energy
+    from near.energy.train import _config_from_meta, make_network
+
+    old = {**meta, "energy": {k: v for k, v in meta["energy"].items() if k != "output_activation"}}
+    assert _config_from_meta("old", old)[0].output_activation == "elu"
+    with pytest.raises(ConfigError, match="energy.output_activation"):
+        validate_energy(EnergyConfig(output_activation="relu"))
+    with pytest.raises(ValueError, match="energy.output_activation"):
+        make_network(EnergyConfig(output_activation="softplus"))

@@ -1,6 +1,7 @@
 """The noise-conditioned energy network ("SimpleNet" of the original, spec near-algorithm.md §3).
 
-encoder MLP -> (+ sinusoidal level embedding, "embedding" variant only) -> decoder MLP -> scalar -> ELU.
+encoder MLP -> (+ sinusoidal level embedding, "embedding" variant only) -> decoder MLP -> scalar -> ELU
+(``output_activation="none"`` leaves the scalar as it is).
 With ``conditioning="sigma"`` (the original's ``ncsnv2: True``, our default) the network has no noise
 input at all: its output is divided by sigma, E(x, sigma) = g(x) / sigma.
 
@@ -17,6 +18,9 @@ import jax
 import jax.numpy as jnp
 
 CONDITIONING = ("sigma", "embedding")
+# the activation on the network's scalar: "elu" (the original's; g > -1) or "none" (g unbounded). Where the
+# ELU saturates (g near -1) its gradient vanishes, so pairs that DSM pushes there early get no signal back
+OUTPUT_ACTIVATIONS = ("elu", "none")
 
 
 def _dense(features: int) -> nn.Dense:
@@ -37,6 +41,7 @@ class EnergyNet(nn.Module):
     latent_dim: int = 128
     decoder_hidden: Sequence[int] = (64, 32, 8)
     conditioning: str = "sigma"
+    output_activation: str = "elu"
 
     @nn.compact
     def __call__(self, x: jax.Array, level: jax.Array, sigma: jax.Array) -> jax.Array:
@@ -49,7 +54,9 @@ class EnergyNet(nn.Module):
             h = h + sinusoidal_embedding(level, self.latent_dim)
         for width in self.decoder_hidden:
             h = nn.elu(_dense(width)(h))
-        g = nn.elu(_dense(1)(h))[..., 0]  # final ELU: g > -1
+        g = _dense(1)(h)[..., 0]
+        if self.output_activation == "elu":
+            g = nn.elu(g)  # the original's final ELU: g > -1
         if self.conditioning == "sigma":
             return g / sigma
         return g

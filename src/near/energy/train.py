@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from near.energy.network import CONDITIONING, EnergyNet
+from near.energy.network import CONDITIONING, OUTPUT_ACTIVATIONS, EnergyNet
 from near.energy.schedule import noise_levels
 from near.utils import running_stats
 from near.utils.jax_setup import NETWORK_PRECISIONS
@@ -36,6 +36,8 @@ class EnergyConfig:
     latent_dim: int = 128
     decoder_hidden: list[int] = field(default_factory=lambda: [64, 32, 8])
     conditioning: str = "sigma"  # "sigma": E = g(x)/sigma (ncsnv2, default); "embedding": level embedding
+    # the network's last activation: "elu" (the original's, g > -1) or "none"; see network.OUTPUT_ACTIVATIONS
+    output_activation: str = "elu"
     schedule: str = "geometric"  # or "linear"
     sigma_begin: float = 20.0  # level 0 (largest)
     sigma_end: float = 0.01  # level L-1
@@ -88,7 +90,10 @@ class EnergyState:
 def make_network(cfg: EnergyConfig) -> EnergyNet:
     if cfg.conditioning not in CONDITIONING:
         raise ValueError(f"energy.conditioning must be one of {CONDITIONING}, got {cfg.conditioning!r}")
-    return EnergyNet(tuple(cfg.encoder_hidden), cfg.latent_dim, tuple(cfg.decoder_hidden), cfg.conditioning)
+    if cfg.output_activation not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"energy.output_activation must be one of {OUTPUT_ACTIVATIONS}, got {cfg.output_activation!r}")
+    return EnergyNet(tuple(cfg.encoder_hidden), cfg.latent_dim, tuple(cfg.decoder_hidden), cfg.conditioning,
+                     cfg.output_activation)
 
 
 def make_optimizer(cfg: EnergyConfig, flat: bool = False) -> optax.GradientTransformation:
