@@ -38,6 +38,20 @@ def merge_rows(earlier: list[dict], new: list[dict], key=lambda r: r.get("label"
     return [r for r in earlier if key(r) not in replaced] + new
 
 
+def labelled_runs(specs: list[str]) -> list[tuple[str, str]]:
+    """``LABEL=RUN_DIR`` arguments as (label, run folder) pairs; one clear error for a run folder without
+    its ``metrics.jsonl`` or an argument without ``=``."""
+    pairs = []
+    for spec in specs:
+        label, sep, run_dir = spec.partition("=")
+        if not sep or not label:
+            raise SystemExit(f"{spec!r}: expected LABEL=RUN_DIR")
+        if not os.path.isfile(os.path.join(run_dir, "metrics.jsonl")):
+            raise SystemExit(f"{spec!r}: {run_dir} has no metrics.jsonl (not a run folder?)")
+        pairs.append((label, run_dir))
+    return pairs
+
+
 def write_result(name: str, benchmark: str, rows: list[dict]) -> str:
     """benchmarks/results/<name>.json with the date, the machine and the rows; returns the path."""
     result = {"benchmark": benchmark, "date": datetime.date.today().isoformat(), "machine": machine_info(),

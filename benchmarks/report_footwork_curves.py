@@ -19,7 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from _report import write_result
+from _report import labelled_runs, write_result
 
 # (metric, label, the clips' value key or None, the clips' value when it is a constant)
 METRICS = (
@@ -95,12 +95,7 @@ def main() -> None:
     parser.add_argument("--title", default="walk set, seed 42")
     parser.add_argument("--device", default="", help="where the runs were trained (recorded in the JSON)")
     args = parser.parse_args()
-    runs = {}
-    for spec in args.runs:
-        name, sep, run_dir = spec.partition("=")
-        if not sep or not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
-            parser.error(f"{spec!r}: expected NAME=RUN_DIR with a metrics.jsonl")
-        runs[name] = read_curves(run_dir)
+    runs = {name: read_curves(run_dir) for name, run_dir in labelled_runs(args.runs)}
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     figure = os.path.join(repo, "docs", f"{args.name}.png")
     plot(runs, figure, args.title)

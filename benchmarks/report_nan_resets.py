@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import merge_rows, read_result_rows, write_result
+from _report import labelled_runs, merge_rows, read_result_rows, write_result
 
 from near.utils.logging import read_metrics
 
@@ -49,12 +49,7 @@ def main() -> None:
     parser.add_argument("--replace", action="store_true",
                         help="drop the rows already in the file (default: keep those with other labels)")
     args = parser.parse_args()
-    rows = []
-    for item in args.runs:
-        label, sep, run_dir = item.partition("=")
-        if not sep:
-            raise SystemExit(f"expected LABEL=RUN_DIR, got {item!r}")
-        rows.append({"label": label, **nan_resets(run_dir)})
+    rows = [{"label": label, **nan_resets(run_dir)} for label, run_dir in labelled_runs(args.runs)]
     print("| run | env steps (M) | NaN resets | per million steps |\n|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['label']} | {r['env_steps'] / 1e6:.1f} | {r['nan_resets']:.0f} | {r['nan_resets_per_million']:.2f} |")

@@ -20,14 +20,12 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import labelled_runs, write_result
 
 
 def training_windows(run_dir: str) -> list[float]:
     """Env steps/s of each stretch of training records between two evaluations (>= 2 records each)."""
     path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.isfile(path):
-        raise SystemExit(f"{run_dir}: no metrics.jsonl (not a run folder?)")
     with open(path) as f:
         records = [json.loads(line) for line in f if line.strip()]
     windows, stretch = [], []
@@ -51,10 +49,7 @@ def main() -> None:
     parser.add_argument("--device", default="", help="where the runs trained")
     args = parser.parse_args()
     rows = []
-    for spec in args.runs:
-        label, sep, run_dir = spec.partition("=")
-        if not sep:
-            raise SystemExit(f"{spec!r}: expected LABEL=RUN_DIR")
+    for label, run_dir in labelled_runs(args.runs):
         windows = training_windows(run_dir)
         with open(os.path.join(run_dir, "config.yaml")) as f:
             num_envs = (yaml.safe_load(f).get("train") or {}).get("num_envs")

@@ -563,3 +563,27 @@ def test_a_result_named_with_its_json_suffix_gets_one_suffix():
 
     assert _report.result_path("x.json") == _report.result_path("x")
     assert _report.result_path("x.json").endswith(os.sep + "x.json")
+
+
+def test_training_rate_leaves_the_evaluations_out(tmp_path):
+    """report_training_rate: env steps/s over each stretch of training records between evaluations, so an
+    evaluation's wall time (here 100 s) never counts; LABEL=RUN_DIR arguments are checked."""
+    import report_training_rate as T
+
+    run = tmp_path / "run"
+    run.mkdir()
+    records, wall = [], 0.0
+    for stretch in range(2):
+        for i in range(4):  # 1,000 env steps per second while training
+            wall += 1.0
+            records.append({"env_steps": (stretch * 4 + i + 1) * 1000, "wall_seconds": wall})
+        wall += 100.0  # an evaluation
+        records.append({"env_steps": (stretch + 1) * 4000, "wall_seconds": wall, "eval/fall_rate": 0.0})
+    with open(run / "metrics.jsonl", "w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in records)
+    assert T.training_windows(str(run)) == pytest.approx([1000.0, 1000.0])
+    assert T.labelled_runs([f"walk={run}"]) == [("walk", str(run))]
+    with pytest.raises(SystemExit, match="expected LABEL=RUN_DIR"):
+        T.labelled_runs([str(run)])
+    with pytest.raises(SystemExit, match="no metrics.jsonl"):
+        T.labelled_runs([f"x={tmp_path}"])
