@@ -69,7 +69,8 @@ class EnergyConfig:
     checkpoint: str = ""  # a trained energy model (run folder) for policy training
     # matrix products of the DSM training step (issue #20): "tensorfloat32" (GPU tensor cores; bit for bit
     # float32 on the CPU) or "float32". The held-out evaluation, the ranking and the reward stay float32.
-    # TF32 since 2026-12-05: the walk's 150 k iterations 1.4 x as fast, ranking 1.0 (docs/humanoid_speed.md)
+    # TF32 since 2026-12-05: the walk's 150 k iterations 85 s from launch on an H100 (float32 on an H200:
+    # 116 s), ranking 1.0 (docs/humanoid_speed.md)
     network_precision: str = "tensorfloat32"
 
 
