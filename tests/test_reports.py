@@ -587,3 +587,23 @@ def test_training_rate_leaves_the_evaluations_out(tmp_path):
         T.labelled_runs([str(run)])
     with pytest.raises(SystemExit, match="no metrics.jsonl"):
         T.labelled_runs([f"x={tmp_path}"])
+
+
+def test_energy_floor_reads_the_scalar_before_the_final_elu(tmp_path):
+    """inspect_energy_floor.pre_activation: the same weights without the final ELU, so ELU(pre) is the
+    model's own g (level-free)."""
+    import jax.numpy as jnp
+    from inspect_energy_floor import pre_activation
+
+    from near.energy.train import EnergyConfig, fit, load_energy_model
+
+    rng = np.random.default_rng(0)
+    pairs = rng.normal(0.0, 1.0, (300, 4)).astype(np.float32)
+    fit(EnergyConfig(iterations=20, log_every=10, checkpoint_every=20), pairs, str(tmp_path), seed=0, show_progress=False)
+    model, _ = load_energy_model(str(tmp_path))
+    probe = np.concatenate([pairs[:8], rng.normal(0.0, 40.0, (8, 4)).astype(np.float32)])
+    pre = pre_activation(model, probe, 3)
+    g = np.asarray(model.energy(jnp.asarray(probe), 3)) * float(model.sigmas[3])
+    elu = np.where(pre > 0, pre, np.expm1(np.minimum(pre, 0)))
+    np.testing.assert_allclose(elu, g, rtol=1e-4, atol=1e-5)
+    assert model.net.output_activation == "elu"
