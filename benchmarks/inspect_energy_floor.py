@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
 from inspect_energy_posture import energy_env
 
-from near.commands.train_energy import _random_pairs
+from near.commands.train_energy import ranking_sets
 from near.energy.train import ranking_accuracies
 from near.factories import demo_pairs
 
@@ -35,20 +35,18 @@ def pre_activation(model, pairs: np.ndarray, level: int) -> np.ndarray:
     return np.asarray(linear.energy(jnp.asarray(pairs), level)) * float(model.sigmas[level])
 
 
-def inspect(energy_dir: str, motion: str, below: float, n: int = 4096) -> dict:
-    model, meta, cfg, env = energy_env(energy_dir, motion)
-    pairs = demo_pairs(cfg, env)
-    random_pairs = _random_pairs(pairs, np.random.default_rng(cfg.seed), len(pairs))
-    levels = (0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1)
-    ranked = ranking_accuracies(model, pairs[:n], random_pairs[:n], levels)
-    demo_pre, random_pre = pre_activation(model, pairs[:n], 0), pre_activation(model, random_pairs[:n], 0)
+def inspect(energy_dir: str, motion: str, below: float) -> dict:
+    model, _, cfg, env = energy_env(energy_dir, motion)
+    demo, random_pairs, levels = ranking_sets(cfg, demo_pairs(cfg, env))
+    ranked = ranking_accuracies(model, demo, random_pairs, levels)
+    demo_pre, random_pre = pre_activation(model, demo, 0), pre_activation(model, random_pairs, 0)
     floored = demo_pre < below
     return {"energy": energy_dir, "output_activation": model.net.output_activation,
             "rank_accuracy": {str(c): float(ranked[c]) for c in levels},
             "demo_pre_activation_median": float(np.median(demo_pre)),
             "random_pre_activation_median": float(np.median(random_pre)),
             "demo_share_below": float(floored.mean()), "random_share_below": float((random_pre < below).mean()),
-            "below": below, "pairs": int(min(n, len(pairs)))}
+            "below": below, "pairs": len(demo)}
 
 
 def main(argv=None) -> int:

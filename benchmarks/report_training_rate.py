@@ -12,7 +12,7 @@ window and their spread; comparing runs is fair only within one machine (one lea
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import statistics
 import sys
@@ -22,23 +22,24 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import labelled_runs, write_result
 
+from near.utils.logging import read_metrics
+
 
 def training_windows(run_dir: str) -> list[float]:
     """Env steps/s of each stretch of training records between two evaluations (>= 2 records each)."""
-    path = os.path.join(run_dir, "metrics.jsonl")
-    with open(path) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    columns = read_metrics(run_dir)
+    steps, wall = columns.get("env_steps", []), columns.get("wall_seconds", [])
+    evals = [any(not math.isnan(v[i]) for k, v in columns.items() if k.startswith("eval/")) for i in range(len(steps))]
     windows, stretch = [], []
-    for record in records + [{"eval/end": True}]:
-        if any(k.startswith("eval/") for k in record):
-            if len(stretch) >= 2 and stretch[-1]["wall_seconds"] > stretch[0]["wall_seconds"]:
-                steps = stretch[-1]["env_steps"] - stretch[0]["env_steps"]
-                windows.append(steps / (stretch[-1]["wall_seconds"] - stretch[0]["wall_seconds"]))
+    for i in range(len(steps) + 1):
+        if i == len(steps) or evals[i]:
+            if len(stretch) >= 2 and wall[stretch[-1]] > wall[stretch[0]]:
+                windows.append((steps[stretch[-1]] - steps[stretch[0]]) / (wall[stretch[-1]] - wall[stretch[0]]))
             stretch = []
-        elif "env_steps" in record and "wall_seconds" in record:
-            stretch.append(record)
+        elif not (math.isnan(steps[i]) or math.isnan(wall[i])):
+            stretch.append(i)
     if not windows:
-        raise SystemExit(f"{path}: no stretch of training records between evaluations")
+        raise SystemExit(f"{run_dir}/metrics.jsonl: no stretch of training records between evaluations")
     return windows
 
 

@@ -19,6 +19,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from near.energy.network import OUTPUT_ACTIVATIONS
 from near.energy.reward import RewardConfig
 from near.energy.train import STD_FLOORS, EnergyConfig
 from near.rl.amp import AMPConfig
@@ -319,7 +320,8 @@ def validate_energy(e) -> None:
         (e.sigma_begin > e.sigma_end > 0, f"need energy.sigma_begin > energy.sigma_end > 0, got {e.sigma_begin}, {e.sigma_end}"),
         (e.num_levels >= 1, "energy.num_levels must be >= 1"),
         (e.conditioning in ("sigma", "embedding"), f"energy.conditioning must be 'sigma' or 'embedding', got {e.conditioning!r}"),
-        (e.output_activation in ("elu", "none"), f"energy.output_activation must be 'elu' or 'none', got {e.output_activation!r}"),
+        (e.output_activation in OUTPUT_ACTIVATIONS,
+         f"energy.output_activation must be one of {OUTPUT_ACTIVATIONS}, got {e.output_activation!r}"),
         (e.schedule in ("geometric", "linear"), f"energy.schedule must be 'geometric' or 'linear', got {e.schedule!r}"),
         (e.normalization in ("diagonal", "whiten"), f"energy.normalization must be 'diagonal' or 'whiten', got {e.normalization!r}"),
         (0 <= e.ema_rate < 1, f"energy.ema_rate must be in [0, 1), got {e.ema_rate}"),

@@ -27,10 +27,8 @@ def train_energy(cfg: Config) -> dict:
     _, last = fit(cfg.energy, pairs, run_dir, seed=cfg.seed, meta=meta, resume=cfg.resume, show_progress=cfg.progress,
                   min_std=min_std)
     model, _ = load_energy_model(run_dir)
-    rng = np.random.default_rng(cfg.seed)
-    random_pairs = _random_pairs(pairs, rng, len(pairs))
-    levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
-    ranked = ranking_accuracies(model, pairs[:4096], random_pairs[:4096], levels)
+    demo, random_pairs, levels = ranking_sets(cfg, pairs)
+    ranked = ranking_accuracies(model, demo, random_pairs, levels)
     accuracy = {f"rank_accuracy/level_{c}": ranked[c] for c in levels}
     summary = {"kind": "energy", "task": cfg.task.name, "env": cfg.task.env, "run_dir": run_dir, "num_pairs": len(pairs),
                "wall_seconds": round(time.time() - start, 2), "final_loss": last.get("loss"),
@@ -71,6 +69,17 @@ def std_floor(cfg: Config, env, pair_dim: int) -> np.ndarray | None:
             raise ConfigError(f"energy.{key}={value}: the {cfg.task.env} env's pairs have no {what} features")
         min_std[np.asarray(dims)] = value
     return min_std
+
+
+RANKED_PAIRS = 4096  # demonstration pairs the summary's ranking scores
+
+
+def ranking_sets(cfg: Config, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """What `near train-energy` ranks: the first demonstration pairs, as many random pairs (the seed's
+    draw from the demos' bounding box) and the levels 0, middle and last."""
+    random_pairs = _random_pairs(pairs, np.random.default_rng(cfg.seed), len(pairs))
+    levels = sorted({0, cfg.energy.num_levels // 2, cfg.energy.num_levels - 1})
+    return pairs[:RANKED_PAIRS], random_pairs[:RANKED_PAIRS], levels
 
 
 def _random_pairs(pairs: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
