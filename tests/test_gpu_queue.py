@@ -50,3 +50,14 @@ def test_two_gpus_deal_the_items_to_two_lanes_and_share_an_energy_model(tmp_path
 def test_more_gpus_than_items_use_one_lane_per_item(tmp_path):
     out = dry_run(tmp_path, 8, "punch:NEAR", "run:AMP")
     assert "lane 1 (GPU 1): run:AMP" in out and "lane 2" not in out
+
+
+def test_min_rank_skips_a_policy_on_an_energy_model_that_lost_the_clips(tmp_path):
+    energy = tmp_path / "runs" / "energy_crane_pose_42"
+    energy.mkdir(parents=True)
+    (energy / "summary.json").write_text('{"rank_accuracy/level_0": 0.77, "rank_accuracy/level_49": 0.95}')
+    out = dry_run(tmp_path, 1, "crane_pose:NEAR", "run:AMP", env_extra={"MIN_RANK": "0.9"})
+    assert "crane_pose_NEAR_42: skipped" in out and "0.77" in out
+    assert "task=HumanoidNEAR" not in out and "task=HumanoidAMP" in out  # the queue goes on
+    kept = dry_run(tmp_path, 1, "crane_pose:NEAR", env_extra={"MIN_RANK": "0.7"})
+    assert "skipped" not in kept and "task=HumanoidNEAR" in kept
