@@ -7,7 +7,10 @@ per energy model: the ranking at levels 0, 25 and 49, the share of demonstration
 whose pre-activation is below --below (ELU gradient exp(below)), and the medians.
 
     python benchmarks/inspect_energy_floor.py --energy RUN [RUN ...] --motion .motion/amp_humanoid_MOTION.yaml \\
-        [--below -2] [--name energy_floor_MOTION]
+        [--below -2] [--name energy_floor_MOTION] [--plot docs/X.png]
+
+--plot draws each model's DSM loss over its iterations, dashed where the model ranks under 90 %: models
+of one setting and several seeds show whether the trapped pairs part their curve from the others'.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from inspect_energy_posture import energy_env
 from near.commands.train_energy import ranking_sets
 from near.energy.train import ranking_accuracies
 from near.factories import demo_pairs
+from near.utils.logging import read_metrics
 
 
 def pre_activation(model, pairs: np.ndarray, level: int) -> np.ndarray:
@@ -46,7 +50,35 @@ def inspect(energy_dir: str, motion: str, below: float) -> dict:
             "demo_pre_activation_median": float(np.median(demo_pre)),
             "random_pre_activation_median": float(np.median(random_pre)),
             "demo_share_below": float(floored.mean()), "random_share_below": float((random_pre < below).mean()),
-            "below": below, "pairs": len(demo)}
+            "below": below, "pairs": len(demo), "seed": cfg.seed, **loss_curve(energy_dir)}
+
+
+def loss_curve(run_dir: str) -> dict:
+    """The logged DSM loss of a model's training: {"steps": [...], "losses": [...]} (NaN rows left out)."""
+    columns = read_metrics(run_dir)
+    pairs = [(int(s), float(v)) for s, v in zip(columns.get("step", []), columns.get("loss", [])) if v == v and s == s]
+    return {"steps": [s for s, _ in pairs], "losses": [v for _, v in pairs]}
+
+
+def plot_curves(rows: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in rows:
+        worst = min(r["rank_accuracy"].values())
+        label = (f"{os.path.basename(r['energy'].rstrip('/'))} (seed {r['seed']}, {r['output_activation']}): "
+                 f"ranks {100 * worst:.0f} %, {100 * r['demo_share_below']:.0f} % of demo pairs on the floor")
+        ax.plot(r["steps"], r["losses"], "-" if worst >= 0.9 else "--", label=label)
+    ax.set_xlabel("DSM iteration")
+    ax.set_ylabel("DSM loss")
+    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -55,6 +87,7 @@ def main(argv=None) -> int:
     parser.add_argument("--motion", required=True)
     parser.add_argument("--below", type=float, default=-2.0, help="a pre-activation under this is 'on the floor'")
     parser.add_argument("--name", default="energy_floor")
+    parser.add_argument("--plot", help="a PNG of the models' DSM loss curves")
     args = parser.parse_args(argv)
     rows = [inspect(e, args.motion, args.below) for e in args.energy]
     print(f"| energy model | last activation | ranking (levels 0 / 25 / 49) | demo pairs below {args.below:g} "
@@ -65,6 +98,9 @@ def main(argv=None) -> int:
         print(f"| {r['energy']} | {r['output_activation']} | {ranks} | {r['demo_share_below']:.3f} | "
               f"{r['random_share_below']:.3f} | {r['demo_pre_activation_median']:.1f} / {r['random_pre_activation_median']:.1f} |")
     print(write_result(args.name, "demonstration pairs on the energy network's output floor", rows))
+    if args.plot:
+        plot_curves(rows, args.plot)
+        print(args.plot)
     return 0
 
 

@@ -607,3 +607,20 @@ def test_energy_floor_reads_the_scalar_before_the_final_elu(tmp_path):
     elu = np.where(pre > 0, pre, np.expm1(np.minimum(pre, 0)))
     np.testing.assert_allclose(elu, g, rtol=1e-4, atol=1e-5)
     assert model.net.output_activation == "elu"
+
+
+def test_energy_floor_reads_the_loss_curve_and_draws_it(tmp_path):
+    from inspect_energy_floor import loss_curve, plot_curves
+
+    from near.energy.train import EnergyConfig, fit
+
+    pairs = np.random.default_rng(1).normal(0.0, 1.0, (300, 4)).astype(np.float32)
+    fit(EnergyConfig(iterations=30, log_every=10, checkpoint_every=30), pairs, str(tmp_path), seed=0, show_progress=False)
+    with open(tmp_path / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 30, "loss": NaN}\n{"step": 4')  # a NaN record and a line cut by a kill
+    curve = loss_curve(str(tmp_path))
+    assert curve["steps"] == [10, 20, 30] and all(np.isfinite(curve["losses"]))
+    rows = [{"energy": str(tmp_path), "seed": s, "output_activation": "elu", "rank_accuracy": {"0": r},
+             "demo_share_below": 1 - r, **curve} for s, r in ((1, 1.0), (2, 0.72))]
+    plot_curves(rows, str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 5000
