@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 
@@ -56,7 +57,7 @@ def inspect(energy_dir: str, motion: str, below: float) -> dict:
 def loss_curve(run_dir: str) -> dict:
     """The logged DSM loss of a model's training: {"steps": [...], "losses": [...]} (NaN rows left out)."""
     columns = read_metrics(run_dir)
-    pairs = [(int(s), float(v)) for s, v in zip(columns.get("step", []), columns.get("loss", [])) if v == v and s == s]
+    pairs = [(int(s), float(v)) for s, v in zip(columns.get("step", []), columns.get("loss", [])) if math.isfinite(v) and math.isfinite(s)]
     return {"steps": [s for s, _ in pairs], "losses": [v for _, v in pairs]}
 
 
