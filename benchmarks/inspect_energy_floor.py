@@ -41,7 +41,7 @@ def pre_activation(model, pairs: np.ndarray, level: int) -> np.ndarray:
 
 
 def inspect(energy_dir: str, motion: str, below: float) -> dict:
-    model, _, cfg, env = energy_env(energy_dir, motion)
+    model, meta, cfg, env = energy_env(energy_dir, motion)  # cfg: seed 42's random pairs for every model
     demo, random_pairs, levels = ranking_sets(cfg, demo_pairs(cfg, env))
     ranked = ranking_accuracies(model, demo, random_pairs, levels)
     demo_pre, random_pre = pre_activation(model, demo, 0), pre_activation(model, random_pairs, 0)
@@ -51,7 +51,8 @@ def inspect(energy_dir: str, motion: str, below: float) -> dict:
             "demo_pre_activation_median": float(np.median(demo_pre)),
             "random_pre_activation_median": float(np.median(random_pre)),
             "demo_share_below": float(floored.mean()), "random_share_below": float((random_pre < below).mean()),
-            "below": below, "pairs": len(demo), "seed": cfg.seed, **loss_curve(energy_dir)}
+            "below": below, "pairs": len(demo),
+            "seed": (meta.get("config") or {}).get("seed"), **loss_curve(energy_dir)}
 
 
 def loss_curve(run_dir: str) -> dict:
@@ -67,15 +68,16 @@ def plot_curves(rows: list[dict], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.5 + 0.18 * len(rows)))
     for r in rows:
         worst = min(r["rank_accuracy"].values())
+        where = "on the floor" if r["output_activation"] == "elu" else "below it (no floor)"
         label = (f"{os.path.basename(r['energy'].rstrip('/'))} (seed {r['seed']}, {r['output_activation']}): "
-                 f"ranks {100 * worst:.0f} %, {100 * r['demo_share_below']:.0f} % of demo pairs on the floor")
+                 f"ranks {100 * worst:.0f} %, {100 * r['demo_share_below']:.0f} % of demo pairs {where}")
         ax.plot(r["steps"], r["losses"], "-" if worst >= 0.9 else "--", label=label)
     ax.set_xlabel("DSM iteration")
     ax.set_ylabel("DSM loss")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
