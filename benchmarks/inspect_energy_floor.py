@@ -58,8 +58,9 @@ def inspect(energy_dir: str, motion: str, below: float) -> dict:
 def loss_curve(run_dir: str) -> dict:
     """The logged DSM loss of a model's training: {"steps": [...], "losses": [...]} (NaN rows left out)."""
     columns = read_metrics(run_dir)
-    pairs = [(int(s), float(v)) for s, v in zip(columns.get("step", []), columns.get("loss", [])) if math.isfinite(v) and math.isfinite(s)]
-    return {"steps": [s for s, _ in pairs], "losses": [v for _, v in pairs]}
+    points = [(int(s), float(v)) for s, v in zip(columns.get("step", []), columns.get("loss", []))
+              if math.isfinite(v) and math.isfinite(s)]
+    return {"steps": [s for s, _ in points], "losses": [v for _, v in points]}
 
 
 def plot_curves(rows: list[dict], path: str) -> None:

@@ -40,14 +40,20 @@ def train_energy(cfg: Config) -> dict:
 RANKING_WARN_BELOW = 0.9  # a healthy model ranks nearly every demonstration pair above the random ones
 
 
+def worst_ranking(summary: dict) -> tuple[str | None, float]:
+    """The summary's lowest rank_accuracy/level_* entry as (key, accuracy); (None, nan) when it has none."""
+    ranked = {k: v for k, v in summary.items() if k.startswith("rank_accuracy/")}
+    key = min(ranked, key=ranked.get, default=None)
+    return key, (ranked[key] if key is not None else float("nan"))
+
+
 def ranking_warning(summary: dict) -> str | None:
     """A line for the user when the model ranks the demonstrations' pairs above random pairs in under 90 %
     of cases at some level (e.g. part of each clip on the network's floor with random pairs)."""
-    ranked = {k: v for k, v in summary.items() if k.startswith("rank_accuracy/")}
-    key = min(ranked, key=ranked.get, default=None)
-    if key is None or ranked[key] >= RANKING_WARN_BELOW:
+    key, worst = worst_ranking(summary)
+    if key is None or worst >= RANKING_WARN_BELOW:
         return None
-    line = (f"the energy model ranks the demonstrations' pairs above random pairs in only {100 * ranked[key]:.0f} % "
+    line = (f"the energy model ranks the demonstrations' pairs above random pairs in only {100 * worst:.0f} % "
             f"of cases (level {key.split('_')[-1]}; a healthy model: over {100 * RANKING_WARN_BELOW:.0f} %)")
     view = {"humanoid": "its energy along the clips", "maze": "its landscape"}.get(summary.get("env"))
     return f"{line}; `near viz energy checkpoint={summary.get('run_dir')}` draws {view}" if view else line
