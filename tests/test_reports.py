@@ -49,6 +49,12 @@ def test_pusht_scale_merges_runs_checks_the_targets_and_draws_curves(tmp_path, c
     stored = json.load(open(results))["methods"]
     assert [(r["seed"], r["success_rate"]) for r in stored["PPO"]] == [(42, 0.70), (700, 0.10)]
     assert "NEAR success 55.0 % vs PPO 70.0 % (at 500.0 M steps; PPO's final evaluation at 500.0 M): missed" in out
+    # a NEAR run of seed 700 is checked against PPO of seed 700, not of seed 42
+    R.main([f"NEAR={pusht_run(tmp_path / 'near700', 'NEAR', 700, 0.60, 0.95, -4.0)}", "--device", "H200", "--results", results])
+    out = capsys.readouterr().out
+    assert "seed 700: best success: NEAR 60.0 % (target 50 %): met" in out
+    assert "seed 700: NEAR success 60.0 % vs PPO 10.0 % (at 500.0 M steps; PPO's final evaluation at 500.0 M): met" in out
+    assert out.index("best success: PPO 70.0 %") < out.index("seed 700:")  # seed 42 first
 
 
 def test_pusht_scale_keeps_a_labelled_variant_and_compares_it_with_ppo_at_its_own_budget(tmp_path, capsys):
