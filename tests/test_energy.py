@@ -384,3 +384,16 @@ def test_output_activation_none_lets_the_energy_below_the_elu_floor_and_keeps_it
         validate_energy(EnergyConfig(output_activation="relu"))
     with pytest.raises(ValueError, match="energy.output_activation"):
         make_network(EnergyConfig(output_activation="softplus"))
+    # without the ELU the policy's energies go negative, where the multiplicative annealing rule climbs a level
+    # every iteration (the sign trap): NEAR training on such a model refuses that rule, takes the additive one
+    from near.config import compose_config
+    from near.factories import make_env, make_style
+
+    def near_style(*overrides):
+        cfg = compose_config(["task=mazeNEAR", f"energy.checkpoint={tmp_path}", *overrides])
+        return make_style(cfg, make_env(cfg))
+
+    with pytest.raises(ConfigError, match="reward.anneal_rule=additive"):
+        near_style("reward.sigma_level=-1")
+    assert near_style("reward.sigma_level=-1", "reward.anneal_rule=additive")[0] is not None
+    assert near_style("reward.sigma_level=3")[0] is not None  # a fixed level does not anneal

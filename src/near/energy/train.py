@@ -36,7 +36,8 @@ class EnergyConfig:
     latent_dim: int = 128
     decoder_hidden: list[int] = field(default_factory=lambda: [64, 32, 8])
     conditioning: str = "sigma"  # "sigma": E = g(x)/sigma (ncsnv2, default); "embedding": level embedding
-    # the network's last activation: "elu" (the original's, g > -1) or "none"; see network.OUTPUT_ACTIVATIONS
+    # the network's last activation: "elu" (the original's, g > -1) or "none" (energies below zero: NEAR
+    # training then needs reward.anneal_rule=additive); see network.OUTPUT_ACTIVATIONS
     output_activation: str = "elu"
     schedule: str = "geometric"  # or "linear"
     sigma_begin: float = 20.0  # level 0 (largest)
