@@ -62,6 +62,22 @@ def test_sign_trap_multiplicative_rule_cascades_on_negative_energy():
     assert levels == [1]  # avg(-1, -0.97, -0.9) = -0.9567 >= -0.98
 
 
+def test_sign_trap_message_names_a_cascade_and_nothing_else():
+    """The training loop's warning: the level rising at every iteration with the energy at or below zero."""
+    from near.energy.reward import sign_trap_message
+
+    cfg = RewardConfig(anneal_rule="multiplicative")
+    _, levels = _feed(init_anneal_state(cfg), [-28.0] * 8, cfg)  # the cascade itself, as the crane run met it
+    cascade = [{"sigma_level": lv, "energy": -28.0 * (1 + lv)} for lv in levels]
+    message = sign_trap_message(cascade)
+    assert message and "sign trap" in message and "reward.anneal_rule=additive" in message and "(to 8)" in message
+    assert sign_trap_message(cascade[:5]) is None  # too few iterations to tell
+    assert sign_trap_message([{**r, "energy": 5.0} for r in cascade]) is None  # positive energies rising: progress
+    held = [{"sigma_level": 3, "energy": -28.0}] * 8  # negative but not rising
+    assert sign_trap_message(held) is None
+    assert sign_trap_message(cascade[:4] + [{"sigma_level": 4, "energy": -1.0}] + cascade[4:]) is None  # one stay
+
+
 def test_fixed_sigma_level_never_anneals():
     cfg = RewardConfig(sigma_level=5)
     state = init_anneal_state(cfg)

@@ -18,6 +18,7 @@ import numpy as np
 
 from near.commands.run_folder import default_out, write_config
 from near.config import Config, to_dict
+from near.energy.reward import sign_trap_message
 from near.eval.policy_eval import (
     eval_scalars,
     evaluate_policy,
@@ -94,6 +95,8 @@ def train_policy(cfg: Config) -> dict:
         periodic_eval.compile_ahead(state.params, state.obs_stats)
     total = p.num_iterations
     last: dict = {}
+    recent: list[dict] = []  # the last logged iterations, for the annealing's sign-trap warning
+    watch_sign_trap = cfg.task.algo == "NEAR" and cfg.reward.sigma_level == -1 and cfg.reward.anneal_rule == "multiplicative"
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
 
     def save(iteration: int) -> None:
@@ -124,6 +127,12 @@ def train_policy(cfg: Config) -> dict:
                 it = iteration - n + i + 1
                 record["iteration"] = it
                 last = logger.log(it * p.batch_size, {"env_steps": it * p.batch_size, **record})
+                if watch_sign_trap:
+                    recent = [*recent[-8:], record]
+                    message = sign_trap_message(recent)
+                    if message:
+                        print(f"warning ({run_dir}, iteration {it}): {message}", file=sys.stderr)
+                        watch_sign_trap = False  # once a run
             last = dict(last, **{k: v for k, v in summarize_chunk(host).items() if k in
                                  ("episode_return", "success_rate", "episode_length")})
             info = f"return {last['episode_return']:.1f} success {last['success_rate']:.2f}"

@@ -130,3 +130,19 @@ def near_reward(energy_fn: Callable[[jax.Array, jax.Array], jax.Array], state: A
     metrics = {"energy": energy.mean(), "energy_reward": reward.mean(), "sigma_level": state.level,
                "reward_centre": state.centre}
     return reward, state, metrics
+
+
+def sign_trap_message(records: list[dict], window: int = 5) -> str | None:
+    """Host-side check of logged iterations (``sigma_level``, ``energy``): a message when the level rose at each
+    of the last ``window`` iterations while the policy's mean energy was at or below zero. That is the
+    multiplicative rule's sign trap (a cascade to the last level), not the policy improving."""
+    recent = [r for r in records if "sigma_level" in r and "energy" in r][-(window + 1):]
+    if len(recent) <= window:
+        return None
+    rises = all(b["sigma_level"] == a["sigma_level"] + 1 for a, b in zip(recent, recent[1:]))
+    if not rises or max(r["energy"] for r in recent[1:]) > 0:
+        return None
+    return (f"the noise level rose at each of the last {window} iterations (to {int(recent[-1]['sigma_level'])}) with "
+            f"the policy's mean energy below zero ({recent[-1]['energy']:.3g}): the multiplicative annealing rule's sign "
+            "trap, a cascade to the last level; reward.anneal_rule=additive or a fixed reward.sigma_level avoids it")
+
