@@ -32,6 +32,8 @@
 # (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT), and
 # on walk, run and mummy walk by benchmarks/inspect_energy_gait.py (the clips replayed at other strides
 # and cadences; energy_gait_ENERGY.json and .png in $OUT).
+# A NEAR item whose energy.output_activation=none meets the multiplicative annealing rule (the sign trap) is
+# skipped before its energy model trains: add reward.anneal_rule=additive to its overrides.
 # MIN_RANK=R skips a NEAR item whose energy model ranks the demonstrations' pairs above random pairs in under
 # R of cases at some level (its summary.json), and goes on with the next item.
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
@@ -167,6 +169,14 @@ process_queue() {  # the items of one lane, in order
       task=Humanoid$method; M=motion=$PWD/${MOTION_DIR:-.motion}/amp_humanoid_$motion.yaml; extra=()
     fi
     [ "$method" = ENERGY ] && task=${task%ENERGY}NEAR
+    # a NEAR item on a model without the final ELU under the multiplicative annealing rule would fail at its
+    # start (the sign trap, notebook item 58) after its energy model took minutes: refuse it before
+    if [ "$method" = NEAR ] && printf '%s\n' "${overrides[@]}" "${own[@]}" | grep -q '^energy\.output_activation='; then
+      trap_error=$(python3 -c "import sys; from near.config import compose_config; from near.energy.reward import sign_trap_error
+cfg = compose_config(sys.argv[1:]); print(sign_trap_error(cfg.energy.output_activation, cfg.reward) or '')" \
+          task="$task" "${overrides[@]}" "${own[@]}")
+      [ -z "$trap_error" ] || { echo "$name: skipped, $trap_error"; continue; }
+    fi
     if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
       echo "$(basename "$energy")" >> "$touched_file"
       if [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then

@@ -61,3 +61,14 @@ def test_min_rank_skips_a_policy_on_an_energy_model_that_lost_the_clips(tmp_path
     assert "task=HumanoidNEAR" not in out and "task=HumanoidAMP" in out  # the queue goes on
     kept = dry_run(tmp_path, 1, "crane_pose:NEAR", env_extra={"MIN_RANK": "0.7"})
     assert "skipped" not in kept and "task=HumanoidNEAR" in kept
+
+
+def test_a_near_item_without_the_final_elu_under_the_multiplicative_rule_is_refused_before_its_energy_model(tmp_path):
+    items = ("crane_pose:NEAR/crane_trap", "crane_pose:NEAR/crane_additive", "run:AMP")
+    out = dry_run(tmp_path, 1, *items, env_extra={
+        "OVERRIDES_crane_trap": "energy.output_activation=none",
+        "OVERRIDES_crane_additive": "energy.output_activation=none reward.anneal_rule=additive"})
+    assert "crane_trap: skipped" in out and "reward.anneal_rule=additive" in out
+    assert "out=" + str(tmp_path / "runs" / "crane_trap") not in out  # neither its policy ...
+    assert "out=" + str(tmp_path / "runs" / "crane_additive") in out and "task=HumanoidAMP" in out  # ... the rest go on
+    assert out.count("train-energy") == 1  # ... nor an energy model of its own before the additive item's

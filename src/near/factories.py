@@ -145,6 +145,7 @@ def make_style(cfg: Config, env):
 
     algo = cfg.task.algo
     if algo == "NEAR":
+        from near.energy.reward import sign_trap_error
         from near.energy.train import load_energy_model, trained_pair_span
         from near.rl.near import NEARReward
 
@@ -157,14 +158,10 @@ def make_style(cfg: Config, env):
         if trained_span != cfg.task.pair_span:
             raise ConfigError(f"energy model {cfg.energy.checkpoint} was trained on pairs {trained_span} step(s) apart "
                               f"(task.pair_span={trained_span}); this run's are {cfg.task.pair_span}: pass the same task.pair_span")
-        r = cfg.reward
-        if model.net.output_activation == "none" and r.sigma_level == -1 and r.anneal_rule == "multiplicative":
-            raise ConfigError(
-                f"energy model {cfg.energy.checkpoint} has no final ELU (energy.output_activation=none), so the "
-                "policy's energies go below zero, where the original's multiplicative annealing rule (reward.anneal_rule="
-                "multiplicative) moves up a level every iteration (the sign trap: such a crane run sat at the last level "
-                "from 3 M steps on). Pass reward.anneal_rule=additive, or a fixed level reward.sigma_level=c")
-        return NEARReward(model, r), meta
+        trap = sign_trap_error(model.net.output_activation, cfg.reward)
+        if trap:
+            raise ConfigError(f"energy model {cfg.energy.checkpoint}: {trap}")
+        return NEARReward(model, cfg.reward), meta
     if algo == "AMP":
         from near.rl.amp import AMPReward
 

@@ -20,6 +20,7 @@ is a pytree carried in the PPO train state.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Callable
 
 import jax
@@ -132,6 +133,17 @@ def near_reward(energy_fn: Callable[[jax.Array, jax.Array], jax.Array], state: A
     return reward, state, metrics
 
 
+def sign_trap_error(output_activation: str, cfg: RewardConfig) -> str | None:
+    """Why a NEAR training would anneal wrongly, or None: an energy network without its final ELU gives the
+    policy's pairs energies below zero, where the multiplicative rule advances a level every iteration."""
+    if output_activation == "none" and cfg.sigma_level == -1 and cfg.anneal_rule == "multiplicative":
+        return ("an energy model without the final ELU (energy.output_activation=none) gives the policy's pairs "
+                "energies below zero, where the original's multiplicative annealing rule (reward.anneal_rule="
+                "multiplicative) moves up a level every iteration (the sign trap: such a crane run sat at the last "
+                "level from 3 M steps on). Pass reward.anneal_rule=additive, or a fixed level reward.sigma_level=c")
+    return None
+
+
 def sign_trap_message(records: list[dict], window: int = 5) -> str | None:
     """Host-side check of logged iterations (``sigma_level``, ``energy``): a message when the level rose at each
     of the last ``window`` iterations while the policy's mean energy was at or below zero. That is the
@@ -139,7 +151,7 @@ def sign_trap_message(records: list[dict], window: int = 5) -> str | None:
     recent = [r for r in records if "sigma_level" in r and "energy" in r][-(window + 1):]
     if len(recent) <= window:
         return None
-    rises = all(b["sigma_level"] == a["sigma_level"] + 1 for a, b in zip(recent, recent[1:]))
+    rises = all(b["sigma_level"] == a["sigma_level"] + 1 for a, b in itertools.pairwise(recent))
     if not rises or max(r["energy"] for r in recent[1:]) > 0:
         return None
     return (f"the noise level rose at each of the last {window} iterations (to {int(recent[-1]['sigma_level'])}) with "
