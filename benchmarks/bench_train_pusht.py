@@ -42,8 +42,8 @@ def measure(data: str, algo: str, num_envs: int, minibatches: int, iterations: i
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward)
     rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)
     return {"algo": algo, "num_envs": num_envs, "horizon": train_cfg.horizon, "minibatch_size": train_cfg.minibatch_size,
-            "update_epochs": train_cfg.update_epochs, "style_updates_per_iteration": getattr(style, "updates_per_iteration", 0), "env_steps_per_s": float(np.median(rates)), "runs": rates,
-            "first_call_s": first}
+            "update_epochs": train_cfg.update_epochs, "style_updates_per_iteration": getattr(style, "updates_per_iteration", 0),
+            "env_steps_per_s": float(np.median(rates)), "runs": rates, "first_call_s": first}
 
 
 def main(argv=None) -> int:

@@ -157,4 +157,3 @@ def sign_trap_message(records: list[dict], window: int = 5) -> str | None:
     return (f"the noise level rose at each of the last {window} iterations (to {int(recent[-1]['sigma_level'])}) with "
             f"the policy's mean energy below zero ({recent[-1]['energy']:.3g}): the multiplicative annealing rule's sign "
             "trap, a cascade to the last level; reward.anneal_rule=additive or a fixed reward.sigma_level avoids it")
-
