@@ -630,3 +630,25 @@ def test_energy_floor_reads_the_loss_curve_and_draws_it(tmp_path):
              "demo_share_below": 1 - r, **curve} for s, r in ((1, 1.0), (2, 0.72))]
     plot_curves(rows, str(tmp_path / "curves.png"))
     assert (tmp_path / "curves.png").stat().st_size > 5000
+
+
+def test_reward_saturation_grows_with_the_level_and_the_clips_pay_nothing_extra_once_saturated():
+    import itertools
+
+    import inspect_reward_saturation as S
+
+    rng = np.random.default_rng(0)
+    g_policy = 1500.0 + 17.0 * rng.standard_normal(4000)  # the crane policy's spread (item 59)
+    g_clips = 1800.0 + 30.0 * rng.standard_normal(1000)
+    sigmas = 20.0 * 0.8563 ** np.arange(50)
+    rows = S.saturation_by_level(g_policy, g_clips, sigmas)
+    saturated = [r["policy_saturated"] for r in rows]
+    assert saturated[0] == 0.0 and saturated[-1] > 0.95 and all(b >= a - 1e-9 for a, b in itertools.pairwise(saturated))
+    assert 15 < S.half_saturated_level(rows) < 30
+    # at the broad levels a clip's pair earns far more than the policy's best tenth; at the last ones nothing
+    assert rows[5]["clips_over_policy_top_decile"] > 0.5 and rows[-1]["clips_over_policy_top_decile"] < 1e-3
+    # the narrower the policy's own spread of g, the later its reward saturates (the gain is 1 / (10 sigma))
+    narrow = S.saturation_by_level(1500.0 + 2.0 * rng.standard_normal(4000), g_clips, sigmas)
+    wide = S.saturation_by_level(1500.0 + 300.0 * rng.standard_normal(4000), g_clips, sigmas)
+    assert S.half_saturated_level(wide) < S.half_saturated_level(rows) < S.half_saturated_level(narrow)
+    assert S.half_saturated_level(S.saturation_by_level(np.full(10, 5.0), g_clips, sigmas)) is None  # no spread
