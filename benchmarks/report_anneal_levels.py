@@ -39,10 +39,13 @@ def level_history(run_dir: str) -> dict:
             changes.append((int(r["sigma_level"]), float(r["sigma"]), int(r["env_steps"])))
     final = rows[-1]
     entered = next(r for r in rows if r["sigma_level"] == final["sigma_level"])
-    after_10m = next((r for r in rows if r["env_steps"] >= 10_000_000), final)
+    after_10m = next((r for r in rows if r["env_steps"] >= 10_000_000), None)  # None: a run shorter than 10 M
+    # relative to the entry value's size: energies below zero (no final ELU) rise towards zero
+    rise = (final["energy"] - entered["energy"]) / abs(entered["energy"]) if entered["energy"] else float("nan")
     return {"run": run_dir, "env_steps": int(final["env_steps"]), "final_level": int(final["sigma_level"]),
-            "final_sigma": float(final["sigma"]), "level_at_10m": int(after_10m["sigma_level"]),
-            "level_changes": changes, "energy_rise_at_last_level": final["energy"] / entered["energy"] - 1}
+            "final_sigma": float(final["sigma"]),
+            "level_at_10m": None if after_10m is None else int(after_10m["sigma_level"]),
+            "level_changes": changes, "energy_rise_at_last_level": rise}
 
 
 def earlier_rows() -> list[dict]:
@@ -53,11 +56,11 @@ def earlier_rows() -> list[dict]:
         return json.load(fh)["results"]
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
     parser.add_argument("--device", default="", help="where the runs trained, stored with them")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     new = []
     for spec in args.runs:
         label, run_dir = spec.split("=", 1)
@@ -69,7 +72,8 @@ def main() -> None:
     print("|---|---:|---:|---|---:|")
     for r in rows:
         entered = ", ".join(f"{lvl}: {steps / 1e6:.1f}" for lvl, _, steps in r["level_changes"][1:])
-        print(f"| {r['label']} | {r['final_level']} ({r['final_sigma']:.1f}) | {r['level_at_10m']} | {entered} "
+        at_10m = "–" if r["level_at_10m"] is None else r["level_at_10m"]
+        print(f"| {r['label']} | {r['final_level']} ({r['final_sigma']:.3g}) | {at_10m} | {entered} "
               f"| {100 * r['energy_rise_at_last_level']:.1f} % |")
     print(f"\nwrote {path}")
 

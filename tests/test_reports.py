@@ -652,3 +652,17 @@ def test_reward_saturation_grows_with_the_level_and_the_clips_pay_nothing_extra_
     wide = S.saturation_by_level(1500.0 + 300.0 * rng.standard_normal(4000), g_clips, sigmas)
     assert S.half_saturated_level(wide) < S.half_saturated_level(rows) < S.half_saturated_level(narrow)
     assert S.half_saturated_level(S.saturation_by_level(np.full(10, 5.0), g_clips, sigmas)) is None  # no spread
+
+
+def test_anneal_levels_of_a_short_run_and_of_negative_energies(tmp_path):
+    import report_anneal_levels as A
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "metrics.jsonl", "w") as fh:  # a no-ELU run: energies below zero, rising towards zero
+        for i, (level, energy) in enumerate([(0, -100.0), (1, -98.0), (1, -90.0)]):
+            fh.write(json.dumps({"step": i, "env_steps": (i + 1) * 1000, "sigma_level": level, "sigma": 20.0 * 0.8563 ** level,
+                                 "energy": energy}) + "\n")
+    history = A.level_history(str(run))
+    assert history["final_level"] == 1 and history["level_at_10m"] is None  # 3,000 steps: no level at 10 M
+    assert history["energy_rise_at_last_level"] == pytest.approx(8.0 / 98.0)  # a rise, though the ratio is below 1
