@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import merge_rows, read_result_rows, write_result
 from inspect_energy_posture import energy_env, level_free_g, policy_env, policy_episodes
 
-SATURATED = 0.9  # |tanh| above this: the reward no longer grows with g
+from near.energy.reward import SATURATED
 
 
 def saturation_by_level(g_policy: np.ndarray, g_clips: np.ndarray, sigmas: np.ndarray, tanh_scale: float = 10.0) -> list[dict]:

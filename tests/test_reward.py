@@ -127,3 +127,21 @@ def test_near_reward_anneals_before_computing_this_batch():
     np.testing.assert_allclose(float(metrics["energy"]), 1.2 / float(sigmas[1]), rtol=1e-6)
     with pytest.raises(ValueError, match="sigma_level"):
         near_reward(energy_fn, init_anneal_state(RewardConfig(sigma_level=60)), pairs, L, RewardConfig(sigma_level=60))
+
+
+def test_near_reward_logs_the_share_of_saturated_rewards():
+    """energy_reward_saturated: the share of pairs paid |r| > 0.9; it grows as the level's gain outgrows the spread."""
+    sigmas = jnp.asarray(20.0 * 0.8563 ** np.arange(L), jnp.float32)
+    pairs = jnp.asarray(np.linspace(-1.0, 1.0, 101)[:, None], jnp.float32)  # g spread evenly around 0
+
+    def energy_fn(p, level):
+        return 30.0 * p[..., 0] / sigmas[level]
+
+    shares = []
+    for level in (0, 20, 30):
+        cfg = RewardConfig(sigma_level=level)
+        _, _, metrics = near_reward(energy_fn, init_anneal_state(cfg), pairs, L, cfg)
+        shares.append(float(metrics["energy_reward_saturated"]))
+    assert shares[0] == 0.0 and 0.0 < shares[1] < shares[2] and shares[2] > 0.9
+    raw = RewardConfig(sigma_level=30, squash=False)
+    assert float(near_reward(energy_fn, init_anneal_state(raw), pairs, L, raw)[2]["energy_reward_saturated"]) == 0.0

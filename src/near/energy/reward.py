@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from flax import struct
 
 ANNEAL_RULES = ("multiplicative", "additive")
+SATURATED = 0.9  # |tanh| above this: the reward hardly grows with the energy any more
 
 
 @dataclasses.dataclass
@@ -128,8 +129,11 @@ def near_reward(energy_fn: Callable[[jax.Array, jax.Array], jax.Array], state: A
     state = anneal_step(state, energy_before.mean(), num_levels, cfg)
     energy = jax.lax.cond(state.level == before, lambda: energy_before, lambda: energy_fn(pairs, state.level))
     reward, state = centre_and_squash(state, energy, cfg)
-    metrics = {"energy": energy.mean(), "energy_reward": reward.mean(), "sigma_level": state.level,
-               "reward_centre": state.centre}
+    # the share of pairs paid (almost) +-1: high once the level's gain outgrows the batch's spread of energy,
+    # where the reward says "above the batch's mean" and no longer how far (notebook item 59)
+    saturated = jnp.mean(jnp.abs(reward) > SATURATED) if cfg.squash else jnp.zeros(())
+    metrics = {"energy": energy.mean(), "energy_reward": reward.mean(), "energy_reward_saturated": saturated,
+               "sigma_level": state.level, "reward_centre": state.centre}
     return reward, state, metrics
 
 
