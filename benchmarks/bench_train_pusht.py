@@ -13,6 +13,7 @@ Writes benchmarks/results/train_pusht_<backend>.json and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import jax
 
@@ -30,15 +31,12 @@ def measure(data: str, algo: str, num_envs: int, minibatches: int, iterations: i
             extra: list[str]) -> dict:
     task = "pushT" if algo == "PPO" else f"pushT{algo}"  # PPO: the task reward alone
     cfg = compose_config([f"task={task}", f"task.data={data}", f"train.num_envs={num_envs}", *extra])
-    batch = num_envs * cfg.train.horizon
     # the minibatch is set in the config itself, before the style reward is built: AMP takes its number of
     # discriminator steps from it (epochs x minibatches), as a training with that minibatch would
-    minibatch = max(cfg.train.minibatch_size, batch // minibatches)
-    cfg = compose_config([f"task={task}", f"task.data={data}", f"train.num_envs={num_envs}", *extra,
-                          f"train.minibatch_size={minibatch}"])
+    train_cfg = dataclasses.replace(cfg.train, minibatch_size=max(cfg.train.minibatch_size, cfg.train.batch_size // minibatches))
+    cfg = dataclasses.replace(cfg, train=train_cfg)
     env = make_env(cfg)
     style = untrained_style(cfg, env)
-    train_cfg = cfg.train
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward)
     rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)
     return {"algo": algo, "num_envs": num_envs, "horizon": train_cfg.horizon, "minibatch_size": train_cfg.minibatch_size,
