@@ -14,13 +14,12 @@ folders may be gone, are kept; a row with the same label is replaced) and prints
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import merge_rows, read_result_rows, write_result
 
 from near.utils.logging import read_metrics
 
@@ -48,14 +47,6 @@ def level_history(run_dir: str) -> dict:
             "level_changes": changes, "energy_rise_at_last_level": rise}
 
 
-def earlier_rows() -> list[dict]:
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "anneal_levels_humanoid.json")
-    if not os.path.exists(path):
-        return []
-    with open(path) as fh:
-        return json.load(fh)["results"]
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
@@ -65,8 +56,7 @@ def main(argv=None) -> None:
     for spec in args.runs:
         label, run_dir = spec.split("=", 1)
         new.append({"label": label, "trained_on": args.device, **level_history(run_dir)})
-    labels = {r["label"] for r in new}
-    rows = [r for r in earlier_rows() if r["label"] not in labels] + new
+    rows = merge_rows(read_result_rows("anneal_levels_humanoid"), new)
     path = write_result("anneal_levels_humanoid", "NEAR's annealing: noise level over training", rows)
     print("| run | final level (sigma) | level at 10 M steps | entered at (M env steps) | batch energy rise at the last level |")
     print("|---|---:|---:|---|---:|")
