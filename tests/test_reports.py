@@ -666,3 +666,25 @@ def test_anneal_levels_of_a_short_run_and_of_negative_energies(tmp_path):
     history = A.level_history(str(run))
     assert history["final_level"] == 1 and history["level_at_10m"] is None  # 3,000 steps: no level at 10 M
     assert history["energy_rise_at_last_level"] == pytest.approx(8.0 / 98.0)  # a rise, though the ratio is below 1
+
+
+def test_action_noise_override_sets_the_std_the_policy_draws_with_and_keeps_its_mean():
+    import jax
+    import jax.numpy as jnp
+    from inspect_action_noise import with_log_std
+
+    from near.rl.ppo import PPOConfig, act, make_networks
+    from near.utils.running_stats import RunningStats
+
+    cfg = PPOConfig(actor_hidden=(8,), critic_hidden=(8,), log_std_init=-2.9)
+    actor, critic = make_networks(cfg, 3)
+    obs = jnp.ones((4000, 5))
+    params = {"actor": actor.init(jax.random.PRNGKey(0), obs[:1]), "critic": critic.init(jax.random.PRNGKey(1), obs[:1])}
+    stats = RunningStats.create(5)
+    wider = with_log_std(params, -2.0)
+    assert jnp.all(params["actor"]["params"]["log_std"] == -2.9)  # the trained parameters are left as they were
+    mean = act(params, cfg, stats, obs, 3)
+    assert jnp.allclose(act(wider, cfg, stats, obs, 3), mean)  # the same mean
+    drawn = act(wider, cfg, stats, obs, 3, jax.random.PRNGKey(2)) - mean
+    assert float(jnp.std(drawn)) == pytest.approx(float(np.exp(-2.0)), rel=0.05)  # drawn at the new std
+    assert float(jnp.std(act(params, cfg, stats, obs, 3, jax.random.PRNGKey(2)) - mean)) == pytest.approx(float(np.exp(-2.9)), rel=0.05)

@@ -1,0 +1,82 @@
+"""How much action noise does a trained humanoid policy stand? (issue #16)
+
+PPO trains with actions drawn around the policy's mean at a fixed std (exp(-2.9) on the humanoid, frozen as the
+original's AMP); evaluations take the mean. This plays a trained policy's evaluation episodes (64, the env's
+random reference-state starts) with its mean, then with actions drawn at other fixed stds (its log-std replaced),
+and reports the fall rate, height ratio and episode length of each: how close to the edge of its own noise a
+policy stands, and what a larger or smaller std would start from.
+
+    PYTHONPATH=src python benchmarks/inspect_action_noise.py LABEL=RUN_DIR ... --motion SET.yaml
+        [--log-stds -3.5 -3.2 -2.9 -2.6 -2.4 -2.0] [--name action_noise_humanoid]
+
+Rows add up in benchmarks/results/NAME.json (one per label and std).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import labelled_runs, merge_rows, read_result_rows, write_result
+
+
+def with_log_std(params: dict, log_std: float) -> dict:
+    """The policy's parameters with every action dimension's log-std set to ``log_std`` (the rest shared)."""
+    actor = params["actor"]["params"]
+    if "log_std" not in actor:
+        raise SystemExit("the policy has no log_std parameter (not a Gaussian PPO actor?)")
+    return {**params, "actor": {**params["actor"], "params": {**actor, "log_std": jax.numpy.full_like(actor["log_std"], log_std)}}}
+
+
+def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], episodes: int, seed: int) -> list[dict]:
+    from near.config import compose_config
+    from near.eval.policy_eval import make_policy_evaluator, with_run_physics
+    from near.factories import make_env
+    from near.restore import load_policy
+
+    overrides = ["task=HumanoidNEAR", f"motion={motion}", f"checkpoint={run_dir}"]
+    cfg = with_run_physics(compose_config(overrides), overrides)
+    env = make_env(cfg)
+    run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
+    trained = float(np.mean(params["actor"]["params"]["log_std"]))
+    rows = []
+    for log_std in [None, *log_stds]:
+        evaluate = make_policy_evaluator(cfg, env, episodes, deterministic=log_std is None, train_cfg=run_cfg.train)
+        result = evaluate(params if log_std is None else with_log_std(params, log_std), obs_stats, jax.random.PRNGKey(seed))
+        h = result["humanoid"]
+        rows.append({"label": label, "run": run_dir, "actions": "mean" if log_std is None else "drawn",
+                     "log_std": log_std, "trained_log_std": trained, "episodes": episodes,
+                     "fall_rate": float(h["fall_rate"]), "root_height_ratio": float(h["root_height_ratio"]),
+                     "episode_length": float(np.mean(result["episode_length"]))})
+        print(f"{label}: {'mean' if log_std is None else f'log-std {log_std:+.2f}'}: falls {rows[-1]['fall_rate']:.2f}, "
+              f"length {rows[-1]['episode_length']:.0f}", flush=True)
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR (humanoid policies of one motion set)")
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--log-stds", nargs="+", type=float, default=[-3.5, -3.2, -2.9, -2.6, -2.4, -2.0])
+    parser.add_argument("--episodes", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--name", default="action_noise_humanoid")
+    args = parser.parse_args(argv)
+    new = [row for label, run_dir in labelled_runs(args.runs)
+           for row in noise_rows(label, run_dir, args.motion, args.log_stds, args.episodes, args.seed)]
+    rows = merge_rows(read_result_rows(args.name), new, key=lambda r: (r["label"], r["log_std"]))
+    write_result(args.name, "a humanoid policy's falls under actions drawn at fixed stds", rows)
+    print("| policy | actions | falls | height ratio | episode length (steps) |")
+    print("|---|---|---:|---:|---:|")
+    for r in rows:
+        actions = "mean" if r["log_std"] is None else f"drawn, log-std {r['log_std']:+.1f} (std {np.exp(r['log_std']):.3f})"
+        print(f"| {r['label']} | {actions} | {r['fall_rate']:.2f} | {r['root_height_ratio']:.3f} | {r['episode_length']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
