@@ -20,6 +20,7 @@ import sys
 
 import jax
 import numpy as np
+import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import labelled_runs, merge_rows, read_result_rows, write_result
@@ -39,7 +40,9 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
     from near.factories import make_env
     from near.restore import load_policy
 
-    overrides = ["task=HumanoidNEAR", f"motion={motion}", f"checkpoint={run_dir}"]
+    with open(os.path.join(run_dir, "config.yaml")) as fh:  # HumanoidNEAR, HumanoidAMP or HumanoidTrack
+        task = yaml.safe_load(fh)["task"]["name"]
+    overrides = [f"task={task}", f"motion={motion}", f"checkpoint={run_dir}"]
     cfg = with_run_physics(compose_config(overrides), overrides)
     env = make_env(cfg)
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
@@ -60,7 +63,7 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR (humanoid policies of one motion set)")
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR (humanoid policies of one motion set; the task from the run's config)")
     parser.add_argument("--motion", required=True)
     parser.add_argument("--log-stds", nargs="+", type=float, default=[-3.5, -3.2, -2.9, -2.6, -2.4, -2.0])
     parser.add_argument("--episodes", type=int, default=64)
