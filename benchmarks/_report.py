@@ -52,6 +52,14 @@ def labelled_runs(specs: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def run_task(run_dir: str) -> str:
+    """The task a run folder trained (HumanoidNEAR, HumanoidAMP, HumanoidTrack, ...), from its config.yaml."""
+    import yaml
+
+    with open(os.path.join(run_dir, "config.yaml")) as fh:
+        return yaml.safe_load(fh)["task"]["name"]
+
+
 def write_result(name: str, benchmark: str, rows: list[dict]) -> str:
     """benchmarks/results/<name>.json with the date, the machine and the rows; returns the path."""
     result = {"benchmark": benchmark, "date": datetime.date.today().isoformat(), "machine": machine_info(),

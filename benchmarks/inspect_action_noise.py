@@ -20,10 +20,9 @@ import sys
 
 import jax
 import numpy as np
-import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import labelled_runs, merge_rows, read_result_rows, write_result
+from _report import labelled_runs, merge_rows, read_result_rows, run_task, write_result
 
 
 def with_log_std(params: dict, log_std: float) -> dict:
@@ -40,17 +39,20 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
     from near.factories import make_env
     from near.restore import load_policy
 
-    with open(os.path.join(run_dir, "config.yaml")) as fh:  # HumanoidNEAR, HumanoidAMP or HumanoidTrack
-        task = yaml.safe_load(fh)["task"]["name"]
-    overrides = [f"task={task}", f"motion={motion}", f"checkpoint={run_dir}"]
+    overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}"]
     cfg = with_run_physics(compose_config(overrides), overrides)
     env = make_env(cfg)
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
     trained = float(np.mean(params["actor"]["params"]["log_std"]))
+    # two programs (the mean action, drawn actions), each built once: the std travels in the parameters
+    mean_action, drawn = (make_policy_evaluator(cfg, env, episodes, deterministic=d, train_cfg=run_cfg.train)
+                          for d in (True, False))
     rows = []
     for log_std in [None, *log_stds]:
-        evaluate = make_policy_evaluator(cfg, env, episodes, deterministic=log_std is None, train_cfg=run_cfg.train)
-        result = evaluate(params if log_std is None else with_log_std(params, log_std), obs_stats, jax.random.PRNGKey(seed))
+        if log_std is None:
+            result = mean_action(params, obs_stats, jax.random.PRNGKey(seed))
+        else:
+            result = drawn(with_log_std(params, log_std), obs_stats, jax.random.PRNGKey(seed))
         h = result["humanoid"]
         rows.append({"label": label, "run": run_dir, "actions": "mean" if log_std is None else "drawn",
                      "log_std": log_std, "trained_log_std": trained, "episodes": episodes,

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_result
+from _report import run_task, write_result
 from inspect_energy_posture import energy_env, level_free_g, reward_gaps
 
 
@@ -141,8 +141,6 @@ def main() -> None:
     parser.add_argument("--energy", default="", help="a near train-energy run folder: score the episodes' pairs")
     args = parser.parse_args()
 
-    import yaml
-
     from near.config import compose_config
     from near.eval.policy_eval import make_reference_rollout
     from near.factories import make_env
@@ -153,9 +151,7 @@ def main() -> None:
     scorer = EnergyScorer(args.energy, args.motion) if args.energy else None
     for spec in args.runs:
         label, run = spec.split("=", 1)
-        with open(os.path.join(run, "config.yaml")) as fh:
-            task = yaml.safe_load(fh)["task"]["name"]
-        cfg = compose_config([f"task={task}", f"motion={args.motion}", f"checkpoint={run}", "episodes=2"])
+        cfg = compose_config([f"task={run_task(run)}", f"motion={args.motion}", f"checkpoint={run}", "episodes=2"])
         env = make_env(cfg)
         run_cfg, params, obs_stats, _ = load_policy(cfg, run)
         frames, fps = np.asarray(env.library.clip_frames), np.asarray(env.library.clip_fps)

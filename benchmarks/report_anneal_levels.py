@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import merge_rows, read_result_rows, write_result
+from _report import labelled_runs, merge_rows, read_result_rows, write_result
 
 from near.utils.logging import read_metrics
 
@@ -52,10 +52,7 @@ def main(argv=None) -> None:
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
     parser.add_argument("--device", default="", help="where the runs trained, stored with them")
     args = parser.parse_args(argv)
-    new = []
-    for spec in args.runs:
-        label, run_dir = spec.split("=", 1)
-        new.append({"label": label, "trained_on": args.device, **level_history(run_dir)})
+    new = [{"label": label, "trained_on": args.device, **level_history(run_dir)} for label, run_dir in labelled_runs(args.runs)]
     rows = merge_rows(read_result_rows("anneal_levels_humanoid"), new)
     path = write_result("anneal_levels_humanoid", "NEAR's annealing: noise level over training", rows)
     print("| run | final level (sigma) | level at 10 M steps | entered at (M env steps) | batch energy rise at the last level |")
