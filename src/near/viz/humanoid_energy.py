@@ -45,13 +45,16 @@ def policy_scores(env, score: Callable, params, obs_stats, train_cfg, levels: Se
     """A policy's first deterministic episode (at most ``steps`` steps, up to its end) as ``{name, time,
     score (levels, T)}``: the scores of the pairs its own steps make, as its reward sees them."""
     from near.envs.core import AutoReset
+    from near.eval.policy_eval import env_key, on_one_device, policy_key, shared_program
     from near.rl.evaluate import make_episode_runner
     from near.rl.ppo import act
 
-    policy = lambda args, obs, _key: act(args[0], train_cfg, args[1], obs, env.action_dim)  # noqa: E731
-    # AutoReset's step info carries the pair the reward scores
-    runner = make_episode_runner(AutoReset(env), policy, 1, steps, record=("pair",))
-    out = runner((params, obs_stats), jax.random.PRNGKey(seed))
+    policy = lambda args, obs, _key: act(args[0], train_cfg, args[1], obs, env.action_dim)
+    # AutoReset's step info carries the pair the reward scores; one program per process serves the energy's
+    # view and the discriminator's of runs with the same env and networks
+    key = ("scores", env_key(env), policy_key(train_cfg, env.action_dim), steps)
+    runner = shared_program(key, lambda: make_episode_runner(AutoReset(env), policy, 1, steps, record=("pair",)))
+    out = runner(on_one_device((params, obs_stats)), jax.random.PRNGKey(seed))
     length = max(int(out["episode_length"][0]), 1)
     pairs = jnp.asarray(out["pair"][:length, 0])
     return {"name": "policy", "time": env.control_dt * np.arange(1, length + 1, dtype=np.float32),
