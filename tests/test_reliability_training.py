@@ -317,6 +317,52 @@ def test_anneal_lr_decays_the_step_linearly_to_zero_over_the_run():
     assert abs(float(update["w"])) == pytest.approx(0.1, rel=1e-3)
 
 
+def test_kl_threshold_adapts_the_rate_to_each_epochs_kl_as_rl_games_does():
+    # issue #19: push-T's successes dropped where PPO's approx KL rose past 0.1 as the policy's std shrank
+    from near.config import ConfigError
+    from near.energy.reward import RewardConfig
+    from near.envs.core import AutoReset
+    from near.envs.maze import MazeEnv
+    from near.rl.ppo import (
+        NoStyle,
+        PPOConfig,
+        make_optimizer,
+        make_train,
+        next_learning_rate,
+    )
+
+    assert PPOConfig().kl_threshold == 0.0  # off unless asked for: the original's rate is constant
+    rate, rates = jnp.float32(1e-3), []
+    for kl in (0.05, 0.05, 0.01, 0.001, 0.001):  # over 2 x, over 2 x, inside the band, under half, under half
+        rate = next_learning_rate(rate, jnp.float32(kl), 0.01)
+        rates.append(float(rate))
+    np.testing.assert_allclose(rates, [1e-3 / 1.5, 1e-3 / 2.25, 1e-3 / 2.25, 1e-3 / 1.5, 1e-3], rtol=1e-5)
+    assert float(next_learning_rate(jnp.float32(9e-3), jnp.float32(0.0), 0.01)) == pytest.approx(1e-2)  # bounded
+    assert float(next_learning_rate(jnp.float32(1.2e-6), jnp.float32(1.0), 0.01)) == pytest.approx(1e-6)
+    # the optimiser's step is Adam's at the rate its state holds (Adam's first step is the rate itself)
+    opt = make_optimizer(PPOConfig(learning_rate=1e-3, max_grad_norm=0.0, kl_threshold=0.01))
+    params = {"w": jnp.zeros(())}
+    state = opt.init(params)
+    update, state = opt.update({"w": jnp.ones(())}, state, params)
+    assert abs(float(update["w"])) == pytest.approx(1e-3, rel=1e-3)
+    update, _ = opt.update({"w": jnp.ones(())}, state._replace(learning_rate=jnp.float32(4e-3)), params)
+    assert abs(float(update["w"])) == pytest.approx(4e-3, rel=1e-3)
+    with pytest.raises(ConfigError, match="two learning-rate schedules"):
+        compose_config(["task=mazeNEAR", "train.kl_threshold=0.008"])  # the maze decays its rate already
+
+    # in training: a threshold every epoch's KL exceeds slows the rate, one none reaches speeds it up
+    env, reward_cfg = AutoReset(MazeEnv()), RewardConfig(task_weight=1.0, style_weight=0.0)
+    logged = {}
+    for threshold in (1e-9, 10.0):
+        small = PPOConfig(num_envs=4, horizon=4, minibatch_size=8, update_epochs=2, actor_hidden=[8], critic_hidden=[8],
+                          learning_rate=1e-3, kl_threshold=threshold)
+        init, train_chunk = make_train(small, env, NoStyle(), reward_cfg)
+        _, metrics = train_chunk(init(jax.random.PRNGKey(0)), 3)
+        logged[threshold] = np.asarray(metrics["learning_rate"])  # each iteration's mean rate over its 4 steps
+    assert logged[1e-9][0] < 1e-3 and np.all(np.diff(logged[1e-9]) < 0)
+    assert logged[10.0][0] > 1e-3 and np.all(np.diff(logged[10.0]) > 0)
+
+
 def test_network_precision_reaches_the_networks_and_not_the_physics():
     """train.network_precision=tensorfloat32 lowers the policy's, critic's and style reward's matrix
     products at TF32 (HIGH) while a matrix product inside the env's step stays at full float32 (HIGHEST):

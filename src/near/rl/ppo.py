@@ -48,6 +48,12 @@ class PPOConfig:
     update_epochs: int = 4
     learning_rate: float = 3e-4
     anneal_lr: bool = False  # decay the learning rate linearly to 0 over the run (CleanRL's anneal_lr)
+    # > 0: rl_games' adaptive rate (its "adaptive" lr_schedule, kl_threshold 0.008 in IsaacGymEnvs), as its
+    # "standard" schedule applies it: after each epoch the rate is divided by 1.5 where the epoch's mean approx
+    # KL was over 2 x this, multiplied by 1.5 where under half of it, within [1e-6, 1e-2] (per minibatch, as its
+    # "legacy" one does, the first minibatch's KL is always 0 and speeds the rate up). 0: constant (the
+    # original NEAR's; issue #19)
+    kl_threshold: float = 0.0
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
@@ -169,19 +175,50 @@ def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
     return Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init), Critic(tuple(cfg.critic_hidden))
 
 
+ADAPTIVE_LR_BOUNDS = (1e-6, 1e-2)  # rl_games' AdaptiveScheduler min_lr, max_lr
+
+
+class AdaptiveRateState(NamedTuple):
+    learning_rate: jax.Array  # the rate of the next step
+    inner: Any
+
+
+def next_learning_rate(learning_rate: jax.Array, approx_kl: jax.Array, kl_threshold: float) -> jax.Array:
+    """rl_games' adaptive rule: slower after a step that moved the policy over 2 x the threshold, faster
+    after one under half of it."""
+    low, high = ADAPTIVE_LR_BOUNDS
+    rate = jnp.where(approx_kl > 2.0 * kl_threshold, jnp.maximum(learning_rate / 1.5, low), learning_rate)
+    return jnp.where(approx_kl < 0.5 * kl_threshold, jnp.minimum(learning_rate * 1.5, high), rate)
+
+
+def adaptive_rate(inner: optax.GradientTransformation, learning_rate: float) -> optax.GradientTransformation:
+    """``inner`` built at rate 1, its step scaled by the rate in the optimiser state (so that the rate
+    resumes with a checkpoint), which PPO's update sets from the approx KL (:func:`next_learning_rate`)."""
+
+    def init(params):
+        return AdaptiveRateState(jnp.asarray(learning_rate, jnp.float32), inner.init(params))
+
+    def update(updates, state, params=None):
+        updates, inner_state = inner.update(updates, state.inner, params)
+        return jax.tree.map(lambda u: u * state.learning_rate, updates), state._replace(inner=inner_state)
+
+    return optax.GradientTransformation(init, update)
+
+
 def make_optimizer(cfg: PPOConfig) -> optax.GradientTransformation:
-    learning_rate = cfg.learning_rate
+    if cfg.kl_threshold > 0 and cfg.anneal_lr:
+        raise ValueError("train.anneal_lr and train.kl_threshold are two learning-rate schedules: set one")
+    learning_rate = 1.0 if cfg.kl_threshold > 0 else cfg.learning_rate  # adaptive: Adam's step is scaled after
     if cfg.anneal_lr:  # to 0 at the run's last optimiser step
         learning_rate = optax.linear_schedule(cfg.learning_rate, 0.0, cfg.num_iterations * cfg.updates_per_iteration)
     adam = optax.adam(learning_rate, eps=1e-8)
     tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam) if cfg.max_grad_norm > 0 else adam
-    if cfg.learn_std:
-        return tx
-    # AMP: the log-std is a constant
-    labels = lambda params: jax.tree_util.tree_map_with_path(
-        lambda path, _: "frozen" if any(getattr(k, "key", None) == "log_std" for k in path) else "train", params
-    )
-    return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+    if not cfg.learn_std:  # AMP: the log-std is a constant
+        labels = lambda params: jax.tree_util.tree_map_with_path(
+            lambda path, _: "frozen" if any(getattr(k, "key", None) == "log_std" for k in path) else "train", params
+        )
+        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+    return adaptive_rate(tx, cfg.learning_rate) if cfg.kl_threshold > 0 else tx
 
 
 def normalize_obs(cfg: PPOConfig, stats: RunningStats, obs: jax.Array) -> jax.Array:
@@ -333,10 +370,16 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
                 params, opt_state = carry
                 batch = across_devices(batch)  # each device takes its share of the minibatch; gradients are all-reduced
                 grads, stats = jax.grad(loss_fn, has_aux=True)(params, obs_stats, value_stats, batch)
+                if cfg.kl_threshold > 0:
+                    stats["learning_rate"] = opt_state.learning_rate  # the rate of this step
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), stats
 
-            return jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+            (params, opt_state), stats = jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+            if cfg.kl_threshold > 0:
+                rate = next_learning_rate(opt_state.learning_rate, stats["approx_kl"].mean(), cfg.kl_threshold)
+                opt_state = opt_state._replace(learning_rate=rate)
+            return (params, opt_state), stats
 
         (params, opt_state), loss_stats = jax.lax.scan(epoch, (state.params, state.opt_state),
                                                       jax.random.split(k_perm, cfg.update_epochs))
