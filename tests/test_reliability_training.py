@@ -363,6 +363,23 @@ def test_kl_threshold_adapts_the_rate_to_each_epochs_kl_as_rl_games_does():
     assert logged[10.0][0] > 1e-3 and np.all(np.diff(logged[10.0]) > 0)
 
 
+def test_a_resume_with_another_optimiser_shape_is_refused_naming_the_runs_keys(runs, tmp_path):
+    import pathlib
+    import shutil
+
+    from near.config import ConfigError
+
+    out = str(tmp_path / "policy")
+    shutil.copytree(runs["policy"], out)
+    os.remove(os.path.join(out, "summary.json"))
+    config_path = pathlib.Path(out) / "config.yaml"
+    config = config_path.read_text()
+    with pytest.raises(ConfigError, match=r"pass train.kl_threshold=0.0 train.anneal_lr=True to resume it"):
+        train_policy(compose_config(TINY + [f"out={out}", f"energy.checkpoint={runs['energy']}", "resume=True",
+                                            "train.total_env_steps=40", "train.kl_threshold=0.008", "train.anneal_lr=false"]))
+    assert config_path.read_text() == config  # the folder as it was
+
+
 def test_network_precision_reaches_the_networks_and_not_the_physics():
     """train.network_precision=tensorfloat32 lowers the policy's, critic's and style reward's matrix
     products at TF32 (HIGH) while a matrix product inside the env's step stays at full float32 (HIGHEST):

@@ -129,6 +129,22 @@ def check_resume_physics(cfg: Config, run_dir: str) -> None:
                           "as it trained (a run does not change its physics mid-way; start a new run for that)")
 
 
+def check_resume_optimizer(cfg: Config, run_dir: str) -> None:
+    """A run resumes with the optimiser it saved: train.kl_threshold on or off, train.anneal_lr and train.learn_std
+    shape its state (an adaptive rate, a schedule's step count, a frozen log-std). ConfigError naming the run's."""
+    trained = run_config(run_dir, load_meta(run_dir)).train
+
+    def shape(train, algo: str) -> dict:
+        return {"train.kl_threshold": train.kl_threshold > 0, "train.anneal_lr": train.anneal_lr,
+                "train.learn_std": train.learn_std and algo != "AMP"}  # AMP's log-std is frozen whatever the key
+
+    ours, theirs = shape(cfg.train, cfg.task.algo), shape(trained, cfg.task.algo)
+    keys = [f"{key}={getattr(trained, key.split('.')[1])}" for key in ours if ours[key] != theirs[key]]
+    if keys:
+        raise ConfigError(f"{run_dir} trained with another optimiser than this command's; pass {' '.join(keys)} to "
+                          "resume it (its saved optimiser state has that shape; start a new run to change it)")
+
+
 def run_config(path: str, meta: dict) -> Config:
     """The config a policy checkpoint's metadata records, checked like a user's (an edited or corrupt
     record would otherwise size networks at will)."""
@@ -173,5 +189,5 @@ def load_train_state(cfg: Config, path: str, motion: str = ""):
     return run_cfg, style, state, env
 
 
-__all__ = ["check_resume_physics", "legacy_train_item", "load_policy", "load_state", "load_train_state", "model_item",
+__all__ = ["check_resume_optimizer", "check_resume_physics", "legacy_train_item", "load_policy", "load_state", "load_train_state", "model_item",
            "restore_state", "rollout_item", "run_config", "train_item", "trained_physics"]

@@ -26,7 +26,7 @@ from near.eval.policy_eval import (
     task_metrics,
 )
 from near.factories import make_env, make_style, training_reset
-from near.restore import check_resume_physics, load_state, model_item, rollout_item, train_item
+from near.restore import check_resume_optimizer, check_resume_physics, load_state, model_item, rollout_item, train_item
 from near.utils.checkpoint import Checkpointer
 from near.utils.logging import (
     MetricLogger,
@@ -72,6 +72,7 @@ def train_policy(cfg: Config) -> dict:
     resuming = cfg.resume and ckpt.latest_step() is not None
     if resuming:
         check_resume_physics(cfg, run_dir)  # before config.yaml is rewritten: a refused resume leaves the folder as it was
+        check_resume_optimizer(cfg, run_dir)
     write_config(run_dir, cfg)
     p = cfg.train
     if cfg.task.algo == "AMP":
