@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import run_task, write_result
+from _report import labelled_runs, run_task, write_result
 from inspect_energy_posture import energy_env, level_free_g, reward_gaps
 
 
@@ -149,8 +149,7 @@ def main() -> None:
     starts = [(int(c), float(t)) for c, t in (s.split(":") for s in args.starts)]
     rows: dict[str, dict] = {}
     scorer = EnergyScorer(args.energy, args.motion) if args.energy else None
-    for spec in args.runs:
-        label, run = spec.split("=", 1)
+    for label, run in labelled_runs(args.runs):
         cfg = compose_config([f"task={run_task(run)}", f"motion={args.motion}", f"checkpoint={run}", "episodes=2"])
         env = make_env(cfg)
         run_cfg, params, obs_stats, _ = load_policy(cfg, run)

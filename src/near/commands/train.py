@@ -8,7 +8,6 @@ renders a video (``train.video_every``) and evaluates (``train.eval_every``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -17,7 +16,7 @@ import jax
 import numpy as np
 
 from near.commands.run_folder import default_out, write_config
-from near.config import Config, to_dict
+from near.config import Config, policy_training, to_dict
 from near.energy.reward import sign_trap_message
 from near.eval.policy_eval import (
     eval_scalars,
@@ -74,9 +73,7 @@ def train_policy(cfg: Config) -> dict:
         check_resume_physics(cfg, run_dir)  # before config.yaml is rewritten: a refused resume leaves the folder as it was
         check_resume_optimizer(cfg, run_dir)
     write_config(run_dir, cfg)
-    p = cfg.train
-    if cfg.task.algo == "AMP":
-        p = dataclasses.replace(p, learn_std=False)
+    p = policy_training(cfg)
     init, train_chunk = make_train(p, wrapped, style, cfg.reward)
     state = init(jax.random.PRNGKey(cfg.seed))
     meta = {"kind": "policy", "task": cfg.task.name, "env": cfg.task.env, "algo": cfg.task.algo,
