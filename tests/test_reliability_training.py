@@ -429,3 +429,42 @@ def test_network_precision_reaches_the_networks_and_not_the_physics():
     assert tf32["networks"] == {"[HIGH, HIGH]"}
     with pytest.raises(ConfigError, match="network_precision"):
         compose_config(["task=maze", "train.network_precision=fp8"])
+
+
+def test_min_log_std_floors_the_std_the_policy_samples_and_is_scored_with():
+    # issue #19: push-T's learnt log-std fell from -1 to -4.3 and PPO's KL grew with it
+    from near.config import ConfigError
+    from near.rl.networks import Actor
+    from near.rl.ppo import PPOConfig, act
+
+    actor = Actor(2, (8,), log_std_init=-1.0, min_log_std=-3.0)
+    params = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+    params["params"]["log_std"] = jnp.array([-5.0, -2.0])  # one below the floor, one above
+    _, log_std = actor.apply(params, jnp.zeros((1, 3)))
+    np.testing.assert_allclose(np.asarray(log_std), [[-3.0, -2.0]])
+    grad = jax.grad(lambda p: actor.apply(p, jnp.zeros((1, 3)))[1].sum())(params)["params"]["log_std"]
+    np.testing.assert_allclose(np.asarray(grad), [0.0, 1.0])  # the floored one no longer moves
+    # act() samples at the floored std: the spread of many draws is exp(-3), not exp(-5)
+    cfg = PPOConfig(actor_hidden=[8], log_std_init=-1.0, min_log_std=-3.0, normalize_obs=False)
+    policy = {"actor": params}
+    draws = jax.vmap(lambda k: act(policy, cfg, None, jnp.zeros((1, 3)), 2, k))(jax.random.split(jax.random.PRNGKey(1), 4000))
+    mean = act(policy, cfg, None, jnp.zeros((1, 3)), 2)
+    spread = np.asarray(draws - mean).reshape(-1, 2).std(axis=0)
+    np.testing.assert_allclose(spread, np.exp([-3.0, -2.0]), rtol=0.08)
+    assert PPOConfig().min_log_std == -20.0  # off unless asked for (the original has no floor)
+    with pytest.raises(ConfigError, match="min_log_std"):
+        compose_config(["task=mazeNEAR", "train.min_log_std=0.0"])  # above the maze's start, -1
+
+
+def test_sample_actions_evaluates_the_policy_with_its_noise(runs):
+    from near.commands.evaluate import evaluate_2d
+    from near.eval.policy_eval import rollout_checkpoint
+
+    def config(*extra):
+        return compose_config(TINY + [f"checkpoint={runs['policy']}", "episodes=6", *extra])
+
+    assert evaluate_2d(config())["deterministic"] and not evaluate_2d(config("sample_actions=True"))["deterministic"]
+    mean, again, sampled = (np.asarray(rollout_checkpoint(config(*extra))["observations"])
+                            for extra in ((), (), ("sample_actions=True",)))
+    np.testing.assert_array_equal(mean, again)  # the mean's paths repeat exactly
+    assert np.abs(sampled - mean).max() > 1e-3  # the sampled ones leave them

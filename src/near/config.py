@@ -109,6 +109,10 @@ class Config:
     policy: str = ""  # viz energy of a humanoid energy model: a policy run whose episode is scored beside the clips
     progress: bool = True  # progress bars
     episodes: int = 16  # play / eval episodes
+    # play / eval: act with the policy's own noise (actions drawn at its std), not its mean. The default,
+    # the mean, is the original's; a policy that trained with a floored std can depend on its noise
+    # (push-T, issue #19: 16 % success with the mean, 99 % sampled)
+    sample_actions: bool = False
     video: bool = True  # play: write a video
     gif: bool = False  # play: also an animated GIF of the first episode (small, for READMEs and web pages)
     video_clip: int = 0  # play, humanoid: the video's episode starts from this clip of the motion set
@@ -268,6 +272,8 @@ def validate(cfg: Config) -> None:
         (p.minibatch_size >= 1 and p.batch_size % p.minibatch_size == 0,
          f"train.num_envs*train.horizon ({p.batch_size}) must be a multiple of train.minibatch_size ({p.minibatch_size})"),
         (p.learning_rate > 0, f"train.learning_rate must be > 0, got {p.learning_rate}"),
+        (p.min_log_std <= p.log_std_init,
+         f"train.min_log_std ({p.min_log_std}) is above train.log_std_init ({p.log_std_init}): the floor must be at or below the start"),
         (p.kl_threshold >= 0, f"train.kl_threshold must be >= 0 (0: a constant rate), got {p.kl_threshold}"),
         (not (p.kl_threshold > 0 and p.anneal_lr),
          "train.anneal_lr and train.kl_threshold are two learning-rate schedules: set one (train.anneal_lr=false)"),

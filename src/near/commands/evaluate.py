@@ -2,7 +2,7 @@
 
 maze / push-T: success rate, task return and episode length (mean ± std over episodes), SPARC and
 mean speed of the agent's 2-D path, push-T's final goal coverage. Deterministic actions (the policy
-mean), as the original's metric rollouts.
+mean), as the original's metric rollouts; ``sample_actions=True`` draws them at the policy's std.
 
 Each env plugs in through :data:`EVALUATORS` (env name -> function of the Config). The humanoid's
 rollout records body positions and the return; near.eval.policy_eval.humanoid_metrics turns them and
@@ -27,7 +27,7 @@ def evaluate_2d(cfg: Config) -> dict:
     """maze / push-T: metrics, eval.json and trajectories.png in ``out`` (default <checkpoint>/eval)."""
     result = rollout_checkpoint(cfg)
     summary = {"checkpoint": cfg.checkpoint, "task": cfg.task.name, "episodes": len(result["success"]),
-               "deterministic": True,
+               "deterministic": not cfg.sample_actions,
                **M.episode_stats(result["episode_return"], result["episode_length"], result["success"]),
                **task_metrics(cfg.task.env, result)}
     out = beside_checkpoint(cfg, "eval")
@@ -45,9 +45,9 @@ def evaluate_humanoid(cfg: Config) -> dict:
     """humanoid: deterministic episodes from reference-state resets; pose error (DTW against every clip
     of the motion), root smoothness and motion, fall rate, episode length and task return."""
     env = make_env(cfg)
-    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
+    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes, deterministic=not cfg.sample_actions)
     summary = {"checkpoint": cfg.checkpoint, "task": cfg.task.name, "motion": cfg.motion,
-               "episodes": len(result["success"]), "deterministic": True,
+               "episodes": len(result["success"]), "deterministic": not cfg.sample_actions,
                **M.episode_stats(result["episode_return"], result["episode_length"], result["success"]),
                **task_metrics(cfg.task.env, result)}
     out = beside_checkpoint(cfg, "eval")

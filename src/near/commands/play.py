@@ -72,12 +72,13 @@ def play_humanoid(cfg: Config) -> dict:
     if cfg.video:
         check_video_start(cfg, env.library)  # before the evaluation's minutes
     run_cfg, params, obs_stats, _ = load_policy(cfg, cfg.checkpoint)
-    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
+    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes, deterministic=not cfg.sample_actions)
     out = beside_checkpoint(cfg, "play")
     files = {}
     if cfg.video:
         qpos, reference, length = make_reference_rollout(cfg, env, run_cfg, episodes=cfg.episodes, clip=cfg.video_clip,
-                                                         start=cfg.video_start)(params, obs_stats)
+                                                         start=cfg.video_start,
+                                                         deterministic=not cfg.sample_actions)(params, obs_stats)
         fps = 1.0 / env.control_dt
         files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
         files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,
@@ -98,7 +99,8 @@ def gif_of_episode(path: str, qpos, reference, fps: float, stride: int = 2, size
 
 
 def _write_summary(cfg: Config, result: dict, files: dict, out: str) -> dict:
-    summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "success_rate": result["success_rate"],
+    summary = {"checkpoint": cfg.checkpoint, "episodes": cfg.episodes, "deterministic": not cfg.sample_actions,
+               "success_rate": result["success_rate"],
                "episode_length": result["mean_length"], "task_return": result["mean_return"],
                **task_metrics(cfg.task.env, result), "files": files}
     write_json(os.path.join(out, "eval.json"), summary)

@@ -220,7 +220,7 @@ def rollout_checkpoint(cfg: Config) -> dict:
     """``cfg.episodes`` evaluation episodes of ``cfg.checkpoint``: a policy, or a CEM run planned again."""
     if is_cem_run(cfg.checkpoint):
         return replan_cem(cfg, cfg.checkpoint)
-    return evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
+    return evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes, deterministic=not cfg.sample_actions)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,9 +347,9 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
 
 
 def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: int = 0, start: float = 0.0,
-                           velocities: bool = False):
+                           velocities: bool = False, deterministic: bool = True):
     """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
-    deterministic episode from the reference state of one clip at ``start`` seconds, beside the clip
+    deterministic (or, ``deterministic=False``, sampled) episode from the reference state of one clip at ``start`` seconds, beside the clip
     itself over the same steps. Call it with any parameters of the same networks. With ``velocities``
     the policy's qvel (T+1, 34) follows as a fourth item (its pairs, as an energy model sees them).
 
@@ -363,7 +363,7 @@ def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: in
     times = start + jnp.arange(steps + 1) * env.control_dt
     motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
     reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
-    runner = _episode_program(cfg, env, episodes, True, run_cfg.train, velocities)
+    runner = _episode_program(cfg, env, episodes, deterministic, run_cfg.train, velocities)
     reset_args = (jnp.array(True), jnp.array(clip, jnp.int32), jnp.array(start, jnp.float32))
 
     def rollout(params, obs_stats):

@@ -22,6 +22,7 @@ class Actor(nn.Module):
     action_dim: int
     hidden: Sequence[int] = (256, 256)
     log_std_init: float = -3.0
+    min_log_std: float = -20.0  # floor on the std the policy acts with (train.min_log_std)
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -30,7 +31,7 @@ class Actor(nn.Module):
         )
         # state-independent log-std; whether it learns is decided by the trainer (AMP freezes it)
         log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
-        return mean, jnp.broadcast_to(log_std, mean.shape)
+        return mean, jnp.broadcast_to(jnp.maximum(log_std, self.min_log_std), mean.shape)
 
 
 class Critic(nn.Module):

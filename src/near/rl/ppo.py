@@ -64,6 +64,10 @@ class PPOConfig:
     actor_hidden: list[int] = field(default_factory=lambda: [256, 256])
     critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
     log_std_init: float = -3.0
+    # floor on the learnt log-std: the std the policy samples and is scored with never goes below
+    # exp(min_log_std). -20: no floor (the original's). Issue #19: push-T's std fell to exp(-4.3) and
+    # PPO's steps (its KL) grew with it until success fell from 97 % to 77 %
+    min_log_std: float = -20.0
     learn_std: bool = True  # the original learns it for NEAR, freezes it for AMP (the humanoid's NEAR config freezes it)
     normalize_obs: bool = True
     normalize_value: bool = True
@@ -172,7 +176,7 @@ class TrainState:
 
 
 def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
-    return Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init), Critic(tuple(cfg.critic_hidden))
+    return Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init, cfg.min_log_std), Critic(tuple(cfg.critic_hidden))
 
 
 ADAPTIVE_LR_BOUNDS = (1e-6, 1e-2)  # rl_games' AdaptiveScheduler min_lr, max_lr
@@ -458,7 +462,7 @@ def summarize_chunk(metrics: dict) -> dict:
 def act(params: Any, cfg: PPOConfig, obs_stats: RunningStats, obs: jax.Array, action_dim: int,
         key: jax.Array | None = None) -> jax.Array:
     """Policy action for observations; deterministic (the mean) when key is None."""
-    actor = Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init)
+    actor = Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init, cfg.min_log_std)
     mean, log_std = actor.apply(params["actor"], normalize_obs(cfg, obs_stats, obs))
     if key is not None:
         mean = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
