@@ -15,7 +15,8 @@ Targets (seed 42, at most 1 B env steps): the best method reaches >= 50 % succes
 least PPO's at the same budget; NEAR's path SPARC is closer to the demonstrations' than PPO's. PPO "at the
 same budget" is its final evaluation where a PPO run has NEAR's env steps (within 2 %), else the last
 periodic evaluation of its longest run at or before NEAR's env steps (64 episodes). The same checks follow for
-every other seed (700, 8125), each NEAR run against PPO of its own seed.
+every other seed (700, 8125), each NEAR run against PPO of its own seed (PPO's unlabelled runs: a PPO
+variant is not the baseline).
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def targets(results: dict, seed: int = 42) -> list[str]:
            + ("met" if best[top]["success_rate"] >= 0.5 else "missed")]
     if not runs["NEAR"] or not runs["PPO"]:
         return out
+    plain_ppo = [r for r in runs["PPO"] if not r.get("label")] or runs["PPO"]  # PPO's variants are not the baseline
     for near in sorted(runs["NEAR"], key=lambda r: r["env_steps"]):  # every NEAR run against PPO at its budget
-        ppo = same_budget(runs["PPO"], near["env_steps"])
+        ppo = same_budget(plain_ppo, near["env_steps"])
         name = run_name("NEAR", near)
         if ppo is None:
             out.append(f"{prefix}{name} at {near['env_steps'] / 1e6:.1f} M steps: no PPO evaluation at that budget")

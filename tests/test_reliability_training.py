@@ -452,6 +452,10 @@ def test_min_log_std_floors_the_std_the_policy_samples_and_is_scored_with():
     spread = np.asarray(draws - mean).reshape(-1, 2).std(axis=0)
     np.testing.assert_allclose(spread, np.exp([-3.0, -2.0]), rtol=0.08)
     assert PPOConfig().min_log_std == -20.0  # off unless asked for (the original has no floor)
+    # a floor is baked into the shared episode programs: two runs with other floors must not share one
+    from near.eval.policy_eval import policy_key
+
+    assert policy_key(cfg, 2) != policy_key(dataclasses.replace(cfg, min_log_std=-20.0), 2)
     with pytest.raises(ConfigError, match="min_log_std"):
         compose_config(["task=mazeNEAR", "train.min_log_std=0.0"])  # above the maze's start, -1
 

@@ -64,12 +64,15 @@ def test_pusht_scale_keeps_a_labelled_variant_and_compares_it_with_ppo_at_its_ow
     variant = pusht_run(tmp_path / "tw07", "NEAR", 42, 0.55, 0.95, -4.0, steps=2000)
     config = yaml.safe_load(open(os.path.join(variant, "config.yaml")))
     yaml.safe_dump({**config, "reward": {"task_weight": 0.7, "style_weight": 0.3}}, open(os.path.join(variant, "config.yaml"), "w"))
-    R.main([f"PPO={ppo}", f"NEAR={near}", f"NEAR/tw07={variant}", "--device", "H200", "--results", results])
+    ppo_variant = pusht_run(tmp_path / "ppo_kl", "PPO", 42, 0.90, 0.97, -5.0, steps=2000)  # not the baseline
+    R.main([f"PPO={ppo}", f"NEAR={near}", f"NEAR/tw07={variant}", f"PPO/kl={ppo_variant}", "--device", "H200",
+            "--results", results])
     out = capsys.readouterr().out
     stored = json.load(open(results))["methods"]["NEAR"]
     assert [(r["label"], r["success_rate"]) for r in stored] == [(None, 0.25), ("tw07", 0.55)]
     assert stored[1]["settings"]["reward.task_weight"] == 0.7 and "| NEAR (tw07) | 42 |" in out
-    # the variant stopped at 2,000 steps: PPO's periodic evaluation there (0.2), not its final 0.3
+    # the variant stopped at 2,000 steps: PPO's periodic evaluation there (0.2), not its final 0.3, nor the PPO
+    # variant's final 0.9 at 2,000 steps
     assert "NEAR (tw07) success 55.0 % vs PPO 20.0 %" in out and "periodic evaluation" in out and ": met" in out
     # an unlabelled NEAR run again replaces only the unlabelled row
     R.main([f"NEAR={pusht_run(tmp_path / 'near2', 'NEAR', 42, 0.10, 0.90, -3.0, steps=3000)}", "--device", "H200",

@@ -70,7 +70,8 @@ def env_key(env) -> tuple:
 
 def policy_key(train_cfg, action_dim: int) -> tuple:
     """What near.rl.ppo.act bakes in of the run's train config (the networks; the weights are arguments)."""
-    return (tuple(train_cfg.actor_hidden), bool(train_cfg.normalize_obs), action_dim)  # log_std_init: only at init
+    # log_std_init acts only at init; min_log_std floors every sampled action's std
+    return (tuple(train_cfg.actor_hidden), bool(train_cfg.normalize_obs), float(train_cfg.min_log_std), action_dim)
 
 
 def on_one_device(tree):
