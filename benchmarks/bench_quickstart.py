@@ -32,7 +32,8 @@ def run(extra: list[str], seed: int) -> dict:
     summary = json.load(open(os.path.join(out, "qs", "summary.json")))
     return {"args": extra, "seed": seed, "process_seconds": round(wall, 1), "load_average_1m": load, **{k: summary[k] for k in (
         "success_rate", "episode_length", "eval_episodes", "env_steps", "wall_seconds", "energy_seconds",
-        "policy_seconds")}, "report": os.path.join(out, "qs")}
+        "policy_seconds")}, **{k: summary[k] for k in ("played", "final_policy_success_rate") if k in summary},
+            "report": os.path.join(out, "qs")}
 
 
 def main() -> None:

@@ -184,8 +184,9 @@ def test_quickstart_smoke_writes_the_report(tmp_path, capsys):
     out = tmp_path / "qs"
     assert main(["quickstart", "smoke=True", f"out={out}", "progress=False"]) == 0
     summary = json.load(open(out / "summary.json"))
-    for key in ("success_rate", "wall_seconds", "env_steps"):
+    for key in ("success_rate", "wall_seconds", "env_steps", "final_policy_success_rate"):
         assert key in summary
+    assert summary["played"] == "final policy"  # 4 iterations: no periodic evaluation (every 25) to keep a best from
     for name in ("energy_landscape.png", "learning_curves.png", "trajectories.png"):
         assert (out / name).stat().st_size > 1000, name
     assert "success_rate" in capsys.readouterr().out

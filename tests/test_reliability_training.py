@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import errno
+import itertools
 import json
 import os
 import re
@@ -472,3 +473,36 @@ def test_sample_actions_evaluates_the_policy_with_its_noise(runs):
                             for extra in ((), (), ("sample_actions=True",)))
     np.testing.assert_array_equal(mean, again)  # the mean's paths repeat exactly
     assert np.abs(sampled - mean).max() > 1e-3  # the sampled ones leave them
+
+
+def test_keep_best_keeps_the_best_evaluated_policy_as_its_own_checkpoint_across_a_resume(runs, tmp_path, monkeypatch):
+    from near.config import ConfigError
+
+    # the tiny maze scores 0 in every evaluation: script the evaluations' returns, the n-th evaluation's is returns[n]
+    returns = {1: 1.0, 2: 5.0, 3: 3.0, 4: 5.0, 5: 2.0, 6: 0.0, 7: 4.0, 8: 3.0, 9: 4.5, 10: 1.0, 11: 6.0, 12: 6.0}
+    scalars, calls = train_cmd.eval_scalars, itertools.count(1)
+    monkeypatch.setattr(train_cmd, "eval_scalars", lambda env_name, result: dict(
+        scalars(env_name, result), success_rate=0.0, episode_return=returns[next(calls)]))
+    out = str(tmp_path / "policy")
+    # a constant rate: a run stopped at iteration 2 then makes the same steps as this one's first two
+    base = TINY + [f"energy.checkpoint={runs['energy']}", "train.eval_every=1", "train.keep_best=true",
+                   "train.anneal_lr=false"]
+    summary = train_policy(compose_config(base + [f"out={out}", "train.total_env_steps=48"]))  # 6 iterations
+    assert summary["best"] == {"checkpoint": os.path.join(out, "best"), "iteration": 2, "success_rate": 0.0,
+                               "episode_return": 5.0}  # the first of the two 5s
+    # checkpoint=RUN/best holds the weights of iteration 2: those of the same run stopped there (runs are deterministic)
+    short = str(tmp_path / "short")
+    train_policy(compose_config(base + [f"out={short}", "train.total_env_steps=16", "train.keep_best=false",
+                                        "train.eval_every=0"]))
+    _, best_params, _, best_meta = load_policy(compose_config(TINY), os.path.join(out, "best"))
+    _, short_params, _, _ = load_policy(compose_config(TINY), short)
+    assert best_meta["step"] == 2
+    jax.tree.map(np.testing.assert_array_equal, best_params, short_params)
+    # a resumed run goes on comparing with the kept one (its score rides in that checkpoint's metadata):
+    # iterations 7-10 score under it, 11 over it
+    resumed = train_policy(compose_config(base + [f"out={out}", "train.total_env_steps=80", "resume=True"]))
+    assert resumed["best"]["iteration"] == 2 and load_policy(compose_config(TINY), os.path.join(out, "best"))[3]["step"] == 2
+    resumed = train_policy(compose_config(base + [f"out={out}", "train.total_env_steps=96", "resume=True"]))
+    assert resumed["best"]["iteration"] == 11 and resumed["best"]["episode_return"] == 6.0
+    with pytest.raises(ConfigError, match="train.eval_every"):
+        compose_config(["task=mazeNEAR", "train.keep_best=true"])

@@ -274,6 +274,7 @@ def validate(cfg: Config) -> None:
         (p.learning_rate > 0, f"train.learning_rate must be > 0, got {p.learning_rate}"),
         (p.min_log_std <= p.log_std_init,
          f"train.min_log_std ({p.min_log_std}) is above train.log_std_init ({p.log_std_init}): the floor must be at or below the start"),
+        (not p.keep_best or p.eval_every > 0, "train.keep_best keeps the best periodic evaluation's policy: set train.eval_every too"),
         (p.kl_threshold >= 0, f"train.kl_threshold must be >= 0 (0: a constant rate), got {p.kl_threshold}"),
         (not (p.kl_threshold > 0 and p.anneal_lr),
          "train.anneal_lr and train.kl_threshold are two learning-rate schedules: set one (train.anneal_lr=false)"),

@@ -26,7 +26,7 @@ from near.eval.policy_eval import (
 )
 from near.factories import make_env, make_style, training_reset
 from near.restore import check_resume_optimizer, check_resume_physics, load_state, model_item, rollout_item, train_item
-from near.utils.checkpoint import Checkpointer
+from near.utils.checkpoint import Checkpointer, load_meta
 from near.utils.logging import (
     MetricLogger,
     NonFiniteError,
@@ -97,9 +97,11 @@ def train_policy(cfg: Config) -> dict:
     watch_sign_trap = cfg.task.algo == "NEAR" and cfg.reward.sigma_level == -1 and cfg.reward.anneal_rule == "multiplicative"
     progress, desc, _ = progress_bar(f"{cfg.task.name} PPO", total, disable=not cfg.progress)
 
-    def save(iteration: int) -> None:
+    def save(iteration: int, to: Checkpointer = ckpt, extra: dict | None = None) -> None:
         meta["wall_seconds"] = time.time() - logger.start
-        ckpt.save(iteration, model_item(state), train_item(state), meta, rollout=rollout_item(state))
+        to.save(iteration, model_item(state), train_item(state), {**meta, **(extra or {})}, rollout=rollout_item(state))
+
+    best = BestPolicy(run_dir, resuming) if p.keep_best else None
 
     with progress, stop_on_signals() as stop:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
@@ -147,6 +149,8 @@ def train_policy(cfg: Config) -> dict:
                                                                  jax.random.PRNGKey(cfg.seed + 20_000 + iteration)))
                 logger.log(iteration * p.batch_size, {"env_steps": iteration * p.batch_size, "iteration": iteration,
                                                       **{f"eval/{k}": v for k, v in scores.items()}})
+                if best is not None:
+                    best.offer(iteration, scores, save)
             if iteration % p.checkpoint_every < n or iteration == total:
                 save(iteration)
     logger.close()
@@ -166,6 +170,8 @@ def train_policy(cfg: Config) -> dict:
         "energy_checkpoint": cfg.energy.checkpoint if cfg.task.algo == "NEAR" else None,
         **task_metrics(cfg.task.env, evaluation),
     }
+    if best is not None and best.record:
+        summary["best"] = {"checkpoint": best.dir, **best.record}
     write_json(os.path.join(run_dir, "summary.json"), summary)
     from near.utils.logging import smoothed_metrics
     from near.viz.maze_plots import plot_learning_curves
@@ -173,6 +179,27 @@ def train_policy(cfg: Config) -> dict:
     plot_learning_curves(smoothed_metrics(run_dir), os.path.join(run_dir, "learning_curves.png"), keys=CURVE_KEYS,
                          title=f"{cfg.task.name} (seed {cfg.seed}; episode statistics: mean of the last 10 iterations)")
     return summary
+
+
+class BestPolicy:
+    """train.keep_best: the policy of the best periodic evaluation so far (success rate, then mean return) in
+    <run>/best, a policy checkpoint of its own. Its score rides in that checkpoint's metadata, so a resumed
+    run goes on comparing with it."""
+
+    def __init__(self, run_dir: str, resuming: bool):
+        self.dir = os.path.join(run_dir, "best")
+        self.ckpt = Checkpointer(os.path.join(self.dir, "checkpoints"), max_to_keep=1)
+        self.record: dict = {}
+        if resuming and self.ckpt.latest_step() is not None:
+            self.record = load_meta(self.dir).get("best", {})
+
+    def offer(self, iteration: int, scores: dict, save) -> None:
+        score = (float(scores["success_rate"]), float(scores["episode_return"]))
+        if self.record and score <= (self.record["success_rate"], self.record["episode_return"]):
+            return
+        record = {"iteration": iteration, "success_rate": score[0], "episode_return": score[1]}
+        save(iteration, self.ckpt, {"best": record})
+        self.record = record
 
 
 # where a NaN starts, in the order it spreads: the reward models' outputs, then the rewards, the losses

@@ -80,6 +80,11 @@ class PPOConfig:
     time_limit_s: float = 0.0  # stop (checkpoint, evaluate) after this much wall time of this invocation; 0 = no limit
     video_every: int = 0  # save a short video of the policy every N iterations to <run>/videos/; 0 = never
     eval_every: int = 0  # deterministic evaluation (eval_episodes) every N iterations, logged as eval/*; 0 = never
+    # with eval_every: keep the policy of the best periodic evaluation so far (success rate, then return) in
+    # <run>/best, a policy checkpoint of its own (checkpoint=RUN/best), as rl_games keeps its best. A
+    # policy whose noise does the last step (the maze's std ~0.3) can end on a mean that misses while an
+    # earlier one hit
+    keep_best: bool = False
     # compile the evaluation's program (periodic and final) in a background thread from the start, beside
     # the training program's compile and first iterations (issue #20: the humanoid's takes 40-60 s on a GPU
     # machine). "auto": on a GPU or TPU backend; not on the CPU, where the two compiles share the cores
