@@ -45,7 +45,7 @@ def evaluate_humanoid(cfg: Config) -> dict:
     """humanoid: deterministic episodes from reference-state resets; pose error (DTW against every clip
     of the motion), root smoothness and motion, fall rate, episode length and task return."""
     env = make_env(cfg)
-    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes, deterministic=not cfg.sample_actions)
+    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
     summary = {"checkpoint": cfg.checkpoint, "task": cfg.task.name, "motion": cfg.motion,
                "episodes": len(result["success"]), "deterministic": not cfg.sample_actions,
                **M.episode_stats(result["episode_return"], result["episode_length"], result["success"]),

@@ -72,7 +72,7 @@ def play_humanoid(cfg: Config) -> dict:
     if cfg.video:
         check_video_start(cfg, env.library)  # before the evaluation's minutes
     run_cfg, params, obs_stats, _ = load_policy(cfg, cfg.checkpoint)
-    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes, deterministic=not cfg.sample_actions)
+    result = evaluate_policy(cfg, cfg.checkpoint, env=env, episodes=cfg.episodes)
     out = beside_checkpoint(cfg, "play")
     files = {}
     if cfg.video:

@@ -158,7 +158,8 @@ def train_policy(cfg: Config) -> dict:
     if not last:  # resumed after its last iteration (killed while finishing): report what was logged
         last = last_record(run_dir, "episode_return")
 
-    evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes, evaluator=periodic_eval)
+    evaluation = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=p.eval_episodes, deterministic=True,
+                                 evaluator=periodic_eval)  # training's evaluations play the mean
     summary = {
         "kind": "policy", "task": cfg.task.name, "algo": cfg.task.algo, "run_dir": run_dir, "seed": cfg.seed,
         "env_steps": int(state.iteration) * p.batch_size, "iterations": int(state.iteration),
@@ -248,7 +249,7 @@ def training_video(cfg: Config, env, run_dir: str):
     from near.viz.episodes import render_episode, video_fps
 
     def save(state, iteration: int) -> str:
-        result = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=1)
+        result = evaluate_policy(cfg, run_dir, state=state, env=env, episodes=1, deterministic=True)
         frames = render_episode(cfg, split_episodes(result)[0], size=192)
         return write_video(frames, os.path.join(folder, f"iteration_{iteration:06d}.mp4"), fps=video_fps(cfg))
     return save

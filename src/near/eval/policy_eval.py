@@ -175,8 +175,10 @@ def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
 
 
 def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
-                    deterministic: bool = True, seed: int | None = None, evaluator: Callable | None = None) -> dict:
-    """Episodes of a training ``state``, or of the policy checkpoint in ``run_dir`` (checked first)."""
+                    deterministic: bool | None = None, seed: int | None = None, evaluator: Callable | None = None) -> dict:
+    """Episodes of a training ``state``, or of the policy checkpoint in ``run_dir`` (checked first); with the
+    policy's mean unless ``deterministic=False`` or, by default, ``cfg.sample_actions``."""
+    deterministic = not cfg.sample_actions if deterministic is None else deterministic
     env = env or make_env(cfg)
     if state is not None:
         run_cfg, params, obs_stats = cfg, state.params, state.obs_stats
@@ -221,7 +223,7 @@ def rollout_checkpoint(cfg: Config) -> dict:
     """``cfg.episodes`` evaluation episodes of ``cfg.checkpoint``: a policy, or a CEM run planned again."""
     if is_cem_run(cfg.checkpoint):
         return replan_cem(cfg, cfg.checkpoint)
-    return evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes, deterministic=not cfg.sample_actions)
+    return evaluate_policy(cfg, cfg.checkpoint, episodes=cfg.episodes)  # checks the checkpoint first
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,8 +352,8 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
 def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: int = 0, start: float = 0.0,
                            velocities: bool = False, deterministic: bool = True):
     """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
-    deterministic (or, ``deterministic=False``, sampled) episode from the reference state of one clip at ``start`` seconds, beside the clip
-    itself over the same steps. Call it with any parameters of the same networks. With ``velocities``
+    deterministic (``deterministic=False``: sampled) episode from the reference state of one clip at ``start``
+    seconds, beside the clip itself over the same steps. Call it with any parameters of the same networks. With ``velocities``
     the policy's qvel (T+1, 34) follows as a fourth item (its pairs, as an energy model sees them).
 
     It runs in the program of :func:`make_policy_evaluator` (with ``velocities``, one of its own) for ``episodes``
