@@ -28,10 +28,11 @@
 # $OVERRIDES_NAME after the common ones (NAME: letters, digits, _), e.g.
 #   OVERRIDES_run_s15="reward.sigma_level=15" OVERRIDES_run_p005="reward.anneal_threshold=0.005" \
 #     bash benchmarks/gpu_queue.sh 585 run:NEAR/run_s15 run:NEAR/run_p005
-# A NEAR training that reaches its budget is followed by benchmarks/inspect_energy_posture.py --policy
-# (its energy model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT), and
-# on walk, run and mummy walk by benchmarks/inspect_energy_gait.py (the clips replayed at other strides
-# and cadences; energy_gait_ENERGY.json and .png in $OUT).
+# A NEAR training that reaches its budget gets benchmarks/inspect_energy_posture.py --policy (its energy
+# model on the clips' pairs against the policy's own; energy_policy_NAME.json in $OUT), and on walk, run
+# and mummy walk benchmarks/inspect_energy_gait.py (the clips replayed at other strides and cadences;
+# energy_gait_ENERGY.json and .png in $OUT), once the queue's trainings leave the call idle (this call's
+# end, or a later call's).
 # A NEAR item whose energy.output_activation=none meets the multiplicative annealing rule (the sign trap) is
 # skipped before its energy model trains: add reward.anneal_rule=additive to its overrides.
 # MIN_RANK=R skips a NEAR item whose energy model ranks the demonstrations' pairs above random pairs in under
@@ -134,6 +135,34 @@ claim_energy() {
   return 0
 }
 
+# The inspections of finished NEAR policies wait for a call's idle end (time left that no training of the
+# queue can use: a training needs `need` seconds), so that they no longer delay the next training (on
+# 2026-12-06 a mummy walk's took ~150 s, and the spin kick after it then found 177 s, too few to start).
+# They are listed in a file on the device, one per lane: a call without the time leaves them to the next.
+pending_inspections() { echo "$R/.inspections_pending.${CUDA_VISIBLE_DEVICES:-0}"; }
+
+run_inspections() {
+  local file rest=() name energy yaml dir motion
+  file=$(pending_inspections); [ -f "$file" ] || return 0
+  while IFS=$'\t' read -r name energy yaml dir motion; do
+    # does its energy model still rank the clips' pairs above the policy's own? (~100 s on the device;
+    # `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03 ran past the call's end)
+    if [ "$(left)" -le 150 ]; then rest+=("$name"$'\t'"$energy"$'\t'"$yaml"$'\t'"$dir"$'\t'"$motion"); continue; fi
+    echo "$name: inspecting its energy model against the policy ($(left) s left)"
+    run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "$yaml" \
+        --policy "$dir" --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 \
+        && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
+    # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
+    if [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ]; then
+      local gait; gait=energy_gait_$(basename "$energy")
+      run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "$yaml" \
+          --grid "$OUT/$gait.png" --out "$gait" > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
+    fi
+  done < "$file"
+  if [ ${#rest[@]} -gt 0 ]; then printf '%s\n' "${rest[@]}" > "$file"; echo "inspections left for the next call: ${#rest[@]}"
+  else rm -f "$file"; fi
+}
+
 process_queue() {  # the items of one lane, in order
   local spec
   for spec in "$@"; do
@@ -220,21 +249,12 @@ print(worst_ranking(json.load(open(sys.argv[1])))[1])" "$energy/summary.json")
     fi
     run "${train_cmd[@]}" > "$OUT/$name.log" 2>&1
     training_ended "$name"
-    # a finished NEAR policy: does its energy model still rank the clips' pairs above the policy's own?
-    # (~100 s on the device; `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03
-    # ran past the call's end and its run folder never came back)
-    if [ "$method" = NEAR ] && [ "$motion" != pusht ] && [ "$(left)" -gt 150 ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
-      run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "${M#motion=}" --policy "$run_dir" \
-          --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
-    fi
-    # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
-    if [ "$method" = NEAR ] && [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ] \
-        && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
-      gait=energy_gait_$(basename "$energy")
-      run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "${M#motion=}" \
-          --grid "$OUT/$gait.png" --out "$gait" > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
+    # a finished NEAR policy gets its inspections (below) when no training can use the call's time
+    if [ "$method" = NEAR ] && [ "$motion" != pusht ] && { [ "${DRY_RUN:-0}" = 1 ] || finished "$run_dir"; }; then
+      printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$energy" "${M#motion=}" "$run_dir" "$motion" >> "$(pending_inspections)"
     fi
   done
+  run_inspections
   for i in "${!parallel_pids[@]}"; do
     wait "${parallel_pids[$i]}"
     training_ended "${parallel_names[$i]}"

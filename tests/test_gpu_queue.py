@@ -72,3 +72,32 @@ def test_a_near_item_without_the_final_elu_under_the_multiplicative_rule_is_refu
     assert "out=" + str(tmp_path / "runs" / "crane_trap") not in out  # neither its policy ...
     assert "out=" + str(tmp_path / "runs" / "crane_additive") in out and "task=HumanoidAMP" in out  # ... the rest go on
     assert out.count("train-energy") == 1  # ... nor an energy model of its own before the additive item's
+
+
+def test_inspections_wait_until_no_training_can_use_the_call(tmp_path):
+    out = dry_run(tmp_path, 1, "mummy_walk:NEAR", "spin_kick:NEAR")
+    logs = {p.name: p.read_text() for p in (tmp_path / "out").glob("*.log")}
+    assert "inspect_energy_posture.py" in logs["inspect_mummy_walk_NEAR_42.log"]
+    assert "inspect_energy_gait.py" in logs["gait_mummy_walk_NEAR_42.log"]
+    assert "gait_spin_kick_NEAR_42.log" not in logs  # the gait's inspection is for walks only
+    # both trainings first, then the inspections
+    assert out.index("spin_kick_NEAR_42: training ended") < out.index("mummy_walk_NEAR_42: inspecting")
+    assert not list((tmp_path / "runs").glob(".inspections_pending*"))  # all done: nothing left over
+    assert "task=HumanoidNEAR" in out
+
+
+def test_inspections_without_the_time_are_left_to_the_next_call(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    energy, policy = runs / "energy_run_42", runs / "run_NEAR_42"
+    pending = runs / ".inspections_pending.0"
+    pending.write_text(f"run_NEAR_42\t{energy}\t/x/amp_humanoid_run.yaml\t{policy}\trun\n")
+    env = {**os.environ, "DRY_RUN": "1", "GPUS": "1", "R": str(runs), "OUT": str(tmp_path / "out")}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    short = subprocess.run(["bash", str(QUEUE), "120"], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert short.returncode == 0, short.stderr
+    assert "inspections left for the next call: 1" in short.stdout and pending.exists()
+    long = subprocess.run(["bash", str(QUEUE), "585"], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert long.returncode == 0, long.stderr
+    assert not pending.exists()
+    assert str(policy) in (tmp_path / "out" / "inspect_run_NEAR_42.log").read_text()
