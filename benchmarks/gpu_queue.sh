@@ -144,19 +144,19 @@ pending_inspections() { echo "$R/.inspections_pending.${CUDA_VISIBLE_DEVICES:-0}
 run_inspections() {
   local file rest=() name energy yaml dir motion
   file=$(pending_inspections); [ -f "$file" ] || return 0
-  while IFS=$'\t' read -r name energy yaml dir motion; do
+  while IFS=$'\t' read -r name energy yaml dir motion; do  # (the commands read /dev/null: the list is stdin)
     # does its energy model still rank the clips' pairs above the policy's own? (~100 s on the device;
     # `timeout` keeps 25 s for the bundle: one started with 94 s left on 2026-12-03 ran past the call's end)
     if [ "$(left)" -le 150 ]; then rest+=("$name"$'\t'"$energy"$'\t'"$yaml"$'\t'"$dir"$'\t'"$motion"); continue; fi
     echo "$name: inspecting its energy model against the policy ($(left) s left)"
     run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_posture.py --energy "$energy" --motion "$yaml" \
-        --policy "$dir" --out "energy_policy_$name" > "$OUT/inspect_$name.log" 2>&1 \
+        --policy "$dir" --out "energy_policy_$name" < /dev/null > "$OUT/inspect_$name.log" 2>&1 \
         && run cp "benchmarks/results/energy_policy_$name.json" "$OUT/"
     # a gait's energy model: does it ask for the clips' stride, or would NEAR's short quick steps do? (~30 s)
     if [[ " walk run mummy_walk " == *" $motion "* ]] && [ "$(left)" -gt 90 ]; then
       local gait; gait=energy_gait_$(basename "$energy")
       run timeout -k 5 $(( $(left) - 25 )) python3 benchmarks/inspect_energy_gait.py --energy "$energy" --motion "$yaml" \
-          --grid "$OUT/$gait.png" --out "$gait" > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
+          --grid "$OUT/$gait.png" --out "$gait" < /dev/null > "$OUT/gait_$name.log" 2>&1 && run cp "benchmarks/results/$gait.json" "$OUT/"
     fi
   done < "$file"
   if [ ${#rest[@]} -gt 0 ]; then printf '%s\n' "${rest[@]}" > "$file"; echo "inspections left for the next call: ${#rest[@]}"
