@@ -77,8 +77,7 @@ def play_humanoid(cfg: Config) -> dict:
     files = {}
     if cfg.video:
         qpos, reference, length = make_reference_rollout(cfg, env, run_cfg, episodes=cfg.episodes, clip=cfg.video_clip,
-                                                         start=cfg.video_start,
-                                                         deterministic=not cfg.sample_actions)(params, obs_stats)
+                                                         start=cfg.video_start)(params, obs_stats)
         fps = 1.0 / env.control_dt
         files["video"] = render_humanoid(os.path.join(out, "episode0.mp4"), qpos, fps, reference_qpos=reference)
         files["strip"] = render_frame_strip(os.path.join(out, "episode0_strip.png"), qpos[: max(length, 2)], n=6,

@@ -236,7 +236,8 @@ def training_video(cfg: Config, env, run_dir: str):
         from near.eval.policy_eval import make_reference_rollout
         from near.viz.humanoid_video import render_humanoid
 
-        rollout = make_reference_rollout(cfg, env, cfg, episodes=cfg.train.eval_episodes)  # evaluation's program
+        rollout = make_reference_rollout(cfg, env, cfg, episodes=cfg.train.eval_episodes,
+                                         deterministic=True)  # evaluation's program
 
         def save(state, iteration: int) -> str:
             qpos, reference, length = rollout(state.params, state.obs_stats)

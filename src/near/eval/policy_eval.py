@@ -174,11 +174,16 @@ def warn_other_physics(cfg: Config, run_cfg: Config, run_dir: str) -> None:
                       "slide or fall where it did not)", stacklevel=2)
 
 
+def plays_mean(cfg: Config, deterministic: bool | None) -> bool:
+    """Whether an episode acts with the policy's mean: as asked, else as ``cfg.sample_actions`` says (play, eval)."""
+    return not cfg.sample_actions if deterministic is None else deterministic
+
+
 def evaluate_policy(cfg: Config, run_dir: str, *, state=None, env=None, episodes: int = 32,
                     deterministic: bool | None = None, seed: int | None = None, evaluator: Callable | None = None) -> dict:
     """Episodes of a training ``state``, or of the policy checkpoint in ``run_dir`` (checked first); with the
     policy's mean unless ``deterministic=False`` or, by default, ``cfg.sample_actions``."""
-    deterministic = not cfg.sample_actions if deterministic is None else deterministic
+    deterministic = plays_mean(cfg, deterministic)
     env = env or make_env(cfg)
     if state is not None:
         run_cfg, params, obs_stats = cfg, state.params, state.obs_stats
@@ -350,9 +355,9 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
 
 
 def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: int = 0, start: float = 0.0,
-                           velocities: bool = False, deterministic: bool = True):
+                           velocities: bool = False, deterministic: bool | None = None):
     """``rollout(params, obs_stats) -> (policy qpos (T+1, 43), reference qpos (T+1, 43), length)``: a
-    deterministic (``deterministic=False``: sampled) episode from the reference state of one clip at ``start``
+    deterministic (by default as ``cfg.sample_actions`` says, see :func:`plays_mean`) episode from the reference state of one clip at ``start``
     seconds, beside the clip itself over the same steps. Call it with any parameters of the same networks. With ``velocities``
     the policy's qvel (T+1, 34) follows as a fourth item (its pairs, as an energy model sees them).
 
@@ -366,7 +371,7 @@ def make_reference_rollout(cfg: Config, env, run_cfg, *, episodes: int, clip: in
     times = start + jnp.arange(steps + 1) * env.control_dt
     motion = motion_state(env.library, jnp.full(steps + 1, clip, jnp.int32), times)  # holds the last frame
     reference = np.asarray(hm.qpos_from_pose(env.layout, motion.root_pos, motion.root_rot, motion.dof_pos))
-    runner = _episode_program(cfg, env, episodes, deterministic, run_cfg.train, velocities)
+    runner = _episode_program(cfg, env, episodes, plays_mean(cfg, deterministic), run_cfg.train, velocities)
     reset_args = (jnp.array(True), jnp.array(clip, jnp.int32), jnp.array(start, jnp.float32))
 
     def rollout(params, obs_stats):

@@ -467,7 +467,7 @@ def summarize_chunk(metrics: dict) -> dict:
 def act(params: Any, cfg: PPOConfig, obs_stats: RunningStats, obs: jax.Array, action_dim: int,
         key: jax.Array | None = None) -> jax.Array:
     """Policy action for observations; deterministic (the mean) when key is None."""
-    actor = Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init, cfg.min_log_std)
+    actor, _ = make_networks(cfg, action_dim)
     mean, log_std = actor.apply(params["actor"], normalize_obs(cfg, obs_stats, obs))
     if key is not None:
         mean = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
