@@ -7,9 +7,11 @@ and reports the fall rate, height ratio and episode length of each: how close to
 policy stands, and what a larger or smaller std would start from.
 
     PYTHONPATH=src python benchmarks/inspect_action_noise.py LABEL=RUN_DIR ... --motion SET.yaml
-        [--log-stds -3.5 -3.2 -2.9 -2.6 -2.4 -2.0] [--name action_noise_humanoid]
+        [--log-stds -3.5 -3.2 -2.9 -2.6 -2.4 -2.0] [--physics task.physics.KEY=VALUE ...] [--name action_noise_humanoid]
 
-Rows add up in benchmarks/results/NAME.json (one per label and std).
+``--physics`` plays the policies under other physics than they trained with (a MuJoCo Warp run under MJX,
+more solver iterations): whether a stance stays up is the physics' as much as the policy's.
+Rows add up in benchmarks/results/NAME.json (one per label, physics and std).
 """
 
 from __future__ import annotations
@@ -33,13 +35,17 @@ def with_log_std(params: dict, log_std: float) -> dict:
     return {**params, "actor": {**params["actor"], "params": {**actor, "log_std": jax.numpy.full_like(actor["log_std"], log_std)}}}
 
 
-def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], episodes: int, seed: int) -> list[dict]:
+def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], episodes: int, seed: int,
+               physics: tuple[str, ...] = ()) -> list[dict]:
     from near.config import compose_config
     from near.eval.policy_eval import make_policy_evaluator, with_run_physics
     from near.factories import make_env
     from near.restore import load_policy
 
-    overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}"]
+    bad = [o for o in physics if not o.startswith("task.physics.") or "=" not in o]
+    if bad:
+        raise SystemExit(f"--physics takes task.physics.KEY=VALUE overrides, got {bad}")
+    overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}", *physics]
     cfg = with_run_physics(compose_config(overrides), overrides)
     env = make_env(cfg)
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
@@ -54,11 +60,13 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
         else:
             result = drawn(with_log_std(params, log_std), obs_stats, jax.random.PRNGKey(seed))
         h = result["humanoid"]
-        rows.append({"label": label, "run": run_dir, "actions": "mean" if log_std is None else "drawn",
+        rows.append({"label": label, "run": run_dir, "physics": " ".join(physics) or "as trained",
+                     "actions": "mean" if log_std is None else "drawn",
                      "log_std": log_std, "trained_log_std": trained, "episodes": episodes,
                      "fall_rate": float(h["fall_rate"]), "root_height_ratio": float(h["root_height_ratio"]),
+                     "root_speed_ratio": float(h["root_speed_ratio"]),
                      "episode_length": float(np.mean(result["episode_length"]))})
-        print(f"{label}: {'mean' if log_std is None else f'log-std {log_std:+.2f}'}: falls {rows[-1]['fall_rate']:.2f}, "
+        print(f"{label} ({rows[-1]['physics']}): {'mean' if log_std is None else f'log-std {log_std:+.2f}'}: falls {rows[-1]['fall_rate']:.2f}, "
               f"length {rows[-1]['episode_length']:.0f}", flush=True)
     return rows
 
@@ -70,17 +78,19 @@ def main(argv=None) -> None:
     parser.add_argument("--log-stds", nargs="+", type=float, default=[-3.5, -3.2, -2.9, -2.6, -2.4, -2.0])
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--physics", nargs="+", default=[], help="task.physics.KEY=VALUE: play under other physics")
     parser.add_argument("--name", default="action_noise_humanoid")
     args = parser.parse_args(argv)
     new = [row for label, run_dir in labelled_runs(args.runs)
-           for row in noise_rows(label, run_dir, args.motion, args.log_stds, args.episodes, args.seed)]
-    rows = merge_rows(read_result_rows(args.name), new, key=lambda r: (r["label"], r["log_std"]))
+           for row in noise_rows(label, run_dir, args.motion, args.log_stds, args.episodes, args.seed, tuple(args.physics))]
+    rows = merge_rows(read_result_rows(args.name), new,
+                      key=lambda r: (r["label"], r.get("physics", "as trained"), r["log_std"]))
     write_result(args.name, "a humanoid policy's falls under actions drawn at fixed stds", rows)
-    print("| policy | actions | falls | height ratio | episode length (steps) |")
-    print("|---|---|---:|---:|---:|")
+    print("| policy | physics | actions | falls | height ratio | speed ratio | episode length (steps) |")
+    print("|---|---|---|---:|---:|---:|---:|")
     for r in rows:
         actions = "mean" if r["log_std"] is None else f"drawn, log-std {r['log_std']:+.1f} (std {np.exp(r['log_std']):.3f})"
-        print(f"| {r['label']} | {actions} | {r['fall_rate']:.2f} | {r['root_height_ratio']:.3f} | {r['episode_length']:.0f} |")
+        print(f"| {r['label']} | {r.get('physics', 'as trained')} | {actions} | {r['fall_rate']:.2f} | {r['root_height_ratio']:.3f} | {r.get('root_speed_ratio', float('nan')):.3f} | {r['episode_length']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -691,3 +691,13 @@ def test_action_noise_override_sets_the_std_the_policy_draws_with_and_keeps_its_
     drawn = act(wider, cfg, stats, obs, 3, jax.random.PRNGKey(2)) - mean
     assert float(jnp.std(drawn)) == pytest.approx(float(np.exp(-2.0)), rel=0.05)  # drawn at the new std
     assert float(jnp.std(act(params, cfg, stats, obs, 3, jax.random.PRNGKey(2)) - mean)) == pytest.approx(float(np.exp(-2.9)), rel=0.05)
+
+
+def test_action_noise_physics_takes_only_task_physics_overrides():
+    from inspect_action_noise import noise_rows
+
+    # checked before any run is read: a typo must not silently play the policy under its own physics
+    with pytest.raises(SystemExit, match="task.physics.KEY=VALUE"):
+        noise_rows("walk", "runs/none", "walk.yaml", [], 1, 0, physics=("physics.impl=jax",))
+    with pytest.raises(SystemExit, match="task.physics.KEY=VALUE"):
+        noise_rows("walk", "runs/none", "walk.yaml", [], 1, 0, physics=("task.physics.iterations",))
