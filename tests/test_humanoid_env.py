@@ -3,6 +3,7 @@
 Clips are synthetic (built here); no test reads the project's external data.
 """
 
+import copy
 import dataclasses
 
 import jax
@@ -314,6 +315,16 @@ def test_episode_cap_and_task_rewards(env, step):
     before = jnp.zeros(43).at[2].set(0.9)
     assert float(env.task_reward(before, before.at[0].set(0.25))) == pytest.approx(0.75)  # (1 + 0.25/0.5) / 2
     assert float(env.task_reward(before, before.at[0].set(-0.3))) == pytest.approx(0.5)  # no reward for going back
+    # task.dist_full_speed: "dist" pays 1 at that forward speed, not at the original's 0.5 m per control step
+    at_speed = copy.copy(env)
+    at_speed.config = dataclasses.replace(env.config, dist_full_speed=1.5)
+    full_step = 1.5 * env.control_dt
+    assert float(at_speed.task_reward(before, before.at[0].set(full_step))) == pytest.approx(1.0)
+    assert float(at_speed.task_reward(before, before.at[0].set(full_step / 2))) == pytest.approx(0.75)
+    assert float(at_speed.task_reward(before, before.at[0].set(0.25))) == pytest.approx(1.0)  # capped at 1
+    assert float(env.task_reward(before, before.at[0].set(full_step))) == pytest.approx(0.5 + full_step)  # the original: (1 + 0.05 / 0.5) / 2
+    with pytest.raises(ValueError, match="dist_full_speed must be >= 0"):
+        HumanoidEnv(env.library, HumanoidConfig(reward_types=("time", "dist"), dist_full_speed=-1.0))
     state, _ = jax.jit(env.reset)(jax.random.PRNGKey(0))
     dones = []
     for count in (env.config.episode_length - 3, env.config.episode_length - 2):

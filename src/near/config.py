@@ -78,6 +78,9 @@ class TaskConfig:
     success_bonus_per_step: float = 1.0
     # humanoid (env: humanoid; spec near-environments.md §5)
     reward_types: list[str] = field(default_factory=list)  # time / dist / height; [] = inferred from the motion name
+    # the forward root speed (m/s) at which "dist" pays its full 1; 0 = the original's 0.5 m per control step
+    # (15 m/s), where walking at 1.3 m/s earns 0.09 of it (docs/humanoid_moving_like_the_clips.md, item 68)
+    dist_full_speed: float = 0.0
     local_root_obs: bool = False
     # steps between the two states of a pair, [s(t), s(t - pair_span * dt)], for the expert pairs and
     # the policy's alike; 1 is the original's. Longer spans let one pair show a stride (issue #16)

@@ -59,7 +59,8 @@ def make_humanoid_env(cfg: Config):
         env_cfg = HumanoidConfig(
             episode_length=t.max_episode_steps, termination_height=t.termination_height,
             early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
-            reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), local_root_obs=t.local_root_obs,
+            reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), dist_full_speed=t.dist_full_speed,
+            local_root_obs=t.local_root_obs,
             pair_span=t.pair_span, tracking=t.tracking,
             physics=PhysicsConfig(**{**dataclasses.asdict(t.physics), "warp_envs": warp_envs}))
         return HumanoidEnv(library, env_cfg)

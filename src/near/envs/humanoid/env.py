@@ -45,6 +45,7 @@ from near.utils import rotations as rot
 
 STATE_INITS = ("random", "start", "weighted_random", "default", "hybrid")
 REWARD_TYPES = ("time", "dist", "height", "track")
+DIST_FULL_STEP = 0.5  # m of forward progress in one control step at which the original's "dist" pays 1
 TRACK_OBS_DIM = OBS_DIM + 3  # the clip's next state and the root's offset to it (heading frame)
 # DeepMimic's tracking reward (Peng et al. 2018, eq. 5-9): weights and error scales
 TRACK_WEIGHTS = {"pose": 0.65, "velocity": 0.1, "end_effector": 0.15, "root": 0.1}
@@ -92,6 +93,7 @@ class HumanoidConfig:
     state_init: str = "random"
     hybrid_init_prob: float = 0.5
     reward_types: tuple[str, ...] = ("time",)
+    dist_full_speed: float = 0.0  # m/s at which "dist" pays 1; 0: the original's 0.5 m per control step
     local_root_obs: bool = False
     pair_span: int = 1  # control steps between a pair's two states (1: the original's transitions)
     tracking: bool = False  # follow the reset's clip: target in the observation, "track" reward
@@ -129,6 +131,9 @@ class HumanoidEnv:
     def __init__(self, library, config: HumanoidConfig = HumanoidConfig()):
         if config.state_init not in STATE_INITS:
             raise ValueError(f"state_init must be one of {STATE_INITS}, got {config.state_init!r}")
+        if not config.dist_full_speed >= 0:
+            raise ValueError(f"dist_full_speed must be >= 0 m/s (0: the original's 0.5 m per control step), "
+                             f"got {config.dist_full_speed!r}")
         bad = [r for r in config.reward_types if r not in REWARD_TYPES]
         if bad or not config.reward_types:
             raise ValueError(f"reward_types must be a non-empty subset of {REWARD_TYPES}, got {config.reward_types}")
@@ -363,7 +368,8 @@ class HumanoidEnv:
             elif kind == "time":
                 terms.append(jnp.ones((), qpos_after.dtype))
             elif kind == "dist":
-                terms.append(jnp.clip(qpos_after[0] - qpos_before[0], 0.0, 0.5) / 0.5)
+                full = self.config.dist_full_speed * self.control_dt or DIST_FULL_STEP
+                terms.append(jnp.clip(qpos_after[0] - qpos_before[0], 0.0, full) / full)
             else:
                 terms.append(jnp.clip(qpos_after[2], 0.0, 2.5) / 2.5)
         return sum(terms) / len(terms)
