@@ -32,6 +32,9 @@ VARIANTS = {
     "newton2_4sub": PhysicsConfig(timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
     "cg3_4sub": PhysicsConfig(timestep=0.00833, substeps=4, solver="CG", iterations=3, ls_iterations=4),
     "newton1": PhysicsConfig(iterations=1, ls_iterations=4),
+    # a converged contact solve (MJX's 100-iteration answer within p95 0.085 rad/s per substep): a still stance
+    # stands on it and falls at the default 3 (docs/humanoid_moving_like_the_clips.md, item 68)
+    "newton10": PhysicsConfig(iterations=10),
     "feet": PhysicsConfig(floor_contacts="feet"),
     "feet_newton2": PhysicsConfig(floor_contacts="feet", iterations=2, ls_iterations=4),
     "feet_newton2_4sub": PhysicsConfig(floor_contacts="feet", timestep=0.00833, substeps=4, iterations=2, ls_iterations=4),
