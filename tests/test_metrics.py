@@ -332,3 +332,25 @@ def test_metrics_of_nothing_measurable_are_nan_without_numpy_warnings():
         assert np.isnan(nan_mean([np.nan, np.nan])) and np.isnan(nan_median([]))
         assert np.isnan(cadence_ratio([], [], 1 / 30)["step_frequency"])
     assert nan_mean([1.0, np.nan, 3.0]) == 2.0 and nan_median([1.0, 2.0, np.nan]) == 1.5
+
+
+def test_key_height_distance_names_the_foot_that_is_never_lifted():
+    dt = 1 / 30
+    t = np.arange(0.0, 8.0, dt)
+    names = ["right_hand", "left_hand", "right_foot", "left_foot"]
+    # a crane clip: hands at 1.3 m, the left foot down, the right lifted to 0.5 m for the middle half
+    clip = np.zeros((len(t), 4, 3))
+    clip[:, :2, 2] = 1.3
+    clip[:, 2:, 2] = 0.05
+    clip[(t > 2) & (t < 6), 2, 2] = 0.5
+    same = G.key_height_distance([clip], [clip], names)
+    assert same["key_height_distance"] == 0.0
+    feet_down = clip.copy()
+    feet_down[:, 2, 2] = 0.05  # the right foot never leaves the floor
+    out = G.key_height_distance([feet_down, feet_down[:100]], [clip], names)
+    assert out["key_height_distance_right_foot"] == pytest.approx(0.45 * 0.5, abs=0.01)  # half the clip, 0.45 m off
+    for name in ("right_hand", "left_hand", "left_foot"):
+        assert out[f"key_height_distance_{name}"] == 0.0
+    assert out["key_height_distance"] == pytest.approx(out["key_height_distance_right_foot"] / 4)
+    with pytest.raises(ValueError, match="4 key bodies against 3 names"):
+        G.key_height_distance([clip], [clip], names[:3])

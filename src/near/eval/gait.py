@@ -5,7 +5,9 @@ whole-episode SPARC do not show (issue #16). Pure functions of arrays, like :mod
 * :func:`window_sparc`: root SPARC of policy and clips over windows of one length;
 * :func:`cadence_ratio`, :func:`stride_ratio`: steps per second from the pelvis, strides and landings
   from the feet;
-* :func:`foot_slide_ratio`: how fast a foot moves while it is down (skating feet).
+* :func:`foot_slide_ratio`: how fast a foot moves while it is down (skating feet);
+* :func:`key_height_distance`: how far the hands' and feet's heights are from the clips' (a knee never
+  lifted, an arm never raised).
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ def joint_angle_distance(policy_dof: np.ndarray, clip_dof: np.ndarray) -> float:
     """Mean over DOFs of :func:`joint_angle_distances` (rad). A crouch shifts the knees and hips; a
     wrong arm pose the shoulders."""
     return float(joint_angle_distances(policy_dof, clip_dof).mean())
+
+
+def key_height_distance(policy_key: Sequence[np.ndarray], clip_key: Sequence[np.ndarray],
+                        names: Sequence[str]) -> dict:
+    """Per key body (hands, feet), the 1-D Wasserstein distance (m) between the policy's and the clips'
+    height distributions, pooled over episodes / clips of world positions (T, K, 3) of the bodies ``names``:
+    ``key_height_distance`` (their mean) and ``key_height_distance_NAME``. A crane policy that never lifts
+    its knee keeps its right foot near the floor where the clips hold it half a metre up: that foot's
+    distance is about 0.3 m; the clips against themselves give 0."""
+    def heights(trajectories):
+        parts = [np.asarray(x, np.float64)[..., 2] for x in trajectories if len(x)]
+        if not parts:
+            raise ValueError("key_height_distance needs at least one non-empty trajectory on each side")
+        return np.concatenate(parts)
+
+    policy, clips = heights(policy_key), heights(clip_key)
+    if policy.shape[1] != len(names):
+        raise ValueError(f"{policy.shape[1]} key bodies against {len(names)} names")
+    per_body = joint_angle_distances(policy, clips)
+    return {"key_height_distance": float(per_body.mean()),
+            **{f"key_height_distance_{name}": float(d) for name, d in zip(names, per_body)}}
 
 
 def _horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
@@ -223,6 +246,7 @@ __all__ = [
     "foot_slide_ratio",
     "joint_angle_distance",
     "joint_angle_distances",
+    "key_height_distance",
     "posture_metrics",
     "step_frequency",
     "stride_lengths",

@@ -351,6 +351,10 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     clip_feet = [clip[:, feet] for clip in references.body_pos]
     out.update(G.stride_ratio(policy_feet, clip_feet, env.control_dt))
     out.update(G.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
+    key = [int(b) - 1 for b in env.layout.key_bodies]  # hands and feet
+    names = [env.mj_model.body(int(b)).name for b in env.layout.key_bodies]
+    out.update(G.key_height_distance([body_pos[:n, i][:, key] for i, n in enumerate(lengths)],
+                                     [clip[:, key] for clip in references.body_pos], names))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 

@@ -37,7 +37,10 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("landing_rate", "foot landings per second", "{:.2f}"),
         ("landing_rate_clips", "the clips' foot landings per second", "{:.2f}"),
         ("foot_slide", "speed of the feet while down (m/s)", "{:.3f}"),
-        ("foot_slide_clips", "the clips' feet while down (m/s)", "{:.3f}"))
+        ("foot_slide_clips", "the clips' feet while down (m/s)", "{:.3f}"),
+        ("key_height_distance", "hands' and feet's height distance to the clips (m)", "{:.3f}"),
+        *((f"key_height_distance_{body}", f"  of the {body.replace('_', ' ')}", "{:.3f}")
+          for body in ("right_hand", "left_hand", "right_foot", "left_foot")))
 
 
 def metrics_table(summary: dict, title: str) -> str:
