@@ -329,7 +329,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     (:func:`near.eval.gait.stride_ratio`), which show short, quick steps, and how fast the feet move
     while down (:func:`near.eval.gait.foot_slide_ratio`), which shows feet that skate.
     """
-    from near.envs.humanoid.model import CONTACT_BODIES, dof_pos_from_qpos
+    from near.envs.humanoid.model import CONTACT_BODIES, KEY_BODIES, dof_pos_from_qpos
     from near.motion.humanoid import BODY_PARTS
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
@@ -351,10 +351,9 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     clip_feet = [clip[:, feet] for clip in references.body_pos]
     out.update(G.stride_ratio(policy_feet, clip_feet, env.control_dt))
     out.update(G.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
-    key = [int(b) - 1 for b in env.layout.key_bodies]  # hands and feet
-    names = [env.mj_model.body(int(b)).name for b in env.layout.key_bodies]
-    out.update(G.key_height_distance([body_pos[:n, i][:, key] for i, n in enumerate(lengths)],
-                                     [clip[:, key] for clip in references.body_pos], names))
+    hands_feet = [env.mj_model.body(name).id - 1 for name in KEY_BODIES]
+    out.update(G.key_height_distance([body_pos[:n, i][:, hands_feet] for i, n in enumerate(lengths)],
+                                     [clip[:, hands_feet] for clip in references.body_pos], KEY_BODIES))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 
 

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from near.envs.humanoid.model import KEY_BODIES
 from near.motion.humanoid import BODY_PARTS
 from near.utils.logging import smoothed_metrics, write_json
 
@@ -40,7 +41,7 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("foot_slide_clips", "the clips' feet while down (m/s)", "{:.3f}"),
         ("key_height_distance", "hands' and feet's height distance to the clips (m)", "{:.3f}"),
         *((f"key_height_distance_{body}", f"  of the {body.replace('_', ' ')}", "{:.3f}")
-          for body in ("right_hand", "left_hand", "right_foot", "left_foot")))
+          for body in KEY_BODIES))
 
 
 def metrics_table(summary: dict, title: str) -> str:
