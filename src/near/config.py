@@ -81,6 +81,9 @@ class TaskConfig:
     # the forward root speed (m/s) at which "dist" pays its full 1; 0 = the original's 0.5 m per control step
     # (15 m/s), where walking at 1.3 m/s earns 0.09 of it (docs/humanoid_moving_like_the_clips.md, item 68)
     dist_full_speed: float = 0.0
+    # the root's upward speed (m/s) above which a step counts as an exploded simulation and ends the episode
+    # (MJX's 3-iteration contact solve can launch a landing character; item 69); 0 = no check, as before 2026-12-06
+    max_root_up_speed: float = 5.0
     local_root_obs: bool = False
     # steps between the two states of a pair, [s(t), s(t - pair_span * dt)], for the expert pairs and
     # the policy's alike; 1 is the original's. Longer spans let one pair show a stride (issue #16)
@@ -378,7 +381,8 @@ def physics_overrides(now: PhysicsOptions, then: PhysicsOptions) -> str:
 
 
 # defaults that changed after runs were saved without the key: such a run keeps what it trained with
-FORMER_DEFAULTS = {("task", "physics", "foot_contact"): "box"}  # "corners" since 2026-12-04
+FORMER_DEFAULTS = {("task", "physics", "foot_contact"): "box",  # "corners" since 2026-12-04
+                   ("task", "max_root_up_speed"): 0.0}  # 5.0 since 2026-12-06
 
 
 def from_dict(data: dict) -> Config:

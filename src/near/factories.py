@@ -60,6 +60,7 @@ def make_humanoid_env(cfg: Config):
             episode_length=t.max_episode_steps, termination_height=t.termination_height,
             early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
             reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), dist_full_speed=t.dist_full_speed,
+            max_root_up_speed=t.max_root_up_speed,
             local_root_obs=t.local_root_obs,
             pair_span=t.pair_span, tracking=t.tracking,
             physics=PhysicsConfig(**{**dataclasses.asdict(t.physics), "warp_envs": warp_envs}))

@@ -11,8 +11,10 @@ environment at a time, batched with ``jax.vmap``; the same code runs on CPU and 
   (``state_init``: random | start | weighted_random | default | hybrid).
 * Termination: a non-foot body touches the floor while a non-foot body is below 0.3 m (ignored on
   the first step after a reset), the episode cap (299 steps for episode_length 300), or a
-  non-finite physics state. The last is counted in ``info["nonfinite"]``; its step returns the
-  pre-step state so that no NaN reaches the learner.
+  non-finite or exploded physics state: NaN, a speed over 1e3, or the root rising faster than
+  ``max_root_up_speed`` (MJX's unconverged contact solve can launch a landing character metres
+  up; docs/humanoid_moving_like_the_clips.md, item 69). The last is counted in ``info["nonfinite"]``;
+  its step returns the pre-step state so that no NaN or launch reaches the learner.
 * Task reward by motion type: "time" (1 per step), "dist" (forward progress of the pelvis per step,
   clipped to [0, 0.5] m and divided by 0.5), "height" (pelvis height / 2.5, clipped); several types
   are averaged. The original does not reset the previous pelvis position at an episode reset (its
@@ -94,6 +96,9 @@ class HumanoidConfig:
     hybrid_init_prob: float = 0.5
     reward_types: tuple[str, ...] = ("time",)
     dist_full_speed: float = 0.0  # m/s at which "dist" pays 1; 0: the original's 0.5 m per control step
+    # m/s: a root rising faster than this is a simulator artefact, not a jump (no person takes off above ~4.5 m/s,
+    # the clips at most 2.05); the step ends the episode as a non-finite one does. 0: no such check
+    max_root_up_speed: float = 5.0
     local_root_obs: bool = False
     pair_span: int = 1  # control steps between a pair's two states (1: the original's transitions)
     tracking: bool = False  # follow the reset's clip: target in the observation, "track" reward
@@ -134,6 +139,8 @@ class HumanoidEnv:
         if not config.dist_full_speed >= 0:
             raise ValueError(f"dist_full_speed must be >= 0 m/s (0: the original's 0.5 m per control step), "
                              f"got {config.dist_full_speed!r}")
+        if not config.max_root_up_speed >= 0:
+            raise ValueError(f"max_root_up_speed must be >= 0 m/s (0: no check), got {config.max_root_up_speed!r}")
         bad = [r for r in config.reward_types if r not in REWARD_TYPES]
         if bad or not config.reward_types:
             raise ValueError(f"reward_types must be a non-empty subset of {REWARD_TYPES}, got {config.reward_types}")
@@ -273,6 +280,8 @@ class HumanoidEnv:
         c, layout = self.config, self.layout
         finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
         finite = finite & jnp.all(jnp.abs(data.qvel) < 1e3)
+        if c.max_root_up_speed > 0:  # qvel[2]: the free joint's world-frame vertical speed
+            finite = finite & (data.qvel[2] <= c.max_root_up_speed)
         step = state.step + 1
         new = HumanoidState(
             qpos=data.qpos,
@@ -285,7 +294,7 @@ class HumanoidEnv:
             clip_time=state.clip_time,
             past_obs=jnp.concatenate([state.obs[None], state.past_obs])[: self._history],
         )
-        # A non-finite state ends the episode at the last finite state.
+        # A non-finite or launched state ends the episode at the last sound state.
         new = jax.tree.map(lambda n, s: jnp.where(finite, n, s), new, state.replace(step=step))
 
         touching = hm.bodies_touching_floor(layout, data.geom_xpos, data.geom_xmat)[layout.fall_bodies]
