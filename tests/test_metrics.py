@@ -354,3 +354,24 @@ def test_key_height_distance_names_the_foot_that_is_never_lifted():
     assert out["key_height_distance"] == pytest.approx(out["key_height_distance_right_foot"] / 4)
     with pytest.raises(ValueError, match="4 key bodies against 3 names"):
         G.key_height_distance([clip], [clip], names[:3])
+
+
+def test_inspect_launches_finds_the_episode_that_leaves_the_floor():
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+    from inspect_launches import per_episode
+
+    dt, steps = 1 / 30, 40
+    root_z = np.full((steps, 3), 0.9)
+    root_z[10:14, 1] = [1.0, 1.1, 1.0, 0.9]  # a jump: at most 3 m/s up
+    root_z[20:, 2] = 0.8 + 0.5 * np.arange(steps - 20)  # launched: 15 m/s up from step 20
+    qpos = np.zeros((steps, 3, 43))
+    qpos[:, :, 2] = root_z
+    feet_z = np.zeros((steps, 3, 2))
+    feet_z[5:9, 0, 1] = 0.9  # a kick with the left foot in episode 0
+    eps = per_episode(qpos, feet_z, np.array([steps, steps, 30]), dt)
+    assert [e["max_up_speed"] > 5.0 for e in eps] == [False, False, True]
+    assert eps[1]["max_up_speed"] == pytest.approx(3.0)
+    assert eps[2]["max_height"] == pytest.approx(0.8 + 0.5 * 9)  # cut at its episode's 30 steps
+    assert (eps[0]["feet_z"] > 0.7).sum() == 4 and eps[2]["length"] == 30
