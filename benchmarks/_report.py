@@ -52,6 +52,14 @@ def labelled_runs(specs: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def physics_overrides(overrides) -> list[str]:
+    """``overrides`` (task.physics.KEY=VALUE each) as a list; SystemExit naming any other kind."""
+    bad = [o for o in overrides if not o.startswith("task.physics.") or "=" not in o]
+    if bad:
+        raise SystemExit(f"--physics takes task.physics.KEY=VALUE overrides, got {bad}")
+    return list(overrides)
+
+
 def run_task(run_dir: str) -> str:
     """The task a run folder trained (HumanoidNEAR, HumanoidAMP, HumanoidTrack, ...), from its config.yaml."""
     import yaml

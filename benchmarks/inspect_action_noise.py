@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import labelled_runs, merge_rows, read_result_rows, run_task, write_result
+from _report import labelled_runs, merge_rows, physics_overrides, read_result_rows, run_task, write_result
 
 
 def with_log_std(params: dict, log_std: float) -> dict:
@@ -42,9 +42,7 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
     from near.factories import make_env
     from near.restore import load_policy
 
-    bad = [o for o in physics if not o.startswith("task.physics.") or "=" not in o]
-    if bad:
-        raise SystemExit(f"--physics takes task.physics.KEY=VALUE overrides, got {bad}")
+    physics = physics_overrides(physics)  # checked before any run is read
     overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}", *physics]
     cfg = with_run_physics(compose_config(overrides), overrides)
     env = make_env(cfg)
