@@ -74,16 +74,16 @@ def test_near_policy_beats_a_random_policy(energy_run, tmp_path):
     overrides = FAST_ENERGY + [
         f"energy.checkpoint={energy_dir}", f"out={tmp_path / 'policy'}", "progress=False", "seed=0",
         "reward.sigma_level=35", "train.num_envs=32", "train.horizon=32", "train.minibatch_size=256",
-        "train.total_env_steps=65536", "train.iterations_per_log=16", "train.checkpoint_every=32",
+        "train.total_env_steps=32768", "train.iterations_per_log=16", "train.checkpoint_every=32",
         "train.eval_episodes=16", "train.actor_hidden=[64,64]", "train.critic_hidden=[64,64]",
-        "task.max_episode_steps=200", "train.eval_every=32",
-    ]
+        "task.max_episode_steps=200", "train.eval_every=16",
+    ]  # 32,768 steps (seeds 0-3): energy 14-23 against the random policy's 2.8, progress 328-379 against its 225
     cfg = compose_config(overrides)
     summary = train_policy(cfg)
-    assert summary["env_steps"] == 65536
+    assert summary["env_steps"] == 32768
     records = [json.loads(line) for line in open(os.path.join(summary["run_dir"], "metrics.jsonl"))]
-    evals = [r for r in records if "eval/success_rate" in r]  # train.eval_every: iterations 32 and 64
-    assert [r["iteration"] for r in evals] == [32, 64] and [r["env_steps"] for r in evals] == [32768, 65536]
+    evals = [r for r in records if "eval/success_rate" in r]  # train.eval_every: iterations 16 and 32
+    assert [r["iteration"] for r in evals] == [16, 32] and [r["env_steps"] for r in evals] == [16384, 32768]
     assert {"eval/episode_length", "eval/episode_return", "eval/path_sparc"} <= set(evals[-1])
     for name in ("summary.json", "config.yaml", "metrics.jsonl", "learning_curves.png"):
         assert os.path.exists(os.path.join(summary["run_dir"], name)), name
@@ -199,7 +199,10 @@ SHORT_RUN = ["progress=False", "seed=0", "train.num_envs=32", "train.horizon=32"
 
 
 def test_amp_short_run_beats_a_random_policy_on_its_own_reward(tmp_path):
-    cfg = compose_config(["task=mazeAMP", f"out={tmp_path / 'amp'}", "amp.hidden=[64,64]"] + SHORT_RUN)
+    # half SHORT_RUN's budget: the trained policy's discriminator reward led the random policy's by 0.14-0.47
+    # (seeds 0-3; 0.47 at this seed 0) after 32,768 steps, by 0.21-0.30 after 65,536 (2026-12-06)
+    cfg = compose_config(["task=mazeAMP", f"out={tmp_path / 'amp'}", "amp.hidden=[64,64]"] + SHORT_RUN
+                         + ["train.total_env_steps=32768"])
     summary = train_policy(cfg)
     run_cfg, style, state, _ = load_train_state(cfg, summary["run_dir"])
     env = make_env(cfg)

@@ -364,22 +364,15 @@ def test_humanoid_motions_name_the_body_part_farthest_from_the_clips(tmp_path):
     assert "| 0.500 (right leg 0.610) |" in H.table(results)
 
 
-def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(tmp_path):
-    pytest.importorskip("mujoco")
+def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(humanoid_walk):
     import inspect_energy_gait as G
     import jax
     import jax.numpy as jnp
-    from test_humanoid_env import walk_like_clip
 
-    from near.config import compose_config
     from near.envs.core import make_pair
-    from near.factories import make_env
     from near.motion import library as ml
-    from near.motion.poselib import save_poselib
 
-    save_poselib(tmp_path / "a.npy", walk_like_clip(seed=0))
-    (tmp_path / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
-    env = make_env(compose_config(["task=HumanoidNEAR", f"motion={tmp_path / 'set.yaml'}", "smoke=True"]))
+    env = humanoid_walk[0]  # HumanoidNEAR on one synthetic walk-like clip
     lib, dt = env.library, env.control_dt
     clips, fractions = jnp.zeros(4, jnp.int32), jnp.array([0.0, 0.3, 0.6, 1.0])
     pairs = G.gait_pairs(env, clips, fractions, [(1.0, 1.0), (0.5, 2.0)])
@@ -415,9 +408,12 @@ def test_energy_gait_replays_the_clip_at_a_stride_and_cadence(tmp_path):
 
 
 
-def humanoid_episode(tmp_path, steps: int = 8):
-    """A humanoid env on a synthetic clip and an "episode" of ``steps`` states under a small constant action:
-    (env, {"qpos", "qvel"}, observations (steps, 105))."""
+@pytest.fixture(scope="module")
+def humanoid_walk(tmp_path_factory):
+    """A humanoid env on a synthetic clip and an "episode" of 8 states under a small constant action:
+    (env, {"qpos", "qvel"}, observations (8, 105)). Built once for the module's humanoid tests, which only
+    read it: each build traced the env's step anew (seconds of CPU) and reset it op by op."""
+    pytest.importorskip("mujoco")
     import jax
     import jax.numpy as jnp
     from test_humanoid_env import walk_like_clip
@@ -426,25 +422,25 @@ def humanoid_episode(tmp_path, steps: int = 8):
     from near.factories import make_env
     from near.motion.poselib import save_poselib
 
-    save_poselib(tmp_path / "a.npy", walk_like_clip(seed=0))
-    (tmp_path / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
-    env = make_env(compose_config(["task=HumanoidNEAR", f"motion={tmp_path / 'set.yaml'}", "smoke=True"]))
+    folder = tmp_path_factory.mktemp("walk")
+    save_poselib(folder / "a.npy", walk_like_clip(seed=0))
+    (folder / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
+    env = make_env(compose_config(["task=HumanoidNEAR", f"motion={folder / 'set.yaml'}", "smoke=True"]))
     state, _ = env.reset(jax.random.PRNGKey(0))
     step = jax.jit(env.step)
     qpos, qvel, obs = [state.qpos], [state.qvel], [state.obs]
-    for _ in range(steps - 1):
+    for _ in range(8 - 1):
         state = step(state, jnp.full((env.action_dim,), 0.1))[0]
         qpos.append(state.qpos), qvel.append(state.qvel), obs.append(state.obs)
     return env, {"qpos": np.asarray(jnp.stack(qpos)), "qvel": np.asarray(jnp.stack(qvel))}, jnp.stack(obs)
 
 
-def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_path):
-    pytest.importorskip("mujoco")
+def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(humanoid_walk):
     import inspect_energy_gait as G
 
     from near.envs.core import make_pair
 
-    env, episode, obs = humanoid_episode(tmp_path)
+    env, episode, obs = humanoid_walk
     pairs = G.policy_gait_pairs(env, [episode], [(1.0, 1.0), (1.0, 0.5), (2.0, 1.0)])
     n = len(pairs[(1.0, 1.0)])
     assert n == 8 - 1 - 1  # pairs whose states lie inside the episode at the largest cadence
@@ -458,14 +454,13 @@ def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(tmp_p
 
 
 
-def test_pose_swap_sets_a_body_parts_joints_to_the_clips_and_holds_them(tmp_path):
-    pytest.importorskip("mujoco")
+def test_pose_swap_sets_a_body_parts_joints_to_the_clips_and_holds_them(humanoid_walk):
     import inspect_energy_pose_swap as S
 
     from near.envs.core import make_pair
     from near.envs.humanoid import model as hm
 
-    env, episode, obs = humanoid_episode(tmp_path)
+    env, episode, obs = humanoid_walk
     n = len(obs) - 1
     own = np.asarray(hm.dof_pos_from_qpos(env.layout, episode["qpos"][:-1]))
     swap = S.pose_swapper(env, [episode])
