@@ -313,7 +313,7 @@ def test_lying_on_the_floor_terminates_and_nan_is_caught(env, step):
             assert float(new.qpos[2]) == pytest.approx(0.89)  # the last sound state, not the launch
     with pytest.raises(ValueError, match="max_root_up_speed must be >= 0"):
         HumanoidEnv(env.library, HumanoidConfig(reward_types=("time", "dist"), max_root_up_speed=-1.0))
-    # on by default; a run saved before the key existed resumes without it, as it trained
+    # on by default; the record of a run saved before the key existed reads 0, what it trained with
     from near.config import compose_config, from_dict, to_dict
     saved = to_dict(compose_config(["task=HumanoidNEAR"]))
     assert from_dict(saved).task.max_root_up_speed == 5.0
