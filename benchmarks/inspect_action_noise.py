@@ -24,7 +24,14 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import labelled_runs, merge_rows, physics_overrides, read_result_rows, run_task, write_result
+from _report import (
+    labelled_runs,
+    merge_rows,
+    physics_overrides,
+    read_result_rows,
+    run_task,
+    write_result,
+)
 
 
 def with_log_std(params: dict, log_std: float) -> dict:

@@ -28,7 +28,14 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import labelled_runs, merge_rows, physics_overrides, read_result_rows, run_task, write_result
+from _report import (
+    labelled_runs,
+    merge_rows,
+    physics_overrides,
+    read_result_rows,
+    run_task,
+    write_result,
+)
 
 
 def per_episode(qpos: np.ndarray, feet_z: np.ndarray, lengths: np.ndarray, dt: float) -> list[dict]:
@@ -54,7 +61,11 @@ def launch_rows(label: str, run_dir: str, motion: str, variants: list[str], epis
                 launch_speed: float, foot_height: float) -> list[dict]:
     from near.config import compose_config
     from near.envs.humanoid.model import CONTACT_BODIES
-    from near.eval.policy_eval import make_policy_evaluator, reference_trajectories, with_run_physics
+    from near.eval.policy_eval import (
+        make_policy_evaluator,
+        reference_trajectories,
+        with_run_physics,
+    )
     from near.factories import make_env
     from near.restore import load_policy
 
