@@ -60,24 +60,27 @@ def clip_rows(references, feet: list[int], dt: float, foot_height: float) -> dic
 def launch_rows(label: str, run_dir: str, motion: str, variants: list[str], episodes: int, seed: int | None,
                 launch_speed: float, foot_height: float) -> list[dict]:
     from near.config import compose_config
-    from near.envs.humanoid.model import CONTACT_BODIES
     from near.eval.policy_eval import (
         make_policy_evaluator,
         reference_trajectories,
         with_run_physics,
     )
     from near.factories import make_env
+    from near.motion.humanoid import CONTACT_BODIES
     from near.restore import load_policy
 
     variants = [physics_overrides(v.split()) for v in variants]  # checked before any run is read
-    rows = []
+    feet = list(CONTACT_BODIES)  # rows of the evaluation's body_pos (the motion data's bodies)
+    rows, policy, clips = [], None, None
     for physics in [[], *variants]:
         overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}",
                      "task.max_root_up_speed=0", *physics]
         cfg = with_run_physics(compose_config(overrides), overrides)
         env = make_env(cfg)
-        feet = [env.mj_model.body(name).id - 1 for name in CONTACT_BODIES]  # body_pos leaves out the world body
-        run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
+        if policy is None:  # the weights and the clips are the same under every physics variant
+            policy = load_policy(cfg, run_dir)
+            clips = clip_rows(reference_trajectories(env), feet, env.control_dt, foot_height)
+        run_cfg, params, obs_stats, _ = policy
         result = make_policy_evaluator(cfg, env, episodes, train_cfg=run_cfg.train)(
             params, obs_stats, jax.random.PRNGKey(cfg.seed + 10_000 if seed is None else seed))
         body_pos = np.asarray(result["body_pos"])
@@ -93,7 +96,7 @@ def launch_rows(label: str, run_dir: str, motion: str, variants: list[str], epis
                      "max_height": max(e["max_height"] for e in eps),
                      "ended_early": sum(e["length"] < cfg.task.max_episode_steps - 1 for e in eps),
                      "foot_height": foot_height, "foot_above": float((feet_z > foot_height).mean()),
-                     **clip_rows(reference_trajectories(env), feet, env.control_dt, foot_height)})
+                     **clips})
         r = rows[-1]
         print(f"{label} ({r['physics']}): {r['launches']} launches of {episodes}, highest root {r['max_height']:.2f} m, "
               f"fastest rise {r['max_up_speed']:.1f} m/s", flush=True)

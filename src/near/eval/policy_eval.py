@@ -329,8 +329,8 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     (:func:`near.eval.gait.stride_ratio`), which show short, quick steps, and how fast the feet move
     while down (:func:`near.eval.gait.foot_slide_ratio`), which shows feet that skate.
     """
-    from near.envs.humanoid.model import CONTACT_BODIES, KEY_BODIES, dof_pos_from_qpos
-    from near.motion.humanoid import BODY_PARTS
+    from near.envs.humanoid.model import KEY_BODIES, dof_pos_from_qpos
+    from near.motion import humanoid as MH
     first = result["body_pos"][:1]  # the reset frame is not recorded; repeat the first step's
     rollout = {"body_pos": np.concatenate([first, result["body_pos"]]), "learnt_return": result["episode_return"],
                "episode_return": result["episode_return"], "episode_length": result["episode_length"],
@@ -342,17 +342,18 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     dof = np.asarray(dof_pos_from_qpos(env.layout, jnp.asarray(qpos)))
     roots = [qpos[:n, i, :3] for i, n in enumerate(lengths)]
     out.update(G.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
-                                 env.control_dt, parts=BODY_PARTS))
+                                 env.control_dt, parts=MH.BODY_PARTS))
     out.update(G.window_sparc(roots, references.root, env.control_dt))
     out.update(G.cadence_ratio(roots, references.root, env.control_dt))
-    feet = [env.mj_model.body(name).id - 1 for name in CONTACT_BODIES]  # body_pos leaves out the world body
+    # body_pos rows are the motion data's bodies (MuJoCo's without the world body): MH's indices
     body_pos = np.asarray(result["body_pos"])
-    policy_feet = [body_pos[:n, i][:, feet] for i, n in enumerate(lengths)]
+    episodes = [body_pos[:n, i] for i, n in enumerate(lengths)]
+    feet, hands_feet = list(MH.CONTACT_BODIES), list(MH.KEY_BODIES)
+    policy_feet = [e[:, feet] for e in episodes]
     clip_feet = [clip[:, feet] for clip in references.body_pos]
     out.update(G.stride_ratio(policy_feet, clip_feet, env.control_dt))
     out.update(G.foot_slide_ratio(policy_feet, clip_feet, env.control_dt))
-    hands_feet = [env.mj_model.body(name).id - 1 for name in KEY_BODIES]
-    out.update(G.key_height_distance([body_pos[:n, i][:, hands_feet] for i, n in enumerate(lengths)],
+    out.update(G.key_height_distance([e[:, hands_feet] for e in episodes],
                                      [clip[:, hands_feet] for clip in references.body_pos], KEY_BODIES))
     return {k: v for k, v in out.items() if np.isscalar(v)}
 

@@ -278,10 +278,11 @@ class HumanoidEnv:
     def finish_step(self, state: HumanoidState, data):
         """The step's new state, observation, reward, done and info from the data :meth:`simulate` left."""
         c, layout = self.config, self.layout
-        finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
-        finite = finite & jnp.all(jnp.abs(data.qvel) < 1e3)
-        if c.max_root_up_speed > 0:  # qvel[2]: the free joint's world-frame vertical speed
-            finite = finite & (data.qvel[2] <= c.max_root_up_speed)
+        # sound: finite, no speed over 1e3, and not launched (qvel[2]: the free joint's world-frame vertical speed)
+        sound = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+        sound = sound & jnp.all(jnp.abs(data.qvel) < 1e3)
+        if c.max_root_up_speed > 0:
+            sound = sound & (data.qvel[2] <= c.max_root_up_speed)
         step = state.step + 1
         new = HumanoidState(
             qpos=data.qpos,
@@ -295,7 +296,7 @@ class HumanoidEnv:
             past_obs=jnp.concatenate([state.obs[None], state.past_obs])[: self._history],
         )
         # A non-finite or launched state ends the episode at the last sound state.
-        new = jax.tree.map(lambda n, s: jnp.where(finite, n, s), new, state.replace(step=step))
+        new = jax.tree.map(lambda n, s: jnp.where(sound, n, s), new, state.replace(step=step))
 
         touching = hm.bodies_touching_floor(layout, data.geom_xpos, data.geom_xmat)[layout.fall_bodies]
         low = data.xpos[layout.fall_bodies, 2] < c.termination_height
@@ -309,14 +310,14 @@ class HumanoidEnv:
             terms = self.tracking_rewards(new, target)
             track = sum(TRACK_WEIGHTS[k] * terms[k] for k in TRACK_WEIGHTS)
         truncated = truncated & ~fallen
-        done = fallen | truncated | ~finite
+        done = fallen | truncated | ~sound
 
         reward = self.task_reward(state.qpos, new.qpos, track)
         info = {
-            "success": truncated & finite,
-            "truncated": truncated & finite,
+            "success": truncated & sound,
+            "truncated": truncated & sound,
             "fallen": fallen,
-            "nonfinite": ~finite,
+            "nonfinite": ~sound,  # the wrappers' name: NaN or launch
             "body_pos": new.body_pos,
             "qpos": new.qpos,
             "qvel": new.qvel,
