@@ -100,20 +100,25 @@ def plot(rows: list[dict], metrics: list[str], path: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    legend_rows = -(-len(rows) // 2)  # the legend goes under the plots, two runs a line, so it hides no curve
-    height = 3.2 + 0.25 * legend_rows
+    # the legend goes under the plots, so it hides no curve: two runs a line, or one where labels are long
+    columns = 1 if max((len(r["label"]) for r in rows), default=0) > 60 else 2
+    legend_rows = -(-len(rows) // columns)
+    height = 3.2 + 0.2 * legend_rows
+    # past the default cycle's 10 colours two runs would share one: tab20 then, and a second line style
+    colours = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20").colors
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), height), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        for r in rows:
+        for i, r in enumerate(rows):
             points = [(e["env_steps"] / 1e6, e[metric]) for e in r["evaluations"] if metric in e]
             if points:
-                ax.plot(*zip(*points), marker="o", markersize=3, label=r["label"])
+                ax.plot(*zip(*points), marker="o", markersize=3, label=r["label"], color=colours[i % len(colours)],
+                        linestyle="-" if i < len(colours) else "--")
         ax.set_xlabel("env steps (M)")
         ax.set_title(metric.replace("_", " "))
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.25 * legend_rows / height, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, (0.2 * legend_rows + 0.1) / height, 1, 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

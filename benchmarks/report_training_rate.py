@@ -25,6 +25,9 @@ from _report import labelled_runs, write_result
 from near.utils.logging import read_metrics
 
 
+MIN_WINDOW_S = 1.0
+
+
 def training_windows(run_dir: str) -> list[float]:
     """Env steps/s of each stretch of training records between two evaluations (>= 2 records each)."""
     columns = read_metrics(run_dir)
@@ -33,7 +36,9 @@ def training_windows(run_dir: str) -> list[float]:
     windows, stretch = [], []
     for i in range(len(steps) + 1):
         if i == len(steps) or evals[i]:
-            if len(stretch) >= 2 and wall[stretch[-1]] > wall[stretch[0]]:
+            # a chunk's records are logged together when it returns: a stretch inside one chunk (a call's cut
+            # at its deadline) spans milliseconds of wall time and no training, so it gives no rate
+            if len(stretch) >= 2 and wall[stretch[-1]] - wall[stretch[0]] >= MIN_WINDOW_S:
                 windows.append((steps[stretch[-1]] - steps[stretch[0]]) / (wall[stretch[-1]] - wall[stretch[0]]))
             stretch = []
         elif not (math.isnan(steps[i]) or math.isnan(wall[i])):
