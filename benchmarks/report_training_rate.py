@@ -24,8 +24,7 @@ from _report import labelled_runs, write_result
 
 from near.utils.logging import read_metrics
 
-
-MIN_WINDOW_S = 1.0
+MIN_WINDOW_S = 1.0  # seconds: a shorter stretch of records is one chunk's, logged at once
 
 
 def training_windows(run_dir: str) -> list[float]:

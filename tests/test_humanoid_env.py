@@ -303,12 +303,14 @@ def test_lying_on_the_floor_terminates_and_nan_is_caught(env, step):
     bad = upright.replace(qvel=upright.qvel.at[10].set(jnp.nan))
     new, obs, reward, done, info = step(bad, jnp.zeros(28))
     assert bool(done) and bool(info["nonfinite"]) and bool(jnp.isfinite(obs).all())
+    assert not bool(info["launched"])  # a NaN is not a launch: training logs the two apart
     # so does a root rising faster than max_root_up_speed (5 m/s): MJX's 3-iteration contact solve launched
     # landing characters 5-23 m up (AMP's spin kick, item 69); a hard jump's take-off (3 m/s) goes on
     for up_speed, launched in ((8.0, True), (3.0, False)):
         rising = upright.replace(qvel=upright.qvel.at[2].set(up_speed))
         new, _, _, done, info = step(rising, _hold_pose_action(env))
         assert bool(info["nonfinite"]) == launched and bool(done) == launched
+        assert bool(info["launched"]) == launched
         if launched:
             assert float(new.qpos[2]) == pytest.approx(0.89)  # the last sound state, not the launch
     with pytest.raises(ValueError, match="max_root_up_speed must be >= 0"):

@@ -135,6 +135,7 @@ def test_amp_on_the_humanoid(motion, tmp_path, monkeypatch):
     assert amp["algo"] == "AMP" and amp["env_steps"] == 512
     record = [json.loads(line) for line in open(tmp_path / "amp" / "metrics.jsonl")][-1]
     assert np.isfinite(record["style_reward"]) and np.isfinite(amp["pose_error"])
+    assert 0 <= record["launch_resets"] <= record["nonfinite_resets"]  # the guard's launches, a part of the resets
     # resuming on other physics (the feet shipped before, say) is refused, and the run folder stays as it was
     config = (tmp_path / "amp" / "config.yaml").read_text()
     with pytest.raises(ConfigError, match=r"pass task.physics.foot_contact=corners to resume it"):

@@ -166,6 +166,7 @@ def test_nan_state_resets_that_env_counts_it_and_training_goes_on(runs):
     history = read_metrics(runs["policy"])
     assert history["iteration"] == [1, 2, 3]  # training went on to the end
     assert min(history["nonfinite_resets"]) >= 2  # both envs, every iteration: counted in the logs
+    assert max(history["launch_resets"]) == 0  # the maze has no launch guard: a NaN is not counted as one
     assert all(np.isfinite(history[k]).all() for k in ("critic_loss", "actor_loss", "style_reward", "energy"))
     _, params, stats, _ = load_policy(compose_config(TINY), runs["policy"])
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves((params, stats)))

@@ -150,6 +150,11 @@ def test_nan_resets_sums_the_training_iterations_over_env_steps(tmp_path):
     assert row["nan_resets"] == 3 and row["env_steps"] == 3_000_000 and row["iterations"] == 3
     assert row["nan_resets_per_million"] == pytest.approx(1.0)
     assert row["motion"] == "amp_humanoid_run.yaml" and row["seed"] == 7
+    assert row["launch_resets"] is None  # a run from before the guard's own count
+    with open(run / "metrics.jsonl", "w") as fh:  # since session 43: the launches among them, logged apart
+        fh.writelines(json.dumps({"iteration": i, "env_steps": i * 1_000_000, "nonfinite_resets": 2,
+                                  "launch_resets": launches}) + "\n" for i, launches in enumerate([1, 0, 2], start=1))
+    assert N.nan_resets(str(run))["launch_resets"] == 3
     with pytest.raises(SystemExit, match="no metrics.jsonl"):
         N.nan_resets(str(tmp_path))
 
@@ -571,7 +576,7 @@ def test_a_result_named_with_its_json_suffix_gets_one_suffix():
 
 def test_training_rate_leaves_the_evaluations_out(tmp_path):
     """report_training_rate: env steps/s over each stretch of training records between evaluations, so an
-    evaluation's wall time (here 100 s) never counts; LABEL=RUN_DIR arguments are checked."""
+    evaluation's wall time (here 100 s) never counts, nor a stretch inside one chunk; LABEL=RUN_DIR arguments are checked."""
     import report_training_rate as T
 
     run = tmp_path / "run"
@@ -583,6 +588,8 @@ def test_training_rate_leaves_the_evaluations_out(tmp_path):
             records.append({"env_steps": (stretch * 4 + i + 1) * 1000, "wall_seconds": wall})
         wall += 100.0  # an evaluation
         records.append({"env_steps": (stretch + 1) * 4000, "wall_seconds": wall, "eval/fall_rate": 0.0})
+    # a call cut at its deadline: one chunk's records, logged together within milliseconds, give no rate
+    records += [{"env_steps": 8000 + 1000 * i, "wall_seconds": wall + 0.001 * i} for i in range(1, 4)]
     with open(run / "metrics.jsonl", "w") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in records)
     assert T.training_windows(str(run)) == pytest.approx([1000.0, 1000.0])

@@ -165,6 +165,7 @@ class Transition(NamedTuple):
     episode_return: jax.Array
     episode_length: jax.Array
     nonfinite: jax.Array  # the env's state went NaN/inf on this step and it was reset (AutoReset)
+    launched: jax.Array  # of those, the humanoid's launch guard (task.max_root_up_speed); False elsewhere
 
 
 @struct.dataclass
@@ -310,7 +311,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         _, _, terminal_value = policy_value(params, obs_stats, value_stats, info["terminal_obs"])
         transition = Transition(obs, action, log_prob, value, reward, done, truncated, terminal_value,
                                 info["pair"], info["success"] & done, info["episode_return"], info["episode_length"],
-                                info["nonfinite"])
+                                info["nonfinite"], info.get("launched", jnp.zeros_like(info["nonfinite"])))
         return (params, obs_stats, value_stats, env_state, next_obs, key), transition
 
     def gae(traj: Transition, rewards: jax.Array, last_value: jax.Array):
@@ -400,6 +401,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
             "episode_length_sum": (traj.episode_length * done).sum(),
             "success_sum": traj.success.astype(jnp.float32).sum(),
             "nonfinite_resets": traj.nonfinite.astype(jnp.float32).sum(),  # envs reset after a NaN/inf state
+            "launch_resets": traj.launched.astype(jnp.float32).sum(),  # the part of them the launch guard ended
             "style_reward": style_reward.sum(0).mean(),  # summed over the horizon, env-averaged
             "combined_reward": rewards.sum(0).mean(),
             "task_reward": task_reward.sum(0).mean(),
@@ -440,7 +442,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
     return init, jax.jit(train_chunk, static_argnums=1)
 
 
-COUNTS = ("nonfinite_resets",)  # per-iteration counts: a chunk's record sums them
+COUNTS = ("nonfinite_resets", "launch_resets")  # per-iteration counts: a chunk's record sums them
 
 
 def summarize_chunk(metrics: dict) -> dict:

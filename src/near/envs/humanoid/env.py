@@ -281,8 +281,8 @@ class HumanoidEnv:
         # sound: finite, no speed over 1e3, and not launched (qvel[2]: the free joint's world-frame vertical speed)
         sound = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
         sound = sound & jnp.all(jnp.abs(data.qvel) < 1e3)
-        if c.max_root_up_speed > 0:
-            sound = sound & (data.qvel[2] <= c.max_root_up_speed)
+        launched = sound & (data.qvel[2] > c.max_root_up_speed) if c.max_root_up_speed > 0 else jnp.zeros((), bool)
+        sound = sound & ~launched
         step = state.step + 1
         new = HumanoidState(
             qpos=data.qpos,
@@ -318,6 +318,7 @@ class HumanoidEnv:
             "truncated": truncated & sound,
             "fallen": fallen,
             "nonfinite": ~sound,  # the wrappers' name: NaN or launch
+            "launched": launched,  # the launches alone (logged apart: launch_resets)
             "body_pos": new.body_pos,
             "qpos": new.qpos,
             "qvel": new.qvel,
