@@ -306,17 +306,18 @@ def test_success_bonus_pays_the_remaining_steps_and_the_original_pays_none():
     bonus_env = PushTEnv(PushTConfig(success_bonus="remaining"))
     rewards = {}
     double = PushTEnv(PushTConfig(success_bonus="remaining", success_bonus_per_step=2.0))  # NEAR's and AMP's
+    steps = {"none": STEP, "remaining": jax.jit(bonus_env.step), "double": jax.jit(double.step)}  # each jitted once
     for name, env in (("none", ENV), ("remaining", bonus_env), ("double", double)):
         state, _ = env.reset_to([60.0, 60.0], GOAL_POSE[:2], GOAL_POSE[2])
         state = state.replace(t=jnp.asarray(40, jnp.int32))
-        _, _, rewards[name], done, info = jax.jit(env.step)(state, idle)
+        _, _, rewards[name], done, info = steps[name](state, idle)
         assert bool(done) and bool(info["success"])
     assert float(rewards["remaining"]) - float(rewards["none"]) == pytest.approx(150 - 41)
     assert float(rewards["double"]) - float(rewards["none"]) == pytest.approx(2 * (150 - 41))
     assert float(rewards["none"]) <= 1.0  # the original's: one ordinary step's reward, nothing for finishing
     # away from the goal the two reward the same
     state, _ = bonus_env.reset_to([60.0, 60.0], [300.0, 400.0], 1.0)
-    assert float(jax.jit(bonus_env.step)(state, idle)[2]) == pytest.approx(float(STEP(state, idle)[2]))
+    assert float(steps["remaining"](state, idle)[2]) == pytest.approx(float(STEP(state, idle)[2]))
     with pytest.raises(ValueError, match="success_bonus"):
         PushTEnv(PushTConfig(success_bonus="always"))
     with pytest.raises(ValueError, match="success_bonus_per_step"):
