@@ -60,6 +60,18 @@ def physics_overrides(overrides) -> list[str]:
     return list(overrides)
 
 
+def policy_env(run_dir: str, motion: str, extra=()):
+    """(cfg, env) where a trained humanoid run's policy plays: its task, ``motion``, its checkpoint, and the
+    physics it trained with unless ``extra`` overrides them (near.eval.policy_eval.with_run_physics)."""
+    from near.config import compose_config
+    from near.eval.policy_eval import with_run_physics
+    from near.factories import make_env
+
+    overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}", *extra]
+    cfg = with_run_physics(compose_config(overrides), overrides)
+    return cfg, make_env(cfg)
+
+
 def run_task(run_dir: str) -> str:
     """The task a run folder trained (HumanoidNEAR, HumanoidAMP, HumanoidTrack, ...), from its config.yaml."""
     import yaml

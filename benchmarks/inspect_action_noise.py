@@ -28,8 +28,8 @@ from _report import (
     labelled_runs,
     merge_rows,
     physics_overrides,
+    policy_env,
     read_result_rows,
-    run_task,
     write_result,
 )
 
@@ -44,15 +44,11 @@ def with_log_std(params: dict, log_std: float) -> dict:
 
 def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], episodes: int, seed: int,
                physics: tuple[str, ...] = ()) -> list[dict]:
-    from near.config import compose_config
-    from near.eval.policy_eval import make_policy_evaluator, with_run_physics
-    from near.factories import make_env
+    from near.eval.policy_eval import make_policy_evaluator
     from near.restore import load_policy
 
     physics = physics_overrides(physics)  # checked before any run is read
-    overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}", *physics]
-    cfg = with_run_physics(compose_config(overrides), overrides)
-    env = make_env(cfg)
+    cfg, env = policy_env(run_dir, motion, physics)
     run_cfg, params, obs_stats, _ = load_policy(cfg, run_dir)
     trained = float(np.mean(params["actor"]["params"]["log_std"]))
     # two programs (the mean action, drawn actions), each built once: the std travels in the parameters

@@ -32,8 +32,8 @@ from _report import (
     labelled_runs,
     merge_rows,
     physics_overrides,
+    policy_env,
     read_result_rows,
-    run_task,
     write_result,
 )
 
@@ -59,13 +59,7 @@ def clip_rows(references, feet: list[int], dt: float, foot_height: float) -> dic
 
 def launch_rows(label: str, run_dir: str, motion: str, variants: list[str], episodes: int, seed: int | None,
                 launch_speed: float, foot_height: float) -> list[dict]:
-    from near.config import compose_config
-    from near.eval.policy_eval import (
-        make_policy_evaluator,
-        reference_trajectories,
-        with_run_physics,
-    )
-    from near.factories import make_env
+    from near.eval.policy_eval import make_policy_evaluator, reference_trajectories
     from near.motion.humanoid import CONTACT_BODIES
     from near.restore import load_policy
 
@@ -73,10 +67,7 @@ def launch_rows(label: str, run_dir: str, motion: str, variants: list[str], epis
     feet = list(CONTACT_BODIES)  # rows of the evaluation's body_pos (the motion data's bodies)
     rows, policy, clips = [], None, None
     for physics in [[], *variants]:
-        overrides = [f"task={run_task(run_dir)}", f"motion={motion}", f"checkpoint={run_dir}",
-                     "task.max_root_up_speed=0", *physics]
-        cfg = with_run_physics(compose_config(overrides), overrides)
-        env = make_env(cfg)
+        cfg, env = policy_env(run_dir, motion, ["task.max_root_up_speed=0", *physics])
         if policy is None:  # the weights and the clips are the same under every physics variant
             policy = load_policy(cfg, run_dir)
             clips = clip_rows(reference_trajectories(env), feet, env.control_dt, foot_height)

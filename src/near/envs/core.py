@@ -100,6 +100,8 @@ class AutoReset:
         info["episode_return"] = episode_return  # valid where done
         info["episode_length"] = episode_length
         info["nonfinite"] = bad
+        # of those, the steps an env's own guard ended (the humanoid's launch guard); False for the others
+        info["launched"] = jnp.asarray(info.get("launched", False)) & bad
         for flag in ("truncated", "success"):  # a blown-up episode neither succeeds nor bootstraps
             if flag in info:
                 info[flag] = info[flag] & ~bad

@@ -165,7 +165,7 @@ class Transition(NamedTuple):
     episode_return: jax.Array
     episode_length: jax.Array
     nonfinite: jax.Array  # the env's state went NaN/inf on this step and it was reset (AutoReset)
-    launched: jax.Array  # of those, the humanoid's launch guard (task.max_root_up_speed); False elsewhere
+    launched: jax.Array  # of those, the ones the humanoid's launch guard ended (AutoReset: False elsewhere)
 
 
 @struct.dataclass
@@ -311,7 +311,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         _, _, terminal_value = policy_value(params, obs_stats, value_stats, info["terminal_obs"])
         transition = Transition(obs, action, log_prob, value, reward, done, truncated, terminal_value,
                                 info["pair"], info["success"] & done, info["episode_return"], info["episode_length"],
-                                info["nonfinite"], info.get("launched", jnp.zeros_like(info["nonfinite"])))
+                                info["nonfinite"], info["launched"])
         return (params, obs_stats, value_stats, env_state, next_obs, key), transition
 
     def gae(traj: Transition, rewards: jax.Array, last_value: jax.Array):

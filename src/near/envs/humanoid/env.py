@@ -14,7 +14,8 @@ environment at a time, batched with ``jax.vmap``; the same code runs on CPU and 
   non-finite or exploded physics state: NaN, a speed over 1e3, or the root rising faster than
   ``max_root_up_speed`` (MJX's unconverged contact solve can launch a landing character metres
   up; docs/humanoid_moving_like_the_clips.md, item 69). The last is counted in ``info["nonfinite"]``
-  and, apart, in ``info["launched"]`` (training logs ``launch_resets``); its step returns the pre-step state so that no NaN or launch reaches the learner.
+  and, apart, in ``info["launched"]`` (training logs ``launch_resets``); its step returns the pre-step
+  state so that no NaN or launch reaches the learner.
 * Task reward by motion type: "time" (1 per step), "dist" (forward progress of the pelvis per step,
   clipped to [0, 0.5] m and divided by 0.5), "height" (pelvis height / 2.5, clipped); several types
   are averaged. The original does not reset the previous pelvis position at an episode reset (its
