@@ -5,8 +5,15 @@ start=$(date +%s)
 # .whl: everything the humanoid needs (MuJoCo, MJX, Hydra, ...); .whl_slim: the same unpacked and slimmed
 # to 6 MiB by benchmarks/slim_site.sh (used in its place: room for a run folder in the call);
 # .whl_pusht: push-T's (no MuJoCo, zarr)
+# A path carried in one call is gone in the next call that does not carry it, but runs/device/ stays on a warm
+# machine: .whl_slim is kept there, so later calls of the lease can carry other things (warp-lang's parts)
 mkdir -p /tmp/site; slim=0
-if [ -f .whl_slim/site.tar.xz ]; then tar xJf .whl_slim/site.tar.xz -C /tmp/site || exit 1; slim=1; fi
+if [ -f .whl_slim/site.tar.xz ]; then
+  mkdir -p runs/device/whl_slim && cmp -s .whl_slim/site.tar.xz runs/device/whl_slim/site.tar.xz \
+    || cp .whl_slim/site.tar.xz runs/device/whl_slim/
+fi
+kept_slim=.whl_slim/site.tar.xz; [ -f $kept_slim ] || kept_slim=runs/device/whl_slim/site.tar.xz
+if [ -f $kept_slim ] && { [ $kept_slim = .whl_slim/site.tar.xz ] || [ ! -d .whl ]; }; then tar xJf $kept_slim -C /tmp/site || exit 1; slim=1; fi
 wheels=; [ $slim = 1 ] || wheels=$(ls .whl/*.whl 2>/dev/null)
 for w in .whl_pusht/*.whl; do [ -f "$w" ] && [ ! -f ".whl/${w##*/}" ] && wheels="$wheels $w"; done
 [ -n "$wheels" ] || [ $slim = 1 ] || { echo "no wheels carried: name .whl or .whl_slim (humanoid) or .whl_pusht (push-T) in carry"; exit 1; }

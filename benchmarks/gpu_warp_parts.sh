@@ -6,6 +6,8 @@
 # machine keeps them in runs/device/warp/ until all are there, then joins, checks and unpacks them.
 #
 #   here:    bash benchmarks/gpu_warp_parts.sh stage N WHEEL   # part N (0, 1, 2) of the slim WHEEL in .warp/
+#            WARP_PART_MIB=21 (default 27; with WARP_SPLIT_DIR of its own): 4 smaller parts, each leaving a call
+#            room for .whl_slim or .whl_pusht and .pusht beside it
 #   device:  bash benchmarks/gpu_warp_parts.sh collect          # (run with carry [".warp"]; any gpu_*.sh call
 #            that carries .warp does it first) keeps the part;
 #            once all parts are there: joins them, checks the sha256, unpacks into runs/device/warp_site
@@ -22,7 +24,7 @@ case ${1:-} in
         && rm -rf warp/examples warp/tests warp/bin/warp-clang.so \
         && tar cf - . | xz -T0 -6 > "$split_dir/warp_slim.tar.xz")
       rm -rf "$split_dir/unpacked"
-      split -b 27m -d "$split_dir/warp_slim.tar.xz" "$split_dir/part"
+      split -b "${WARP_PART_MIB:-27}m" -d "$split_dir/warp_slim.tar.xz" "$split_dir/part"
       (cd "$split_dir" && sha256sum warp_slim.tar.xz) > "$split_dir/SHA256"
       ls "$split_dir" | grep -c '^part' > "$split_dir/COUNT"
     fi
