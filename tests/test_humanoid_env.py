@@ -162,6 +162,37 @@ def test_mujoco_warp_envs_default_to_the_training_batch(tmp_path):
         assert make_humanoid_env(cfg).config.physics.warp_envs == expected
 
 
+def test_dist_at_clip_speed_pays_forward_progress_in_full_at_the_clips_own_speed(tmp_path, capsys):
+    """task.dist_at_clip_speed=true: "dist" pays 1 at the clips' mean root speed (the walk-like clip: 1.2 m/s
+    forward and a 2 cm sway), with a clear error where it meets dist_full_speed or clips that do not move."""
+    from near.config import ConfigError, compose_config
+    from near.factories import make_humanoid_env
+    from near.motion.library import clip_speed
+
+    walk, still = tmp_path / "amp_humanoid_walk.npy", tmp_path / "amp_humanoid_mummy_walk.npy"
+    save_poselib(str(walk), walk_like_clip(frames=31))
+    standing = walk_like_clip(frames=31)
+    save_poselib(str(still), SkeletonMotion(standing.skeleton, standing.local_rot,
+                                            np.broadcast_to(standing.root_pos[:1], standing.root_pos.shape).copy(), 30.0))
+    speed = clip_speed(build_library([walk_like_clip(frames=31)], drop_tpose_frame=False, dedupe_frames=False))
+    assert 1.2 < speed < 1.21
+    base = ["task=HumanoidNEAR", "task.drop_tpose_frame=false", "task.dedupe_frames=false"]
+    assert make_humanoid_env(compose_config([*base, f"motion={walk}"])).config.dist_full_speed == 0.0  # the original's
+    env = make_humanoid_env(compose_config([*base, f"motion={walk}", "task.dist_at_clip_speed=true"]))
+    assert env.config.dist_full_speed == pytest.approx(speed)
+    assert "pays in full at 1.20 m/s" in capsys.readouterr().out
+    before = jnp.zeros(43).at[2].set(0.9)
+    assert float(env.task_reward(before, before.at[0].set(speed * env.control_dt))) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="cannot go with task.dist_full_speed=1.5"):
+        make_humanoid_env(compose_config([*base, f"motion={walk}", "task.dist_at_clip_speed=true", "task.dist_full_speed=1.5"]))
+    with pytest.raises(ConfigError, match="the clips hardly move"):
+        make_humanoid_env(compose_config([*base, f"motion={still}", "task.dist_at_clip_speed=true"]))
+    # a motion whose task reward has no "dist" (the crane: time only) is left as it is
+    crane = make_humanoid_env(compose_config([*base, f"motion={still}", "task.dist_at_clip_speed=true",
+                                              "task.reward_types=[time]"]))
+    assert crane.config.reward_types == ("time",)
+
+
 def test_mujoco_warp_batch_stands_only_with_its_contact_buffer(env):
     """Six standing envs stepped by Warp in one vmapped program: with a buffer for one env some sink
     through the floor, with one for six all stand as MJX's do. Needs warp-lang (not in CI)."""

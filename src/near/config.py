@@ -81,6 +81,9 @@ class TaskConfig:
     # the forward root speed (m/s) at which "dist" pays its full 1; 0 = the original's 0.5 m per control step
     # (15 m/s), where walking at 1.3 m/s earns 0.09 of it (docs/humanoid_moving_like_the_clips.md, item 68)
     dist_full_speed: float = 0.0
+    # true: "dist" pays its full 1 at the clips' own mean root speed (near.motion.library.clip_speed), so a
+    # policy is paid fully for moving as fast as its clips, whatever the motion (item 72); not the original's
+    dist_at_clip_speed: bool = False
     # the root's upward speed (m/s) above which a step counts as an exploded simulation and ends the episode
     # (MJX's 3-iteration contact solve can launch a landing character; item 69); 0 = no check, as before 2026-12-06
     max_root_up_speed: float = 5.0

@@ -53,13 +53,14 @@ def make_humanoid_env(cfg: Config):
         raise ConfigError(f"task {t.name} imitates motion clips: {MOTION_HELP}")
     library = load_library(os.path.expanduser(cfg.motion), drop_tpose_frame=t.drop_tpose_frame,
                            dedupe_frames=t.dedupe_frames, ground_floating_clips=t.ground_floating_clips)
+    reward_types = tuple(t.reward_types) or reward_types_for(cfg.motion)
     # Warp's contact buffer holds the largest batch any program of the command steps
     warp_envs = t.physics.warp_envs or max(cfg.train.num_envs, cfg.train.eval_episodes, cfg.episodes)
     try:
         env_cfg = HumanoidConfig(
             episode_length=t.max_episode_steps, termination_height=t.termination_height,
             early_termination=t.early_termination, state_init=t.state_init, hybrid_init_prob=t.hybrid_init_prob,
-            reward_types=tuple(t.reward_types) or reward_types_for(cfg.motion), dist_full_speed=t.dist_full_speed,
+            reward_types=reward_types, dist_full_speed=dist_full_speed_for(t, library, reward_types),
             max_root_up_speed=t.max_root_up_speed,
             local_root_obs=t.local_root_obs,
             pair_span=t.pair_span, tracking=t.tracking,
@@ -67,6 +68,25 @@ def make_humanoid_env(cfg: Config):
         return HumanoidEnv(library, env_cfg)
     except ValueError as exc:
         raise ConfigError(f"task {t.name}: {exc}") from None
+
+
+def dist_full_speed_for(task, library, reward_types) -> float:
+    """The speed at which "dist" pays in full: task.dist_full_speed, or with task.dist_at_clip_speed the
+    clips' own mean root speed (an error where that leaves nothing to pay for)."""
+    if not task.dist_at_clip_speed:
+        return task.dist_full_speed
+    if task.dist_full_speed:
+        raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true pays forward progress at the clips' speed; "
+                          f"it cannot go with task.dist_full_speed={task.dist_full_speed} (set one of them)")
+    from near.motion.library import clip_speed
+
+    speed = clip_speed(library)
+    if "dist" in reward_types:
+        if speed < 0.05:
+            raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true, but the clips hardly move (mean root speed "
+                              f"{speed:.3f} m/s), so forward progress has no speed to be paid at; leave it false for this motion")
+        print(f"forward progress pays in full at {speed:.2f} m/s, the clips' mean root speed (task.dist_at_clip_speed)")
+    return speed
 
 
 PUSHT_STATE_INITS = ("random", "demo", "hybrid")
