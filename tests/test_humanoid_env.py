@@ -190,7 +190,7 @@ def test_dist_at_clip_speed_pays_forward_progress_in_full_at_the_clips_own_speed
     # a motion whose task reward has no "dist" (the crane: time only) is left as it is
     crane = make_humanoid_env(compose_config([*base, f"motion={still}", "task.dist_at_clip_speed=true",
                                               "task.reward_types=[time]"]))
-    assert crane.config.reward_types == ("time",)
+    assert crane.config.reward_types == ("time",) and crane.config.dist_full_speed == 0.0
 
 
 def test_mujoco_warp_batch_stands_only_with_its_contact_buffer(env):

@@ -78,14 +78,15 @@ def dist_full_speed_for(task, library, reward_types) -> float:
     if task.dist_full_speed:
         raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true pays forward progress at the clips' speed; "
                           f"it cannot go with task.dist_full_speed={task.dist_full_speed} (set one of them)")
+    if "dist" not in reward_types:  # the crane, the punch: nothing to pay for moving
+        return task.dist_full_speed
     from near.motion.library import clip_speed
 
     speed = clip_speed(library)
-    if "dist" in reward_types:
-        if speed < 0.05:
-            raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true, but the clips hardly move (mean root speed "
-                              f"{speed:.3f} m/s), so forward progress has no speed to be paid at; leave it false for this motion")
-        print(f"forward progress pays in full at {speed:.2f} m/s, the clips' mean root speed (task.dist_at_clip_speed)")
+    if speed < 0.05:
+        raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true, but the clips hardly move (mean root speed "
+                          f"{speed:.3f} m/s), so forward progress has no speed to be paid at; leave it false for this motion")
+    print(f"forward progress pays in full at {speed:.2f} m/s, the clips' mean root speed (task.dist_at_clip_speed)")
     return speed
 
 
