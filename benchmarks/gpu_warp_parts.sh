@@ -14,6 +14,16 @@
 #
 # benchmarks/_device_setup.sh puts runs/device/warp_site on PYTHONPATH when it exists; then
 # `task.physics.impl=warp` and bench_humanoid_physics.py's warp variants run.
+#
+# A lease that trains on Warp (2026-12-06, session 44; a path carried in one call is gone from the next call that
+# does not carry it, runs/device/ stays):
+#   export WARP_PART_MIB=21 WARP_SPLIT_DIR=~/.cache/near/warp_split21
+#   stage 0 -> run `bash benchmarks/gpu_warp_parts.sh collect; mkdir -p runs/device/whl_slim;
+#              cp .whl_slim/site.tar.xz runs/device/whl_slim/`, carry [".whl_slim", ".warp"]
+#   stage 1, stage 2 -> run `bash benchmarks/gpu_warp_parts.sh collect`, carry [".warp"]   (0.2 s each)
+#   stage 3 -> run `bash benchmarks/gpu_queue.sh 585 ...` with task.physics.impl=warp in the items' overrides,
+#              carry [".warp", ".motion_light"] (_device_setup.sh takes .whl_slim from runs/device/whl_slim)
+# then the queue's later calls carry the motion folder alone.
 set -eu
 case ${1:-} in
   stage)
