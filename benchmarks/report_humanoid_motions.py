@@ -69,14 +69,21 @@ def read_run(run_dir: str) -> dict:
 
 
 def floor_and_clips(run_dir: str) -> dict:
-    """How the run's feet met the floor (task.physics.foot_contact; runs made before the key existed: "box")
-    and whether it trained on clips repaired on loading (task.ground_floating_clips; before the key: no)."""
+    """How the run's feet met the floor (task.physics.foot_contact; runs made before the key existed: "box"),
+    which physics stepped it (task.physics.impl: MJX "jax" or MuJoCo "warp") and whether it trained on clips
+    repaired on loading (task.ground_floating_clips; before the key: no)."""
     import yaml
 
     with open(os.path.join(run_dir, "config.yaml")) as fh:
         task = yaml.safe_load(fh).get("task", {})
-    return {"foot_contact": (task.get("physics") or {}).get("foot_contact", FORMER_FEET),
+    physics = task.get("physics") or {}
+    return {"foot_contact": physics.get("foot_contact", FORMER_FEET), "physics_impl": physics.get("impl", "jax"),
             "clips_repaired": bool(task.get("ground_floating_clips", False))}
+
+
+def _physics(row: dict) -> tuple[str, str]:
+    """(physics, feet) of a results row; rows written before the keys: MJX, the feet of then."""
+    return row.get("physics_impl", "jax"), row.get("foot_contact", FORMER_FEET)
 
 
 def limits_missed(motion: str, row: dict) -> list[str]:
@@ -97,16 +104,16 @@ def limits_missed(motion: str, row: dict) -> list[str]:
 
 
 def merge(results: dict, motion: str, method: str, row: dict, variant: str = "") -> None:
-    """Add ``row``, replacing a run of the same seed and feet (and variant); one run is a dict, several a list."""
+    """Add ``row``, replacing a run of the same seed, physics and feet (and variant); one run is a dict, several a list."""
     home = results.setdefault("variants" if variant else "motions", {}).setdefault(motion, {})
     if variant:
         home = home.setdefault(method, {})
     key = variant or method
     runs = home.get(key, [])
     runs = runs if isinstance(runs, list) else [runs]
-    same = (row["seed"], row.get("foot_contact", FORMER_FEET))
-    runs = [r for r in runs if (r.get("seed"), r.get("foot_contact", FORMER_FEET)) != same] + [row]
-    runs.sort(key=lambda r: (r.get("foot_contact", FORMER_FEET), r["seed"]))
+    same = (row["seed"], *_physics(row))
+    runs = [r for r in runs if (r.get("seed"), *_physics(r)) != same] + [row]
+    runs.sort(key=lambda r: (*_physics(r), r["seed"]))
     home[key] = runs[0] if len(runs) == 1 else runs
 
 
@@ -178,9 +185,10 @@ def slide(row: dict) -> str:
 
 
 def motion_cell(motion: str, row: dict) -> str:
-    """The motion, with what sets the run apart from the others of its motion: repaired clips, corner feet."""
+    """The motion, with what sets the run apart from the others of its motion: repaired clips, corner feet, Warp."""
+    physics, feet = _physics(row)
     notes = (["clips repaired"] if row.get("clips_repaired") and motion in REPAIRED_MOTIONS else []) + \
-            (["corner feet"] if row.get("foot_contact", FORMER_FEET) == "corners" else [])
+            (["corner feet"] if feet == "corners" else []) + (["MuJoCo Warp"] if physics == "warp" else [])
     return f"{motion} ({', '.join(notes)})" if notes else motion
 
 

@@ -324,9 +324,9 @@ def test_speed_report_reads_the_train_variants_and_keeps_earlier_leases(tmp_path
     assert "speed_train_tf32" not in str(rows) and len(rows[1]["train_variants"]) == 1
 
 
-def humanoid_run(folder, seed, foot_contact=None, speed=1.0):
+def humanoid_run(folder, seed, foot_contact=None, speed=1.0, impl=None):
     """A humanoid run folder with the final evaluation near train writes; foot_contact None: a run made
-    before the key existed."""
+    before the key existed; impl: task.physics.impl."""
     import report_humanoid_motions as H
 
     os.makedirs(folder)
@@ -336,6 +336,8 @@ def humanoid_run(folder, seed, foot_contact=None, speed=1.0):
     with open(os.path.join(folder, "summary.json"), "w") as fh:
         json.dump(summary, fh)
     physics = {} if foot_contact is None else {"foot_contact": foot_contact}
+    if impl:
+        physics["impl"] = impl
     with open(os.path.join(folder, "config.yaml"), "w") as fh:
         yaml.safe_dump({"task": {"name": "HumanoidNEAR", "physics": physics}}, fh)
     return str(folder)
@@ -347,13 +349,17 @@ def test_humanoid_motions_keep_a_corner_feet_run_beside_the_box_run_of_its_seed(
     import report_humanoid_motions as H
 
     results = {}
-    for name, feet, speed in (("old", None, 1.0), ("box", "box", 1.1), ("corners", "corners", 1.2)):
-        row = H.read_run(humanoid_run(tmp_path / name, 42, feet, speed))
+    for name, feet, speed, impl in (("old", None, 1.0, None), ("box", "box", 1.1, None), ("corners", "corners", 1.2, None),
+                                    ("warp", "corners", 1.3, "warp")):
+        row = H.read_run(humanoid_run(tmp_path / name, 42, feet, speed, impl))
         H.merge(results, "walk", "NEAR", row)
     runs = results["motions"]["walk"]["NEAR"]
-    assert [(r["foot_contact"], r["root_speed_ratio"]) for r in runs] == [("box", 1.1), ("corners", 1.2)]
+    # a run on MuJoCo Warp keeps the MJX run of its seed and feet too
+    assert [(r["physics_impl"], r["foot_contact"], r["root_speed_ratio"]) for r in runs] == [
+        ("jax", "box", 1.1), ("jax", "corners", 1.2), ("warp", "corners", 1.3)]
     text = H.table(results)
     assert "| walk (corner feet) | NEAR | 42 |" in text and "| walk | NEAR | 42 |" in text
+    assert "| walk (corner feet, MuJoCo Warp) | NEAR | 42 |" in text
     assert "| 0.500 | 0.500 |" in text  # an evaluation without body parts: the distance alone
 
 
