@@ -10,7 +10,8 @@ motion, method and seed is replaced) and prints the README table with each limit
 
 Runs with the shipped configs (``motion=`` the only change) go to ``motions``; a run with other overrides
 goes to ``variants`` under its ``--variant`` label (the overrides), in a second table. A run on corner feet
-(task.physics.foot_contact=corners, shipped since 2026-12-04) is kept beside the box-feet run of its seed.
+(task.physics.foot_contact=corners, shipped since 2026-12-04) is kept beside the box-feet run of its seed, and a run on
+MuJoCo Warp (task.physics.impl=warp) beside the MJX run of its seed and feet.
 
 Limits (NEAR, final evaluation of 64 episodes): fall rate <= 0.10, root height ratio in [0.95, 1.05],
 for walk, run and mummy walk a root speed ratio in [0.8, 1.25], and root SPARC no worse than 1.3 x
