@@ -8,12 +8,10 @@ start=$(date +%s)
 # A path carried in one call is gone in the next call that does not carry it, but runs/device/ stays on a warm
 # machine: .whl_slim is kept there, so later calls of the lease can carry other things (warp-lang's parts)
 mkdir -p /tmp/site; slim=0
-if [ -f .whl_slim/site.tar.xz ]; then
-  mkdir -p runs/device/whl_slim && cmp -s .whl_slim/site.tar.xz runs/device/whl_slim/site.tar.xz \
-    || cp .whl_slim/site.tar.xz runs/device/whl_slim/
-fi
-kept_slim=.whl_slim/site.tar.xz; [ -f $kept_slim ] || kept_slim=runs/device/whl_slim/site.tar.xz
-if [ -f $kept_slim ] && { [ $kept_slim = .whl_slim/site.tar.xz ] || [ ! -d .whl ]; }; then tar xJf $kept_slim -C /tmp/site || exit 1; slim=1; fi
+kept_slim=runs/device/whl_slim/site.tar.xz
+[ -f .whl_slim/site.tar.xz ] && { mkdir -p runs/device/whl_slim && cp .whl_slim/site.tar.xz $kept_slim || exit 1; }
+# the kept copy serves unless this call carries the full wheels (.whl) instead
+if [ -f $kept_slim ] && { [ -d .whl_slim ] || [ ! -d .whl ]; }; then tar xJf $kept_slim -C /tmp/site || exit 1; slim=1; fi
 wheels=; [ $slim = 1 ] || wheels=$(ls .whl/*.whl 2>/dev/null)
 for w in .whl_pusht/*.whl; do [ -f "$w" ] && [ ! -f ".whl/${w##*/}" ] && wheels="$wheels $w"; done
 [ -n "$wheels" ] || [ $slim = 1 ] || { echo "no wheels carried: name .whl or .whl_slim (humanoid) or .whl_pusht (push-T) in carry"; exit 1; }

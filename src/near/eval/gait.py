@@ -60,7 +60,8 @@ def key_height_distance(policy_key: Sequence[np.ndarray], clip_key: Sequence[np.
             **{f"key_height_distance_{name}": float(d) for name, d in zip(names, per_body)}}
 
 
-def _horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
+def horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
+    """The root's horizontal speed (m/s) between consecutive samples dt apart."""
     return np.linalg.norm(np.diff(root[:, :2], axis=0), axis=-1) / dt if len(root) > 1 else np.zeros(0)
 
 
@@ -84,8 +85,8 @@ def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.n
         return np.concatenate(parts)
 
     height = pooled(policy_root)[:, 2].mean() / pooled(clip_root)[:, 2].mean()
-    clip_speed = pooled(clip_root, lambda r: _horizontal_speed(r, dt)).mean()
-    policy_speed = [_horizontal_speed(np.asarray(r, np.float64), dt) for r in policy_root]
+    clip_speed = pooled(clip_root, lambda r: horizontal_speed(r, dt)).mean()
+    policy_speed = [horizontal_speed(np.asarray(r, np.float64), dt) for r in policy_root]
     policy_speed = np.concatenate(policy_speed) if any(len(v) for v in policy_speed) else np.full(1, np.nan)
     speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")  # nan: one-step episodes only
     per_dof = joint_angle_distances(pooled(policy_dof), pooled(clip_dof))

@@ -308,11 +308,11 @@ def load_library(path, **options) -> MotionLibrary:
 def clip_speed(lib: MotionLibrary) -> float:
     """The clips' mean horizontal root speed (m/s): each clip's path over its length, weighted by the clip
     probabilities, the measure the evaluation's ``root_speed_ratio`` compares a policy with."""
-    root = np.asarray(lib.root_pos)[:, :2]
-    speeds = []
-    for start, frames, length in zip(np.asarray(lib.clip_start), np.asarray(lib.clip_frames), np.asarray(lib.clip_length)):
-        path = np.linalg.norm(np.diff(root[start:start + frames], axis=0), axis=-1).sum()
-        speeds.append(path / length if length > 0 else 0.0)
+    from near.eval.gait import horizontal_speed
+
+    root = np.asarray(lib.root_pos, np.float64)
+    speeds = [horizontal_speed(root[start:start + frames], 1.0 / fps).mean() if frames > 1 else 0.0
+              for start, frames, fps in zip(np.asarray(lib.clip_start), np.asarray(lib.clip_frames), np.asarray(lib.clip_fps))]
     return float(np.dot(np.asarray(lib.clip_prob, np.float64), speeds))
 
 
