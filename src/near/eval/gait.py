@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from near.eval.metrics import HUMANOID_DT, mean_smoothness, nan_median, sample_clip
+from near.motion.library import horizontal_speed
 
 
 def _quantiles(x: np.ndarray, n: int = 200) -> np.ndarray:
@@ -58,11 +59,6 @@ def key_height_distance(policy_key: Sequence[np.ndarray], clip_key: Sequence[np.
     per_body = joint_angle_distances(policy, clips)
     return {"key_height_distance": float(per_body.mean()),
             **{f"key_height_distance_{name}": float(d) for name, d in zip(names, per_body)}}
-
-
-def horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
-    """The root's horizontal speed (m/s) between consecutive samples dt apart."""
-    return np.linalg.norm(np.diff(root[:, :2], axis=0), axis=-1) / dt if len(root) > 1 else np.zeros(0)
 
 
 def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.ndarray],

@@ -305,11 +305,14 @@ def load_library(path, **options) -> MotionLibrary:
     return build_library(*load_motions(path), **options)
 
 
+def horizontal_speed(root: np.ndarray, dt: float) -> np.ndarray:
+    """The root's horizontal speed (m/s) between consecutive samples dt apart (numpy)."""
+    return np.linalg.norm(np.diff(root[:, :2], axis=0), axis=-1) / dt if len(root) > 1 else np.zeros(0)
+
+
 def clip_speed(lib: MotionLibrary) -> float:
     """The clips' mean horizontal root speed (m/s): each clip's path over its length, weighted by the clip
     probabilities, the measure the evaluation's ``root_speed_ratio`` compares a policy with."""
-    from near.eval.gait import horizontal_speed
-
     root = np.asarray(lib.root_pos, np.float64)
     speeds = [horizontal_speed(root[start:start + frames], 1.0 / fps).mean() if frames > 1 else 0.0
               for start, frames, fps in zip(np.asarray(lib.clip_start), np.asarray(lib.clip_frames), np.asarray(lib.clip_fps))]
