@@ -10,6 +10,9 @@
 #        bash benchmarks/gpu_queue.sh 580 pusht:PPO pusht:NEAR pusht:AMP
 #
 # MOTION names .motion/amp_humanoid_MOTION.yaml (punch = single_left_punch); seed 42 unless given.
+# Humanoid trainings need warp-lang on the machine (the shipped GPU physics, task.physics.impl=auto, is MuJoCo
+# Warp): carry its parts first (benchmarks/gpu_warp_parts.sh, the lease recipe in its header); without them the
+# queue stops before a humanoid training unless task.physics.impl=jax is among its overrides or ALLOW_MJX=1.
 # MOTION_DIR=.motion_light reads the sets from another folder (carry it instead of .motion): one without the
 # walk set (9 MB) leaves a call room for a run folder to resume.
 # A run with task.pair_span=K (K > 1) in its overrides gets its own energy model, energy_MOTION_SEED_spanK.
@@ -235,6 +238,14 @@ print(worst_ranking(json.load(open(sys.argv[1])))[1])" "$energy/summary.json")
       fi
     fi
     [ "$(left)" -gt "$need" ] || { echo "$name: left for the next call ($(left) s left)"; break; }
+    # task.physics.impl=auto (the default) trains a humanoid on MuJoCo Warp where warp-lang is installed, else
+    # on MJX: without warp-lang's parts on this machine (gpu_warp_parts.sh) a run would train on other physics
+    # than the shipped, so stop here unless MJX is asked for (task.physics.impl=jax) or ALLOW_MJX=1
+    if [ "$motion" != pusht ] && [ ! -d "${WARP_SITE:-runs/device/warp_site}" ] && [ "${ALLOW_MJX:-0}" != 1 ] \
+        && ! printf '%s\n' "${overrides[@]}" "${own[@]}" | grep -q '^task\.physics\.impl=jax$'; then
+      echo "$name: not started, no warp-lang on this machine (carry its parts: benchmarks/gpu_warp_parts.sh; or pass task.physics.impl=jax, or ALLOW_MJX=1)"
+      [ "${DRY_RUN:-0}" = 1 ] || break
+    fi
     resume=False; [ -d "$run_dir/checkpoints" ] && resume=True
     echo "$name" >> "$touched_file"
     # the final evaluation and the bundle need over a minute after the time limit (a 600 s call was cut at 50);

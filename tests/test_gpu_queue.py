@@ -101,3 +101,17 @@ def test_inspections_without_the_time_are_left_to_the_next_call(tmp_path):
     assert long.returncode == 0, long.stderr
     assert not pending.exists()
     assert str(policy) in (tmp_path / "out" / "inspect_run_NEAR_42.log").read_text()
+
+
+def test_a_humanoid_item_waits_for_warp_lang_unless_mjx_is_asked_for(tmp_path):
+    """The shipped GPU physics is MuJoCo Warp (task.physics.impl=auto): on a machine without warp-lang's parts a
+    humanoid training would quietly run on MJX, so the queue says so (and, outside the dry run, stops there);
+    task.physics.impl=jax or ALLOW_MJX=1 lets it go on; push-T needs no physics."""
+    missing = {"WARP_SITE": str(tmp_path / "no_warp_site")}
+    out = dry_run(tmp_path, 1, "run:AMP", "pusht:PPO", env_extra=missing)
+    assert "run_AMP_42: not started, no warp-lang on this machine" in out and "pusht_PPO_42: not started" not in out
+    out = dry_run(tmp_path, 1, "run:AMP/run_mjx", env_extra={**missing, "OVERRIDES_run_mjx": "task.physics.impl=jax"})
+    assert "not started" not in out and "task.physics.impl=jax" in out
+    assert "not started" not in dry_run(tmp_path, 1, "run:AMP", env_extra={**missing, "ALLOW_MJX": "1"})
+    (tmp_path / "warp_site").mkdir()
+    assert "not started" not in dry_run(tmp_path, 1, "run:AMP", env_extra={"WARP_SITE": str(tmp_path / "warp_site")})

@@ -163,8 +163,9 @@ def test_mujoco_warp_envs_default_to_the_training_batch(tmp_path):
 
 
 def test_dist_at_clip_speed_pays_forward_progress_in_full_at_the_clips_own_speed(tmp_path, capsys):
-    """task.dist_at_clip_speed=true: "dist" pays 1 at the clips' mean root speed (the walk-like clip: 1.2 m/s
-    forward and a 2 cm sway), with a clear error where it meets dist_full_speed or clips that do not move."""
+    """task.dist_at_clip_speed (HumanoidNEAR's default): "dist" pays 1 at the clips' mean root speed (the walk-like
+    clip: 1.2 m/s forward and a 2 cm sway); task.dist_full_speed, where set, wins; false keeps the original's
+    scale; clips that do not move give a clear error."""
     from near.config import ConfigError, compose_config
     from near.factories import make_humanoid_env
     from near.motion.library import clip_speed
@@ -177,20 +178,53 @@ def test_dist_at_clip_speed_pays_forward_progress_in_full_at_the_clips_own_speed
     speed = clip_speed(build_library([walk_like_clip(frames=31)], drop_tpose_frame=False, dedupe_frames=False))
     assert 1.2 < speed < 1.21
     base = ["task=HumanoidNEAR", "task.drop_tpose_frame=false", "task.dedupe_frames=false"]
-    assert make_humanoid_env(compose_config([*base, f"motion={walk}"])).config.dist_full_speed == 0.0  # the original's
-    env = make_humanoid_env(compose_config([*base, f"motion={walk}", "task.dist_at_clip_speed=true"]))
+    env = make_humanoid_env(compose_config([*base, f"motion={walk}"]))  # shipped
     assert env.config.dist_full_speed == pytest.approx(speed)
     assert "pays in full at 1.20 m/s" in capsys.readouterr().out
     before = jnp.zeros(43).at[2].set(0.9)
     assert float(env.task_reward(before, before.at[0].set(speed * env.control_dt))) == pytest.approx(1.0)
-    with pytest.raises(ConfigError, match="cannot go with task.dist_full_speed=1.5"):
-        make_humanoid_env(compose_config([*base, f"motion={walk}", "task.dist_at_clip_speed=true", "task.dist_full_speed=1.5"]))
-    with pytest.raises(ConfigError, match="the clips hardly move"):
-        make_humanoid_env(compose_config([*base, f"motion={still}", "task.dist_at_clip_speed=true"]))
+    original = ["task.dist_at_clip_speed=false"]
+    assert make_humanoid_env(compose_config([*base, f"motion={walk}", *original])).config.dist_full_speed == 0.0
+    assert make_humanoid_env(compose_config(["task=HumanoidAMP", *base[1:], f"motion={walk}"])).config.dist_full_speed == 0.0
+    assert make_humanoid_env(compose_config([*base, f"motion={walk}", "task.dist_full_speed=1.5"])).config.dist_full_speed == 1.5
+    with pytest.raises(ConfigError, match="the clips hardly move.*task.dist_at_clip_speed=false"):
+        make_humanoid_env(compose_config([*base, f"motion={still}"]))
+    assert make_humanoid_env(compose_config([*base, f"motion={still}", *original])).config.dist_full_speed == 0.0
     # a motion whose task reward has no "dist" (the crane: time only) is left as it is
-    crane = make_humanoid_env(compose_config([*base, f"motion={still}", "task.dist_at_clip_speed=true",
-                                              "task.reward_types=[time]"]))
+    crane = make_humanoid_env(compose_config([*base, f"motion={still}", "task.reward_types=[time]"]))
     assert crane.config.reward_types == ("time",) and crane.config.dist_full_speed == 0.0
+
+
+def test_physics_impl_auto_is_warp_on_a_gpu_with_warp_and_a_run_records_the_choice(monkeypatch, tmp_path, capsys):
+    """task.physics.impl=auto (the default): MJX on a CPU, MuJoCo Warp on a GPU where warp-lang is installed,
+    MJX on a GPU without it (and `near` says so); the composed config holds the concrete choice, so a run saves
+    what it trained on and plays and resumes on it; a run saved before the key existed reads as MJX."""
+    import importlib.util
+
+    from near.config import FORMER_DEFAULTS, compose_config, from_dict, to_dict
+    from near.factories import make_humanoid_env
+
+    clip = tmp_path / "amp_humanoid_walk.npy"
+    save_poselib(str(clip), walk_like_clip(frames=31))
+    base = ["task=HumanoidNEAR", f"motion={clip}"]
+    assert compose_config(base).task.physics.impl == "jax"  # this CPU
+    assert compose_config(["task=mazeNEAR"]).task.physics.impl == "auto"  # not a humanoid: nothing to choose
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "warp" else real_find_spec(name, *a))
+    cfg = compose_config(base)
+    assert cfg.task.physics.impl == "warp" and hm.resolve_impl("auto") == "warp"
+    assert from_dict(to_dict(cfg)).task.physics.impl == "warp"
+    assert compose_config([*base, "task.physics.impl=jax"]).task.physics.impl == "jax"  # asked for: kept
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "warp" else real_find_spec(name, *a))
+    no_warp = compose_config(base)
+    assert no_warp.task.physics.impl == "jax"
+    capsys.readouterr()
+    make_humanoid_env(no_warp)
+    assert 'MJX (task.physics.impl=jax) on the GPU; the shipped GPU physics is MuJoCo Warp (pip install "near[warp]"' in capsys.readouterr().out
+    saved = to_dict(cfg)
+    del saved["task"]["physics"]["impl"]
+    assert FORMER_DEFAULTS[("task", "physics", "impl")] == "jax" and from_dict(saved).task.physics.impl == "jax"
 
 
 def test_mujoco_warp_batch_stands_only_with_its_contact_buffer(env):

@@ -43,7 +43,9 @@ class PhysicsOptions:
     torque_limit: str = "none"  # none | gear: PD torques unclipped (Isaac Gym) or clipped at the motor gears
     cone: str = "pyramidal"  # pyramidal | elliptic: MuJoCo's friction cone
     impratio: float = 1.0  # MuJoCo's friction-to-normal impedance ratio: above 1, feet slip less under load
-    impl: str = "jax"  # jax | warp: MJX on XLA (CPU and GPU), or MuJoCo Warp through MJX (needs warp-lang)
+    # auto | jax | warp: MuJoCo Warp through MJX on a GPU where warp-lang is installed (pip install "near[warp]"),
+    # else MJX on XLA; a run records what auto chose (since 2026-12-06; runs before trained on jax)
+    impl: str = "auto"
     warp_envs: int = 0  # impl=warp: most envs one program steps (sizes Warp's contact buffer); 0: the run's largest batch
     # corners | box: spheres at each foot box's 8 corners meet the floor (as MuJoCo C's box would), or the
     # box itself through MJX's plane-box collision, which drops corners (every run before 2026-12-04)
@@ -221,6 +223,10 @@ def compose_config(overrides: list[str]) -> Config:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"bad configuration: {first[:500]}") from None
     validate(obj)
+    if obj.task.env == "humanoid" and obj.task.physics.impl == "auto":  # a run records the physics it got
+        from near.envs.humanoid.model import resolve_impl
+
+        obj.task.physics.impl = resolve_impl("auto")
     return obj
 
 
@@ -385,7 +391,8 @@ def physics_overrides(now: PhysicsOptions, then: PhysicsOptions) -> str:
 
 # defaults that changed after runs were saved without the key: such a run keeps what it trained with
 FORMER_DEFAULTS = {("task", "physics", "foot_contact"): "box",  # "corners" since 2026-12-04
-                   ("task", "max_root_up_speed"): 0.0}  # 5.0 since 2026-12-06
+                   ("task", "max_root_up_speed"): 0.0,  # 5.0 since 2026-12-06
+                   ("task", "physics", "impl"): "jax"}  # the key since 2026-12-02; auto since 2026-12-06
 
 
 def from_dict(data: dict) -> Config:

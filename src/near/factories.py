@@ -56,6 +56,10 @@ def make_humanoid_env(cfg: Config):
     reward_types = tuple(t.reward_types) or reward_types_for(cfg.motion)
     # Warp's contact buffer holds the largest batch any program of the command steps
     warp_envs = t.physics.warp_envs or max(cfg.train.num_envs, cfg.train.eval_episodes, cfg.episodes)
+    if t.physics.impl == "jax" and jax.default_backend() == "gpu":
+        print("humanoid physics: MJX (task.physics.impl=jax) on the GPU; the shipped GPU physics is MuJoCo Warp "
+              '(pip install "near[warp]"; task.physics.impl=auto picks it): its converged contact solve walks at '
+              "the clips' cadence")
     try:
         env_cfg = HumanoidConfig(
             episode_length=t.max_episode_steps, termination_height=t.termination_height,
@@ -71,13 +75,11 @@ def make_humanoid_env(cfg: Config):
 
 
 def dist_full_speed_for(task, library, reward_types) -> float:
-    """The speed at which "dist" pays in full: task.dist_full_speed, or with task.dist_at_clip_speed the
-    clips' own mean root speed (an error where that leaves nothing to pay for)."""
-    if not task.dist_at_clip_speed:
+    """The speed at which "dist" pays in full: task.dist_full_speed where set (> 0), else with
+    task.dist_at_clip_speed the clips' own mean root speed (an error where that leaves nothing to pay for),
+    else 0, the original's scale."""
+    if task.dist_full_speed or not task.dist_at_clip_speed:
         return task.dist_full_speed
-    if task.dist_full_speed:
-        raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true pays forward progress at the clips' speed; "
-                          f"it cannot go with task.dist_full_speed={task.dist_full_speed} (set one of them)")
     if "dist" not in reward_types:  # the crane, the punch: nothing to pay for moving
         return task.dist_full_speed
     from near.motion.library import clip_speed
@@ -85,7 +87,8 @@ def dist_full_speed_for(task, library, reward_types) -> float:
     speed = clip_speed(library)
     if speed < 0.05:
         raise ConfigError(f"task {task.name}: task.dist_at_clip_speed=true, but the clips hardly move (mean root speed "
-                          f"{speed:.3f} m/s), so forward progress has no speed to be paid at; leave it false for this motion")
+                          f"{speed:.3f} m/s), so forward progress has no speed to be paid at; pass task.dist_at_clip_speed=false "
+                          "(the original's scale) or task.dist_full_speed=M_PER_S for this motion")
     print(f"forward progress pays in full at {speed:.2f} m/s, the clips' mean root speed (task.dist_at_clip_speed)")
     return speed
 

@@ -153,6 +153,9 @@ class HumanoidEnv:
         if config.physics.floor_contacts == "auto":
             contacts = "feet" if config.early_termination else "all"
             config = dataclasses.replace(config, physics=dataclasses.replace(config.physics, floor_contacts=contacts))
+        if config.physics.impl == "auto":
+            config = dataclasses.replace(config, physics=dataclasses.replace(config.physics,
+                                                                             impl=hm.resolve_impl("auto")))
         self.config = config
         self.library = library
         self.mj_model = hm.load_mj_model(config.physics)
