@@ -22,6 +22,10 @@ export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
 [ -d .warp ] && ls .warp | grep -q '^part' && { bash benchmarks/gpu_warp_parts.sh collect || echo "warp parts: collect failed"; }
 # warp-lang, when benchmarks/gpu_warp_parts.sh has installed it on this machine (task.physics.impl=warp)
 [ -d "$PWD/runs/device/warp_site" ] && export PYTHONPATH=$PYTHONPATH:$PWD/runs/device/warp_site
+# Warp's CUDA kernels compiled ahead of time on a CPU machine (benchmarks/warp_kernel_cache.py --out .warp_kernels):
+# kept for the lease like the parts, so a fresh machine loads them instead of compiling (~58 s on an H200)
+if [ -f .warp_kernels/kernels.tar.xz ]; then mkdir -p runs/device/warp_kernels && tar xJf .warp_kernels/kernels.tar.xz -C runs/device/warp_kernels; fi
+[ -d "$PWD/runs/device/warp_kernels" ] && export WARP_CACHE_PATH=$PWD/runs/device/warp_kernels
 M=motion=$PWD/.motion/amp_humanoid_walk.yaml
 OUT=${OUT:-/tmp/out}; R=/tmp/runs; mkdir -p "$OUT" "$R"
 left() { echo $(( deadline - ($(date +%s) - start) )); }

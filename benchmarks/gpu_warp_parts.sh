@@ -20,7 +20,8 @@
 #   export WARP_PART_MIB=21 WARP_SPLIT_DIR=~/.cache/near/warp_split21
 #   stage 0 -> run `bash benchmarks/gpu_warp_parts.sh collect; mkdir -p runs/device/whl_slim;
 #              cp .whl_slim/site.tar.xz runs/device/whl_slim/`, carry [".whl_slim", ".warp"]
-#   stage 1, stage 2 -> run `bash benchmarks/gpu_warp_parts.sh collect`, carry [".warp"]   (0.2 s each)
+#   stage 1, stage 2 -> run `bash benchmarks/gpu_warp_parts.sh collect`, carry [".warp"]   (0.2 s each); with stage 1
+#              also ".warp_kernels" (benchmarks/warp_kernel_cache.py: Warp's kernels compiled here, ~58 s less start-up)
 #   stage 3 -> run `bash benchmarks/gpu_queue.sh 585 ...` with task.physics.impl=warp in the items' overrides,
 #              carry [".warp", ".motion_light"] (_device_setup.sh takes .whl_slim from runs/device/whl_slim)
 # then the queue's later calls carry the motion folder alone.

@@ -710,3 +710,30 @@ def test_action_noise_physics_takes_only_task_physics_overrides():
         noise_rows("walk", "runs/none", "walk.yaml", [], 1, 0, physics=("physics.impl=jax",))
     with pytest.raises(SystemExit, match="task.physics.KEY=VALUE"):
         noise_rows("walk", "runs/none", "walk.yaml", [], 1, 0, physics=("task.physics.iterations",))
+
+
+def test_warp_kernel_cache_matches_a_device_logs_modules_hash_for_hash(tmp_path):
+    """warp_kernel_cache.py's check: the modules a device log shows Warp loading on a GPU, against the module
+    folders (wp_NAME_HASH7 with a GPU binary) of a cache; a folder of another hash, or without a binary, is a miss."""
+    import warp_kernel_cache as W
+
+    log = tmp_path / "device.log"
+    log.write_text("Module _solve_done__locals__kernel_b7bb501d b7bb501 load on device 'cuda:0' took 1.0 ms  (compiled)\n"
+                   "Module mujoco.mjx.third_party.mujoco_warp._src.smooth 1490cf8 load on device 'cuda:0' took 10789.00 ms  (compiled)\n"
+                   "Module _solve_done__locals__kernel_b7bb501d aed951e load on device 'cpu' took 143.24 ms  (compiled)\n"
+                   "Module _tile__locals__kernel_4c9eb201 670718e load on device 'cuda:0' took 8022.30 ms  (compiled)\n")
+    want = W.device_modules(str(log))
+    assert want == {"_solve_done__locals__kernel_b7bb501d": "b7bb501", "mujoco.mjx.third_party.mujoco_warp._src.smooth": "1490cf8",
+                    "_tile__locals__kernel_4c9eb201": "670718e"}
+    root = tmp_path / "cache" / "1.19.0"
+    for folder, binary in [("wp__solve_done__locals__kernel_b7bb501d_b7bb501", True),
+                           ("wp_mujoco.mjx.third_party.mujoco_warp._src.smooth_1490cf8", True),
+                           ("wp__tile__locals__kernel_4c9eb201_4c9eb20", True),  # its default block_dim, not the log's
+                           ("wp__tile__locals__kernel_4c9eb201_670718e", False)]:  # only a .meta: not compiled
+        (root / folder).mkdir(parents=True)
+        (root / folder / f"{folder}.meta").write_text("{}")
+        if binary:
+            (root / folder / f"{folder}.sm90.cubin").write_bytes(b"\0")
+    have = W.cached_modules(str(tmp_path / "cache"))
+    assert have["_tile__locals__kernel_4c9eb201"] == {"4c9eb20"}
+    assert sorted(name for name, digest in want.items() if digest not in have.get(name, ())) == ["_tile__locals__kernel_4c9eb201"]
