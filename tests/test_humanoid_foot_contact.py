@@ -142,3 +142,21 @@ def test_a_run_resumes_only_on_the_physics_it_trained_with(tmp_path):
     with pytest.raises(ConfigError, match=r"pass task.physics.foot_contact=box to resume it"):
         check_resume_physics(compose_config(args), run)  # today's default, the corners
     check_resume_physics(compose_config([*args, "task.physics.foot_contact=box", "task.physics.warp_envs=8"]), run)
+
+
+def test_a_run_resumes_only_on_the_task_reward_it_trained_with(tmp_path):
+    """HumanoidNEAR pays forward progress at the clips' speed since 2026-12-06: a run saved before the key (the
+    original's 15 m/s scale) does not resume under today's default, and the error names what it trained with."""
+    from near.config import ConfigError, compose_config, to_dict
+    from near.restore import check_resume_physics
+
+    trained = compose_config(["task=HumanoidNEAR", "task.dist_at_clip_speed=false"])
+    saved = to_dict(trained)
+    del saved["task"]["dist_at_clip_speed"]  # a run from before the key
+    run = _fake_policy_run(tmp_path, trained, saved)
+    args = ["task=HumanoidNEAR", "resume=True", f"out={run}"]
+    with pytest.raises(ConfigError, match=r"pass task.dist_at_clip_speed=False to resume it"):
+        check_resume_physics(compose_config(args), run)
+    with pytest.raises(ConfigError, match=r"task.dist_full_speed=0.0"):
+        check_resume_physics(compose_config([*args, "task.dist_at_clip_speed=false", "task.dist_full_speed=1.3"]), run)
+    check_resume_physics(compose_config([*args, "task.dist_at_clip_speed=false"]), run)

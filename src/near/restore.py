@@ -118,15 +118,22 @@ def trained_physics(run_dir: str):
     return run_config(run_dir, load_meta(run_dir)).task.physics
 
 
+# task keys that set what the humanoid's task reward pays (their defaults changed: dist_at_clip_speed 2026-12-06)
+TASK_REWARD_KEYS = ("dist_full_speed", "dist_at_clip_speed")
+
+
 def check_resume_physics(cfg: Config, run_dir: str) -> None:
-    """A humanoid run resumes on the physics it trained with: other task.physics settings (a default changed
-    since, say) would change its dynamics mid-run. ConfigError naming the keys that match the run."""
+    """A humanoid run resumes on the physics and the task reward it trained with: other task.physics settings or
+    forward-progress scale (a default changed since, say) would change its dynamics or its reward mid-run.
+    ConfigError naming the keys that match the run."""
     if cfg.task.env != "humanoid":
         return
-    keys = physics_overrides(cfg.task.physics, trained_physics(run_dir))
+    trained = run_config(run_dir, load_meta(run_dir)).task
+    keys = " ".join(filter(None, [physics_overrides(cfg.task.physics, trained.physics)] + [
+        f"task.{key}={getattr(trained, key)}" for key in TASK_REWARD_KEYS if getattr(cfg.task, key) != getattr(trained, key)]))
     if keys:
-        raise ConfigError(f"{run_dir} trained with other physics than this command's; pass {keys} to resume it "
-                          "as it trained (a run does not change its physics mid-way; start a new run for that)")
+        raise ConfigError(f"{run_dir} trained with other physics or task reward than this command's; pass {keys} to "
+                          "resume it as it trained (a run does not change them mid-way; start a new run for that)")
 
 
 def check_resume_optimizer(cfg: Config, run_dir: str) -> None:
