@@ -5,7 +5,8 @@
 # tar.xz) and puts one 27 MiB part of it in .warp/; each device call carries one part, and a warm
 # machine keeps them in runs/device/warp/ until all are there, then joins, checks and unpacks them.
 #
-#   here:    bash benchmarks/gpu_warp_parts.sh stage N WHEEL   # part N (0, 1, 2) of the slim WHEEL in .warp/
+#   here:    bash benchmarks/gpu_warp_parts.sh stage N [WHEEL]   # part N (0, 1, 2) of the slim WHEEL in .warp/
+#            (no WHEEL: warp-lang $WARP_VERSION, default 1.19.0, downloaded from PyPI the first time)
 #            WARP_PART_MIB=21 (default 27; with WARP_SPLIT_DIR of its own): 4 smaller parts, each leaving a call
 #            room for .whl_slim or .whl_pusht and .pusht beside it
 #   device:  bash benchmarks/gpu_warp_parts.sh collect          # (run with carry [".warp"]; any gpu_*.sh call
@@ -28,7 +29,13 @@
 set -eu
 case ${1:-} in
   stage)
-    n=$2; wheel=$3; split_dir=${WARP_SPLIT_DIR:-$HOME/.cache/near/warp_split}  # kept: later parts are copies
+    n=$2; wheel=${3:-download}; split_dir=${WARP_SPLIT_DIR:-$HOME/.cache/near/warp_split}  # kept: later parts are copies
+    if [ ! -f "$split_dir/SHA256" ] && [ ! -f "$wheel" ]; then  # no wheel given: PyPI's, for the device's Linux
+      mkdir -p "$split_dir.wheel"
+      python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
+        "warp-lang==${WARP_VERSION:-1.19.0}" -d "$split_dir.wheel" || exit 1
+      wheel=$(ls "$split_dir".wheel/warp_lang-*.whl | head -n 1)
+    fi
     if [ ! -f "$split_dir/SHA256" ]; then
       rm -rf "$split_dir"; mkdir -p "$split_dir/unpacked"
       (cd "$split_dir/unpacked" && python3 -m zipfile -e "$wheel" . \
