@@ -26,6 +26,8 @@ export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
 # kept for the lease like the parts, so a fresh machine loads them instead of compiling (~58 s on an H200)
 if [ -f .warp_kernels/kernels.tar.xz ]; then mkdir -p runs/device/warp_kernels && tar xJf .warp_kernels/kernels.tar.xz -C runs/device/warp_kernels; fi
 [ -d "$PWD/runs/device/warp_kernels" ] && export WARP_CACHE_PATH=$PWD/runs/device/warp_kernels
+# device logs keep Warp's line per kernel module (compiled or cached, and how long): warp_kernel_cache.py --compare
+export NEAR_WARP_LOG=info
 M=motion=$PWD/.motion/amp_humanoid_walk.yaml
 OUT=${OUT:-/tmp/out}; R=/tmp/runs; mkdir -p "$OUT" "$R"
 left() { echo $(( deadline - ($(date +%s) - start) )); }

@@ -64,7 +64,9 @@ def main() -> int:
 
     import warp
 
-    warp.config.quiet = True
+    from near.envs.humanoid.model import quiet_warp
+
+    quiet_warp()
     import jax
     import jax.numpy as jnp
 

@@ -162,12 +162,12 @@ class HumanoidEnv:
         self.layout = hm.make_layout(self.mj_model, config.physics.torque_limit)
         self._mjx = hm.import_mjx()
         impl = config.physics.impl
+        if impl == "warp":
+            hm.quiet_warp()
         self.mjx_model = self._mjx.put_model(self.mj_model, impl=impl)
-        if impl == "warp":  # quiet: Warp prints a line per compiled kernel module, and a warning on every
-            import warp  # step that the solver ends at its iteration limits (ours does by design: 3 iterations)
-            from mujoco.mjx.third_party.mujoco_warp import OverflowType
+        if impl == "warp":  # and no warning on every step that the solver ends at its iteration limits (ours
+            from mujoco.mjx.third_party.mujoco_warp import OverflowType  # does by design: 3 iterations)
 
-            warp.config.quiet = True
             opt = self.mjx_model.opt
             warn = int(opt._impl.warn_overflow) & ~int(OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS)
             self.mjx_model = self.mjx_model.replace(opt=opt.replace(_impl=opt._impl.replace(warn_overflow=warn)))

@@ -132,6 +132,22 @@ def resolve_impl(impl: str) -> str:
     return "warp" if jax.default_backend() == "gpu" and importlib.util.find_spec("warp") is not None else "jax"
 
 
+def quiet_warp() -> None:
+    """Warp logs its banner and a line per kernel module it loads or compiles (37 for the humanoid) at level INFO;
+    keep warnings only, unless NEAR_WARP_LOG=info asks for them (benchmarks/warp_kernel_cache.py --compare reads
+    the module lines of a device log). warp-lang before 1.10 had config.quiet instead of a log level."""
+    import os
+
+    import warp
+
+    if os.environ.get("NEAR_WARP_LOG", "").lower() == "info":
+        return
+    if hasattr(warp, "LOG_WARNING"):
+        warp.config.log_level = max(warp.config.log_level, warp.LOG_WARNING)
+    else:
+        warp.config.quiet = True
+
+
 def warp_contact_slots(mj_model, num_envs: int) -> int:
     """MuJoCo Warp's contact buffer for `num_envs` envs stepped by one program (it is shared by all of
     them): as many contacts per env as MJX's JAX implementation allocates for the model (16 with
