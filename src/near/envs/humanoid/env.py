@@ -166,7 +166,9 @@ class HumanoidEnv:
             hm.quiet_warp()
         self.mjx_model = self._mjx.put_model(self.mj_model, impl=impl)
         if impl == "warp":  # and no warning on every step that the solver ends at its iteration limits (ours
-            from mujoco.mjx.third_party.mujoco_warp import OverflowType  # does by design: 3 iterations)
+            from mujoco.mjx.third_party.mujoco_warp import (
+                OverflowType,  # does by design: 3 iterations)
+            )
 
             opt = self.mjx_model.opt
             warn = int(opt._impl.warn_overflow) & ~int(OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS)
