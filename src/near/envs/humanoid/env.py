@@ -165,10 +165,8 @@ class HumanoidEnv:
         if impl == "warp":
             hm.quiet_warp()
         self.mjx_model = self._mjx.put_model(self.mj_model, impl=impl)
-        if impl == "warp":  # and no warning on every step that the solver ends at its iteration limits (ours
-            from mujoco.mjx.third_party.mujoco_warp import (
-                OverflowType,  # does by design: 3 iterations)
-            )
+        if impl == "warp":  # no warning on every step that ends at the solver's iteration limits (ours do: 3)
+            from mujoco.mjx.third_party.mujoco_warp import OverflowType
 
             opt = self.mjx_model.opt
             warn = int(opt._impl.warn_overflow) & ~int(OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS)
