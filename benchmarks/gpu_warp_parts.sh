@@ -29,8 +29,8 @@
 set -eu
 case ${1:-} in
   stage)
-    n=$2; wheel=${3:-download}; split_dir=${WARP_SPLIT_DIR:-$HOME/.cache/near/warp_split}  # kept: later parts are copies
-    if [ ! -f "$split_dir/SHA256" ] && [ ! -f "$wheel" ]; then  # no wheel given: PyPI's, for the device's Linux
+    n=$2; wheel=${3:-}; split_dir=${WARP_SPLIT_DIR:-$HOME/.cache/near/warp_split}  # kept: later parts are copies
+    if [ ! -f "$split_dir/SHA256" ] && [ -z "$wheel" ]; then  # no wheel given: PyPI's, for the device's Linux
       mkdir -p "$split_dir.wheel"
       python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
         "warp-lang==${WARP_VERSION:-1.19.0}" -d "$split_dir.wheel" || exit 1

@@ -129,8 +129,9 @@ def check_resume_physics(cfg: Config, run_dir: str) -> None:
     if cfg.task.env != "humanoid":
         return
     trained = run_config(run_dir, load_meta(run_dir)).task
-    keys = " ".join(filter(None, [physics_overrides(cfg.task.physics, trained.physics)] + [
-        f"task.{key}={getattr(trained, key)}" for key in TASK_REWARD_KEYS if getattr(cfg.task, key) != getattr(trained, key)]))
+    reward = [f"task.{key}={getattr(trained, key)}" for key in TASK_REWARD_KEYS
+              if getattr(cfg.task, key) != getattr(trained, key)]
+    keys = " ".join([physics_overrides(cfg.task.physics, trained.physics), *reward]).strip()
     if keys:
         raise ConfigError(f"{run_dir} trained with other physics or task reward than this command's; pass {keys} to "
                           "resume it as it trained (a run does not change them mid-way; start a new run for that)")

@@ -135,7 +135,7 @@ def resolve_impl(impl: str) -> str:
 def quiet_warp() -> None:
     """Warp logs its banner and a line per kernel module it loads or compiles (37 for the humanoid) at level INFO;
     keep warnings only, unless NEAR_WARP_LOG=info asks for them (benchmarks/warp_kernel_cache.py --compare reads
-    the module lines of a device log). warp-lang before 1.10 had config.quiet instead of a log level."""
+    the module lines of a device log). An older warp-lang without log levels has config.quiet instead."""
     import os
 
     import warp
