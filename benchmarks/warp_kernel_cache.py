@@ -9,6 +9,8 @@ cache folder. Carried to the device and named by WARP_CACHE_PATH (benchmarks/_de
 
     python benchmarks/warp_kernel_cache.py --motion .motion/amp_humanoid_walk.yaml [--arch 90] [--out .warp_kernels]
         [--compare DEVICE_LOG]   # which of the modules a device log compiled are in the cache (hash for hash)
+    python benchmarks/warp_kernel_cache.py --loads DEVICE_LOG ... [--name warp_kernel_loads]
+        # what the pack saved: per log, the GPU modules Warp loaded from its cache and those it compiled, and their seconds
 
 writes OUT/kernels.tar.xz (cubins, PTX and their .meta files, 3.4 MiB; carry OUT). A module's hash covers its
 kernels' code and options, not the machine, so the cache serves any sm_90 GPU with this warp-lang and MuJoCo;
@@ -38,6 +40,19 @@ def device_modules(log: str) -> dict[str, str]:
     return dict(found)
 
 
+def module_loads(log: str) -> dict:
+    """Warp's GPU module loads in a device log: how many came from its kernel cache and how many it compiled, with
+    their seconds (Warp prints each load's time and which of the two it was)."""
+    loads = re.findall(r"Module \S+ [0-9a-f]{7} load on device 'cuda:\d+' took ([\d.]+) ms\s+\((\w+)\)",
+                       pathlib.Path(log).read_text())
+    row = {"log": pathlib.Path(log).name}
+    for kind in ("cached", "compiled"):
+        took = [float(ms) for ms, how in loads if how == kind]
+        row[f"modules_{kind}"] = len(took)
+        row[f"seconds_{kind}"] = round(sum(took) / 1000, 2)
+    return row
+
+
 def cached_modules(folder: str) -> dict[str, set[str]]:
     """{module name: hash} of the module folders of a Warp kernel cache (wp_NAME_HASH7)."""
     root = pathlib.Path(folder)
@@ -52,7 +67,7 @@ def cached_modules(folder: str) -> dict[str, set[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--motion", required=True, help="a motion set or clip (the kernels do not depend on it)")
+    parser.add_argument("--motion", help="a motion set or clip (the kernels do not depend on it); needed to build")
     parser.add_argument("--arch", type=int, nargs="+", default=[90], help="SM architectures (H100 and H200: 90)")
     parser.add_argument("--out", default=".warp_kernels")
     parser.add_argument("--compare", default="", help="a device call's log with Warp's module lines: compiles the "
@@ -60,7 +75,22 @@ def main() -> int:
     parser.add_argument("--block-dims", type=int, nargs="*", default=[32, 128],
                         help="block_dim variants of every module besides its own (the humanoid's tile kernels launch "
                              "with 32 and 128 on an H200); with --compare, those of them the log names")
+    parser.add_argument("--loads", nargs="+", default=[], help="device logs: summarise their modules' loads, build nothing")
+    parser.add_argument("--name", default="warp_kernel_loads", help="with --loads: benchmarks/results/NAME.json")
+    parser.add_argument("--device", default="", help="with --loads: the machine the logs came from")
     args = parser.parse_args()
+    if args.loads:
+        sys.path.insert(0, str(pathlib.Path(__file__).parent))
+        from _report import write_result
+
+        rows = [dict(module_loads(log), device=args.device) for log in args.loads]
+        print("| log | modules from the cache | their load, s | modules compiled | their compile, s |\n|---|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['log']} | {r['modules_cached']} | {r['seconds_cached']} | {r['modules_compiled']} | {r['seconds_compiled']} |")
+        print(write_result(args.name, "Warp kernel module loads in device logs (benchmarks/warp_kernel_cache.py --loads)", rows))
+        return 0
+    if not args.motion:
+        parser.error("--motion is needed to build the kernels (or --loads to read device logs)")
 
     import warp
 

@@ -734,6 +734,10 @@ def test_warp_kernel_cache_matches_a_device_logs_modules_hash_for_hash(tmp_path)
         (root / folder / f"{folder}.meta").write_text("{}")
         if binary:
             (root / folder / f"{folder}.sm90.cubin").write_bytes(b"\0")
+    # --loads: only the GPU's loads count (the CPU line is not a device module), split by how Warp got them
+    log.write_text(log.read_text() + "Module _nxn_broadphase bc37f1f load on device 'cuda:0' took 1.50 ms  (cached)\n")
+    assert W.module_loads(str(log)) == {"log": "device.log", "modules_cached": 1, "seconds_cached": 0.0,
+                                        "modules_compiled": 3, "seconds_compiled": 18.81}
     have = W.cached_modules(str(tmp_path / "cache"))
     assert have["_tile__locals__kernel_4c9eb201"] == {"4c9eb20"}
     assert sorted(name for name, digest in want.items() if digest not in have.get(name, ())) == ["_tile__locals__kernel_4c9eb201"]
