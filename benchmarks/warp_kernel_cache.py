@@ -12,7 +12,7 @@ cache folder. Carried to the device and named by WARP_CACHE_PATH (benchmarks/_de
     python benchmarks/warp_kernel_cache.py --loads DEVICE_LOG ... [--name warp_kernel_loads]
         # what the pack saved: per log, the GPU modules Warp loaded from its cache and those it compiled, and their seconds
 
-writes OUT/kernels.tar.xz (cubins, PTX and their .meta files, 3.4 MiB; carry OUT). A module's hash covers its
+writes OUT/kernels.tar.xz (cubins, PTX and their .meta files, 3.4-4.1 MiB; carry OUT). A module's hash covers its
 kernels' code and options, not the machine, so the cache serves any sm_90 GPU with this warp-lang and MuJoCo;
 another version of either, or other physics settings, miss it and Warp compiles as before.
 """
