@@ -131,7 +131,10 @@ def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_amp_on_the_humanoid(motion, tmp_path, monkeypatch):
-    amp = train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp"))
+    # the NEAR test's env (forward progress paid at the clips' speed, HumanoidNEAR's default): its evaluation
+    # and reward-view programs (~30 s of tracing and compiling) serve this run too
+    same_env = "task.dist_at_clip_speed=true"
+    amp = train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp", same_env))
     assert amp["algo"] == "AMP" and amp["env_steps"] == 512
     record = [json.loads(line) for line in open(tmp_path / "amp" / "metrics.jsonl")][-1]
     assert np.isfinite(record["style_reward"]) and np.isfinite(amp["pose_error"])
@@ -139,7 +142,8 @@ def test_amp_on_the_humanoid(motion, tmp_path, monkeypatch):
     # resuming on other physics (the feet shipped before, say) is refused, and the run folder stays as it was
     config = (tmp_path / "amp" / "config.yaml").read_text()
     with pytest.raises(ConfigError, match=r"pass task.physics.foot_contact=corners to resume it"):
-        train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp", "resume=True", "task.physics.foot_contact=box"))
+        train_policy(_cfg("HumanoidAMP", motion, tmp_path / "amp", same_env, "resume=True",
+                          "task.physics.foot_contact=box"))
     assert (tmp_path / "amp" / "config.yaml").read_text() == config
 
     # the discriminator's view: AMP's reward -log(1 - D) >= 0 along each clip and along the run's own episode
