@@ -1,6 +1,7 @@
 """The feet's floor contact against MuJoCo's C collision (issue #20: MJX's plane-box keeps only the corners
 within 1 mm of the deepest one, so a tilted foot stood on one corner where MuJoCo put two)."""
 
+import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -34,7 +35,8 @@ def penetrating_c(model, qpos) -> int:
 def penetrating_mjx(model, qpos) -> int:
     mjx = hm.import_mjx()
     mjx_model, data = mjx.put_model(model), mjx.make_data(model).replace(qpos=jnp.asarray(qpos))
-    data = mjx.collision(mjx_model, mjx.kinematics(mjx_model, data))  # contacts only: no solve needed
+    # contacts only: no solve needed; one compiled program (op by op, MJX ran ~4x slower on CPU)
+    data = jax.jit(lambda m, d: mjx.collision(m, mjx.kinematics(m, d)))(mjx_model, data)
     return int(jnp.sum(data._impl.contact.dist < 0))
 
 
