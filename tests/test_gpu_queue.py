@@ -115,3 +115,26 @@ def test_a_humanoid_item_waits_for_warp_lang_unless_mjx_is_asked_for(tmp_path):
     assert "not started" not in dry_run(tmp_path, 1, "run:AMP", env_extra={**missing, "ALLOW_MJX": "1"})
     (tmp_path / "warp_site").mkdir()
     assert "not started" not in dry_run(tmp_path, 1, "run:AMP", env_extra={"WARP_SITE": str(tmp_path / "warp_site")})
+
+
+def test_warp_parts_collect_keeps_a_carried_kernel_pack_for_the_lease(tmp_path):
+    """The lease recipe carries .warp_kernels beside a warp-lang part: `collect` unpacks it into runs/device/warp_kernels
+    (which _device_setup.sh names as WARP_CACHE_PATH in later calls), and keeps the part, waiting for the others."""
+    import tarfile
+
+    script = REPO / "benchmarks" / "gpu_warp_parts.sh"
+    (tmp_path / ".warp").mkdir()
+    (tmp_path / ".warp" / "part00").write_bytes(b"first part")
+    (tmp_path / ".warp" / "COUNT").write_text("2")
+    kernel = tmp_path / "wp_smooth_1490cf8.sm90.cubin"
+    kernel.write_bytes(b"\0cubin")
+    (tmp_path / ".warp_kernels").mkdir()
+    with tarfile.open(tmp_path / ".warp_kernels" / "kernels.tar.xz", "w:xz") as tar:
+        tar.add(kernel, arcname="1.19.0/wp_smooth_1490cf8/wp_smooth_1490cf8.sm90.cubin")
+    out = subprocess.run(["bash", script, "collect"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "warp-lang parts on this machine: 1 of 2" in out.stdout
+    unpacked = tmp_path / "runs/device/warp_kernels/1.19.0/wp_smooth_1490cf8/wp_smooth_1490cf8.sm90.cubin"
+    assert unpacked.read_bytes() == b"\0cubin"
+    assert (tmp_path / "runs/device/warp/part00").read_bytes() == b"first part"
+    assert not (tmp_path / "runs/device/warp_site").exists()  # not every part is here yet
