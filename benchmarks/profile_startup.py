@@ -10,6 +10,7 @@ XLA compiled in it (``programs``; cache hits are not compiled).
     python benchmarks/profile_startup.py --motion SET.yaml [--energy-iterations 3000] [--train-iterations 30]
         [--name startup_gpu] [--label cold]
     python benchmarks/profile_startup.py --task mazeNEAR --energy-only   # the energy model alone, e.g. on a CPU
+    python benchmarks/profile_startup.py --task HumanoidAMP --train-only --motion SET.yaml   # `near train` alone (AMP, PPO)
 """
 
 from __future__ import annotations
@@ -158,6 +159,8 @@ def main(argv=None) -> int:
     parser.add_argument("--motion", default="", help="the humanoid's motion set (needed by the humanoid tasks)")
     parser.add_argument("--task", default="HumanoidNEAR", help="a NEAR task: HumanoidNEAR (default), mazeNEAR, ...")
     parser.add_argument("--energy-only", action="store_true", help="profile `near train-energy` alone")
+    parser.add_argument("--train-only", action="store_true",
+                        help="profile `near train` alone: a task without an energy model (AMP, PPO)")
     parser.add_argument("--energy-iterations", type=int, default=3000)
     parser.add_argument("--energy-chunk", type=int, default=1000, help="energy iterations per compiled chunk")
     parser.add_argument("--train-iterations", type=int, default=30)
@@ -170,23 +173,28 @@ def main(argv=None) -> int:
     out = args.out or tempfile.mkdtemp(prefix="near_startup_")
     phases = Phases()
     m = [f"motion={args.motion}"] if args.motion else []
-    energy = profile_energy(phases, args.task, [*m, f"energy.iterations={args.energy_iterations}",
-                                                f"energy.log_every={args.energy_chunk}", f"out={out}/energy"])
+    if args.energy_only and args.train_only:
+        parser.error("--energy-only and --train-only exclude each other")
+    energy = {} if args.train_only else profile_energy(
+        phases, args.task, [*m, f"energy.iterations={args.energy_iterations}", f"energy.log_every={args.energy_chunk}",
+                            f"out={out}/energy"])
     energy_end = time.perf_counter() - LAUNCH
+    restore = [f"energy.checkpoint={energy['energy_run']}"] if energy else []
     train = {} if args.energy_only else profile_train(
-        phases, args.task, [*m, f"energy.checkpoint={energy['energy_run']}", f"out={out}/train",
+        phases, args.task, [*m, *restore, f"out={out}/train",
                         f"train.num_envs={args.num_envs}", f"train.minibatch_size={min(8192, args.num_envs * 16)}",
                         f"train.total_env_steps={args.train_iterations * args.num_envs * 16}",
                         "train.iterations_per_log=10", "train.eval_every=0", "train.eval_episodes=8"])
     result = {
         "label": args.label, "task": args.task, "motion": os.path.basename(args.motion), "cache": CACHE,
-        "startup_seconds_energy": startup(phases.rows, "energy", 0.0),
-        "startup_seconds_train": None if args.energy_only else startup(phases.rows, "train", energy_end),
+        "startup_seconds_energy": None if args.train_only else startup(phases.rows, "energy", 0.0),
+        "startup_seconds_train": None if args.energy_only else startup(phases.rows, "train", energy_end if energy else 0.0),
         **energy, **train, "programs_compiled": JAX_COUNTS["backend_compile_duration"],
         "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "phases": phases.rows,
     }
-    train_part = "" if args.energy_only else f", train {result['startup_seconds_train']} s"
-    print(f"start-up to the first iteration: energy {result['startup_seconds_energy']} s{train_part} "
+    parts = [f"energy {result['startup_seconds_energy']} s" if not args.train_only else "",
+             f"train {result['startup_seconds_train']} s" if not args.energy_only else ""]
+    print(f"start-up to the first iteration: {', '.join(p for p in parts if p)} "
           f"(cache {CACHE}; hits {JAX_EVENTS.get('cache_hits', 0)}); {result['programs_compiled']} programs compiled "
           f"in {JAX_SECONDS['backend_compile_duration']:.1f} s")
     from _report import write_result
