@@ -8,7 +8,12 @@
 #   .motion_light  the same without the walk set (9 MB): room for a run folder in the same call
 #   .pusht         the push-T replay store without its images (3 MB)
 #
+#   .warp          (WARP=1) part 0 of warp-lang for the device (benchmarks/gpu_warp_parts.sh stage 0, 21 MiB parts)
+#   .warp_kernels  (WARP=1) Warp's CUDA kernels built here in the background (benchmarks/warp_kernel_cache.py;
+#                  needs `pip install -e ".[warp]"`; 7-14 min on 2 cores, log /tmp/warp_kernels.log)
+#
 #   bash benchmarks/device_prep.sh [DATA_DIR]      # DATA_DIR: default ../shared/data
+#   WARP=1 bash benchmarks/device_prep.sh          # also the MuJoCo Warp lease's first part and kernel pack
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 data=${1:-../shared/data}
@@ -37,4 +42,13 @@ if [ ! -d .pusht ] && [ -d "$data/pusht/pusht_cchi_v7_replay.zarr" ]; then
   mkdir -p .pusht && cp -r "$data/pusht/pusht_cchi_v7_replay.zarr" .pusht/
   rm -rf .pusht/pusht_cchi_v7_replay.zarr/data/img
 fi
-du -sh .whl .whl_slim .whl_pusht .motion .motion_light .pusht 2>/dev/null
+if [ "${WARP:-0}" = 1 ]; then  # the lease recipe in benchmarks/gpu_warp_parts.sh stages parts 1-3 between calls
+  export WARP_PART_MIB=${WARP_PART_MIB:-21} WARP_SPLIT_DIR=${WARP_SPLIT_DIR:-$HOME/.cache/near/warp_split21}
+  bash benchmarks/gpu_warp_parts.sh stage 0
+  if [ ! -f .warp_kernels/kernels.tar.xz ]; then
+    nohup python benchmarks/warp_kernel_cache.py --motion .motion_light/amp_humanoid_mummy_walk.yaml \
+      --out .warp_kernels > /tmp/warp_kernels.log 2>&1 &
+    echo "building the Warp kernel pack in the background (pid $!, log /tmp/warp_kernels.log)"
+  fi
+fi
+du -sh .whl .whl_slim .whl_pusht .motion .motion_light .pusht .warp .warp_kernels 2>/dev/null
