@@ -1,6 +1,6 @@
 """Where the humanoid's start-up time goes (issue #20): `near train-energy` then `near train` (NEAR) in
-one process, each phase timed, with JAX's own tracing / lowering / compilation times and persistent
-cache hits.
+one process, each phase timed, with JAX's own tracing / lowering / compilation times, persistent
+cache hits, and how often (and how long) the environment's step and reset were called: under jit, traced.
 
 Start-up is the time from launch to the first training iteration: everything before the first
 compiled chunk, plus that chunk's time minus a steady chunk's. Run it twice with the same
@@ -41,6 +41,29 @@ JAX_EVENTS: collections.Counter = collections.Counter()
 def _duration(name, secs, **_):
     JAX_SECONDS.update({name.split("/")[-1]: secs})
     JAX_COUNTS.update({name.split("/")[-1]: 1})
+
+
+ENV_CALLS: collections.Counter = collections.Counter()  # the environments' step / reset calls: under jit, one trace each
+ENV_SECONDS: collections.Counter = collections.Counter()
+
+
+def count_env_calls() -> None:
+    """Count and time every call of the environments' ``step`` and ``reset``: inside a jitted program each call is
+    one trace of the physics, so this says how often start-up traces it and what that costs."""
+    from near.envs.humanoid.env import HumanoidEnv
+    from near.envs.maze import MazeEnv
+    from near.envs.pusht import PushTEnv
+
+    for cls in (HumanoidEnv, MazeEnv, PushTEnv):
+        for name in ("step", "reset"):
+            def timed(self, *args, _original=getattr(cls, name), _name=name, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _original(self, *args, **kwargs)
+                finally:
+                    ENV_CALLS[_name] += 1
+                    ENV_SECONDS[_name] += time.perf_counter() - start
+            setattr(cls, name, timed)
 
 
 monitoring.register_event_duration_secs_listener(_duration)
@@ -171,6 +194,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     out = args.out or tempfile.mkdtemp(prefix="near_startup_")
+    count_env_calls()
     phases = Phases()
     m = [f"motion={args.motion}"] if args.motion else []
     if args.energy_only and args.train_only:
@@ -190,13 +214,15 @@ def main(argv=None) -> int:
         "startup_seconds_energy": None if args.train_only else startup(phases.rows, "energy", 0.0),
         "startup_seconds_train": None if args.energy_only else startup(phases.rows, "train", energy_end if energy else 0.0),
         **energy, **train, "programs_compiled": JAX_COUNTS["backend_compile_duration"],
-        "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "phases": phases.rows,
+        "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "env_calls": dict(ENV_CALLS),
+        "env_call_seconds": {k: round(v, 2) for k, v in ENV_SECONDS.items()}, "phases": phases.rows,
     }
     parts = [f"energy {result['startup_seconds_energy']} s" if not args.train_only else "",
              f"train {result['startup_seconds_train']} s" if not args.energy_only else ""]
     print(f"start-up to the first iteration: {', '.join(p for p in parts if p)} "
           f"(cache {CACHE}; hits {JAX_EVENTS.get('cache_hits', 0)}); {result['programs_compiled']} programs compiled "
-          f"in {JAX_SECONDS['backend_compile_duration']:.1f} s")
+          f"in {JAX_SECONDS['backend_compile_duration']:.1f} s; env step called (traced) {ENV_CALLS['step']} times in "
+          f"{ENV_SECONDS['step']:.1f} s, reset {ENV_CALLS['reset']} times in {ENV_SECONDS['reset']:.1f} s")
     from _report import write_result
 
     print(write_result(args.name, "start-up profile", [result]))
