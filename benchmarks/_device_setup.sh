@@ -18,13 +18,14 @@ for w in .whl_pusht/*.whl; do [ -f "$w" ] && [ ! -f ".whl/${w##*/}" ] && wheels=
 [ -z "$wheels" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels || exit 1
 export PYTHONPATH=$PWD/src:/tmp/site XLA_PYTHON_CLIENT_PREALLOCATE=false
 # a carried part of warp-lang (.warp/, from `gpu_warp_parts.sh stage N`) is kept on this machine, so a
-# training call can bring one beside its run; the last part joins and unpacks them
-[ -d .warp ] && ls .warp | grep -q '^part' && { bash benchmarks/gpu_warp_parts.sh collect || echo "warp parts: collect failed"; }
+# training call can bring one beside its run; the last part joins and unpacks them. A carried Warp kernel pack
+# (.warp_kernels, benchmarks/warp_kernel_cache.py) is kept for the lease by the same step
+if { [ -d .warp ] && ls .warp | grep -q '^part'; } || [ -f .warp_kernels/kernels.tar.xz ]; then
+  bash benchmarks/gpu_warp_parts.sh collect || echo "warp parts: collect failed"
+fi
 # warp-lang, when benchmarks/gpu_warp_parts.sh has installed it on this machine (task.physics.impl=warp)
 [ -d "$PWD/runs/device/warp_site" ] && export PYTHONPATH=$PYTHONPATH:$PWD/runs/device/warp_site
-# Warp's CUDA kernels compiled ahead of time on a CPU machine (benchmarks/warp_kernel_cache.py --out .warp_kernels):
-# kept for the lease like the parts, so a fresh machine loads them instead of compiling (~58 s on an H200)
-if [ -f .warp_kernels/kernels.tar.xz ]; then mkdir -p runs/device/warp_kernels && tar xJf .warp_kernels/kernels.tar.xz -C runs/device/warp_kernels; fi
+# Warp's CUDA kernels compiled ahead of time: a fresh machine loads them instead of compiling (~58 s on an H200)
 [ -d "$PWD/runs/device/warp_kernels" ] && export WARP_CACHE_PATH=$PWD/runs/device/warp_kernels
 # device logs keep Warp's line per kernel module (compiled or cached, and how long): warp_kernel_cache.py --compare
 export NEAR_WARP_LOG=info

@@ -59,7 +59,7 @@ case ${1:-} in
       mkdir -p runs/device/warp_kernels && tar xJf .warp_kernels/kernels.tar.xz -C runs/device/warp_kernels
       echo "Warp kernel pack kept in runs/device/warp_kernels"
     fi
-    [ -d .warp ] || exit 0
+    ls .warp 2>/dev/null | grep -q '^part' || exit 0  # the pack alone
     keep=runs/device/warp; mkdir -p "$keep"
     cp .warp/* "$keep/"
     have=$(ls "$keep" | grep -c '^part' || true); need=$(cat "$keep/COUNT")

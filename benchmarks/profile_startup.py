@@ -192,13 +192,13 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="startup_profile")
     parser.add_argument("--label", default="", help="e.g. cold / warm (the compilation cache)")
     args = parser.parse_args(argv)
+    if args.energy_only and args.train_only:
+        parser.error("--energy-only and --train-only exclude each other")
 
     out = args.out or tempfile.mkdtemp(prefix="near_startup_")
     count_env_calls()
     phases = Phases()
     m = [f"motion={args.motion}"] if args.motion else []
-    if args.energy_only and args.train_only:
-        parser.error("--energy-only and --train-only exclude each other")
     energy = {} if args.train_only else profile_energy(
         phases, args.task, [*m, f"energy.iterations={args.energy_iterations}", f"energy.log_every={args.energy_chunk}",
                             f"out={out}/energy"])
@@ -217,9 +217,9 @@ def main(argv=None) -> int:
         "jax_seconds": dict(JAX_SECONDS), "jax_events": dict(JAX_EVENTS), "env_calls": dict(ENV_CALLS),
         "env_call_seconds": {k: round(v, 2) for k, v in ENV_SECONDS.items()}, "phases": phases.rows,
     }
-    parts = [f"energy {result['startup_seconds_energy']} s" if not args.train_only else "",
-             f"train {result['startup_seconds_train']} s" if not args.energy_only else ""]
-    print(f"start-up to the first iteration: {', '.join(p for p in parts if p)} "
+    shown = ", ".join(f"{part} {result['startup_seconds_' + part]} s"
+                      for part, skipped in (("energy", args.train_only), ("train", args.energy_only)) if not skipped)
+    print(f"start-up to the first iteration: {shown} "
           f"(cache {CACHE}; hits {JAX_EVENTS.get('cache_hits', 0)}); {result['programs_compiled']} programs compiled "
           f"in {JAX_SECONDS['backend_compile_duration']:.1f} s; env step called (traced) {ENV_CALLS['step']} times in "
           f"{ENV_SECONDS['step']:.1f} s, reset {ENV_CALLS['reset']} times in {ENV_SECONDS['reset']:.1f} s")

@@ -34,20 +34,27 @@ import time
 FORMATS = (False, True)
 
 
+# Warp's line per module it loads: name, 7-digit hash, device, milliseconds, and whether it was cached or compiled
+LOAD_LINE = re.compile(r"Module (\S+) ([0-9a-f]{7}) load on device 'cuda:\d+' took ([\d.]+) ms\s+\((\w+)\)")
+
+
+def gpu_loads(log: str) -> list[tuple[str, str, str, str]]:
+    """(name, hash, ms, cached | compiled) of every module a device log shows Warp loading on a GPU."""
+    return LOAD_LINE.findall(pathlib.Path(log).read_text())
+
+
 def device_modules(log: str) -> dict[str, str]:
     """{module name: 7-digit hash} of the modules a device log shows Warp loading on a GPU."""
-    found = re.findall(r"Module (\S+) ([0-9a-f]{7}) load on device 'cuda:\d+'", pathlib.Path(log).read_text())
-    return dict(found)
+    return {name: digest for name, digest, _, _ in gpu_loads(log)}
 
 
 def module_loads(log: str) -> dict:
     """Warp's GPU module loads in a device log: how many came from its kernel cache and how many it compiled, with
     their seconds (Warp prints each load's time and which of the two it was)."""
-    loads = re.findall(r"Module \S+ [0-9a-f]{7} load on device 'cuda:\d+' took ([\d.]+) ms\s+\((\w+)\)",
-                       pathlib.Path(log).read_text())
+    loads = gpu_loads(log)
     row = {"log": pathlib.Path(log).name}
     for kind in ("cached", "compiled"):
-        took = [float(ms) for ms, how in loads if how == kind]
+        took = [float(ms) for _, _, ms, how in loads if how == kind]
         row[f"modules_{kind}"] = len(took)
         row[f"seconds_{kind}"] = round(sum(took) / 1000, 2)
     return row
