@@ -156,3 +156,43 @@ def test_a_whitened_discriminator_computes_its_whitening_once_per_update():
     for stats in (state.stats, running_stats.update(running_stats.create(4, "diagonal"), x)):
         np.testing.assert_allclose(running_stats.normalize(running_stats.frozen(stats), x),
                                    running_stats.normalize(stats, x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_training_program_takes_the_demo_pairs_as_an_argument_not_a_constant():
+    """Closed over, AMP's demo pairs were baked into the compiled training program: the humanoid run set's
+    200,000 pairs made a 339 MB program text and a 310 MB cache entry, read back at every start (issue #20).
+    The program must not grow with the demo set, and must train the same as with the pairs in it."""
+    from near.energy.reward import RewardConfig
+    from near.envs.core import AutoReset
+    from near.envs.maze import MazeEnv
+    from near.rl.ppo import PPOConfig, make_train
+
+    cfg = PPOConfig(num_envs=4, horizon=4, minibatch_size=8, update_epochs=1, actor_hidden=[8], critic_hidden=[8])
+    amp_cfg = AMPConfig(hidden=[16], minibatch_size=8, replay_buffer_size=32)
+    rewards = RewardConfig(task_weight=0.5, style_weight=0.5)
+    rng = np.random.default_rng(0)
+
+    def chunk_for(num_pairs):
+        style = AMPReward(rng.uniform(50, 450, (num_pairs, 4)).astype(np.float32), amp_cfg, updates_per_iteration=2)
+        init, chunk = make_train(cfg, AutoReset(MazeEnv()), style, rewards)
+        return init(jax.random.PRNGKey(0)), chunk, style
+
+    state, chunk, _ = chunk_for(64)
+    small = len(chunk.lower(state, 1).as_text())
+    big_state, big_chunk, big_style = chunk_for(20_000)  # 320 KB of pairs: 640 KB of hex when baked in
+    assert len(big_chunk.lower(big_state, 1).as_text()) < small + 20_000
+
+    # the same iteration as a program with the pairs as a constant (the style's own arrays closed over)
+    class Baked:
+        name = big_style.name
+
+        def __getattr__(self, attr):
+            if attr in ("arrays", "with_arrays"):  # as every style reward was before
+                raise AttributeError(attr)
+            return getattr(big_style, attr)
+
+    _, baked_chunk = make_train(cfg, AutoReset(MazeEnv()), Baked(), rewards)
+    assert len(baked_chunk.lower(big_state, 1).as_text()) > small + 500_000  # the check above can fail (hex: 2 chars a byte)
+    got, want = big_chunk(big_state, 2)[1], baked_chunk(big_state, 2)[1]
+    for key in ("disc_loss", "episode_return_sum", "actor_loss"):
+        np.testing.assert_allclose(np.asarray(got[key]), np.asarray(want[key]), rtol=1e-5, atol=1e-6)

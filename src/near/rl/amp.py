@@ -16,6 +16,8 @@ same Adam as PPO; here it has its own Adam (same learning rate) and the same num
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 from dataclasses import field
 from typing import Any, ClassVar, Sequence
@@ -118,6 +120,15 @@ class AMPReward:
         self.net = Discriminator(tuple(cfg.hidden))
         self.optimizer = optax.adam(cfg.learning_rate)
         self.pair_dim = int(self.demo_pairs.shape[-1])
+
+    def arrays(self) -> dict:
+        """What the training program takes as arguments rather than constants (near.rl.ppo.style_arrays)."""
+        return {"demo_pairs": self.demo_pairs}
+
+    def with_arrays(self, arrays: dict) -> "AMPReward":
+        bound = copy.copy(self)
+        bound.demo_pairs = arrays["demo_pairs"]
+        return bound
 
     def _normalise(self, stats, x):
         return running_stats.normalize(stats, x) if self.cfg.normalize_input else x
