@@ -16,6 +16,8 @@
 #   train_warp the train stage with MuJoCo Warp (task.physics.impl=warp), once gpu_warp_parts.sh installed it (~300)
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
+#   startup_amp  `near train` of HumanoidAMP alone on the run set, cold then warm cache of its own (~150): AMP's start-up
+#              since its demo pairs are an argument of the training program, not a 168 MB constant in it
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
 #   energy_variants  the energy model's compiled loop unrolled 1/4/16 times, with and without a flat
 #              optimiser, and with TF32 matrix products: iterations/s (bench_energy_dsm.py --variants) (~150)
@@ -29,7 +31,7 @@
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [train_tf32]=240 [train_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [energy]=230 [energy_variants]=180
+declare -A need=([train]=240 [train_tf32]=240 [train_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [startup_amp]=150 [energy]=230 [energy_variants]=180
                  [startup_autotune0]=480 [cmdbuf]=420)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
@@ -43,6 +45,7 @@ fi
 # SPEED_MOTION: the clips the train, train_warp and physics stages reset from (default the walk set, 9 MB,
 # which does not fit one call beside .whl; .motion/amp_humanoid_run.yaml does)
 walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml; clips=${SPEED_MOTION:-$walk}
+[ -f $runset ] || runset=.motion_light/amp_humanoid_run.yaml  # the light folder carries the run set too
 has_warp=0; python3 -c 'import warp' 2>/dev/null && has_warp=1  # gpu_warp_parts.sh installed warp-lang
 # NEAR end to end at 4,096 and 16,384 envs, physics alone beside, with the stage's overrides
 train_stage() {
@@ -73,6 +76,12 @@ for stage in "${stages[@]}"; do
       for label in cold warm; do
         NEAR_XLA_CACHE=$S/xla_startup run python3 benchmarks/profile_startup.py --motion $runset --label $label \
             --name speed_startup_run_$label --out "$S/profile_run_$label" >> "$S/startup_run.log" 2>&1
+      done ;;
+    startup_amp)
+      for label in cold warm; do
+        NEAR_XLA_CACHE=$S/xla_amp run python3 benchmarks/profile_startup.py --task HumanoidAMP --train-only \
+            --motion $runset --label $label --name speed_startup_amp_run_$label --out "$S/profile_amp_$label" \
+            >> "$S/startup_amp.log" 2>&1
       done ;;
     energy)  # launch to the last checkpoint and the ranking, as a user waits for it
       rm -rf "$S/energy_walk"; e0=$(date +%s.%N)
