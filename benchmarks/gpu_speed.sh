@@ -16,7 +16,8 @@
 #   train_warp the train stage with MuJoCo Warp (task.physics.impl=warp), once gpu_warp_parts.sh installed it (~300)
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
 #   startup_run  the same, warm, on the run set (26 clips) (~150)
-#   startup_amp  `near train` of HumanoidAMP alone on the run set, cold then warm cache of its own (~150): AMP's start-up
+#   startup_amp  `near train` of HumanoidAMP alone on the run set, cold then warm cache of its own, the evaluation compiled
+#              ahead as in a GPU run (~150): AMP's start-up
 #              since its demo pairs are an argument of the training program, not a 168 MB constant in it
 #   energy     near train-energy for 150 k iterations on the walk set, timed from launch (~200)
 #   energy_variants  the energy model's compiled loop unrolled 1/4/16 times, with and without a flat
@@ -79,7 +80,7 @@ for stage in "${stages[@]}"; do
       done ;;
     startup_amp)
       for label in cold warm; do
-        NEAR_XLA_CACHE=$S/xla_amp run python3 benchmarks/profile_startup.py --task HumanoidAMP --train-only \
+        NEAR_XLA_CACHE=$S/xla_amp run python3 benchmarks/profile_startup.py --task HumanoidAMP --train-only --eval-ahead \
             --motion $runset --label $label --name speed_startup_amp_run_$label --out "$S/profile_amp_$label" \
             >> "$S/startup_amp.log" 2>&1
       done ;;

@@ -191,6 +191,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="run folders (default: a temporary folder)")
     parser.add_argument("--name", default="startup_profile")
     parser.add_argument("--label", default="", help="e.g. cold / warm (the compilation cache)")
+    parser.add_argument("--eval-ahead", action="store_true",
+                        help="compile the periodic evaluation in the background from the start, as a GPU run does "
+                             "(train.compile_eval_ahead=auto): its tracing shares the GIL with the training program's")
     args = parser.parse_args(argv)
     if args.energy_only and args.train_only:
         parser.error("--energy-only and --train-only exclude each other")
@@ -208,9 +211,12 @@ def main(argv=None) -> int:
         phases, args.task, [*m, *restore, f"out={out}/train",
                         f"train.num_envs={args.num_envs}", f"train.minibatch_size={min(8192, args.num_envs * 16)}",
                         f"train.total_env_steps={args.train_iterations * args.num_envs * 16}",
-                        "train.iterations_per_log=10", "train.eval_every=0", "train.eval_episodes=8"])
+                        "train.iterations_per_log=10", "train.eval_episodes=8",
+                        # an evaluation past the profiled iterations: only its compile-ahead runs
+                        *(["train.eval_every=100000", "train.compile_eval_ahead=always"] if args.eval_ahead
+                          else ["train.eval_every=0"])])
     result = {
-        "label": args.label, "task": args.task, "motion": os.path.basename(args.motion), "cache": CACHE,
+        "label": args.label, "eval_ahead": args.eval_ahead, "task": args.task, "motion": os.path.basename(args.motion), "cache": CACHE,
         "startup_seconds_energy": None if args.train_only else startup(phases.rows, "energy", 0.0),
         "startup_seconds_train": None if args.energy_only else startup(phases.rows, "train", energy_end if energy else 0.0),
         **energy, **train, "programs_compiled": JAX_COUNTS["backend_compile_duration"],

@@ -19,6 +19,7 @@ truncation) is not multiplied by the task weight.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import field
 from typing import Any, NamedTuple, Protocol
 
@@ -143,11 +144,6 @@ def style_arrays(style: StyleReward) -> dict:
     closed over, they were baked into it as constants (the run set's 200,000 AMP demo pairs made a 310 MB
     compiled program and cache entry, read back for ~15 s at every start; issue #20)."""
     return style.arrays() if hasattr(style, "arrays") else {}
-
-
-def bind_style_arrays(style: StyleReward, arrays: dict) -> StyleReward:
-    """``style`` reading ``arrays`` (the program's traced arguments) instead of its own."""
-    return style.with_arrays(arrays) if arrays else style
 
 
 class NoStyle:
@@ -359,97 +355,92 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
                  "approx_kl": jnp.mean((ratio - 1.0) - jnp.log(ratio)), "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > cfg.clip_eps)}
         return total, stats
 
-    def make_update_iteration(style: StyleReward):
-        """One PPO iteration with ``style`` (the reward bound to the program's own array arguments)."""
+    def update_iteration(state: TrainState, _, style: StyleReward = style):  # style: bound to the program's arrays
+        key, k_roll, k_style, k_perm = jax.random.split(state.key, 4)
+        carry = (state.params, state.obs_stats, state.value_stats, state.env_state, state.obs, k_roll)
+        (_, _, _, env_state, last_obs, _), traj = jax.lax.scan(rollout_step, carry, None, length=cfg.horizon)
+        traj = across_devices(traj, axis=1)  # (horizon, envs, ...)
 
-        def update_iteration(state: TrainState, _):
-            key, k_roll, k_style, k_perm = jax.random.split(state.key, 4)
-            carry = (state.params, state.obs_stats, state.value_stats, state.env_state, state.obs, k_roll)
-            (_, _, _, env_state, last_obs, _), traj = jax.lax.scan(rollout_step, carry, None, length=cfg.horizon)
-            traj = across_devices(traj, axis=1)  # (horizon, envs, ...)
+        # rewards: the style reward is the only thing that differs between NEAR, AMP and PPO
+        with cfg.networks_precision():
+            style_reward, reward_state, style_metrics = style.compute(state.reward_state, traj.pair)
+            reward_state, update_metrics = style.update(reward_state, traj.pair, k_style)
+        task_reward = traj.task_reward * reward_cfg.task_reward_scale
+        rewards = reward_cfg.task_weight * task_reward + reward_cfg.style_weight * style_reward
+        if cfg.bootstrap_timeouts:
+            rewards = rewards + cfg.gamma * traj.terminal_value * traj.truncated
 
-            # rewards: the style reward is the only thing that differs between NEAR, AMP and PPO
-            with cfg.networks_precision():
-                style_reward, reward_state, style_metrics = style.compute(state.reward_state, traj.pair)
-                reward_state, update_metrics = style.update(reward_state, traj.pair, k_style)
-            task_reward = traj.task_reward * reward_cfg.task_reward_scale
-            rewards = reward_cfg.task_weight * task_reward + reward_cfg.style_weight * style_reward
-            if cfg.bootstrap_timeouts:
-                rewards = rewards + cfg.gamma * traj.terminal_value * traj.truncated
+        _, _, last_value = policy_value(state.params, state.obs_stats, state.value_stats, last_obs)
+        advantages, returns = gae(traj, rewards, last_value)
+        if cfg.normalize_advantage:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        # the loss normalises observations exactly as the rollout did; new statistics apply from the next rollout
+        obs_stats = state.obs_stats
+        value_stats = running_stats.update(state.value_stats, returns[..., None]) if cfg.normalize_value else state.value_stats
 
-            _, _, last_value = policy_value(state.params, state.obs_stats, state.value_stats, last_obs)
-            advantages, returns = gae(traj, rewards, last_value)
-            if cfg.normalize_advantage:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-            # the loss normalises observations exactly as the rollout did; new statistics apply from the next rollout
-            obs_stats = state.obs_stats
-            value_stats = running_stats.update(state.value_stats, returns[..., None]) if cfg.normalize_value else state.value_stats
+        flat = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
+                            (traj.obs, traj.action, traj.log_prob, advantages, returns))
 
-            flat = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
-                                (traj.obs, traj.action, traj.log_prob, advantages, returns))
+        def epoch(carry, k):
+            params, opt_state = carry
+            perm = jax.random.permutation(k, cfg.batch_size)
+            minibatches = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), flat)
 
-            def epoch(carry, k):
+            def minibatch_step(carry, batch):
                 params, opt_state = carry
-                perm = jax.random.permutation(k, cfg.batch_size)
-                minibatches = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), flat)
-
-                def minibatch_step(carry, batch):
-                    params, opt_state = carry
-                    batch = across_devices(batch)  # each device takes its share of the minibatch; gradients are all-reduced
-                    grads, stats = jax.grad(loss_fn, has_aux=True)(params, obs_stats, value_stats, batch)
-                    if cfg.kl_threshold > 0:
-                        stats["learning_rate"] = opt_state.learning_rate  # the rate of this step
-                    updates, opt_state = optimizer.update(grads, opt_state, params)
-                    return (optax.apply_updates(params, updates), opt_state), stats
-
-                (params, opt_state), stats = jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+                batch = across_devices(batch)  # each device takes its share of the minibatch; gradients are all-reduced
+                grads, stats = jax.grad(loss_fn, has_aux=True)(params, obs_stats, value_stats, batch)
                 if cfg.kl_threshold > 0:
-                    rate = next_learning_rate(opt_state.learning_rate, stats["approx_kl"].mean(), cfg.kl_threshold)
-                    opt_state = opt_state._replace(learning_rate=rate)
-                return (params, opt_state), stats
+                    stats["learning_rate"] = opt_state.learning_rate  # the rate of this step
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), stats
 
-            (params, opt_state), loss_stats = jax.lax.scan(epoch, (state.params, state.opt_state),
-                                                          jax.random.split(k_perm, cfg.update_epochs))
+            (params, opt_state), stats = jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+            if cfg.kl_threshold > 0:
+                rate = next_learning_rate(opt_state.learning_rate, stats["approx_kl"].mean(), cfg.kl_threshold)
+                opt_state = opt_state._replace(learning_rate=rate)
+            return (params, opt_state), stats
 
-            done = traj.done.astype(jnp.float32)
-            metrics = {
-                "episodes": done.sum(),
-                "episode_return_sum": (traj.episode_return * done).sum(),
-                "episode_length_sum": (traj.episode_length * done).sum(),
-                "success_sum": traj.success.astype(jnp.float32).sum(),
-                "nonfinite_resets": traj.nonfinite.astype(jnp.float32).sum(),  # envs reset after a NaN/inf state
-                "launch_resets": traj.launched.astype(jnp.float32).sum(),  # the part of them the launch guard ended
-                "style_reward": style_reward.sum(0).mean(),  # summed over the horizon, env-averaged
-                "combined_reward": rewards.sum(0).mean(),
-                "task_reward": task_reward.sum(0).mean(),
-                # per-step spreads over the batch: what PPO's advantages see of each reward
-                "style_reward_std": style_reward.std(),
-                "task_reward_std": task_reward.std(),
-                "log_std": params["actor"]["params"]["log_std"].mean(),
-                **jax.tree.map(jnp.mean, loss_stats),
-                **style_metrics,
-                **update_metrics,
-            }
-            obs_stats = running_stats.update(state.obs_stats, traj.obs) if cfg.normalize_obs else state.obs_stats
-            new_state = TrainState(params, opt_state, obs_stats, value_stats, env_state, last_obs, reward_state, key,
-                                   state.iteration + 1)
-            return new_state, metrics
+        (params, opt_state), loss_stats = jax.lax.scan(epoch, (state.params, state.opt_state),
+                                                      jax.random.split(k_perm, cfg.update_epochs))
 
-        return update_iteration
+        done = traj.done.astype(jnp.float32)
+        metrics = {
+            "episodes": done.sum(),
+            "episode_return_sum": (traj.episode_return * done).sum(),
+            "episode_length_sum": (traj.episode_length * done).sum(),
+            "success_sum": traj.success.astype(jnp.float32).sum(),
+            "nonfinite_resets": traj.nonfinite.astype(jnp.float32).sum(),  # envs reset after a NaN/inf state
+            "launch_resets": traj.launched.astype(jnp.float32).sum(),  # the part of them the launch guard ended
+            "style_reward": style_reward.sum(0).mean(),  # summed over the horizon, env-averaged
+            "combined_reward": rewards.sum(0).mean(),
+            "task_reward": task_reward.sum(0).mean(),
+            # per-step spreads over the batch: what PPO's advantages see of each reward
+            "style_reward_std": style_reward.std(),
+            "task_reward_std": task_reward.std(),
+            "log_std": params["actor"]["params"]["log_std"].mean(),
+            **jax.tree.map(jnp.mean, loss_stats),
+            **style_metrics,
+            **update_metrics,
+        }
+        obs_stats = running_stats.update(state.obs_stats, traj.obs) if cfg.normalize_obs else state.obs_stats
+        new_state = TrainState(params, opt_state, obs_stats, value_stats, env_state, last_obs, reward_state, key,
+                               state.iteration + 1)
+        return new_state, metrics
 
     def train_chunk(state: TrainState, arrays: dict, num_iterations: int, active: jax.Array | None = None):
         """``num_iterations`` (static) iterations; with ``active`` (traced) only the first ``active`` of them
         run and the rest return the state unchanged and zero metrics, so that a run's last, shorter chunk
         (60 M steps are 915 humanoid iterations: 91 chunks of 10 and one of 5) reuses the compiled program
-        instead of compiling another (about a minute on the GPU). ``arrays``: the style's, see :func:`style_arrays`."""
-        update_iteration = make_update_iteration(bind_style_arrays(style, arrays))
+        instead of compiling another (about a minute on the GPU). ``arrays``: the style reward's (style_arrays)."""
+        iterate = functools.partial(update_iteration, style=style.with_arrays(arrays) if arrays else style)
         if active is None:
-            state, metrics = jax.lax.scan(update_iteration, state, None, length=num_iterations)
+            state, metrics = jax.lax.scan(iterate, state, None, length=num_iterations)
         else:
             # jitted so that eval_shape and the cond share one trace of the iteration instead of two
             # (lowering the humanoid's smoke chunk: 8.2 -> 7.5 s, mean of 3 on 2 cores); XLA inlines
             # the call: the chunk's results are bit-identical
-            update = jax.jit(update_iteration)
+            update = jax.jit(iterate)
             shapes = jax.eval_shape(update, state, None)[1]
             skipped = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
