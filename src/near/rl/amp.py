@@ -17,7 +17,6 @@ same Adam as PPO; here it has its own Adam (same learning rate) and the same num
 from __future__ import annotations
 
 import copy
-
 import dataclasses
 from dataclasses import field
 from typing import Any, ClassVar, Sequence
