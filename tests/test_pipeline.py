@@ -325,6 +325,36 @@ def test_near_says_when_it_reuses_the_compilation_cache(tmp_path, monkeypatch):
     assert main(["train", "task=maze"]) == 2
 
 
+def test_the_compilation_cache_stays_under_its_size_limit(tmp_path, monkeypatch):
+    """NEAR_XLA_CACHE_MAX_GB bounds the cache: compiling programs past the limit evicts the least recently
+    used (unbounded, the same programs take more room); a limit that is not a size is one clear error."""
+    import subprocess
+    import sys
+
+    from near.cli import main
+
+    script = ("from near.cli import configure_jax; configure_jax(); import jax, jax.numpy as jnp\n"
+              "for n in range(1, 13): jax.jit(lambda x: jnp.sin(x) * n + x @ x.T)(jnp.ones((n, n))).block_until_ready()")
+
+    def cache_bytes(folder, limit: str | None) -> int:
+        env = dict(os.environ, NEAR_XLA_CACHE=str(folder))
+        env.pop("NEAR_XLA_CACHE_MAX_GB", None)
+        if limit is not None:
+            env["NEAR_XLA_CACHE_MAX_GB"] = limit
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return sum(f.stat().st_size for f in folder.iterdir() if f.name.endswith("-cache"))
+
+    limit = 20_000
+    unbounded = cache_bytes(tmp_path / "unbounded", None)  # the default 2 GB: nothing evicted here
+    assert unbounded > 2 * limit
+    assert 0 < cache_bytes(tmp_path / "bounded", str(limit / 1e9)) <= limit
+    monkeypatch.setenv("NEAR_XLA_CACHE", str(tmp_path / "xla2"))
+    for bad in ("big", "0"):
+        monkeypatch.setenv("NEAR_XLA_CACHE_MAX_GB", bad)
+        assert main(["train", "task=maze"]) == 2
+
+
 def test_train_energy_asks_xla_for_deterministic_gpu_ops(monkeypatch):
     """`near train-energy` sets --xla_gpu_deterministic_ops before JAX starts (GPU energy models of one seed
     differed 2x in loss without it); `near train` does not unless NEAR_GPU_DETERMINISTIC=all; off turns it

@@ -40,10 +40,36 @@ def cache_min_seconds() -> float:
     return seconds
 
 
+DEFAULT_CACHE_MAX_GB = 2.0
+
+
+def cache_max_bytes() -> int:
+    """``NEAR_XLA_CACHE_MAX_GB``: the compilation cache's size limit; past it the least recently used programs
+    are evicted (default 2 GB; -1 or none: no limit). Eviction needs the `filelock` package; without it the
+    default quietly means no limit and a value set by the user is an error."""
+    text = os.environ.get("NEAR_XLA_CACHE_MAX_GB")
+    if text is not None and text.strip().lower() in ("-1", "none", "off"):
+        return -1
+    try:
+        gigabytes = DEFAULT_CACHE_MAX_GB if text is None else float(text)
+    except ValueError:
+        raise ValueError(f"NEAR_XLA_CACHE_MAX_GB must be a number of gigabytes or -1, got {text!r}") from None
+    if not gigabytes > 0:
+        raise ValueError(f"NEAR_XLA_CACHE_MAX_GB must be > 0 (or -1 for no limit), got {text!r}")
+    try:
+        import filelock  # noqa: F401  (JAX's LRU eviction locks the cache folder with it)
+    except ImportError:
+        if text is None:
+            return -1
+        raise ValueError("NEAR_XLA_CACHE_MAX_GB needs the `filelock` package (pip install filelock)") from None
+    return int(gigabytes * 1e9)
+
+
 def configure_jax(command: str = "") -> str | None:
     """JAX as every `near` command runs it: full fp32 matmuls, deterministic GPU ops where
     `deterministic_gpu(command)` says so (set here, before JAX starts its backend), and the persistent
-    compilation cache (``NEAR_XLA_CACHE``, default ~/.cache/near/xla; off/0/none turns it off).
+    compilation cache (``NEAR_XLA_CACHE``, default ~/.cache/near/xla; off/0/none turns it off), evicting the
+    least recently used programs past ``NEAR_XLA_CACHE_MAX_GB``.
     Returns the cache folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     flags = os.environ.get("XLA_FLAGS", "")
@@ -59,13 +85,16 @@ def configure_jax(command: str = "") -> str | None:
     cache = os.environ.get("NEAR_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "near", "xla"))
     if cache.lower() in ("", "0", "off", "none"):
         return None
-    min_seconds = cache_min_seconds()  # a bad value fails before anything is set
+    min_seconds = cache_min_seconds()  # bad values fail before anything is set
+    max_bytes = cache_max_bytes()
     # compiled programs are reused by later runs of the same shapes (minutes saved on the humanoid)
     jax.config.update("jax_compilation_cache_dir", cache)
     # every program, however quick to compile (JAX's default keeps only those over 1 s): a start-up compiles
     # ~130, most of them small (eager ops of the initial state, the evaluation's), and on the GPU each costs
     # a compilation again at every launch otherwise
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_seconds)
+    # bounded: a retired program (an old shape, an old version of a run's code) would otherwise stay forever
+    jax.config.update("jax_compilation_cache_max_size", max_bytes)
     _CACHE_USE["dir"] = cache
     from jax import monitoring
 
