@@ -7,6 +7,12 @@ depend on them). Each row is written to the JSON as soon as it is measured.
     python benchmarks/bench_train_humanoid.py --motion .../amp_humanoid_walk.yaml \
         --runs NEAR:1:4096 NEAR:2:8192 NEAR:2:4096 AMP:1:4096 [--physics] [--name train_humanoid_gpu]
 
+ALGO PPO is the task reward alone (no style reward: task=Humanoid); a fourth field sets PPO's epochs per
+iteration. Where the step's time goes beyond the physics (issue #20's training / physics ratio), by
+differences of rows in one process: ``--runs PPO:1:4096 NEAR:1:4096 NEAR:1:4096:1 --physics`` (the energy
+reward = NEAR - PPO; one epoch of the update = (NEAR - NEAR with 1 epoch) / (epochs - 1); each row's
+microseconds per env step are printed and kept).
+
 ``--physics`` also times the physics alone (random actions, same env settings, same process) at each
 one-device row's env count, and reports training / physics.
 """
@@ -29,8 +35,10 @@ from near.rl.ppo import data_mesh, make_train
 
 
 def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int, repeats: int, extra: list[str],
-            physics: dict) -> dict:
-    cfg = compose_config([f"task=Humanoid{algo}", f"motion={motion}", f"train.num_envs={num_envs}", *extra])
+            physics: dict, epochs: int | None = None) -> dict:
+    task = "Humanoid" if algo == "PPO" else f"Humanoid{algo}"
+    row_overrides = [] if epochs is None else [f"train.update_epochs={epochs}"]
+    cfg = compose_config([f"task={task}", f"motion={motion}", f"train.num_envs={num_envs}", *extra, *row_overrides])
     env = make_env(cfg)
     style = untrained_style(cfg, env)
     train_cfg = cfg.train if algo == "NEAR" else dataclasses.replace(cfg.train, learn_std=False)
@@ -47,13 +55,14 @@ def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int
     return {**ratio, "algo": algo, "devices": devices, "num_envs": num_envs, "envs_per_device": num_envs // devices,
             "horizon": train_cfg.horizon, "minibatch_size": train_cfg.minibatch_size, "update_epochs": train_cfg.update_epochs,
             "floor_contacts": env.config.physics.floor_contacts, "env_steps_per_s": float(np.median(rates)),
+            "us_per_env_step": 1e6 / float(np.median(rates)),
             "runs": rates, "first_call_s": first}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--motion", required=True)
-    parser.add_argument("--runs", nargs="+", default=["NEAR:1:4096"], help="ALGO:DEVICES:ENVS")
+    parser.add_argument("--runs", nargs="+", default=["NEAR:1:4096"], help="ALGO:DEVICES:ENVS[:EPOCHS] (ALGO: NEAR, AMP, PPO)")
     parser.add_argument("--iterations", type=int, default=3, help="PPO iterations per timed call")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--physics", action="store_true", help="also time the physics alone (one-device rows)")
@@ -61,21 +70,26 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
     args = parser.parse_args()
     rows, physics = [], ({} if args.physics else None)
-    print(f"{'algo':>5} {'devices':>7} {'envs':>6} {'env steps/s':>12} {'first s':>8}", flush=True)
+    print(f"{'algo':>5} {'devices':>7} {'envs':>6} {'epochs':>6} {'env steps/s':>12} {'us/step':>8} {'first s':>8}", flush=True)
     for spec in args.runs:
-        algo, devices, envs = spec.split(":")
+        fields = spec.split(":")
+        if len(fields) not in (3, 4) or fields[0] not in ("NEAR", "AMP", "PPO"):
+            parser.error(f"--runs wants ALGO:DEVICES:ENVS[:EPOCHS] with ALGO NEAR, AMP or PPO, got {spec!r}")
+        algo, devices, envs = fields[:3]
         row = measure(args.motion, algo, int(devices), int(envs), args.iterations, args.repeats, args.overrides,
-                      physics)
+                      physics, epochs=int(fields[3]) if len(fields) == 4 else None)
         if row["devices"] > 1:  # efficiency = rate_k / (k * rate_1): weak if the 1-device row has this many
             # envs per device, strong if it has this many in total (weak preferred when both were run)
-            ones = {r["num_envs"]: r for r in rows if r["algo"] == algo and r["devices"] == 1}
+            ones = {r["num_envs"]: r for r in rows if r["algo"] == algo and r["devices"] == 1
+                    and r["update_epochs"] == row["update_epochs"]}
             for scaling, envs in (("weak", row["envs_per_device"]), ("strong", row["num_envs"])):
                 if envs in ones:
                     row["scaling"], row["baseline_envs"] = scaling, envs
                     row["scaling_efficiency"] = row["env_steps_per_s"] / (row["devices"] * ones[envs]["env_steps_per_s"])
                     break
         rows.append(row)
-        print(f"{algo:>5} {row['devices']:>7} {row['num_envs']:>6} {row['env_steps_per_s']:>12,.0f} {row['first_call_s']:>8.1f}"
+        print(f"{algo:>5} {row['devices']:>7} {row['num_envs']:>6} {row['update_epochs']:>6} {row['env_steps_per_s']:>12,.0f} "
+              f"{row['us_per_env_step']:>8.2f} {row['first_call_s']:>8.1f}"
               + (f"  {row['scaling']} efficiency {row['scaling_efficiency']:.2f}" if "scaling" in row else "")
               + (f"  physics alone {row['physics_only_steps_per_s']:,.0f} (training/physics {row['training_over_physics']:.2f})"
                  if "physics_only_steps_per_s" in row else ""), flush=True)
