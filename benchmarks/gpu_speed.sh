@@ -50,10 +50,10 @@ fi
 walk=.motion/amp_humanoid_walk.yaml; runset=.motion/amp_humanoid_run.yaml; clips=${SPEED_MOTION:-$walk}
 [ -f $runset ] || runset=.motion_light/amp_humanoid_run.yaml  # the light folder carries the run set too
 has_warp=0; python3 -c 'import warp' 2>/dev/null && has_warp=1  # gpu_warp_parts.sh installed warp-lang
-# NEAR end to end at 4,096 and 16,384 envs, physics alone beside, with the stage's overrides
+# NEAR end to end at 4,096 and 16,384 envs (or $runs), physics alone beside, with the stage's overrides
 train_stage() {
   NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
-      --runs NEAR:1:4096 NEAR:1:16384 --name "speed_$stage" "$@" > "$S/$stage.log" 2>&1
+      --runs ${runs:-NEAR:1:4096 NEAR:1:16384} --name "speed_$stage" "$@" > "$S/$stage.log" 2>&1
 }
 for stage in "${stages[@]}"; do
   [ -f "$S/$stage.done" ] && { echo "$stage: done"; continue; }
@@ -67,9 +67,7 @@ for stage in "${stages[@]}"; do
       train_stage task.physics.impl=warp ;;
     parts_warp)
       [ $has_warp = 1 ] || { echo "parts_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
-      NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_train_humanoid.py --motion $clips --physics \
-          --runs PPO:1:4096 NEAR:1:4096 NEAR:1:4096:1 --name speed_parts_warp task.physics.impl=warp \
-          > "$S/parts_warp.log" 2>&1 ;;
+      runs="PPO:1:4096 NEAR:1:4096 NEAR:1:4096:1" train_stage task.physics.impl=warp ;;
     physics)
       NEAR_XLA_CACHE=$S/xla run python3 benchmarks/bench_humanoid_physics.py --motion $clips --envs 16384 \
           --variants default sub4 newton2 \
