@@ -334,21 +334,28 @@ def test_the_compilation_cache_stays_under_its_size_limit(tmp_path, monkeypatch)
     from near.cli import main
 
     script = ("from near.cli import configure_jax; configure_jax(); import jax, jax.numpy as jnp\n"
-              "for n in range(1, 13): jax.jit(lambda x: jnp.sin(x) * n + x @ x.T)(jnp.ones((n, n))).block_until_ready()")
+              "for n in range({}, {}): jax.jit(lambda x: jnp.sin(x) * n + x @ x.T)(jnp.ones((n, n))).block_until_ready()")
 
-    def cache_bytes(folder, limit: str | None) -> int:
+    def cache_bytes(folder, limit: str | None, sizes=(1, 13)) -> int:
         env = dict(os.environ, NEAR_XLA_CACHE=str(folder))
         env.pop("NEAR_XLA_CACHE_MAX_GB", None)
         if limit is not None:
             env["NEAR_XLA_CACHE_MAX_GB"] = limit
-        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stderr[-2000:]
+        run = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", script.format(*sizes)], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and "Error writing" not in run.stderr, run.stderr[-2000:]
         return sum(f.stat().st_size for f in folder.iterdir() if f.name.endswith("-cache"))
 
     limit = 20_000
     unbounded = cache_bytes(tmp_path / "unbounded", None)  # the default 2 GB: nothing evicted here
     assert unbounded > 2 * limit
     assert 0 < cache_bytes(tmp_path / "bounded", str(limit / 1e9)) <= limit
+    # a cache filled with no limit (no last-use stamps) takes new programs once a limit is set; JAX's eviction
+    # failed on the unstamped entries and every later write was lost
+    cache_bytes(tmp_path / "was_unbounded", "-1", sizes=(1, 4))
+    before = len(list((tmp_path / "was_unbounded").glob("*-cache")))
+    cache_bytes(tmp_path / "was_unbounded", None, sizes=(4, 7))
+    assert len(list((tmp_path / "was_unbounded").glob("*-cache"))) > before
     monkeypatch.setenv("NEAR_XLA_CACHE", str(tmp_path / "xla2"))
     for bad in ("big", "0"):
         monkeypatch.setenv("NEAR_XLA_CACHE_MAX_GB", bad)

@@ -65,6 +65,30 @@ def cache_max_bytes() -> int:
     return int(gigabytes * 1e9)
 
 
+def stamp_unstamped_entries(cache: str) -> int:
+    """Gives every program of the cache folder without a last-use stamp one (its file's time). JAX's eviction
+    reads a ``KEY-atime`` file beside each ``KEY-cache``; entries written while no limit was set (a cache of an
+    earlier version, NEAR_XLA_CACHE_MAX_GB=-1, a machine without filelock) have none, and then every later write
+    to the cache fails with a warning. Returns how many were stamped."""
+    try:
+        names = set(os.listdir(cache))
+    except OSError:  # no folder yet: JAX makes it
+        return 0
+    stamped = 0
+    for name in names:
+        key = name[: -len("-cache")]
+        if not name.endswith("-cache") or f"{key}-atime" in names:
+            continue
+        try:
+            seconds = os.stat(os.path.join(cache, name)).st_mtime
+            with open(os.path.join(cache, f"{key}-atime"), "wb") as fh:
+                fh.write(int(seconds * 1e9).to_bytes(8, "little"))  # JAX's format: ns, little-endian
+            stamped += 1
+        except OSError:  # removed meanwhile by another process's eviction, or a read-only cache
+            continue
+    return stamped
+
+
 def configure_jax(command: str = "") -> str | None:
     """JAX as every `near` command runs it: full fp32 matmuls, deterministic GPU ops where
     `deterministic_gpu(command)` says so (set here, before JAX starts its backend), and the persistent
@@ -95,6 +119,8 @@ def configure_jax(command: str = "") -> str | None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_seconds)
     # bounded: a retired program (an old shape, an old version of a run's code) would otherwise stay forever
     jax.config.update("jax_compilation_cache_max_size", max_bytes)
+    if max_bytes > 0:
+        stamp_unstamped_entries(cache)
     _CACHE_USE["dir"] = cache
     from jax import monitoring
 
