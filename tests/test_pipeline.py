@@ -417,8 +417,8 @@ def test_without_the_bar_long_work_prints_a_plain_line_at_intervals(monkeypatch,
 
 def test_an_evaluation_compiled_ahead_runs_without_compiling_and_gives_the_same_episodes():
     """Issue #20: training starts compiling its evaluation's program in a background thread. The episodes
-    that program runs are those of the program compiled on the spot, and the first run then lowers
-    nothing on the calling thread. Arguments of another type fall back to jit's own path; an error while
+    that program runs are those of the program compiled on the spot; it is traced before compile_ahead
+    returns and compiled on the background thread, and the first run lowers nothing more. Arguments of another type fall back to jit's own path; an error while
     compiling ahead is raised by run(), on its own thread."""
     import threading
 
@@ -436,19 +436,26 @@ def test_an_evaluation_compiled_ahead_runs_without_compiling_and_gives_the_same_
     on_the_spot = make_episode_runner(env, policy, 6, 40)(weights, key)
 
     ahead = make_episode_runner(env, policy, 6, 40)
-    lowered_on = []
+    lowered_on, compiled_on = [], []
 
     def count(name, secs, **_):
         if name.endswith("jaxpr_to_mlir_module_duration"):
             lowered_on.append(threading.current_thread().name)
+        elif name.endswith("backend_compile_duration"):
+            compiled_on.append(threading.current_thread().name)
 
     monitoring.register_event_duration_secs_listener(count)
     try:
         ahead.compile_ahead(weights, jax.random.PRNGKey(0))
+        traced_by_then = len(lowered_on)
         result = ahead(weights, key)
     finally:
         monitoring.unregister_event_duration_listener(count)
-    assert "compile-ahead" in lowered_on and threading.current_thread().name not in lowered_on, lowered_on
+    # traced on the caller's thread before compile_ahead returns (so the order of traces, which MuJoCo Warp's
+    # FFI call numbers follow, is the caller's), compiled on the background thread, nothing lowered by run()
+    me = threading.current_thread().name
+    assert traced_by_then == len(lowered_on) and set(lowered_on) == {me}, lowered_on
+    assert "compile-ahead" in compiled_on and me not in compiled_on, compiled_on
     for name in ("observations", "episode_return", "episode_length", "success"):
         np.testing.assert_array_equal(result[name], on_the_spot[name])
 

@@ -53,16 +53,23 @@ def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int
     ahead: dict = {}  # compile_ahead's "thread" and, once it succeeded, its compiled "program"
 
     def compile_ahead(policy_args, key: jax.Array, reset_args=()) -> None:
-        """Compile the program for these arguments' shapes and placement in a background thread, so that
-        the first run() finds it ready: a training process starts it before its first iteration, and its
+        """Trace the program for these arguments' shapes and placement here and compile it in a background
+        thread, so that the first run() finds it ready: a training process starts it before its first iteration, and its
         evaluation's compile (40-60 s for a humanoid episode program on a GPU machine) overlaps the training
         program's compile and first iterations instead of stopping training at the first evaluation."""
         if "thread" in ahead:
             return
+        # traced and lowered here, on the caller's thread, before the training program: MuJoCo Warp numbers its
+        # FFI calls as they are traced, so a trace racing the training program's gave both programs other text
+        # at every launch, and the compilation cache missed them (17 s of a warm GPU start-up)
+        try:
+            lowered = rollout.lower(policy_args, key, reset_args)
+        except Exception:  # noqa: BLE001 - run() then traces again and raises it there
+            return
 
         def build():
             try:
-                ahead["program"] = rollout.lower(policy_args, key, reset_args).compile()
+                ahead["program"] = lowered.compile()
             except Exception:  # noqa: BLE001, S110 - run() then compiles on its own thread and raises it there
                 pass
 
