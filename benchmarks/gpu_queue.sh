@@ -66,7 +66,8 @@
 # GPU: two side by side ran at 46 k + 37 k against 90 k alone).
 # On a machine with several GPUs (nvidia-h200-x2) the queue runs one lane per GPU (GPUS=N to choose;
 # items dealt out round-robin: `... 585 punch:NEAR spin_kick:NEAR` trains both at once); lane logs at the end.
-# DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s).
+# DRY_RUN=1 prints what the call would run (nothing trains); a training needs >= 300 s of the call (push-T 150 s;
+# NEED_S=S sets both: NEED_S=200 lets a call that is not the lease's last start a Warp run in its last minutes).
 set -u
 deadline=$1; shift
 queue=(); overrides=()
@@ -189,7 +190,9 @@ process_queue() {  # the items of one lane, in order
     if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
     # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
     # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
-    need=300; [ "$motion" = pusht ] && need=150
+    # NEED_S: on MuJoCo Warp a NEAR run of 60 M steps takes ~200 s from launch to its summary (2026-12-07), so a
+    # call's tail of 200-300 s can train most of one; a run cut at the call's end resumes in the next
+    need=${NEED_S:-300}; [ "$motion" = pusht ] && need=${NEED_S:-150}
     # a NEAR item whose energy model is not trained yet uses a call's last minutes for it (checkpointed,
     # resumed by the next call) instead of leaving them idle
     first=$need; { [ "$method" = NEAR ] || [ "$method" = ENERGY ]; } && [ ! -f "$energy/summary.json" ] && first=90

@@ -26,7 +26,9 @@
 #              fresh H100, 36 of 37 modules loaded from it in 0.3 s instead of ~58 s of compiling)
 #   stage 3 -> run `bash benchmarks/gpu_queue.sh 585 ...` (the shipped task.physics.impl=auto picks Warp),
 #              carry [".warp", ".motion_light"] (_device_setup.sh takes .whl_slim from runs/device/whl_slim)
-# then the queue's later calls carry the motion folder alone.
+# then the queue's later calls carry the motion folder alone (with NEED_S=200 while another call will follow: a NEAR run
+# on Warp takes ~200 s, so a call's last 200-300 s train most of one instead of idling; session 49 left 120-270 s idle
+# at the end of two of its three queue calls).
 set -eu
 case ${1:-} in
   stage)

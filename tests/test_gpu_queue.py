@@ -13,10 +13,11 @@ QUEUE = REPO / "benchmarks" / "gpu_queue.sh"
 pytestmark = pytest.mark.skipif(not QUEUE.exists() or shutil.which("bash") is None, reason="needs the source tree and bash")
 
 
-def dry_run(tmp_path, gpus: int, *items: str, env_extra=None) -> str:
-    env = {**os.environ, "DRY_RUN": "1", "GPUS": str(gpus), "R": str(tmp_path / "runs"), "OUT": str(tmp_path / "out"),
+def dry_run(tmp_path, gpus: int, *items: str, env_extra=None, deadline: int = 585) -> str:
+    outer = {k: v for k, v in os.environ.items() if k != "NEED_S"}  # a user's own would change the thresholds
+    env = {**outer, "DRY_RUN": "1", "GPUS": str(gpus), "R": str(tmp_path / "runs"), "OUT": str(tmp_path / "out"),
            **(env_extra or {})}
-    done = subprocess.run(["bash", str(QUEUE), "585", *items], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", str(QUEUE), str(deadline), *items], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout + "".join(p.read_text() for p in sorted((tmp_path / "out").glob("*.log")))
 
@@ -26,6 +27,14 @@ def test_one_gpu_trains_the_items_one_after_another(tmp_path):
     assert "lane" not in out
     first, second = out.index("amp_humanoid_single_left_punch.yaml"), out.index("task=HumanoidAMP")
     assert first < second and "seed=700" in out[second:]
+
+
+def test_a_call_s_last_minutes_start_a_training_only_when_need_s_allows(tmp_path):
+    """A training needs 300 s of the call by default; NEED_S=200 starts one in a call's last 250 s (a Warp run
+    takes ~200 s), cut at the call's end and resumed by the next."""
+    assert "run_AMP_42: left for the next call" in dry_run(tmp_path / "a", 1, "run:AMP", deadline=250)
+    out = dry_run(tmp_path / "b", 1, "run:AMP", deadline=250, env_extra={"NEED_S": "200"})
+    assert "left for the next call" not in out and "task=HumanoidAMP" in out
 
 
 def test_motion_dir_reads_the_sets_from_another_folder(tmp_path):
