@@ -418,8 +418,9 @@ def test_without_the_bar_long_work_prints_a_plain_line_at_intervals(monkeypatch,
 def test_an_evaluation_compiled_ahead_runs_without_compiling_and_gives_the_same_episodes():
     """Issue #20: training starts compiling its evaluation's program in a background thread. The episodes
     that program runs are those of the program compiled on the spot; it is traced before compile_ahead
-    returns and compiled on the background thread, and the first run lowers nothing more. Arguments of another type fall back to jit's own path; an error while
-    compiling ahead is raised by run(), on its own thread."""
+    returns and compiled on the background thread, and the first run lowers nothing more. Arguments of
+    another type fall back to jit's own path; an error while compiling ahead is raised by run(), on its
+    own thread."""
     import threading
 
     from jax import monitoring

@@ -54,9 +54,10 @@ def make_episode_runner(env, policy: Callable[..., jax.Array], num_episodes: int
 
     def compile_ahead(policy_args, key: jax.Array, reset_args=()) -> None:
         """Trace the program for these arguments' shapes and placement here and compile it in a background
-        thread, so that the first run() finds it ready: a training process starts it before its first iteration, and its
-        evaluation's compile (40-60 s for a humanoid episode program on a GPU machine) overlaps the training
-        program's compile and first iterations instead of stopping training at the first evaluation."""
+        thread, so that the first run() finds it ready: a training process starts it before its first
+        iteration, and its evaluation's compile (40-60 s for a humanoid episode program on a GPU machine)
+        overlaps the training program's compile and first iterations instead of stopping training at the
+        first evaluation."""
         if "thread" in ahead:
             return
         # traced and lowered here, on the caller's thread, before the training program: MuJoCo Warp numbers its
