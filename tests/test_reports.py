@@ -361,6 +361,9 @@ def test_humanoid_motions_keep_a_corner_feet_run_beside_the_box_run_of_its_seed(
     assert "| walk (corner feet) | NEAR | 42 |" in text and "| walk | NEAR | 42 |" in text
     assert "| walk (corner feet, MuJoCo Warp) | NEAR | 42 |" in text
     assert "| 0.500 | 0.500 |" in text  # an evaluation without body parts: the distance alone
+    shipped = H.table(results, shipped_only=True)  # the runs on today's physics alone
+    assert "| walk (corner feet, MuJoCo Warp) | NEAR | 42 |" in shipped and "| walk (corner feet) |" not in shipped
+    assert shipped.count("\n| walk") == 1
 
 
 def test_humanoid_motions_name_the_body_part_farthest_from_the_clips(tmp_path):
