@@ -41,7 +41,8 @@ REPAIRED_MOTIONS = ("run",)
 FORMER_FEET = FORMER_DEFAULTS[("task", "physics", "foot_contact")]
 LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
-               "foot_slide_clips", *(f"joint_angle_distance_{part}" for part in BODY_PARTS)
+               "foot_slide_clips", *(f"joint_angle_distance_{part}" for part in BODY_PARTS),
+               "pose_reach", *(f"pose_reach_{part}" for part in BODY_PARTS),
                )  # absent from evaluations made before they existed
 
 

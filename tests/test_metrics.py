@@ -356,6 +356,32 @@ def test_key_height_distance_names_the_foot_that_is_never_lifted():
         G.key_height_distance([clip], [clip], names[:3])
 
 
+def test_pose_reach_finds_the_move_a_policy_never_makes_whatever_its_timing():
+    """pose_reach: 0 for the clip against itself and for its frames in another order (the poses are all
+    there); a policy that holds the guard and never punches is far from the punch's frames, in the arm
+    that punches and nowhere else, where the angle histograms barely notice a punch of 8 frames in 100."""
+    rng = np.random.default_rng(0)
+    frames = 100
+    clip = np.zeros((frames, 6))  # DOFs 0-2: the left arm; 3-5: the legs, which sway the same in both
+    clip[:, 3:] = 0.2 * np.sin(np.linspace(0, 6 * np.pi, frames))[:, None]
+    clip[40:48, :3] = [1.2, 0.4, -0.8]  # the punch: 8 frames with the arm stretched out
+    parts = {"left_arm": [0, 1, 2], "legs": [3, 4, 5]}
+    same = G.pose_reach(clip, clip, parts)
+    assert set(same) == {"pose_reach", "pose_reach_left_arm", "pose_reach_legs"} and max(same.values()) < 1e-6
+    shuffled = G.pose_reach(clip[rng.permutation(frames)], clip, parts)
+    assert max(shuffled.values()) < 1e-3
+    guard = clip.copy()
+    guard[:, :3] = 0.0  # the same legs, the arm never leaves the guard
+    out = G.pose_reach(np.concatenate([guard, guard]), clip, parts)
+    arm_off = np.sqrt((1.2 ** 2 + 0.4 ** 2 + 0.8 ** 2) / 3)  # RMS over the arm's DOFs, in 8 of 100 frames
+    assert out["pose_reach_left_arm"] == pytest.approx(arm_off * 8 / frames, rel=1e-3)
+    assert out["pose_reach_legs"] < 1e-3 and 0 < out["pose_reach"] < out["pose_reach_left_arm"]
+    # the nearest-pose search over at most `most` frames, evenly spaced, gives the same here
+    assert G.pose_reach(guard, clip, parts, most=50)["pose_reach_left_arm"] == pytest.approx(arm_off * 8 / frames, rel=0.05)
+    with pytest.raises(ValueError, match="same D"):
+        G.pose_reach(guard[:, :5], clip)
+
+
 def test_inspect_launches_finds_the_episode_that_leaves_the_floor():
     import os
     import sys

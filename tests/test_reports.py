@@ -744,3 +744,21 @@ def test_warp_kernel_cache_matches_a_device_logs_modules_hash_for_hash(tmp_path)
     have = W.cached_modules(str(tmp_path / "cache"))
     assert have["_tile__locals__kernel_4c9eb201"] == {"4c9eb20"}
     assert sorted(name for name, digest in want.items() if digest not in have.get(name, ())) == ["_tile__locals__kernel_4c9eb201"]
+
+
+def test_pose_reach_report_puts_a_statue_in_the_clips_mean_pose_and_tabulates_each_part():
+    """report_pose_reach: the statue (one pose, the clips' mean) reaches a still clip exactly and a moving
+    limb only as far as its swing; the table shows each part beside the statue's."""
+    import report_pose_reach as P
+
+    parts = {"trunk": [0], "right_arm": [1], "left_arm": [2], "right_leg": [3], "left_leg": [4]}
+    still = np.zeros((20, 5))
+    moving = still.copy()
+    moving[:, 2] = np.where(np.arange(20) < 10, -0.5, 0.5)  # the left arm swings between -0.5 and 0.5
+    statue = P.statue_reach([still, moving], parts)
+    assert statue["pose_reach_trunk"] == pytest.approx(0.0, abs=1e-6)
+    assert statue["pose_reach_left_arm"] == pytest.approx(0.5 * 20 / 40, abs=1e-6)  # half of the frames 0.5 away
+    row = {"label": "punch", "episodes": 8, "fall_rate": 0.0, "joint_angle_distance": 0.2, "pose_reach": 0.3,
+           **{f"pose_reach_{p}": 0.1 for p in parts}, **{f"statue_{k}": v for k, v in statue.items()}}
+    line = P.table([row]).splitlines()[-1]
+    assert line.startswith("| punch | 8 | 0.00 | 0.300 (") and "| 0.100 (0.250) |" in line

@@ -39,6 +39,40 @@ def joint_angle_distance(policy_dof: np.ndarray, clip_dof: np.ndarray) -> float:
     return float(joint_angle_distances(policy_dof, clip_dof).mean())
 
 
+def _spread(frames: np.ndarray, most: int) -> np.ndarray:
+    """At most ``most`` of ``frames``, evenly spaced (all of them when there are fewer)."""
+    if len(frames) <= most:
+        return frames
+    return frames[np.linspace(0, len(frames) - 1, most).round().astype(int)]
+
+
+def pose_reach(policy_dof: np.ndarray, clip_dof: np.ndarray, parts: dict[str, Sequence[int]] | None = None,
+               most: int = 4096, block: int = 256) -> dict:
+    """How close the policy ever comes to each of its clips' poses: for every clip frame, the RMS joint-angle
+    difference (rad, over the DOFs) to the nearest of the policy's frames, averaged over the clip frames.
+
+    0 when each pose of the clips appears somewhere in the policy's episodes; a move the policy never makes
+    (a punch thrown, a knee lifted) keeps its frames far whatever else the policy does well, where the
+    histograms of :func:`joint_angle_distances` can match without it. ``policy_dof`` / ``clip_dof``:
+    (frames, D) pooled over episodes / clips (at most ``most`` of each are used, evenly spaced).
+    Returns ``pose_reach`` and, with ``parts``, ``pose_reach_NAME`` (the same over that part's DOFs alone,
+    its nearest policy frame found for it alone: which limb never takes the clips' pose)."""
+    policy = _spread(np.asarray(policy_dof, np.float64), most)
+    clip = _spread(np.asarray(clip_dof, np.float64), most)
+    if policy.ndim != 2 or policy.shape[1:] != clip.shape[1:] or not len(policy) or not len(clip):
+        raise ValueError(f"DOF arrays must be non-empty (frames, D) with the same D, got {policy.shape} and {clip.shape}")
+    groups = {"": list(range(clip.shape[1])), **{f"_{name}": list(d) for name, d in (parts or {}).items()}}
+    out = {}
+    for suffix, dofs in groups.items():
+        p, c = policy[:, dofs], clip[:, dofs]
+        p_sq = (p * p).sum(1)
+        nearest = np.concatenate([  # blocks of clip frames: a (block, policy frames) matrix at a time
+            np.maximum((cb * cb).sum(1)[:, None] + p_sq[None] - 2.0 * cb @ p.T, 0.0).min(1)
+            for cb in (c[i:i + block] for i in range(0, len(c), block))])
+        out[f"pose_reach{suffix}"] = float(np.sqrt(nearest / len(dofs)).mean())
+    return out
+
+
 def key_height_distance(policy_key: Sequence[np.ndarray], clip_key: Sequence[np.ndarray],
                         names: Sequence[str]) -> dict:
     """Per key body (hands, feet), the 1-D Wasserstein distance (m) between the policy's and the clips'

@@ -315,6 +315,9 @@ def humanoid_eval_metrics(rollout: dict, demo_trajs: Sequence[np.ndarray], dt: f
     return out
 
 
+POSE_REACH_SKIP_S = 1.0  # pose_reach leaves out each episode's first second
+
+
 def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidReferences) -> dict:
     """Pose error (DTW against each clip of ``references``, see reference_trajectories), root smoothness,
     fall rate, and posture against the clips of a humanoid evaluation (a :func:`make_policy_evaluator` result).
@@ -327,7 +330,9 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     the policy's smoothness with the clips' at one signal length, and the cadence (steps per second,
     :func:`near.eval.gait.cadence_ratio`) and the feet's stride length against the clips'
     (:func:`near.eval.gait.stride_ratio`), which show short, quick steps, and how fast the feet move
-    while down (:func:`near.eval.gait.foot_slide_ratio`), which shows feet that skate.
+    while down (:func:`near.eval.gait.foot_slide_ratio`), which shows feet that skate. ``pose_reach``
+    (:func:`near.eval.gait.pose_reach`, after each episode's first second): a move of the clips the policy
+    never makes, a punch or a lifted knee.
     """
     from near.envs.humanoid.model import KEY_BODIES, dof_pos_from_qpos
     from near.motion import humanoid as MH
@@ -341,8 +346,13 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     lengths = np.maximum(np.asarray(result["episode_length"]).astype(int), 1)
     dof = np.asarray(dof_pos_from_qpos(env.layout, jnp.asarray(qpos)))
     roots = [qpos[:n, i, :3] for i, n in enumerate(lengths)]
-    out.update(G.posture_metrics(roots, [dof[:n, i] for i, n in enumerate(lengths)], references.root, references.dof,
-                                 env.control_dt, parts=MH.BODY_PARTS))
+    policy_dof = [dof[:n, i] for i, n in enumerate(lengths)]
+    out.update(G.posture_metrics(roots, policy_dof, references.root, references.dof, env.control_dt, parts=MH.BODY_PARTS))
+    # the poses the policy takes on its own: an episode starts in a clip's pose (reference-state init)
+    settle = int(round(POSE_REACH_SKIP_S / env.control_dt))
+    own = [d[settle:] for d in policy_dof if len(d) > settle]
+    if own:
+        out.update(G.pose_reach(np.concatenate(own), np.concatenate(references.dof), parts=MH.BODY_PARTS))
     out.update(G.window_sparc(roots, references.root, env.control_dt))
     out.update(G.cadence_ratio(roots, references.root, env.control_dt))
     # body_pos rows are the motion data's bodies (MuJoCo's without the world body): MH's indices
