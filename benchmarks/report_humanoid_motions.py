@@ -186,6 +186,40 @@ def slide(row: dict) -> str:
     return f"{row['foot_slide']:.2f} / {row['foot_slide_clips']:.2f}"
 
 
+POSE_REACH = os.path.join(os.path.dirname(RESULTS), "pose_reach_humanoid.json")
+
+
+@functools.lru_cache(maxsize=None)
+def measured_pose_reach() -> tuple[dict, ...]:
+    """The rows of report_pose_reach.py (runs evaluated on the CPU for pose_reach, each with its clips' statue)."""
+    if not os.path.exists(POSE_REACH):
+        return ()
+    with open(POSE_REACH) as fh:
+        return tuple(json.load(fh)["results"])
+
+
+def pose_reach_cell(motion: str, method: str, row: dict) -> str:
+    """The policy's pose reach beside a statue's in the clips' mean pose (report_pose_reach.py), with the body part
+    farthest from the clips' poses; above the statue, the clips' defining poses are never taken. A row evaluated
+    before the metric existed takes report_pose_reach.py's measure of the same motion, method, seed and physics
+    (marked *)."""
+    def same(r):
+        return (r.get("motion") == f"amp_humanoid_{motion}.yaml" and r.get("method") == method
+                and r.get("seed") == row["seed"] and r.get("physics") == _physics(row)[0])
+    measured = next((r for r in measured_pose_reach() if same(r)), None)
+    source = row if row.get("pose_reach") is not None else measured
+    if source is None:
+        return "-"
+    statue = next((r["statue_pose_reach"] for r in measured_pose_reach()
+                   if r.get("motion") == f"amp_humanoid_{motion}.yaml" and "statue_pose_reach" in r), None)
+    parts = {k.removeprefix("pose_reach_").replace("_", " "): v for k, v in source.items()
+             if k.startswith("pose_reach_") and v is not None}
+    worst = max(parts, key=parts.get) if parts else None
+    text = f"{source['pose_reach']:.3f}" + ("*" if source is measured else "")
+    text += f" ({worst} {parts[worst]:.3f})" if worst else ""
+    return text + (f"; statue {statue:.3f}" if statue is not None else "")
+
+
 def motion_cell(motion: str, row: dict) -> str:
     """The motion, with what sets the run apart from the others of its motion: repaired clips, corner feet, Warp."""
     physics, feet = _physics(row)
@@ -205,8 +239,9 @@ def table(results: dict, variants: bool = False, shipped_only: bool = False) -> 
     lines = ["| motion | method |" + variant_col[0] + " seed | env steps (M) | fall rate | height ratio | speed ratio "
              "| joint-angle dist. (rad; the farthest body part) | pose error | SPARC (expert; the clips' own stride repeated for 300 steps) "
              "| SPARC, clip-length windows: policy / clips "
-             "| steps/s (cadence ratio; stride ratio; foot landings/s: policy vs clips) | feet while down, m/s: policy / clips | limits missed |",
-             "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| steps/s (cadence ratio; stride ratio; foot landings/s: policy vs clips) | feet while down, m/s: policy / clips "
+             "| pose reach, rad (the farthest body part; a statue in the clips' mean pose; * 16 CPU episodes) | limits missed |",
+             "|---|---|" + variant_col[1] + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for motion, method, label, r in runs_of(results, variants):
         if shipped_only and _physics(r) != SHIPPED_PHYSICS:
             continue
@@ -217,7 +252,7 @@ def table(results: dict, variants: bool = False, shipped_only: bool = False) -> 
             f"| {r['env_steps'] / 1e6:.1f} | {r['fall_rate']:.2f} "
             f"| {r['root_height_ratio']:.3f} | {r['root_speed_ratio']:.3f} | {joint_angles(r)} "
             f"| {r['pose_error']:.3f} | {sparc_cell(motion, r)} | {window(r)} "
-            f"| {cadence(r)} | {slide(r)} | {'; '.join(missed) if missed else 'none'} |")
+            f"| {cadence(r)} | {slide(r)} | {pose_reach_cell(motion, method, r)} | {'; '.join(missed) if missed else 'none'} |")
     return "\n".join(lines)
 
 

@@ -54,8 +54,9 @@ def measure(run_dir: str, episodes: int) -> dict:
     result = evaluate_policy(cfg, run_dir, env=env, episodes=episodes)
     metrics = result["humanoid"]
     statue = statue_reach(reference_trajectories(env).dof, BODY_PARTS)
-    return {"run": run_dir, "motion": os.path.basename(motion), "episodes": episodes,
-            "physics": cfg.task.physics.impl,
+    method = task.removeprefix("Humanoid") or "PPO"
+    return {"run": run_dir, "motion": os.path.basename(motion), "method": method, "seed": saved.get("seed"),
+            "episodes": episodes, "physics": cfg.task.physics.impl,
             **{k: v for k, v in metrics.items() if k.startswith(("pose_reach", "joint_angle_distance", "fall_rate"))},
             **{f"statue_{k}": v for k, v in statue.items()}}
 

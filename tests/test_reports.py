@@ -762,3 +762,26 @@ def test_pose_reach_report_puts_a_statue_in_the_clips_mean_pose_and_tabulates_ea
            **{f"pose_reach_{p}": 0.1 for p in parts}, **{f"statue_{k}": v for k, v in statue.items()}}
     line = P.table([row]).splitlines()[-1]
     assert line.startswith("| punch | 8 | 0.00 | 0.300 (") and "| 0.100 (0.250) |" in line
+
+
+def test_humanoid_motions_show_pose_reach_beside_the_statue_from_the_row_or_the_cpu_measure(tmp_path, monkeypatch):
+    """report_humanoid_motions: a row evaluated with pose_reach shows its own; an older row takes
+    report_pose_reach.py's measure of the same motion, method, seed and physics (marked *); no measure: '-'."""
+    import report_humanoid_motions as H
+
+    measured = {"results": [{"motion": "amp_humanoid_crane_pose.yaml", "method": "NEAR", "seed": 42, "physics": "warp",
+                             "pose_reach": 0.32, "pose_reach_right_leg": 0.43, "pose_reach_left_leg": 0.07,
+                             "statue_pose_reach": 0.27}]}
+    path = tmp_path / "pose_reach_humanoid.json"
+    path.write_text(json.dumps(measured))
+    monkeypatch.setattr(H, "POSE_REACH", str(path))
+    H.measured_pose_reach.cache_clear()
+    try:
+        old = {"seed": 42, "physics_impl": "warp", "foot_contact": "corners"}
+        assert H.pose_reach_cell("crane_pose", "NEAR", old) == "0.320* (right leg 0.430); statue 0.270"
+        own = dict(old, pose_reach=0.2, pose_reach_left_arm=0.3)
+        assert H.pose_reach_cell("crane_pose", "NEAR", own) == "0.200 (left arm 0.300); statue 0.270"
+        assert H.pose_reach_cell("crane_pose", "AMP", old) == "-"  # no measure of AMP's
+        assert H.pose_reach_cell("crane_pose", "NEAR", dict(old, physics_impl="jax")) == "-"  # nor of an MJX run
+    finally:
+        H.measured_pose_reach.cache_clear()
