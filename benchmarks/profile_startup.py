@@ -102,8 +102,8 @@ def profile_energy(phases: Phases, task: str, overrides: list[str]) -> dict:
     te.demo_pairs = phases.wrap("energy: demo pairs (compile + sample)", te.demo_pairs)
     make_trainer = et.make_trainer
 
-    def traced_make_trainer(cfg, pair_dim):
-        init, chunk, evaluate, net, sigmas = make_trainer(cfg, pair_dim)
+    def traced_make_trainer(cfg, pair_dim, **options):  # options: make_trainer's keywords (min_std, ...)
+        init, chunk, evaluate, net, sigmas = make_trainer(cfg, pair_dim, **options)
         calls = {"chunk": 0, "eval": 0}
 
         def chunk_timed(state, pairs, steps):
