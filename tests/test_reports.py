@@ -785,3 +785,18 @@ def test_humanoid_motions_show_pose_reach_beside_the_statue_from_the_row_or_the_
         assert H.pose_reach_cell("crane_pose", "NEAR", dict(old, physics_impl="jax")) == "-"  # nor of an MJX run
     finally:
         H.measured_pose_reach.cache_clear()
+
+
+def test_profile_startup_times_an_energy_model_start_up(tmp_path):
+    """benchmarks/profile_startup.py --energy-only runs `near train-energy` with its phases timed (its wrapper of
+    the energy trainer once fell behind the trainer's keywords, and the device's start-up stage with it)."""
+    import subprocess
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks", "profile_startup.py")
+    out = tmp_path / "profile"
+    done = subprocess.run([sys.executable, script, "--task", "mazeNEAR", "--energy-only", "--energy-iterations", "200",
+                           "--energy-chunk", "100", "--name", str(out)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NEAR_XLA_CACHE": "off"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.load(open(f"{out}.json"))["results"][0]
+    assert row["startup_seconds_energy"] > 0 and row["programs_compiled"] > 0
