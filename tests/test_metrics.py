@@ -401,3 +401,12 @@ def test_inspect_launches_finds_the_episode_that_leaves_the_floor():
     assert eps[1]["max_up_speed"] == pytest.approx(3.0)
     assert eps[2]["max_height"] == pytest.approx(0.8 + 0.5 * 9)  # cut at its episode's 30 steps
     assert (eps[0]["feet_z"] > 0.7).sum() == 4 and eps[2]["length"] == 30
+
+
+def test_the_eval_table_names_each_humanoid_measure_it_has():
+    """near eval's terminal table: a humanoid evaluation's pose reach and its parts get their rows; a maze's has none."""
+    from near.eval.report import metrics_table
+
+    text = metrics_table({"pose_reach": 0.396, "pose_reach_left_arm": 0.467, "fall_rate": 0.0, "episodes": 2}, "eval")
+    assert "pose reach" in text and "0.396" in text and "of the left arm" in text and "0.467" in text
+    assert "pose reach" not in metrics_table({"success_rate": 1.0, "episodes": 4}, "maze")

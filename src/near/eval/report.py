@@ -29,6 +29,8 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
         ("joint_angle_distance", "joint-angle distance to the clips (rad)", "{:.3f}"),
         *((f"joint_angle_distance_{part}", f"  of the {part.replace('_', ' ')}", "{:.3f}")
           for part in BODY_PARTS),
+        ("pose_reach", "pose reach: the clips' poses to the policy's nearest (rad)", "{:.3f}"),
+        *((f"pose_reach_{part}", f"  of the {part.replace('_', ' ')}", "{:.3f}") for part in BODY_PARTS),
         ("window_sparc", "root SPARC over clip-length windows", "{:.3f}"),
         ("window_sparc_clips", "the clips' SPARC over the same windows", "{:.3f}"),
         ("step_frequency", "steps per second", "{:.2f}"),
@@ -75,6 +77,7 @@ COLUMNS = (("success_rate", "success rate", 2), ("final_coverage", "final covera
            ("root_velocity", "root velocity", 2), ("root_acceleration", "root acceleration", 2),
            ("root_jerk", "root jerk", 0), ("root_height_ratio", "height ratio", 3),
            ("root_speed_ratio", "speed ratio", 2), ("joint_angle_distance", "joint-angle dist.", 3),
+           ("pose_reach", "pose reach", 3),
            ("window_sparc", "SPARC, clip-length windows", 2), ("cadence_ratio", "cadence ratio", 2),
            ("stride_length_ratio", "stride ratio", 2),
            ("fall_rate", "fall rate", 2), ("episode_length", "episode length", 0),
