@@ -3,9 +3,10 @@ crane's knee never lifted): ``pose_reach`` of ``near eval`` (near.eval.gait.pose
 the metric existed, beside a statue's.
 
 For every clip frame, the RMS joint-angle difference to the policy's nearest frame, averaged over the clip frames
-(rad; per body part too, each part's nearest frame found for it alone). The baselines bound the scale: a statue
-holding the clips' mean pose (one pose, whatever the clips do) and the clips against themselves (0). Each run is evaluated under the physics it trained on (a MuJoCo Warp run plays under
-Warp on this CPU), with the policy's mean action:
+(rad; per body part too, each part's nearest frame found for it alone; each episode's first second, which starts
+in a clip's pose, left out). The baselines bound the scale: a statue holding the clips' mean pose (one pose,
+whatever the clips do) and the clips against themselves (0). Each run is evaluated under the physics it trained
+on (a MuJoCo Warp run plays under Warp on this CPU), with the policy's mean action:
 
     python benchmarks/report_pose_reach.py LABEL=RUN_DIR ... [--episodes 8] [--name pose_reach_humanoid]
 
