@@ -196,3 +196,26 @@ def test_the_training_program_takes_the_demo_pairs_as_an_argument_not_a_constant
     got, want = big_chunk(big_state, 2)[1], baked_chunk(big_state, 2)[1]
     for key in ("disc_loss", "episode_return_sum", "actor_loss"):
         np.testing.assert_allclose(np.asarray(got[key]), np.asarray(want[key]), rtol=1e-5, atol=1e-6)
+
+
+def test_amp_freezes_its_log_std_unless_the_config_learns_it(tmp_path, monkeypatch):
+    """The AMP configs freeze the policy's log-std (the original's); train.learn_std=true learns it (until
+    2026-12-07 AMP ignored the key and stayed frozen, so push-T's planned AMP run with a learnt std would
+    have trained frozen again)."""
+    import json
+
+    from near.cli import main
+
+    monkeypatch.setenv("NEAR_XLA_CACHE", "off")
+
+    def log_stds(name, *overrides):
+        out = tmp_path / name
+        assert main(["train", "task=mazeAMP", "train.num_envs=16", "train.minibatch_size=64", "train.horizon=8",
+                     "train.total_env_steps=384", "train.eval_every=0", "train.eval_episodes=2", "progress=False",
+                     f"out={out}", *overrides]) == 0
+        return [json.loads(line)["log_std"] for line in open(out / "metrics.jsonl") if '"log_std"' in line]
+
+    frozen = log_stds("frozen")
+    assert len(frozen) == 3 and len(set(frozen)) == 1
+    learnt = log_stds("learnt", "train.learn_std=true", "train.learning_rate=1e-2")
+    assert learnt[0] != learnt[-1]

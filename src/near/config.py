@@ -376,12 +376,6 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def policy_training(cfg: Config) -> PPOConfig:
-    """The PPO settings a run trains its policy with: ``cfg.train``, but AMP's log-std is a constant whatever
-    train.learn_std says (the original freezes it)."""
-    return dataclasses.replace(cfg.train, learn_std=False) if cfg.task.algo == "AMP" else cfg.train
-
-
 def physics_overrides(now: PhysicsOptions, then: PhysicsOptions) -> str:
     """The overrides ``task.physics.KEY=VALUE ...`` that give ``now`` (a command line's humanoid physics) the
     settings of ``then`` (a run's); "" when they match. warp_envs, a buffer size, is not physics."""

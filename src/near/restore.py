@@ -15,7 +15,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from near.config import Config, ConfigError, from_dict, physics_overrides, policy_training
+from near.config import Config, ConfigError, from_dict, physics_overrides
 from near.factories import make_env, make_style
 from near.utils.checkpoint import CheckpointError, load, load_meta, stored_arrays, stored_items
 
@@ -140,12 +140,12 @@ def check_resume_physics(cfg: Config, run_dir: str) -> None:
 def check_resume_optimizer(cfg: Config, run_dir: str) -> None:
     """A run resumes with the optimiser it saved: train.kl_threshold on or off, train.anneal_lr and train.learn_std
     shape its state (an adaptive rate, a schedule's step count, a frozen log-std). ConfigError naming the run's."""
-    trained = policy_training(run_config(run_dir, load_meta(run_dir)))
+    trained = run_config(run_dir, load_meta(run_dir)).train
 
     def shape(train) -> dict:
         return {"kl_threshold": train.kl_threshold > 0, "anneal_lr": train.anneal_lr, "learn_std": train.learn_std}
 
-    ours, theirs = shape(policy_training(cfg)), shape(trained)
+    ours, theirs = shape(cfg.train), shape(trained)
     keys = [f"train.{key}={getattr(trained, key)}" for key in ours if ours[key] != theirs[key]]
     if keys:
         raise ConfigError(f"{run_dir} trained with another optimiser than this command's; pass {' '.join(keys)} to "
@@ -187,7 +187,7 @@ def load_train_state(cfg: Config, path: str, motion: str = ""):
     run_cfg = dataclasses.replace(run_cfg, motion=motion) if motion else run_cfg
     env = make_env(run_cfg)
     style, _ = make_style(run_cfg, env)
-    init, _ = make_train(policy_training(run_cfg), AutoReset(env), style, run_cfg.reward)
+    init, _ = make_train(run_cfg.train, AutoReset(env), style, run_cfg.reward)
     # abstract: checked against the stored arrays before anything is allocated; the environments and
     # buffers are not read (the reward model is what this is for)
     template = jax.eval_shape(init, jax.random.PRNGKey(0))

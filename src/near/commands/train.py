@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from near.commands.run_folder import default_out, write_config
-from near.config import Config, policy_training, to_dict
+from near.config import Config, to_dict
 from near.energy.reward import sign_trap_message
 from near.eval.policy_eval import (
     eval_scalars,
@@ -73,7 +73,7 @@ def train_policy(cfg: Config) -> dict:
         check_resume_physics(cfg, run_dir)  # before config.yaml is rewritten: a refused resume leaves the folder as it was
         check_resume_optimizer(cfg, run_dir)
     write_config(run_dir, cfg)
-    p = policy_training(cfg)
+    p = cfg.train
     init, train_chunk = make_train(p, wrapped, style, cfg.reward)
     state = init(jax.random.PRNGKey(cfg.seed))
     meta = {"kind": "policy", "task": cfg.task.name, "env": cfg.task.env, "algo": cfg.task.algo,

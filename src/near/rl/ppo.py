@@ -69,7 +69,7 @@ class PPOConfig:
     # exp(min_log_std). -20: no floor (the original's). Issue #19: push-T's std fell to exp(-4.3) and
     # PPO's steps (its KL) grew with it until success fell from 97 % to 77 %
     min_log_std: float = -20.0
-    learn_std: bool = True  # the original learns it for NEAR, freezes it for AMP (the humanoid's NEAR config freezes it)
+    learn_std: bool = True  # the original learns it for NEAR, freezes it for AMP (the AMP configs and the humanoid's NEAR config set false)
     normalize_obs: bool = True
     normalize_value: bool = True
     normalize_advantage: bool = True
