@@ -20,7 +20,11 @@
 #   OVERRIDES_tf32="energy.network_precision=tensorfloat32" bash benchmarks/gpu_queue.sh 585 walk:ENERGY walk:ENERGY/tf32
 # trains energy_walk_42 and energy_walk_42_network_precision_tensorfloat32 one after the other.
 # METHOD ENERGY trains NEAR's energy model alone (with BUNDLE_ENERGY=1 its weights come back, for
-# benchmarks/inspect_energy_posture.py on the CPU here).
+# benchmarks/inspect_energy_posture.py on the CPU here). With ENERGY_BESIDE=1 (one GPU) an ENERGY item trains in
+# the background while the queue goes on, and the NEAR item that needs it waits for it: e.g.
+#   ENERGY_BESIDE=1 bash benchmarks/gpu_queue.sh 585 run:ENERGY:700 crane_pose:AMP run:NEAR:700
+# trains run's seed-700 energy model beside AMP's crane (an experiment: how much the two slow each other is not
+# measured yet; report_training_rate.py on the AMP run against one trained alone tells).
 # MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
 # (the replay store without its images, 3 MB) at GPU scale: $PUSHT_SETTINGS (below) and then the
 # overrides. Push-T needs no MuJoCo: carry .whl_pusht (Hydra, OmegaConf, zarr, ...; ~11 MB) instead of .whl.
@@ -117,6 +121,7 @@ PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remai
 train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
 training_ended() { echo "$1: training ended at $(( $(date +%s) - start )) s of the call"; tail -n 32 "$OUT/$1.log"; }
 touched_file=$(mktemp); parallel_pids=(); parallel_names=()
+declare -A energy_beside=()  # ENERGY_BESIDE=1: energy models training in the background, by folder
 # Two or more GPUs (GPUS, default: as many as nvidia-smi lists): the queue is dealt out round-robin into
 # one lane per GPU, each lane a copy of the loop below on its own GPU (CUDA_VISIBLE_DEVICES), so that two
 # trainings run at once instead of one after the other; items that share an energy model wait for the lane
@@ -214,7 +219,18 @@ cfg = compose_config(sys.argv[1:]); print(sign_trap_error(cfg.energy.output_acti
     fi
     if [ "$method" = NEAR ] || [ "$method" = ENERGY ]; then
       echo "$(basename "$energy")" >> "$touched_file"
-      if [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then
+      beside=
+      if [ -n "${energy_beside[$energy]:-}" ]; then  # trained beside the items before this one: wait for it
+        wait "${energy_beside[$energy]}"; unset "energy_beside[$energy]"; beside=1  # cut or failed: not again here
+      fi
+      if [ ! -f "$energy/summary.json" ] && [ "$method" = ENERGY ] && [ "${ENERGY_BESIDE:-0}" = 1 ] \
+          && [ "$lanes" = 1 ]; then
+        run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
+            seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
+            "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1 &
+        energy_beside[$energy]=$!; echo "$(basename "$energy"): training beside the queue's next items"; continue
+      fi
+      if [ -z "$beside" ] && [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then
         t0=$(date +%s)
         run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
             seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
@@ -269,6 +285,7 @@ print(worst_ranking(json.load(open(sys.argv[1])))[1])" "$energy/summary.json")
     fi
   done
   run_inspections
+  for pid in "${energy_beside[@]}"; do wait "$pid"; done  # cut at the call's deadline if need be; resumed next call
   for i in "${!parallel_pids[@]}"; do
     wait "${parallel_pids[$i]}"
     training_ended "${parallel_names[$i]}"
