@@ -20,7 +20,6 @@ one-device row's env count, and reports training / physics.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import jax
 
@@ -41,8 +40,9 @@ def measure(motion: str, algo: str, devices: int, num_envs: int, iterations: int
     cfg = compose_config([f"task={task}", f"motion={motion}", f"train.num_envs={num_envs}", *extra, *row_overrides])
     env = make_env(cfg)
     style = untrained_style(cfg, env)
-    # AMP's std frozen as the original's; PPO keeps NEAR's PPO (HumanoidPPO), so NEAR - PPO is the style reward alone
-    train_cfg = dataclasses.replace(cfg.train, learn_std=False) if algo == "AMP" else cfg.train
+    # each task's own PPO settings (AMP's config freezes its std as the original's; PPO keeps NEAR's, so NEAR - PPO
+    # is the style reward alone), as `near train` uses them
+    train_cfg = cfg.train
     init, train_chunk = make_train(train_cfg, AutoReset(env), style, cfg.reward, mesh=data_mesh(jax.devices()[:devices]))
     rates, first = time_train_chunks(train_chunk, init(jax.random.PRNGKey(0)), iterations, repeats, train_cfg.batch_size)
     ratio = {}

@@ -223,18 +223,17 @@ cfg = compose_config(sys.argv[1:]); print(sign_trap_error(cfg.energy.output_acti
       if [ -n "${energy_beside[$energy]:-}" ]; then  # trained beside the items before this one: wait for it
         wait "${energy_beside[$energy]}"; unset "energy_beside[$energy]"; beside=1  # cut or failed: not again here
       fi
+      energy_cmd=(timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M"
+          seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS}
+          "${energy_args[@]}" out="$energy")
       if [ ! -f "$energy/summary.json" ] && [ "$method" = ENERGY ] && [ "${ENERGY_BESIDE:-0}" = 1 ] \
           && [ "$lanes" = 1 ]; then
-        run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
-            seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
-            "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1 &
+        run "${energy_cmd[@]}" > "$OUT/$(basename "$energy").log" 2>&1 &
         energy_beside[$energy]=$!; echo "$(basename "$energy"): training beside the queue's next items"; continue
       fi
       if [ -z "$beside" ] && [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then
         t0=$(date +%s)
-        run timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M" \
-            seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS} \
-            "${energy_args[@]}" out="$energy" > "$OUT/$(basename "$energy").log" 2>&1
+        run "${energy_cmd[@]}" > "$OUT/$(basename "$energy").log" 2>&1
         status=$?
         [ "$lanes" -gt 1 ] && rmdir "$energy.lock.$start" 2>/dev/null
         # 130: stopped by `timeout`'s SIGINT at a chunk's end, checkpointed there; the next call resumes it
