@@ -20,11 +20,13 @@
 #   OVERRIDES_tf32="energy.network_precision=tensorfloat32" bash benchmarks/gpu_queue.sh 585 walk:ENERGY walk:ENERGY/tf32
 # trains energy_walk_42 and energy_walk_42_network_precision_tensorfloat32 one after the other.
 # METHOD ENERGY trains NEAR's energy model alone (with BUNDLE_ENERGY=1 its weights come back, for
-# benchmarks/inspect_energy_posture.py on the CPU here). With ENERGY_BESIDE=1 (one GPU) an ENERGY item trains in
-# the background while the queue goes on, and the NEAR item that needs it waits for it: e.g.
-#   ENERGY_BESIDE=1 bash benchmarks/gpu_queue.sh 585 run:ENERGY:700 crane_pose:AMP run:NEAR:700
-# trains run's seed-700 energy model beside AMP's crane (an experiment: how much the two slow each other is not
-# measured yet; report_training_rate.py on the AMP run against one trained alone tells).
+# benchmarks/inspect_energy_posture.py on the CPU here). On one GPU an ENERGY item trains in the background while
+# the queue goes on, and the NEAR item that needs it waits for it (ENERGY_BESIDE=0: in the foreground): e.g.
+#   bash benchmarks/gpu_queue.sh 585 run:ENERGY:700 crane_pose:AMP run:NEAR:700
+# trains run's seed-700 energy model beside AMP's crane. Measured 2026-12-07 (one H100, Warp): the model took 85-106 s
+# beside AMP (81-90 s alone) and slowed AMP's first one or two windows (158-189 k and 81 k env steps/s against its
+# ~285 k), about 10 s of AMP's time for the 80-90 s of foreground training it saves
+# (training_rate_h100_session50_warp.json).
 # MOTION "pusht" trains push-T (METHOD PPO: the task reward alone) on .pusht/pusht_cchi_v7_replay.zarr
 # (the replay store without its images, 3 MB) at GPU scale: $PUSHT_SETTINGS (below) and then the
 # overrides. Push-T needs no MuJoCo: carry .whl_pusht (Hydra, OmegaConf, zarr, ...; ~11 MB) instead of .whl.
@@ -121,7 +123,7 @@ PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remai
 train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
 training_ended() { echo "$1: training ended at $(( $(date +%s) - start )) s of the call"; tail -n 32 "$OUT/$1.log"; }
 touched_file=$(mktemp); parallel_pids=(); parallel_names=()
-declare -A energy_beside=()  # ENERGY_BESIDE=1: energy models training in the background, by folder
+declare -A energy_beside=()  # energy models training in the background (ENERGY_BESIDE, on by default), by folder
 # Two or more GPUs (GPUS, default: as many as nvidia-smi lists): the queue is dealt out round-robin into
 # one lane per GPU, each lane a copy of the loop below on its own GPU (CUDA_VISIBLE_DEVICES), so that two
 # trainings run at once instead of one after the other; items that share an energy model wait for the lane
@@ -226,7 +228,7 @@ cfg = compose_config(sys.argv[1:]); print(sign_trap_error(cfg.energy.output_acti
       energy_cmd=(timeout -s INT -k 10 $(( $(left) - 25 )) python3 -u -m near.cli train-energy task="$task" "$M"
           seed="$seed" progress=False resume=True ${ENERGY_ITERS:+energy.iterations=$ENERGY_ITERS}
           "${energy_args[@]}" out="$energy")
-      if [ ! -f "$energy/summary.json" ] && [ "$method" = ENERGY ] && [ "${ENERGY_BESIDE:-0}" = 1 ] \
+      if [ ! -f "$energy/summary.json" ] && [ "$method" = ENERGY ] && [ "${ENERGY_BESIDE:-1}" = 1 ] \
           && [ "$lanes" = 1 ]; then
         run "${energy_cmd[@]}" > "$OUT/$(basename "$energy").log" 2>&1 &
         energy_beside[$energy]=$!; echo "$(basename "$energy"): training beside the queue's next items"; continue

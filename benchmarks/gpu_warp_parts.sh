@@ -16,16 +16,18 @@
 # benchmarks/_device_setup.sh puts runs/device/warp_site on PYTHONPATH when it exists; then
 # `task.physics.impl=warp` and bench_humanoid_physics.py's warp variants run.
 #
-# A lease that trains on Warp (2026-12-06, session 44; a path carried in one call is gone from the next call that
-# does not carry it, runs/device/ stays):
+# A lease that trains on Warp (2026-12-07, session 50; a path carried in one call is gone from the next call that
+# does not carry it, runs/device/ stays; since the working tree passed 32 MiB, .whl_slim and a 21 MiB part no longer
+# fit one call, so the packages and the kernel pack go first, alone):
 #   export WARP_PART_MIB=21 WARP_SPLIT_DIR=~/.cache/near/warp_split21
-#   stage 0 -> run `bash benchmarks/gpu_warp_parts.sh collect; mkdir -p runs/device/whl_slim;
-#              cp .whl_slim/site.tar.xz runs/device/whl_slim/`, carry [".whl_slim", ".warp"]
-#   stage 1, stage 2 -> run `bash benchmarks/gpu_warp_parts.sh collect`, carry [".warp"]   (0.2 s each); with stage 1
-#              also ".warp_kernels" (benchmarks/warp_kernel_cache.py: Warp's kernels compiled here; 2026-12-07 on a
-#              fresh H100, 36 of 37 modules loaded from it in 0.3 s instead of ~58 s of compiling)
+#   run `mkdir -p runs/device/whl_slim && cp .whl_slim/site.tar.xz runs/device/whl_slim/ && bash
+#       benchmarks/gpu_warp_parts.sh collect`, carry [".whl_slim", ".warp_kernels"] (the kernel pack: Warp's kernels
+#       compiled here by benchmarks/warp_kernel_cache.py; on a fresh H100 36 of 37 modules load from it in 0.3 s
+#       instead of ~58 s of compiling)
+#   stage 0, 1, 2 -> run `bash benchmarks/gpu_warp_parts.sh collect`, carry [".warp"] (about 6 s of lease each)
 #   stage 3 -> run `bash benchmarks/gpu_queue.sh 585 ...` (the shipped task.physics.impl=auto picks Warp),
-#              carry [".warp", ".motion_light"] (_device_setup.sh takes .whl_slim from runs/device/whl_slim)
+#              carry [".warp", ".motion"] (the last part is 16 MiB: the whole .motion, walk set included, fits beside
+#              it; _device_setup.sh takes .whl_slim from runs/device/whl_slim)
 # then the queue's later calls carry the motion folder alone (with NEED_S=200 while another call will follow: a NEAR run
 # on Warp takes ~200 s, so a call's last 200-300 s train most of one instead of idling; session 49 left 120-270 s idle
 # at the end of two of its three queue calls).

@@ -38,15 +38,16 @@ def test_a_call_s_last_minutes_start_a_training_only_when_need_s_allows(tmp_path
 
 
 def test_energy_beside_trains_an_energy_model_in_the_background_for_a_later_near_item(tmp_path):
-    """ENERGY_BESIDE=1: an ENERGY item starts its energy model in the background and the queue goes on to the
-    next training; the NEAR item that needs the model waits for it and does not train it again."""
-    out = dry_run(tmp_path, 1, "run:ENERGY:700", "crane_pose:AMP", "run:NEAR:700", env_extra={"ENERGY_BESIDE": "1"})
+    """On one GPU an ENERGY item starts its energy model in the background and the queue goes on to the next
+    training; the NEAR item that needs the model waits for it and does not train it again."""
+    out = dry_run(tmp_path, 1, "run:ENERGY:700", "crane_pose:AMP", "run:NEAR:700")
     assert "energy_run_700: training beside the queue's next items" in out
     assert out.count("near.cli train-energy") == 1
     near = next(line for line in out.splitlines() if "task=HumanoidNEAR" in line and " train " in line)
     assert "energy.checkpoint=" + str(tmp_path / "runs" / "energy_run_700") in near
-    # without it the ENERGY item trains in the foreground, as before
-    assert "training beside" not in dry_run(tmp_path / "plain", 1, "run:ENERGY:700", "crane_pose:AMP")
+    # ENERGY_BESIDE=0 trains it in the foreground, as before
+    assert "training beside" not in dry_run(tmp_path / "plain", 1, "run:ENERGY:700", "crane_pose:AMP",
+                                            env_extra={"ENERGY_BESIDE": "0"})
 
 
 def test_motion_dir_reads_the_sets_from_another_folder(tmp_path):
