@@ -15,7 +15,10 @@ the clip's over the same steps, are scored by that energy model too (its level-f
 to the clip's end or the episode's): does NEAR's own reward prefer the pose the tracker keeps, or what NEAR's
 policy does instead? A second table gives each run's g, as played and with its poses held still (every
 velocity zero: what the motion costs), and, for each run against the last one named, the reward per step
-its pairs would gain at level 4 (the reward tanh((E - m) / 10), paired step by step).
+its pairs would gain at level 4 (the reward tanh((E - m) / 10), paired step by step). ``--levels L ...`` adds a
+table of the raw energy E at those levels and the same gains from it: the only reading of a model conditioned on
+the level by an embedding (energy.conditioning=embedding), whose landscape may differ from level to level where
+E = g / sigma only rescales one g.
 """
 
 from __future__ import annotations
@@ -75,25 +78,59 @@ def episode_pairs(env, qpos, qvel) -> np.ndarray:
 
 
 class EnergyScorer:
-    """A humanoid energy model and the env it learnt its pairs in (its own pair span): level-free g of a
-    clip's pairs from a time on, and of an episode's pairs from its qpos and qvel."""
+    """A humanoid energy model and the env it learnt its pairs in (its own pair span): the pairs of a clip from a
+    time on and of an episode from its qpos and qvel, scored as level-free g (a model with E = g / sigma) and as
+    the raw energy E at each of ``levels`` (any conditioning)."""
 
-    def __init__(self, energy_dir: str, motion: str):
+    def __init__(self, energy_dir: str, motion: str, levels=()):
         self.model, _, _, self.env = energy_env(energy_dir, motion)
         self.sigma = np.asarray(self.model.sigmas)
+        self.level_free = self.model.net.conditioning == "sigma"  # else g is not one function of the pair
+        self.levels = tuple(int(lv) for lv in levels)
+        if not self.level_free and not self.levels:
+            raise ValueError(f"{energy_dir}: its energy is conditioned on the level by an embedding, so it has no "
+                             "level-free g; give --levels to score it at given levels")
+        bad = [lv for lv in self.levels if not 0 <= lv < len(self.sigma)]
+        if bad:
+            raise ValueError(f"--levels {bad}: the model {energy_dir} has levels 0-{len(self.sigma) - 1}")
 
-    def g(self, pairs) -> np.ndarray:
-        return level_free_g(self.model, pairs)
+    def score(self, pairs) -> dict:
+        import jax.numpy as jnp
 
-    def clip(self, clip: int, start: float, steps: int) -> np.ndarray:
+        out = {"E": {lv: np.asarray(self.model.energy(jnp.asarray(pairs), lv)).tolist() for lv in self.levels}}
+        if self.level_free:
+            out["g"] = level_free_g(self.model, pairs).tolist()
+        return out
+
+    def clip(self, clip: int, start: float, steps: int) -> dict:
         import jax.numpy as jnp
 
         span = self.env.config.pair_span
         times = start + (span + jnp.arange(max(steps - span + 1, 1))) * self.env.control_dt
-        return self.g(self.env.reference_pair(jnp.full(times.shape, clip, jnp.int32), times))
+        return self.score(self.env.reference_pair(jnp.full(times.shape, clip, jnp.int32), times))
 
-    def episode(self, qpos, qvel) -> np.ndarray:
-        return self.g(episode_pairs(self.env, qpos, qvel))
+    def episode(self, qpos, qvel) -> dict:
+        return self.score(episode_pairs(self.env, qpos, qvel))
+
+
+def level_gains(rows: dict, labels: list[str], levels: tuple[int, ...]) -> None:
+    """Per start and level: the clip's and each run's mean E, and what each run's pairs gain over the last run's
+    in NEAR's reward tanh((E - m) / 10) per step at a centre m halfway between the two, paired step by step:
+    2 tanh((E_a - E_b) / 20). Stored in each run's row as reward_over_LAST_at_level_L."""
+    last, others = labels[-1], labels[:-1]
+    print("\n| start | level | E: clip | " + " | ".join(f"E: {lb}" for lb in labels) + " | "
+          + " | ".join(f"{lb} over {last}: reward / step (ranks above)" for lb in others) + " |")
+    print("|---|---:|---:|" + "---:|" * (len(labels) + len(others)))
+    for key, row in rows.items():
+        for lv in levels:
+            cells = [f"{np.mean(row[lb]['E'][lv]):.1f}" for lb in labels]
+            for lb in others:
+                n = min(len(row[lb]["E"][lv]), len(row[last]["E"][lv]))
+                gain = np.asarray(row[lb]["E"][lv][:n]) - np.asarray(row[last]["E"][lv][:n])
+                reward = float(np.mean(2 * np.tanh(gain / 20)))
+                row[lb][f"reward_over_{last}_at_level_{lv}"] = reward
+                cells.append(f"{reward:+.3f} ({np.mean(gain > 0):.0%})")
+            print(f"| {key} | {lv} | {np.mean(row['clip']['E'][lv]):.1f} | " + " | ".join(cells) + " |")
 
 
 def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: int = 4) -> None:
@@ -117,15 +154,22 @@ def print_energy_table(rows: dict, labels: list[str], sigma: np.ndarray, level: 
 
 
 def summarise_energy(rows: dict) -> dict:
-    """The rows as written: each side's per-step g (and held still) replaced by its mean and step count."""
+    """The rows as written: each side's per-step g and E (and held still) replaced by their means and step count."""
     out = {}
     for key, row in rows.items():
         out[key] = {}
         for side, value in row.items():
-            if isinstance(value, dict) and "g" in value:
-                value = {k: v for k, v in value.items() if k not in ("g", "g_still")} | {
-                    "g_mean": float(np.mean(value["g"])), "g_still_mean": float(np.mean(value["g_still"])),
-                    "steps_scored": len(value["g"])}
+            if isinstance(value, dict) and ("g" in value or "E" in value):
+                per_step = ("g", "g_still", "E", "E_still")
+                summary = {k: v for k, v in value.items() if k not in per_step}
+                for name in ("g", "g_still"):
+                    if name in value:
+                        summary[f"{name}_mean"] = float(np.mean(value[name]))
+                for name in ("E", "E_still"):
+                    for lv, energies in value.get(name, {}).items():
+                        summary[f"{name}_mean_level_{lv}"] = float(np.mean(energies))
+                summary["steps_scored"] = len(value["g"] if "g" in value else next(iter(value["E"].values())))
+                value = summary
             out[key][side] = value
     return out
 
@@ -139,6 +183,9 @@ def main() -> None:
     parser.add_argument("--above", type=float, default=0.25, help="height (m) that counts as held up")
     parser.add_argument("--name", default="policy_keeps_pose")
     parser.add_argument("--energy", default="", help="a near train-energy run folder: score the episodes' pairs")
+    parser.add_argument("--levels", nargs="*", type=int, default=[],
+                        help="score the raw energy at these noise levels too (needed for an energy conditioned "
+                             "on the level by an embedding, which has no level-free g)")
     args = parser.parse_args()
 
     from near.config import compose_config
@@ -148,7 +195,9 @@ def main() -> None:
 
     starts = [(int(c), float(t)) for c, t in (s.split(":") for s in args.starts)]
     rows: dict[str, dict] = {}
-    scorer = EnergyScorer(args.energy, args.motion) if args.energy else None
+    if args.levels and not args.energy:
+        parser.error("--levels scores with an energy model: give --energy too")
+    scorer = EnergyScorer(args.energy, args.motion, args.levels) if args.energy else None
     for label, run in labelled_runs(args.runs):
         cfg = compose_config([f"task={run_task(run)}", f"motion={args.motion}", f"checkpoint={run}", "episodes=2"])
         env = make_env(cfg)
@@ -164,14 +213,16 @@ def main() -> None:
                 rows[key] = {"clip_steps_left": left,
                              "clip": hold_stats(body_heights(env, reference[:left], args.body), args.above)}
                 if scorer:  # as played, and the poses held still (every velocity zero): what the motion costs
-                    rows[key]["clip"]["g"] = scorer.clip(clip, start, left).tolist()
+                    rows[key]["clip"].update(scorer.clip(clip, start, left))
                     poses = reference[:left + 1]  # the clip's own qpos from the start
-                    rows[key]["clip"]["g_still"] = scorer.episode(poses, np.zeros((len(poses), env.mj_model.nv))).tolist()
+                    still = scorer.episode(poses, np.zeros((len(poses), env.mj_model.nv)))
+                    rows[key]["clip"].update({k + "_still": v for k, v in still.items()})
             rows[key][label] = dict(hold_stats(body_heights(env, qpos[:steps], args.body), args.above),
                                     episode_steps=int(length))
             if scorer:
-                rows[key][label]["g"] = scorer.episode(qpos[:steps + 1], qvel[:steps + 1]).tolist()
-                rows[key][label]["g_still"] = scorer.episode(qpos[:steps + 1], np.zeros_like(qvel[:steps + 1])).tolist()
+                rows[key][label].update(scorer.episode(qpos[:steps + 1], qvel[:steps + 1]))
+                still = scorer.episode(qpos[:steps + 1], np.zeros_like(qvel[:steps + 1]))
+                rows[key][label].update({k + "_still": v for k, v in still.items()})
     labels = [s.split("=", 1)[0] for s in args.runs]
     print(f"| start | steps to the clip's end | {args.body} above {args.above} m: clip | "
           + " | ".join(f"{lb} (first step down)" for lb in labels) + " |")
@@ -180,7 +231,10 @@ def main() -> None:
         cells = [f"{row[lb]['up_fraction']:.2f} ({row[lb]['first_step_down']})" for lb in labels]
         print(f"| {key} | {row['clip_steps_left']} | {row['clip']['up_fraction']:.2f} | " + " | ".join(cells) + " |")
     if scorer:
-        print_energy_table(rows, labels, scorer.sigma)
+        if scorer.level_free:
+            print_energy_table(rows, labels, scorer.sigma)
+        if scorer.levels:
+            level_gains(rows, labels, scorer.levels)
         rows = summarise_energy(rows)
     path = write_result(args.name, f"does a policy keep a pose it is put in: {args.body} above {args.above} m, "
                         f"{args.motion}, runs {dict(s.split('=', 1) for s in args.runs)}",

@@ -565,6 +565,23 @@ def test_policy_keeps_pose_energy_table_pays_the_higher_scoring_run(capsys):
     assert written["Track"]["reward_over_NEAR_level_4"] == gain and written["clip"]["g_still_mean"] == 672.0
 
 
+def test_policy_keeps_pose_level_table_pays_the_higher_energy_at_each_level(capsys):
+    """--levels: raw energies at given levels (any conditioning); the gain is 2 tanh((E_a - E_b) / 20) a step."""
+    import inspect_policy_keeps_pose as K
+
+    rows = {"clip 2 from 4 s": {"clip": {"E": {4: [30.0, 30.0], 20: [90.0, 90.0]}},
+                                "AMP": {"E": {4: [12.0, 14.0, 99.0], 20: [40.0, 40.0, 0.0]}},
+                                "NEAR": {"E": {4: [10.0, 10.0], 20: [50.0, 60.0]}}}}
+    K.level_gains(rows, ["AMP", "NEAR"], (4, 20))
+    amp = rows["clip 2 from 4 s"]["AMP"]
+    assert amp["reward_over_NEAR_at_level_4"] == pytest.approx(np.mean([2 * np.tanh(2 / 20), 2 * np.tanh(4 / 20)]))
+    assert amp["reward_over_NEAR_at_level_20"] < 0  # below NEAR's at the fine level: the sign is kept
+    assert "(0%)" in capsys.readouterr().out
+    written = K.summarise_energy(rows)["clip 2 from 4 s"]
+    assert written["NEAR"]["E_mean_level_20"] == 55.0 and written["NEAR"]["steps_scored"] == 2
+    assert "E" not in written["NEAR"] and "g_mean" not in written["NEAR"]
+
+
 def test_pair_features_sum_each_groups_squares_over_both_states():
     import inspect_pair_features as F
 
