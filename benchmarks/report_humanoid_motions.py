@@ -1,7 +1,8 @@
 """The six-motion table of the humanoid: NEAR and AMP per motion, checked against issue #16's limits.
 
 Reads trained run folders (their ``summary.json`` for env steps and wall time, and the ``eval/eval.json``
-that ``near eval`` wrote into them for the metrics, or else the summary's final evaluation), merges them into
+that ``near eval`` wrote into them for the metrics when it is a final evaluation of 64 deterministic episodes, or
+else the summary's final evaluation), merges them into
 ``benchmarks/results/humanoid_motions.json`` (runs of earlier sessions are kept; a run of the same
 motion, method and seed is replaced) and prints the README table with each limit checked:
 
@@ -46,22 +47,34 @@ LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_
                )  # absent from evaluations made before they existed
 
 
+FINAL_EPISODES = 64  # the issue's final evaluation
+
+
 def read_run(run_dir: str) -> dict:
-    """Metrics of a run: ``near eval``'s eval/eval.json when there is one, else the final evaluation of
-    64 episodes that ``near train`` ran on the device and wrote into summary.json (``source`` says which)."""
+    """Metrics of a run: ``near eval``'s eval/eval.json when it is a final evaluation (64 episodes or more, the
+    policy's mean action), else the final evaluation of 64 episodes that ``near train`` ran on the device and
+    wrote into summary.json (``source`` says which). A shorter or sampled-action ``near eval`` (a quick look on
+    the CPU) never replaces the final evaluation."""
     with open(os.path.join(run_dir, "summary.json")) as fh:
         summary = json.load(fh)
     path = os.path.join(run_dir, "eval", "eval.json")
+    evaluation = None
     if os.path.exists(path):
         with open(path) as fh:
             evaluation = json.load(fh)
         source = "near eval"
-    elif all(summary.get(k) is not None for k in KEYS):
+        if (evaluation.get("episodes") or 0) < FINAL_EPISODES or evaluation.get("deterministic") is False:
+            print(f"{run_dir}: eval/eval.json has {evaluation.get('episodes')} episodes"
+                  f"{' of sampled actions' if evaluation.get('deterministic') is False else ''}, not a final "
+                  f"evaluation ({FINAL_EPISODES} of the mean action): left out")
+            evaluation = None
+    if evaluation is None and all(summary.get(k) is not None for k in KEYS):
         evaluation = dict(summary, episodes=summary.get("eval_episodes"))
         source = "final evaluation of near train"
-    else:
-        raise SystemExit(f"{run_dir}: no eval/eval.json and no final evaluation in summary.json; run "
-                         f"`near eval task=... checkpoint={run_dir} motion=...` first")
+    if evaluation is None:
+        raise SystemExit(f"{run_dir}: no final evaluation (eval/eval.json of {FINAL_EPISODES} deterministic episodes, "
+                         f"or summary.json's); run `near eval task=... checkpoint={run_dir} motion=... "
+                         f"episodes={FINAL_EPISODES}` first")
     row = {k: evaluation.get(k) for k in KEYS}
     # NaN (a clip that never lands a foot twice: no stride) is left out, as a metric the eval lacked
     row.update({k: evaluation[k] for k in LATER_KEYS if evaluation.get(k) is not None and math.isfinite(evaluation[k])})

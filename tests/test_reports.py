@@ -538,6 +538,25 @@ def test_run_evals_average_the_training_scalars_between_evaluations(tmp_path):
         E.evaluations(str(run), training=("gone",))
 
 
+def test_report_humanoid_motions_keeps_the_final_evaluation_over_a_quick_look(tmp_path, capsys):
+    """A near eval of 16 episodes, or of sampled actions, in eval/eval.json does not replace the final evaluation of
+    64 that near train wrote; one of 64 deterministic episodes does."""
+    import report_humanoid_motions as H
+
+    run = humanoid_run(tmp_path / "crane", 42)
+    os.makedirs(os.path.join(run, "eval"))
+    quick = {**{k: 0.9 for k in H.KEYS}, "episodes": 16, "deterministic": True}
+    for look in (quick, {**quick, "episodes": 64, "deterministic": False}):
+        with open(os.path.join(run, "eval", "eval.json"), "w") as fh:
+            json.dump(look, fh)
+        row = H.read_run(run)
+        assert row["source"] == "final evaluation of near train" and row["fall_rate"] == 0.0 and row["episodes"] == 64
+    assert "left out" in capsys.readouterr().out
+    with open(os.path.join(run, "eval", "eval.json"), "w") as fh:
+        json.dump({**quick, "episodes": 64}, fh)
+    assert H.read_run(run)["source"] == "near eval" and H.read_run(run)["fall_rate"] == 0.9
+
+
 def test_policy_keeps_pose_counts_the_steps_a_body_stays_up():
     import inspect_policy_keeps_pose as K
 
