@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not QUEUE.exists() or shutil.which("bash") is No
 
 
 def dry_run(tmp_path, gpus: int, *items: str, env_extra=None, deadline: int = 585) -> str:
-    outer = {k: v for k, v in os.environ.items() if k != "NEED_S"}  # a user's own would change the thresholds
+    outer = {k: v for k, v in os.environ.items() if k not in ("NEED_S", "ENERGY_BESIDE")}  # a user's own would change them
     env = {**outer, "DRY_RUN": "1", "GPUS": str(gpus), "R": str(tmp_path / "runs"), "OUT": str(tmp_path / "out"),
            **(env_extra or {})}
     done = subprocess.run(["bash", str(QUEUE), str(deadline), *items], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
