@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import labelled_runs, run_task, write_result
-from inspect_energy_posture import energy_env, level_free_g, reward_gaps
+from inspect_energy_posture import energy_env, level_free_g, reward_gap, reward_gaps
 
 
 def hold_stats(height: np.ndarray, above: float) -> dict:
@@ -127,7 +127,7 @@ def level_gains(rows: dict, labels: list[str], levels: tuple[int, ...]) -> None:
             for lb in others:
                 n = min(len(row[lb]["E"][lv]), len(row[last]["E"][lv]))
                 gain = np.asarray(row[lb]["E"][lv][:n]) - np.asarray(row[last]["E"][lv][:n])
-                reward = float(np.mean(2 * np.tanh(gain / 20)))
+                reward = float(np.mean(reward_gap(gain, 1.0)))  # E already carries the level's 1 / sigma
                 row[lb][f"reward_over_{last}_at_level_{lv}"] = reward
                 cells.append(f"{reward:+.3f} ({np.mean(gain > 0):.0%})")
             print(f"| {key} | {lv} | {np.mean(row['clip']['E'][lv]):.1f} | " + " | ".join(cells) + " |")
