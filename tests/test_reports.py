@@ -450,6 +450,37 @@ def humanoid_walk(tmp_path_factory):
     return env, {"qpos": np.asarray(jnp.stack(qpos)), "qvel": np.asarray(jnp.stack(qvel))}, jnp.stack(obs)
 
 
+def test_energy_input_clip_sets_the_root_speed_and_counts_clipped_inputs(humanoid_walk):
+    import dataclasses
+
+    import inspect_energy_input_clip as I
+    import jax.numpy as jnp
+
+    from near.envs.humanoid.obs import FEATURE_GROUPS, OBS_DIM
+    from near.utils.running_stats import RunningStats
+
+    env, episode, obs = humanoid_walk
+    episode = dict(episode, qvel=episode["qvel"].copy())
+    episode["qvel"][:, :2] = [0.3, 0.4]  # a root gliding at 0.5 m/s
+    own, swept = I.root_speed_pairs(env, [episode], [0.0, 1.0])
+    assert own == pytest.approx(0.5, rel=1e-5)
+    root_vel = np.asarray(FEATURE_GROUPS["root velocity"])
+    for speed, pairs in swept.items():  # the rescaled speed is what the pairs observe, in both halves
+        assert pairs.shape == (len(obs) - 1, 2 * OBS_DIM)
+        for half in (0, OBS_DIM):
+            np.testing.assert_allclose(np.linalg.norm(pairs[:, half + root_vel[:2]], axis=-1), speed, atol=1e-4)
+
+    @dataclasses.dataclass
+    class Model:  # the two fields clipped_share reads: stats of std 0.01 about 0, inputs clipped at 5 stds
+        stats: RunningStats
+        input_clip: float = 5.0
+
+    model = Model(RunningStats(jnp.zeros(2 * OBS_DIM), jnp.full(2 * OBS_DIM, 1e-4), jnp.ones(())))
+    assert I.clipped_share(model, swept[1.0])["root velocity"] >= 2 / 3  # 1 m/s is 100 stds: x and y at the clip
+    assert I.clipped_share(model, swept[0.0])["root velocity"] < I.clipped_share(model, swept[1.0])["root velocity"]
+    assert I.clipped_share(dataclasses.replace(model, input_clip=0.0), swept[1.0])["root velocity"] == 0.0  # no clip
+
+
 def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(humanoid_walk):
     import inspect_energy_gait as G
 

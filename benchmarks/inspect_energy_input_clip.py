@@ -1,0 +1,123 @@
+"""Can the energy see how fast a policy's root moves? (issue #16)
+
+The energy model normalises each of its 210 inputs by the clips' own mean and std and clips the result at
+``energy.input_clip`` stds (the original's 5). Where the clips barely move (the crane pose's root: std 0.018 m/s)
+a few centimetres a second already reach the clip, and every faster root then reads as the same input. This
+script measures that on a policy's own deterministic episodes:
+
+- per feature group of the pair, the share of its numbers at the clip, for the policy's pairs and the clips';
+- the policy's pairs with the root's horizontal velocity scaled to each of ``--speeds`` (m/s, the mean
+  horizontal root speed over its pairs; 0 holds the root still, nothing else changed), scored by the model:
+  the level-free g (E = g / sigma) and the reward per step that speed gains at level ``--level`` over the
+  policy's own speed. Where g stops changing past some speed, the energy cannot tell a glide from a drift.
+
+    python benchmarks/inspect_energy_input_clip.py --energy ENERGY_RUN --motion SET.yaml --policy RUN
+        [--speeds 0 0.03 0.1 0.3 0.9] [--episodes 8] [--name energy_input_clip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import write_result
+from inspect_energy_posture import energy_env, level_free_g, policy_env, policy_episodes, reward_gap
+
+from near.utils import running_stats
+from near.energy.train import clip_value
+from near.envs.core import make_pair
+from near.envs.humanoid.obs import FEATURE_GROUPS, OBS_DIM
+
+
+def clipped_share(model, pairs: np.ndarray) -> dict[str, float]:
+    """Per feature group (both halves of the pair), the share of the normalised inputs at the model's clip."""
+    bound = clip_value(model.input_clip)
+    z = np.abs(np.asarray(running_stats.normalize(model.stats, jnp.asarray(pairs), np.inf)))
+    out = {}
+    for group, idx in FEATURE_GROUPS.items():
+        cols = np.concatenate([np.asarray(idx), np.asarray(idx) + OBS_DIM])
+        out[group] = float(np.mean(z[:, cols] >= bound))
+    return out
+
+
+def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict[float, np.ndarray]]:
+    """The episodes' pairs with the root's horizontal velocity rescaled so that its mean speed is each of
+    ``speeds`` (m/s), through the simulator's kinematics: (the policy's own mean speed, {speed: (P, 210)})."""
+    span = env.config.pair_span
+    episodes = [e for e in episodes if len(e["qpos"]) > span]
+    qpos = jnp.asarray(np.concatenate([e["qpos"] for e in episodes]))
+    qvel = jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))
+    own = float(np.mean(np.linalg.norm(np.asarray(qvel[:, :2]), axis=-1)))
+    observe = jax.jit(jax.vmap(lambda q, v: env._observe(env._kinematics(q, v))))
+    ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
+    out = {}
+    for speed in speeds:
+        scale = speed / own if own > 0 else 0.0
+        obs = np.asarray(observe(qpos, qvel.at[:, :2].multiply(scale)))
+        out[speed] = np.concatenate([np.asarray(make_pair(env, o[:-span], o[span:])) for o in np.split(obs, ends)])
+    return own, out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid, E = g / sigma)")
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--policy", required=True, help="a policy's run folder (any method): its own episodes")
+    parser.add_argument("--speeds", nargs="+", type=float, default=[0.0, 0.03, 0.1, 0.3, 0.9])
+    parser.add_argument("--episodes", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=256)
+    parser.add_argument("--level", type=int, default=4, help="the noise level the reward gains are given at")
+    parser.add_argument("--clip-pairs", type=int, default=4096, help="clip pairs drawn for the clipped shares")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="energy_input_clip")
+    args = parser.parse_args(argv)
+
+    model, _, cfg, env = energy_env(args.energy, args.motion)
+    if model.net.conditioning != "sigma":
+        parser.error(f"{args.energy}: conditioned on the level by an embedding; this reads the level-free g")
+    if not 0 <= args.level < len(model.sigmas):
+        parser.error(f"--level {args.level}: the model has levels 0-{len(model.sigmas) - 1}")
+    episodes = policy_episodes(cfg, policy_env(cfg, env, args.policy), args.policy, jax.random.PRNGKey(args.seed),
+                               args.episodes, args.steps, ("pair", "qpos", "qvel"))
+    clip_pairs = np.asarray(env.demo_pairs(jax.random.PRNGKey(args.seed + 1), args.clip_pairs))
+    policy_pairs = np.concatenate([e["pair"] for e in episodes])
+    shares = {"policy": clipped_share(model, policy_pairs), "clips": clipped_share(model, clip_pairs)}
+    own, swept = root_speed_pairs(env, episodes, args.speeds)
+    sigma = float(model.sigmas[args.level])
+    g_own = level_free_g(model, root_speed_pairs(env, episodes, [own])[1][own])
+    sweep = []
+    for speed, pairs in swept.items():
+        g = level_free_g(model, pairs)
+        sweep.append({"root_speed": speed, "g_mean": float(g.mean()),
+                      "reward_gain_per_step": float(np.mean(reward_gap(g - g_own, sigma))),
+                      "root_velocity_clipped": clipped_share(model, pairs)["root velocity"]})
+
+    print(f"energy {args.energy} (input clip {model.input_clip:g} stds), policy {args.policy}: "
+          f"{len(episodes)} episodes, {len(policy_pairs)} pairs, own mean root speed {own:.3f} m/s")
+    print("| feature group | " + " | ".join(f"{k}: share at the clip" for k in shares) + " |")
+    print("|---|" + "---:|" * len(shares))
+    for group in FEATURE_GROUPS:
+        print(f"| {group} | " + " | ".join(f"{shares[k][group]:.3f}" for k in shares) + " |")
+    print(f"\n| root speed, m/s | g | reward gained per step at level {args.level} (sigma {sigma:.2f}) over its own "
+          f"{own:.3f} m/s (g {g_own.mean():.1f}) | root velocity inputs at the clip |")
+    print("|---:|---:|---:|---:|")
+    for row in sweep:
+        print(f"| {row['root_speed']:g} | {row['g_mean']:.1f} | {row['reward_gain_per_step']:+.3f} | "
+              f"{row['root_velocity_clipped']:.3f} |")
+    path = write_result(args.name, "can the energy see the root's speed: clipped inputs and a root-speed sweep",
+                        [{"energy": args.energy, "motion": os.path.basename(args.motion), "policy": args.policy,
+                          "input_clip": model.input_clip, "level": args.level, "sigma": sigma,
+                          "episodes": len(episodes), "pairs": len(policy_pairs), "own_root_speed": own,
+                          "g_own": float(g_own.mean()), "clipped_share": shares}] + sweep)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
