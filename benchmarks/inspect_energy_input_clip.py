@@ -48,7 +48,8 @@ def clipped_share(model, pairs: np.ndarray) -> dict[str, float]:
 
 def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict[float, np.ndarray]]:
     """The episodes' pairs with the root's horizontal velocity rescaled so that its mean speed is each of
-    ``speeds`` (m/s), through the simulator's kinematics: (the policy's own mean speed, {speed: (P, 210)})."""
+    ``speeds`` (m/s), through the simulator's kinematics: (the policy's own mean speed, {speed: (P, 210)}); the
+    key "own" holds the pairs at the policy's own speed, through the same kinematics."""
     span = env.config.pair_span
     episodes = [e for e in episodes if len(e["qpos"]) > span]
     qpos = jnp.asarray(np.concatenate([e["qpos"] for e in episodes]))
@@ -57,8 +58,8 @@ def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict[flo
     observe = jax.jit(jax.vmap(lambda q, v: env._observe(env._kinematics(q, v))))
     ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
     out = {}
-    for speed in speeds:
-        scale = speed / own if own > 0 else 0.0
+    for speed in [*speeds, "own"]:
+        scale = 1.0 if speed == "own" else speed / own if own > 0 else 0.0
         obs = np.asarray(observe(qpos, qvel.at[:, :2].multiply(scale)))
         out[speed] = np.concatenate([np.asarray(make_pair(env, o[:-span], o[span:])) for o in np.split(obs, ends)])
     return own, out
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
     shares = {"policy": clipped_share(model, policy_pairs), "clips": clipped_share(model, clip_pairs)}
     own, swept = root_speed_pairs(env, episodes, args.speeds)
     sigma = float(model.sigmas[args.level])
-    g_own = level_free_g(model, root_speed_pairs(env, episodes, [own])[1][own])
+    g_own = level_free_g(model, swept.pop("own"))
     sweep = []
     for speed, pairs in swept.items():
         g = level_free_g(model, pairs)

@@ -460,11 +460,12 @@ def test_energy_input_clip_sets_the_root_speed_and_counts_clipped_inputs(humanoi
     from near.utils.running_stats import RunningStats
 
     env, episode, obs = humanoid_walk
+    root_vel = np.asarray(FEATURE_GROUPS["root velocity"])
     episode = dict(episode, qvel=episode["qvel"].copy())
     episode["qvel"][:, :2] = [0.3, 0.4]  # a root gliding at 0.5 m/s
     own, swept = I.root_speed_pairs(env, [episode], [0.0, 1.0])
     assert own == pytest.approx(0.5, rel=1e-5)
-    root_vel = np.asarray(FEATURE_GROUPS["root velocity"])
+    np.testing.assert_allclose(np.linalg.norm(swept.pop("own")[:, root_vel[:2]], axis=-1), 0.5, atol=1e-4)
     for speed, pairs in swept.items():  # the rescaled speed is what the pairs observe, in both halves
         assert pairs.shape == (len(obs) - 1, 2 * OBS_DIM)
         for half in (0, OBS_DIM):
