@@ -13,6 +13,7 @@ script measures that on a policy's own deterministic episodes:
 
     python benchmarks/inspect_energy_input_clip.py --energy ENERGY_RUN --motion SET.yaml --policy RUN
         [--speeds 0 0.03 0.1 0.3 0.9] [--episodes 8] [--name energy_input_clip]
+    python benchmarks/inspect_energy_input_clip.py --plot PNG LABEL=RESULT.json ...   # the sweeps, one line each
 """
 
 from __future__ import annotations
@@ -65,7 +66,40 @@ def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict[flo
     return own, out
 
 
+def plot_sweeps(png: str, labelled: list[str]) -> None:
+    """The reward each root speed gains over the policy's own, one line per LABEL=RESULT.json of this script,
+    with the policy's own speed marked."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for item in labelled:
+        label, path = item.split("=", 1)
+        with open(path) as f:
+            head, *sweep = json.load(f)["results"]
+        line, = ax.plot([r["root_speed"] for r in sweep], [r["reward_gain_per_step"] for r in sweep], "o-", label=label)
+        ax.axvline(head["own_root_speed"], color=line.get_color(), ls=":", lw=1)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("root speed set to, m/s (dotted: the policy's own)")
+    ax.set_ylabel(f"reward gained per step, level {head['level']}")
+    ax.set_title("What the energy pays for the root's speed, the rest of each pair as played", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(png)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--plot"]:
+        if len(argv) < 3 or any("=" not in a for a in argv[2:]):
+            raise SystemExit("usage: inspect_energy_input_clip.py --plot PNG LABEL=RESULT.json ...")
+        plot_sweeps(argv[1], argv[2:])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--energy", required=True, help="run folder of near train-energy (humanoid, E = g / sigma)")
     parser.add_argument("--motion", required=True)

@@ -482,6 +482,22 @@ def test_energy_input_clip_sets_the_root_speed_and_counts_clipped_inputs(humanoi
     assert I.clipped_share(dataclasses.replace(model, input_clip=0.0), swept[1.0])["root velocity"] == 0.0  # no clip
 
 
+def test_energy_input_clip_plots_each_sweep_and_refuses_an_unlabelled_result(tmp_path):
+    import json
+
+    import inspect_energy_input_clip as I
+
+    result = tmp_path / "sweep.json"
+    result.write_text(json.dumps({"results": [{"own_root_speed": 0.8, "level": 4},
+                                              {"root_speed": 0.0, "reward_gain_per_step": 0.04},
+                                              {"root_speed": 0.9, "reward_gain_per_step": 0.0}]}))
+    png = tmp_path / "sweeps.png"
+    assert I.main(["--plot", str(png), f"glide={result}"]) == 0
+    assert png.stat().st_size > 1000
+    with pytest.raises(SystemExit, match="LABEL=RESULT.json"):
+        I.main(["--plot", str(png), str(result)])
+
+
 def test_energy_gait_replays_a_policys_own_episode_at_a_stride_and_cadence(humanoid_walk):
     import inspect_energy_gait as G
 
