@@ -145,3 +145,25 @@ def test_near_reward_logs_the_share_of_saturated_rewards():
     assert shares[0] == 0.0 and 0.0 < shares[1] < shares[2] and shares[2] > 0.9
     raw = RewardConfig(sigma_level=30, squash=False)
     assert float(near_reward(energy_fn, init_anneal_state(raw), pairs, L, raw)[2]["energy_reward_saturated"]) == 0.0
+
+
+def test_near_reward_logs_the_share_of_energy_inputs_at_the_clip():
+    """energy_input_clipped: the share of the batch's normalised energy inputs at energy.input_clip, where the
+    energy reads "far off" without a distance and the reward is flat (notebook item 79's crane glide)."""
+    import jax
+
+    from near.energy.train import EnergyConfig, EnergyModel, make_network, noise_levels
+    from near.rl.near import NEARReward
+    from near.utils.running_stats import RunningStats
+
+    cfg = EnergyConfig(encoder_hidden=[8], latent_dim=8, decoder_hidden=[8])
+    net = make_network(cfg)
+    sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 4)), jnp.zeros((1,), jnp.int32), sigmas[:1])
+    model = EnergyModel(net, params, RunningStats(jnp.zeros(4), jnp.full(4, 0.01), jnp.ones(())), sigmas)  # std 0.1
+    pairs = jnp.array([[0.0, 0.1, 0.6, -0.6], [0.2, 0.49, 0.51, 5.0]])  # 0.6, 0.51 and 5.0 are past 5 stds (0.5)
+    reward = NEARReward(model, RewardConfig())
+    _, _, metrics = reward.compute(reward.init(jax.random.PRNGKey(1)), pairs)
+    assert float(metrics["energy_input_clipped"]) == pytest.approx(4 / 8)
+    no_clip = NEARReward(dataclasses.replace(model, input_clip=0.0), RewardConfig())
+    assert float(no_clip.compute(no_clip.init(jax.random.PRNGKey(1)), pairs)[2]["energy_input_clipped"]) == 0.0
