@@ -30,24 +30,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
 from inspect_energy_posture import energy_env, level_free_g, policy_env, policy_episodes, reward_gap
 
-from near.utils import running_stats
-from near.energy.train import clip_value
 from near.envs.core import make_pair
 from near.envs.humanoid.obs import FEATURE_GROUPS, OBS_DIM
 
 
 def clipped_share(model, pairs: np.ndarray) -> dict[str, float]:
     """Per feature group (both halves of the pair), the share of the normalised inputs at the model's clip."""
-    bound = clip_value(model.input_clip)
-    z = np.abs(np.asarray(running_stats.normalize(model.stats, jnp.asarray(pairs), np.inf)))
-    out = {}
-    for group, idx in FEATURE_GROUPS.items():
-        cols = np.concatenate([np.asarray(idx), np.asarray(idx) + OBS_DIM])
-        out[group] = float(np.mean(z[:, cols] >= bound))
-    return out
+    at_clip = np.asarray(model.at_clip(jnp.asarray(pairs)))
+    return {group: float(at_clip[:, np.concatenate([np.asarray(idx), np.asarray(idx) + OBS_DIM])].mean())
+            for group, idx in FEATURE_GROUPS.items()}
 
 
-def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict[float, np.ndarray]]:
+def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict]:
     """The episodes' pairs with the root's horizontal velocity rescaled so that its mean speed is each of
     ``speeds`` (m/s), through the simulator's kinematics: (the policy's own mean speed, {speed: (P, 210)}); the
     key "own" holds the pairs at the policy's own speed, through the same kinematics."""

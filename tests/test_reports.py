@@ -471,12 +471,11 @@ def test_energy_input_clip_sets_the_root_speed_and_counts_clipped_inputs(humanoi
         for half in (0, OBS_DIM):
             np.testing.assert_allclose(np.linalg.norm(pairs[:, half + root_vel[:2]], axis=-1), speed, atol=1e-4)
 
-    @dataclasses.dataclass
-    class Model:  # the two fields clipped_share reads: stats of std 0.01 about 0, inputs clipped at 5 stds
-        stats: RunningStats
-        input_clip: float = 5.0
+    from near.energy.train import EnergyModel
 
-    model = Model(RunningStats(jnp.zeros(2 * OBS_DIM), jnp.full(2 * OBS_DIM, 1e-4), jnp.ones(())))
+    # the fields clipped_share reads: inputs normalised by a std of 0.01 about 0, clipped at 5 stds
+    model = EnergyModel(None, None, RunningStats(jnp.zeros(2 * OBS_DIM), jnp.full(2 * OBS_DIM, 1e-4), jnp.ones(())),
+                        jnp.ones(1))
     assert I.clipped_share(model, swept[1.0])["root velocity"] >= 2 / 3  # 1 m/s is 100 stds: x and y at the clip
     assert I.clipped_share(model, swept[0.0])["root velocity"] < I.clipped_share(model, swept[1.0])["root velocity"]
     assert I.clipped_share(dataclasses.replace(model, input_clip=0.0), swept[1.0])["root velocity"] == 0.0  # no clip

@@ -264,13 +264,12 @@ class EnergyModel:
         lv = jnp.broadcast_to(jnp.asarray(level, jnp.int32), x.shape[:-1])
         return self.net.apply(self.params, x, lv, self.sigmas[lv])
 
-    def clipped_share(self, pairs: jax.Array) -> jax.Array:
-        """The share of the pairs' normalised inputs at the input clip: the energy reads them as "far off" without
-        a distance, so where many are, the reward is flat for the policy (notebook items 47, 79)."""
+    def at_clip(self, pairs: jax.Array) -> jax.Array:
+        """Which of the pairs' normalised inputs (..., D) sit at the input clip: the energy reads them as "far off"
+        without a distance, so where many do, the reward is flat for the policy (notebook items 47, 79)."""
         if not self.normalize_input or self.input_clip <= 0:
-            return jnp.zeros(())
-        z = running_stats.normalize(self.stats, pairs, jnp.inf)
-        return jnp.mean(jnp.abs(z) >= self.input_clip)
+            return jnp.zeros(pairs.shape, bool)
+        return jnp.abs(running_stats.normalize(self.stats, pairs, jnp.inf)) >= self.input_clip
 
 
 def model_from_state(cfg: EnergyConfig, state: EnergyState) -> EnergyModel:

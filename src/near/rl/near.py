@@ -28,7 +28,7 @@ class NEARReward:
     def compute(self, state, pairs):
         reward, state, metrics = near_reward(self.model.energy, state, pairs, self.num_levels, self.cfg)
         metrics["sigma"] = self.model.sigmas[state.level]
-        metrics["energy_input_clipped"] = self.model.clipped_share(pairs)
+        metrics["energy_input_clipped"] = self.model.at_clip(pairs).mean()
         return reward, state, metrics
 
     def update(self, state, pairs, key):
