@@ -28,9 +28,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_result
-from inspect_energy_posture import energy_env, level_free_g, policy_env, policy_episodes, reward_gap
+from inspect_energy_posture import energy_env, kinematic_pairs, level_free_g, policy_env, policy_episodes, reward_gap
 
-from near.envs.core import make_pair
 from near.envs.humanoid.obs import FEATURE_GROUPS, OBS_DIM
 
 
@@ -43,21 +42,13 @@ def clipped_share(model, pairs: np.ndarray) -> dict[str, float]:
 
 def root_speed_pairs(env, episodes: list[dict], speeds) -> tuple[float, dict]:
     """The episodes' pairs with the root's horizontal velocity rescaled so that its mean speed is each of
-    ``speeds`` (m/s), through the simulator's kinematics: (the policy's own mean speed, {speed: (P, 210)}); the
-    key "own" holds the pairs at the policy's own speed, through the same kinematics."""
-    span = env.config.pair_span
-    episodes = [e for e in episodes if len(e["qpos"]) > span]
-    qpos = jnp.asarray(np.concatenate([e["qpos"] for e in episodes]))
-    qvel = jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))
-    own = float(np.mean(np.linalg.norm(np.asarray(qvel[:, :2]), axis=-1)))
-    observe = jax.jit(jax.vmap(lambda q, v: env._observe(env._kinematics(q, v))))
-    ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
-    out = {}
-    for speed in [*speeds, "own"]:
-        scale = 1.0 if speed == "own" else speed / own if own > 0 else 0.0
-        obs = np.asarray(observe(qpos, qvel.at[:, :2].multiply(scale)))
-        out[speed] = np.concatenate([np.asarray(make_pair(env, o[:-span], o[span:])) for o in np.split(obs, ends)])
-    return own, out
+    ``speeds`` (m/s), through the simulator's kinematics (:func:`kinematic_pairs`): (the policy's own mean speed,
+    {speed: (P, 210)}); the key "own" holds the pairs at the policy's own speed, through the same kinematics."""
+    moving = [e for e in episodes if len(e["qpos"]) > env.config.pair_span]
+    own = float(np.mean(np.linalg.norm(np.concatenate([e["qvel"][:, :2] for e in moving]), axis=-1)))
+    scales = {speed: speed / own if own > 0 else 0.0 for speed in speeds} | {"own": 1.0}
+    return own, kinematic_pairs(env, moving, {speed: (lambda q, v, k=k: (q, v.at[:2].multiply(k)))
+                                              for speed, k in scales.items()})
 
 
 def plot_sweeps(png: str, labelled: list[str]) -> None:

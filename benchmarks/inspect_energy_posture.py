@@ -120,26 +120,33 @@ def policy_episode_pairs(cfg, env, run_dir: str, key, episodes: int, steps: int)
     return [e["pair"] for e in policy_episodes(cfg, env, run_dir, key, episodes, steps)]
 
 
-def edited_pairs(env, episodes: list[dict], knee: float, drop: float, faster: float) -> dict[str, np.ndarray]:
-    """Pairs of states pair_span steps apart in each episode (its ``qpos``, ``qvel``) as they were, with the knees
-    straightened by ``knee`` rad (not past straight) and the root raised by ``drop`` m, and with the root's
-    horizontal velocity times ``faster`` (nothing else changed: does the energy ask for the clips' speed?),
-    through the simulator's kinematics, all episodes in one compiled call:
-    ``{"policy": (P, 210), "straightened": (P, 210), "faster": (P, 210)}``."""
-    knee_qpos = jnp.asarray(np.asarray(env.layout.hinge_qpos)[knee_hinges(env)])
-
-    def each(q, v):
-        straight = q.at[knee_qpos].set(jnp.maximum(q[knee_qpos] - knee, 0.0)).at[2].add(drop)
-        quick = v.at[:2].multiply(faster)
-        return tuple(env._observe(env._kinematics(a, b)) for a, b in ((q, v), (straight, v), (q, quick)))
-
+def kinematic_pairs(env, episodes: list[dict], edits: dict) -> dict:
+    """Pairs of states pair_span steps apart in each episode (its ``qpos``, ``qvel``), each state changed by each of
+    ``edits`` ({name: (qpos, qvel) -> (qpos, qvel)}) and observed through the simulator's kinematics, all episodes
+    and edits in one compiled call; pairs never cross from one episode to the next: ``{name: (P, 210)}``."""
     span = env.config.pair_span
     episodes = [e for e in episodes if len(e["qpos"]) > span]
+
+    def each(q, v):
+        return tuple(env._observe(env._kinematics(*edit(q, v))) for edit in edits.values())
+
     observed = jax.device_get(jax.jit(jax.vmap(each))(
         jnp.asarray(np.concatenate([e["qpos"] for e in episodes])), jnp.asarray(np.concatenate([e["qvel"] for e in episodes]))))
-    ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]  # pairs never cross from one episode to the next
+    ends = np.cumsum([len(e["qpos"]) for e in episodes])[:-1]
     return {name: np.concatenate([np.asarray(make_pair(env, o[:-span], o[span:])) for o in np.split(obs, ends)])
-            for name, obs in zip(("policy", "straightened", "faster"), observed)}
+            for name, obs in zip(edits, observed)}
+
+
+def edited_pairs(env, episodes: list[dict], knee: float, drop: float, faster: float) -> dict[str, np.ndarray]:
+    """The episodes' pairs (:func:`kinematic_pairs`) as they were, with the knees straightened by ``knee`` rad (not
+    past straight) and the root raised by ``drop`` m, and with the root's horizontal velocity times ``faster``
+    (nothing else changed: does the energy ask for the clips' speed?):
+    ``{"policy": (P, 210), "straightened": (P, 210), "faster": (P, 210)}``."""
+    knee_qpos = jnp.asarray(np.asarray(env.layout.hinge_qpos)[knee_hinges(env)])
+    return kinematic_pairs(env, episodes, {
+        "policy": lambda q, v: (q, v),
+        "straightened": lambda q, v: (q.at[knee_qpos].set(jnp.maximum(q[knee_qpos] - knee, 0.0)).at[2].add(drop), v),
+        "faster": lambda q, v: (q, v.at[:2].multiply(faster))})
 
 
 def sample_pairs(episodes: list[dict], n: int) -> jax.Array:
