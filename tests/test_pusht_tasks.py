@@ -86,7 +86,9 @@ def test_train_yamls_compose():
     assert (near.task.env, near.task.max_episode_steps, near.train.gamma) == ("pusht", 150, 0.99)
     assert (near.reward.task_weight, near.reward.style_weight, near.energy.normalization) == (0.5, 0.5, "whiten")
     amp = compose_config(["task=pushTAMP"])
-    assert amp.amp.grad_penalty == 10.0 and amp.amp.normalization == "whiten" and not amp.train.learn_std
+    assert amp.amp.grad_penalty == 10.0 and amp.amp.normalization == "whiten"
+    # AMP learns its std from NEAR's start (the original freezes it: train.learn_std=false)
+    assert amp.train.learn_std and amp.train.log_std_init == near.train.log_std_init
     assert compose_config(["task=pushT"]).reward.style_weight == 0.0
     # the bonus per remaining step covers the combined reward's most per step, task_weight + style_weight
     for cfg in (near, amp):
