@@ -883,3 +883,39 @@ def test_profile_startup_times_an_energy_model_start_up(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     row = json.load(open(f"{out}.json"))["results"][0]
     assert row["startup_seconds_energy"] > 0 and row["programs_compiled"] > 0
+
+
+def test_humanoid_motions_flag_what_the_limits_let_pass(tmp_path, monkeypatch):
+    """report_humanoid_motions: a run that slides its feet, patters in short strides or never comes nearer the
+    clips' poses than a statue is flagged though it passes every limit (NEAR's run of seed 8125 shuffled so);
+    a run that moves like its clips is not."""
+    import report_humanoid_motions as H
+
+    path = tmp_path / "pose_reach_humanoid.json"
+    path.write_text(json.dumps({"results": [{"motion": "amp_humanoid_run.yaml", "statue_pose_reach": 0.2}]}))
+    monkeypatch.setattr(H, "POSE_REACH", str(path))
+    H.measured_pose_reach.cache_clear()
+    try:
+        runner = {"seed": 42, "physics_impl": "warp", "foot_contact": "corners", "fall_rate": 0.0,
+                  "root_height_ratio": 0.97, "root_speed_ratio": 1.0, "sparc": -4.0, "foot_slide": 0.4,
+                  "foot_slide_clips": 0.37, "stride_length_ratio": 0.9, "pose_reach": 0.1, "env_steps": 60_000_000,
+                  "joint_angle_distance": 0.05, "pose_error": 0.5}
+        assert H.limits_missed("run", runner) == [] and H.unseen_by_limits("run", "NEAR", runner) == []
+        shuffle = dict(runner, foot_slide=1.8, stride_length_ratio=0.34, pose_reach=0.199)
+        assert H.limits_missed("run", shuffle) == []  # every limit passes ...
+        flags = H.unseen_by_limits("run", "NEAR", shuffle)  # ... and each of the three shows
+        assert [f.split(" ")[0] for f in flags] == ["feet", "strides", "poses"] and "4.9 x the clips'" in flags[0]
+        # strides are a gait's measure: not flagged on a motion that stays put
+        assert H.unseen_by_limits("crane_pose", "NEAR", dict(runner, stride_length_ratio=0.1)) == []
+        # feet that barely move while down are not a glide, even at twice the clips' near-zero speed
+        assert H.unseen_by_limits("run", "NEAR", dict(runner, foot_slide=0.05, foot_slide_clips=0.02)) == []
+        # an evaluation made before the measures existed: nothing to flag
+        old = {k: v for k, v in runner.items() if k not in ("foot_slide", "stride_length_ratio", "pose_reach")}
+        assert H.unseen_by_limits("run", "NEAR", old) == []
+        results = {}
+        H.merge(results, "run", "NEAR", shuffle)
+        assert H.table(results).splitlines()[2].endswith(
+            "| none | feet slide 1.80 m/s while down (4.9 x the clips'); strides 0.34 x the clips'; "
+            "poses no nearer the clips' than a statue's (0.199 vs 0.200) |")
+    finally:
+        H.measured_pose_reach.cache_clear()
