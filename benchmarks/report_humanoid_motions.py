@@ -16,7 +16,8 @@ MuJoCo Warp (task.physics.impl=warp) beside the MJX run of its seed and feet.
 
 Limits (NEAR, final evaluation of 64 episodes): fall rate <= 0.10, root height ratio in [0.95, 1.05],
 for walk, run and mummy walk a root speed ratio in [0.8, 1.25], and root SPARC no worse than 1.3 x
-the expert's (near.eval.metrics.EXPERT_VALUES).
+the expert's (near.eval.metrics.EXPERT_VALUES). The last column names what those limits let pass
+(:func:`unseen_by_limits`): feet sliding while down, strides far shorter than the clips', poses no nearer than a statue's.
 """
 
 from __future__ import annotations
