@@ -30,6 +30,7 @@ import math
 import os
 
 from near.config import FORMER_DEFAULTS
+from near.eval.gait import imitation_flags
 from near.eval.metrics import EXPERT_VALUES
 from near.motion.humanoid import BODY_PARTS
 
@@ -44,7 +45,7 @@ FORMER_FEET = FORMER_DEFAULTS[("task", "physics", "foot_contact")]
 LATER_KEYS = ("window_sparc", "window_sparc_clips", "window_sparc_steps", "step_frequency", "cadence_ratio",
                "stride_length", "stride_length_ratio", "landing_rate", "landing_rate_clips", "foot_slide",
                "foot_slide_clips", *(f"joint_angle_distance_{part}" for part in BODY_PARTS),
-               "pose_reach", *(f"pose_reach_{part}" for part in BODY_PARTS),
+               "pose_reach", *(f"pose_reach_{part}" for part in BODY_PARTS), "statue_pose_reach", "clips_root_speed",
                )  # absent from evaluations made before they existed
 
 
@@ -244,27 +245,15 @@ def pose_reach_cell(motion: str, method: str, row: dict) -> str:
     return text + (f"; statue {statue:.3f}" if statue is not None else "")
 
 
-# What the limits let pass (issue #16's checklist: a look at every run caught these before a number did)
-SLIDE_TIMES, SLIDE_EXCESS = 2.0, 0.15  # feet moving while down: over 2 x the clips' and 0.15 m/s more
-SHORT_STRIDES = 0.6  # walk, run, mummy walk: strides under 0.6 x the clips' (a patter or a shuffle)
-STATUE_SHARE = 0.95  # pose reach within 5 % of a statue's in the clips' mean pose, or farther
-
-
 def unseen_by_limits(motion: str, method: str, row: dict) -> list[str]:
-    """What a run does unlike its clips that the issue's limits do not test: feet that slide while down (a glide or
-    a shuffle), strides far shorter than the clips' on a motion that travels, and poses no nearer the clips' than a
-    statue's. Empty: none of these, or no measure of them."""
-    flags = []
-    slide_, clips = row.get("foot_slide"), row.get("foot_slide_clips")
-    if slide_ is not None and clips is not None and slide_ >= SLIDE_TIMES * clips and slide_ - clips >= SLIDE_EXCESS:
-        flags.append(f"feet slide {slide_:.2f} m/s while down ({slide_ / max(clips, 1e-9):.1f} x the clips')")
-    strides = row.get("stride_length_ratio")
-    if motion in SPEED_MOTIONS and strides is not None and strides < SHORT_STRIDES:
-        flags.append(f"strides {strides:.2f} x the clips'")
-    source, statue = pose_reach_source(motion, method, row), statue_pose_reach(motion)
-    if source is not None and statue is not None and source["pose_reach"] >= STATUE_SHARE * statue:
-        flags.append(f"poses no nearer the clips' than a statue's ({source['pose_reach']:.3f} vs {statue:.3f})")
-    return flags
+    """What a run does unlike its clips that the issue's limits do not test (:func:`near.eval.gait.imitation_flags`:
+    feet sliding while down, strides far shorter than the clips' on walk, run and mummy walk, poses no nearer the
+    clips' than a statue's). A row evaluated before pose_reach existed takes report_pose_reach.py's measure, and one
+    before statue_pose_reach its statue."""
+    source = pose_reach_source(motion, method, row)
+    metrics = dict(row, pose_reach=source["pose_reach"] if source else None,
+                   statue_pose_reach=row.get("statue_pose_reach") or statue_pose_reach(motion))
+    return imitation_flags(metrics, travels=motion in SPEED_MOTIONS)
 
 
 def motion_cell(motion: str, row: dict) -> str:

@@ -34,8 +34,7 @@ def statue_reach(clip_dof: list[np.ndarray], parts: dict) -> dict:
     """pose_reach of a statue: one pose, the clips' mean, held (what standing in an average pose reaches)."""
     from near.eval import gait as G
 
-    frames = np.concatenate(clip_dof)
-    return G.pose_reach(frames.mean(0, keepdims=True), frames, parts)
+    return G.statue_pose_reach(clip_dof, parts)
 
 
 def measure(run_dir: str, episodes: int) -> dict:

@@ -382,6 +382,38 @@ def test_pose_reach_finds_the_move_a_policy_never_makes_whatever_its_timing():
         G.pose_reach(guard[:, :5], clip)
 
 
+def test_imitation_flags_name_the_glide_the_patter_and_the_statue_that_the_limits_pass():
+    """imitation_flags: feet sliding while down (NEAR's run of seed 8125 shuffled at 1.81 m/s against the clips'
+    0.37), strides far shorter than the clips' on a gait, and a pose reach no nearer than a statue's each show;
+    a run like its clips shows nothing; a motion that stays put is not held to strides; the table prints them."""
+    from near.eval.report import metrics_table
+
+    runner = {"foot_slide": 0.40, "foot_slide_clips": 0.37, "stride_length_ratio": 0.9, "pose_reach": 0.10,
+              "statue_pose_reach": 0.22, "clips_root_speed": 3.4}
+    assert G.imitation_flags(runner) == []
+    shuffle = dict(runner, foot_slide=1.81, stride_length_ratio=0.34, pose_reach=0.224, statue_pose_reach=0.225)
+    flags = G.imitation_flags(shuffle)
+    assert [f.split(" ")[0] for f in flags] == ["feet", "strides", "poses"] and "(4.9 x the clips')" in flags[0]
+    crane = dict(runner, stride_length_ratio=0.1, clips_root_speed=0.03)  # the clips stand: strides say nothing
+    assert G.imitation_flags(crane) == [] and G.imitation_flags(crane, travels=True) != []
+    assert G.imitation_flags(dict(runner, foot_slide=0.05, foot_slide_clips=0.02)) == []  # barely moving feet
+    assert G.imitation_flags({"success_rate": 1.0}) == []  # not a humanoid evaluation
+    text = metrics_table(dict(shuffle, episodes=8), "eval")
+    assert "unlike the clips: feet slide 1.81 m/s while down" in text and "statue in the clips' mean pose" in text
+    assert "unlike the clips" not in metrics_table(dict(runner, episodes=8), "eval")
+
+
+def test_statue_pose_reach_is_the_reach_of_the_clips_mean_pose_held():
+    clip = np.zeros((20, 2))
+    clip[:, 1] = np.where(np.arange(20) < 10, -0.5, 0.5)  # one DOF still, one swinging between -0.5 and 0.5
+    out = G.statue_pose_reach([clip[:10], clip[10:]], {"still": [0], "swing": [1]})
+    assert out["pose_reach_still"] == pytest.approx(0.0, abs=1e-9)
+    assert out["pose_reach_swing"] == pytest.approx(0.5, abs=1e-9)  # every frame 0.5 from the mean, 0
+    assert out["pose_reach"] == pytest.approx(np.sqrt(0.25 / 2), abs=1e-9)  # RMS over both DOFs
+    # a policy that takes the clips' poses is nearer than the statue
+    assert G.pose_reach(clip, clip)["pose_reach"] < out["pose_reach"]
+
+
 def test_inspect_launches_finds_the_episode_that_leaves_the_floor():
     import os
     import sys

@@ -271,15 +271,52 @@ def clip_postures(root_pos: np.ndarray, dof_pos: np.ndarray, clip_start, clip_fr
     return roots, dofs
 
 
+# What a look at a humanoid run finds and the issue's limits (falls, height, speed, SPARC) let pass (issue #16):
+SLIDE_TIMES, SLIDE_EXCESS = 2.0, 0.15  # feet moving while down: over 2 x the clips' and 0.15 m/s faster (glide, shuffle)
+SHORT_STRIDES = 0.6  # strides under 0.6 x the clips' on a gait (a patter or a shuffle)
+STATUE_SHARE = 0.95  # pose reach within 5 % of a statue's in the clips' mean pose, or farther
+TRAVELS = 0.5  # m/s: clips whose root moves this fast on average are a gait (walk 1.3, mummy walk 0.73, run 3.4)
+
+
+def statue_pose_reach(clip_dof: Sequence[np.ndarray], parts: dict[str, Sequence[int]] | None = None) -> dict:
+    """:func:`pose_reach` of a statue holding the clips' mean pose (its keys, with ``parts`` per part): the scale for
+    a policy's, no simulation needed. A policy whose reach is no nearer than this never takes the clips' defining
+    poses (the punch, the crane's knee)."""
+    frames = np.concatenate([np.asarray(c, np.float64) for c in clip_dof])
+    return pose_reach(frames.mean(0, keepdims=True), frames, parts)
+
+
+def imitation_flags(metrics: dict, travels: bool | None = None) -> list[str]:
+    """What an evaluation of a humanoid policy shows unlike its clips that the fall, height, speed and SPARC limits
+    do not test: feet that slide while down (a glide, a shuffle), strides far shorter than the clips' on a gait
+    (``travels``; default: the clips' mean root speed, ``clips_root_speed``, at least :data:`TRAVELS`), and a pose
+    reach no nearer than a statue's (``statue_pose_reach``). Empty where none shows or the measures are absent."""
+    flags = []
+    slide, clips = metrics.get("foot_slide"), metrics.get("foot_slide_clips")
+    if slide is not None and clips is not None and slide >= SLIDE_TIMES * clips and slide - clips >= SLIDE_EXCESS:
+        flags.append(f"feet slide {slide:.2f} m/s while down ({slide / max(clips, 1e-9):.1f} x the clips')")
+    if travels is None:
+        travels = (metrics.get("clips_root_speed") or 0.0) >= TRAVELS
+    strides = metrics.get("stride_length_ratio")
+    if travels and strides is not None and np.isfinite(strides) and strides < SHORT_STRIDES:
+        flags.append(f"strides {strides:.2f} x the clips'")
+    reach, statue = metrics.get("pose_reach"), metrics.get("statue_pose_reach")
+    if reach is not None and statue is not None and reach >= STATUE_SHARE * statue:
+        flags.append(f"poses no nearer the clips' than a statue's ({reach:.3f} vs {statue:.3f})")
+    return flags
+
+
 __all__ = [
     "cadence_ratio",
     "clip_postures",
     "foot_slide",
     "foot_slide_ratio",
+    "imitation_flags",
     "joint_angle_distance",
     "joint_angle_distances",
     "key_height_distance",
     "posture_metrics",
+    "statue_pose_reach",
     "step_frequency",
     "stride_lengths",
     "stride_ratio",

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from near.envs.humanoid.model import KEY_BODIES
+from near.eval.gait import imitation_flags
 from near.motion.humanoid import BODY_PARTS
 from near.utils.logging import smoothed_metrics, write_json
 
@@ -31,6 +32,7 @@ ROWS = (("success_rate", "success rate", "{:.2f}"), ("final_coverage", "final go
           for part in BODY_PARTS),
         ("pose_reach", "pose reach: the clips' poses to the policy's nearest (rad)", "{:.3f}"),
         *((f"pose_reach_{part}", f"  of the {part.replace('_', ' ')}", "{:.3f}") for part in BODY_PARTS),
+        ("statue_pose_reach", "  a statue in the clips' mean pose, for scale", "{:.3f}"),
         ("window_sparc", "root SPARC over clip-length windows", "{:.3f}"),
         ("window_sparc_clips", "the clips' SPARC over the same windows", "{:.3f}"),
         ("step_frequency", "steps per second", "{:.2f}"),
@@ -65,6 +67,9 @@ def metrics_table(summary: dict, title: str) -> str:
     console = Console(width=100)
     with console.capture() as capture:
         console.print(table)
+    flags = imitation_flags(summary)
+    if flags:  # what the numbers above pass but a look at the video would not (issue #16)
+        return capture.get() + "unlike the clips: " + "; ".join(flags) + "\n"
     return capture.get()
 
 
