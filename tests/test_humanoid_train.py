@@ -60,7 +60,7 @@ def keep_plotted(monkeypatch) -> dict:
 
 
 @pytest.mark.slow
-def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
+def test_energy_then_near_then_play(motion, tmp_path, monkeypatch, capsys):
     energy = train_energy(_cfg("HumanoidNEAR", motion, tmp_path / "energy", "energy.learning_rate=1e-3",
                                "energy.iterations=600"))
     assert energy["num_pairs"] == 4096
@@ -77,7 +77,16 @@ def test_energy_then_near_then_play(motion, tmp_path, monkeypatch):
 
     cfg = _cfg("HumanoidNEAR", motion, tmp_path / "near", f"energy.checkpoint={tmp_path / 'energy'}",
                "train.video_every=4", "train.eval_every=2")
+    import near.commands.train as train_module
+
+    flagged = []  # every evaluation is checked for what the limits let pass; a flag is said once, then kept
+    monkeypatch.setattr(train_module, "imitation_flags",
+                        lambda metrics: flagged.append(metrics) or ["feet slide 9.00 m/s while down (9.0 x the clips')"])
+    capsys.readouterr()
     near = train_policy(cfg)
+    assert capsys.readouterr().err.count("unlike the clips: feet slide 9.00 m/s") == 1
+    assert near["unlike_clips"].startswith("feet slide 9.00") and len(flagged) == 3  # 2 periodic, 1 final
+    assert all({"foot_slide", "stride_length_ratio", "statue_pose_reach", "clips_root_speed"} <= set(m) for m in flagged)
     assert os.listdir(tmp_path / "near" / "videos") == ["iteration_000004.mp4"]  # a video during training
     assert near["env_steps"] == 512 and near["task"] == "HumanoidNEAR"
     assert all(np.isfinite(near[k]) for k in ("pose_error", "episode_length", "task_return", "style_reward_last"))

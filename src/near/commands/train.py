@@ -18,6 +18,7 @@ import numpy as np
 from near.commands.run_folder import default_out, write_config
 from near.config import Config, to_dict
 from near.energy.reward import sign_trap_message
+from near.eval.gait import imitation_flags
 from near.eval.policy_eval import (
     eval_scalars,
     evaluate_policy,
@@ -102,6 +103,7 @@ def train_policy(cfg: Config) -> dict:
         to.save(iteration, model_item(state), train_item(state), {**meta, **(extra or {})}, rollout=rollout_item(state))
 
     best = BestPolicy(run_dir, resuming) if p.keep_best else None
+    shown_flags: tuple[str, ...] = ()  # the kinds of imitation_flags last printed
 
     with progress, stop_on_signals() as stop:
         bar = progress.add_task(desc, total=total, completed=int(state.iteration), info="")
@@ -151,6 +153,13 @@ def train_policy(cfg: Config) -> dict:
                                                       **{f"eval/{k}": v for k, v in scores.items()}})
                 if best is not None:
                     best.offer(iteration, scores, save)
+                # a gait unlike the clips' is chosen early (issue #16, item 80): say so when it shows or changes
+                flags = imitation_flags(scores)
+                if tuple(f.split(" ")[0] for f in flags) != shown_flags:
+                    shown_flags = tuple(f.split(" ")[0] for f in flags)
+                    if flags:
+                        print(f"note ({run_dir}, evaluation at iteration {iteration}): unlike the clips: "
+                              + "; ".join(flags), file=sys.stderr)
             if iteration % p.checkpoint_every < n or iteration == total:
                 save(iteration)
     logger.close()
@@ -171,6 +180,9 @@ def train_policy(cfg: Config) -> dict:
         "energy_checkpoint": cfg.energy.checkpoint if cfg.task.algo == "NEAR" else None,
         **task_metrics(cfg.task.env, evaluation),
     }
+    flags = imitation_flags(summary)
+    if flags:  # what a look at the video would find and the numbers above pass
+        summary["unlike_clips"] = "; ".join(flags)
     if best is not None and best.record:
         summary["best"] = {"checkpoint": best.dir, **best.record}
     write_json(os.path.join(run_dir, "summary.json"), summary)

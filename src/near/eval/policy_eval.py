@@ -354,7 +354,7 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     own = [d[settle:] for d in policy_dof if len(d) > settle]
     if own:
         out.update(G.pose_reach(np.concatenate(own), np.concatenate(references.dof), parts=MH.BODY_PARTS))
-        out["statue_pose_reach"] = G.statue_pose_reach(references.dof)["pose_reach"]  # the scale: the clips' mean pose, held
+    out["statue_pose_reach"] = G.statue_pose_reach(references.dof)["pose_reach"]  # the scale: the clips' mean pose, held
     # the clips' mean horizontal root speed: whether they are a gait (near.eval.gait.imitation_flags)
     speeds = [horizontal_speed(np.asarray(r, np.float64), env.control_dt) for r in references.root]
     out["clips_root_speed"] = float(np.concatenate(speeds).mean()) if any(len(v) for v in speeds) else float("nan")
