@@ -213,7 +213,7 @@ def measured_pose_reach() -> tuple[dict, ...]:
         return tuple(json.load(fh)["results"])
 
 
-def statue_pose_reach(motion: str) -> float | None:
+def measured_statue_reach(motion: str) -> float | None:
     """The pose reach of a statue in the clips' mean pose (report_pose_reach.py), where it was measured."""
     return next((r["statue_pose_reach"] for r in measured_pose_reach()
                  if r.get("motion") == f"amp_humanoid_{motion}.yaml" and "statue_pose_reach" in r), None)
@@ -236,7 +236,7 @@ def pose_reach_cell(motion: str, method: str, row: dict) -> str:
     source = pose_reach_source(motion, method, row)
     if source is None:
         return "-"
-    statue = statue_pose_reach(motion)
+    statue = measured_statue_reach(motion)
     parts = {k.removeprefix("pose_reach_").replace("_", " "): v for k, v in source.items()
              if k.startswith("pose_reach_") and v is not None}
     worst = max(parts, key=parts.get) if parts else None
@@ -252,7 +252,7 @@ def unseen_by_limits(motion: str, method: str, row: dict) -> list[str]:
     before statue_pose_reach its statue."""
     source = pose_reach_source(motion, method, row)
     metrics = dict(row, pose_reach=source["pose_reach"] if source else None,
-                   statue_pose_reach=row.get("statue_pose_reach") or statue_pose_reach(motion))
+                   statue_pose_reach=row.get("statue_pose_reach") or measured_statue_reach(motion))
     return imitation_flags(metrics, travels=motion in SPEED_MOTIONS)
 
 

@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,15 +29,9 @@ from near.cli import configure_jax  # noqa: E402
 PARTS_SHOWN = ("trunk", "right_arm", "left_arm", "right_leg", "left_leg")
 
 
-def statue_reach(clip_dof: list[np.ndarray], parts: dict) -> dict:
-    """pose_reach of a statue: one pose, the clips' mean, held (what standing in an average pose reaches)."""
-    from near.eval import gait as G
-
-    return G.statue_pose_reach(clip_dof, parts)
-
-
 def measure(run_dir: str, episodes: int) -> dict:
     from near.config import compose_config
+    from near.eval import gait as G
     from near.eval.policy_eval import evaluate_policy, reference_trajectories, with_run_physics
     from near.factories import make_env
     from near.motion.humanoid import BODY_PARTS
@@ -53,7 +46,7 @@ def measure(run_dir: str, episodes: int) -> dict:
     env = make_env(cfg)
     result = evaluate_policy(cfg, run_dir, env=env, episodes=episodes)
     metrics = result["humanoid"]
-    statue = statue_reach(reference_trajectories(env).dof, BODY_PARTS)
+    statue = G.statue_pose_reach(reference_trajectories(env).dof, BODY_PARTS)
     method = task.removeprefix("Humanoid") or "PPO"
     return {"run": run_dir, "motion": os.path.basename(motion), "method": method, "seed": saved.get("seed"),
             "episodes": episodes, "physics": cfg.task.physics.impl,

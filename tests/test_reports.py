@@ -834,11 +834,13 @@ def test_pose_reach_report_puts_a_statue_in_the_clips_mean_pose_and_tabulates_ea
     limb only as far as its swing; the table shows each part beside the statue's."""
     import report_pose_reach as P
 
+    from near.eval import gait as G
+
     parts = {"trunk": [0], "right_arm": [1], "left_arm": [2], "right_leg": [3], "left_leg": [4]}
     still = np.zeros((20, 5))
     moving = still.copy()
     moving[:, 2] = np.where(np.arange(20) < 10, -0.5, 0.5)  # the left arm swings between -0.5 and 0.5
-    statue = P.statue_reach([still, moving], parts)
+    statue = G.statue_pose_reach([still, moving], parts)
     assert statue["pose_reach_trunk"] == pytest.approx(0.0, abs=1e-6)
     assert statue["pose_reach_left_arm"] == pytest.approx(0.5 * 20 / 40, abs=1e-6)  # half of the frames 0.5 away
     row = {"label": "punch", "episodes": 8, "fall_rate": 0.0, "joint_angle_distance": 0.2, "pose_reach": 0.3,

@@ -155,8 +155,9 @@ def train_policy(cfg: Config) -> dict:
                     best.offer(iteration, scores, save)
                 # a gait unlike the clips' is chosen early (issue #16, item 80): say so when it shows or changes
                 flags = imitation_flags(scores)
-                if tuple(f.split(" ")[0] for f in flags) != shown_flags:
-                    shown_flags = tuple(f.split(" ")[0] for f in flags)
+                kinds = tuple(f.split(" ")[0] for f in flags)
+                if kinds != shown_flags:
+                    shown_flags = kinds
                     if flags:
                         print(f"note ({run_dir}, evaluation at iteration {iteration}): unlike the clips: "
                               + "; ".join(flags), file=sys.stderr)

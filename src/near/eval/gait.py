@@ -103,7 +103,7 @@ def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.n
     policy_root / clip_root: root positions (T, 3) per episode / clip (only the steps before the end of
     each episode); policy_dof / clip_dof: DOF positions (T, 28). Returns ``root_height_ratio`` (mean root
     height, policy / clips: below 1 is a crouch), ``root_speed_ratio`` (mean horizontal root speed:
-    0 stands still) and ``joint_angle_distance`` (:func:`joint_angle_distance`, rad); with ``parts``
+    0 stands still), ``clips_root_speed`` (the clips' mean horizontal root speed, m/s: whether they are a gait) and ``joint_angle_distance`` (:func:`joint_angle_distance`, rad); with ``parts``
     ({name: DOF indices}, e.g. :data:`near.motion.humanoid.BODY_PARTS`) also ``joint_angle_distance_NAME``,
     the mean over that part's DOFs: which limb is off (a knee never lifted, a punch never thrown).
     """
@@ -121,7 +121,7 @@ def posture_metrics(policy_root: Sequence[np.ndarray], policy_dof: Sequence[np.n
     speed = policy_speed.mean() / clip_speed if clip_speed > 1e-6 else float("nan")  # nan: one-step episodes only
     per_dof = joint_angle_distances(pooled(policy_dof), pooled(clip_dof))
     out = {"root_height_ratio": float(height), "root_speed_ratio": float(speed),
-           "joint_angle_distance": float(per_dof.mean())}
+           "joint_angle_distance": float(per_dof.mean()), "clips_root_speed": float(clip_speed)}
     for name, dofs in (parts or {}).items():
         out[f"joint_angle_distance_{name}"] = float(per_dof[list(dofs)].mean())
     return out

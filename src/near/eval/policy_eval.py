@@ -29,7 +29,6 @@ from near.config import Config, physics_overrides
 from near.eval import gait as G
 from near.eval import metrics as M
 from near.factories import make_env
-from near.motion.library import horizontal_speed
 from near.restore import load_policy
 from near.rl.evaluate import split_episodes
 from near.utils.checkpoint import CheckpointError
@@ -355,9 +354,6 @@ def humanoid_metrics(env, result: dict, max_steps: int, references: HumanoidRefe
     if own:
         out.update(G.pose_reach(np.concatenate(own), np.concatenate(references.dof), parts=MH.BODY_PARTS))
     out["statue_pose_reach"] = G.statue_pose_reach(references.dof)["pose_reach"]  # the scale: the clips' mean pose, held
-    # the clips' mean horizontal root speed: whether they are a gait (near.eval.gait.imitation_flags)
-    speeds = [horizontal_speed(np.asarray(r, np.float64), env.control_dt) for r in references.root]
-    out["clips_root_speed"] = float(np.concatenate(speeds).mean()) if any(len(v) for v in speeds) else float("nan")
     out.update(G.window_sparc(roots, references.root, env.control_dt))
     out.update(G.cadence_ratio(roots, references.root, env.control_dt))
     # body_pos rows are the motion data's bodies (MuJoCo's without the world body): MH's indices
