@@ -219,3 +219,25 @@ def test_amp_freezes_its_log_std_unless_the_config_learns_it(tmp_path, monkeypat
     assert len(frozen) == 3 and len(set(frozen)) == 1
     learnt = log_stds("learnt", "train.learn_std=true", "train.learning_rate=1e-2")
     assert learnt[0] != learnt[-1]
+
+
+def test_early_exploration_lowers_the_frozen_std_from_its_start_to_log_std_init(tmp_path, monkeypatch):
+    """train.explore_env_steps: the frozen log-std starts at explore_log_std and reaches log_std_init after that
+    many env steps (issue #16: NEAR's run chose its shuffle early at the shipped small std)."""
+    import json
+
+    from near.cli import main
+    from near.config import ConfigError, compose_config
+
+    monkeypatch.setenv("NEAR_XLA_CACHE", "off")
+    out = tmp_path / "explore"
+    # 128 env steps an iteration, a record per iteration, the std down in 3 iterations of 6
+    assert main(["train", "task=mazeAMP", "train.num_envs=16", "train.minibatch_size=64", "train.horizon=8",
+                 "train.total_env_steps=768", "train.iterations_per_log=1", "train.eval_every=0",
+                 "train.eval_episodes=2", "train.log_std_init=-2.0", "train.explore_log_std=-0.5",
+                 "train.explore_env_steps=384", "progress=False", f"out={out}"]) == 0
+    logged = [json.loads(line)["log_std"] for line in open(out / "metrics.jsonl") if '"log_std"' in line]
+    # each record holds the std the next rollout samples with: 1/3, 2/3 of the way, then log_std_init
+    np.testing.assert_allclose(logged, [-1.0, -1.5, -2.0, -2.0, -2.0, -2.0], atol=1e-6)
+    with pytest.raises(ConfigError, match="learn_std=false"):
+        compose_config(["task=mazeNEAR", "train.learn_std=true", "train.explore_env_steps=1000"])

@@ -70,6 +70,11 @@ class PPOConfig:
     # PPO's steps (its KL) grew with it until success fell from 97 % to 77 %
     min_log_std: float = -20.0
     learn_std: bool = True  # the original learns it for NEAR, freezes it for AMP (the AMP configs and the humanoid's NEAR config set false)
+    # more exploration early with a frozen std (learn_std false): the log-std starts at explore_log_std and
+    # falls linearly to log_std_init over the first explore_env_steps env steps, then stays. 0 steps: off.
+    # Issue #16: NEAR's run seed 8125 chose its shuffle in the first 12 M steps at exp(-2.9) and kept it
+    explore_log_std: float = -1.6
+    explore_env_steps: int = 0
     normalize_obs: bool = True
     normalize_value: bool = True
     normalize_advantage: bool = True
@@ -100,6 +105,11 @@ class PPOConfig:
     @property
     def batch_size(self) -> int:
         return self.num_envs * self.horizon
+
+    def scheduled_log_std(self, env_steps: jax.Array) -> jax.Array:
+        """The frozen log-std after ``env_steps`` env steps under the early exploration (explore_env_steps > 0)."""
+        done = jnp.clip(env_steps / self.explore_env_steps, 0.0, 1.0)
+        return self.explore_log_std + done * (self.log_std_init - self.explore_log_std)
 
     def compiles_eval_ahead(self) -> bool:
         if self.compile_eval_ahead not in COMPILE_EVAL_AHEAD:
@@ -189,6 +199,12 @@ class TrainState:
     reward_state: Any
     key: jax.Array
     iteration: jax.Array
+
+
+def with_log_std(params: dict, log_std: jax.Array) -> dict:
+    actor = params["actor"]["params"]
+    new = jnp.full_like(actor["log_std"], log_std)
+    return {**params, "actor": {**params["actor"], "params": {**actor, "log_std": new}}}
 
 
 def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
@@ -285,6 +301,8 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
         key, k_actor, k_critic, k_env, k_style = jax.random.split(key, 5)
         dummy = jnp.zeros((1, env.obs_dim))
         params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
+        if cfg.explore_env_steps > 0:
+            params = with_log_std(params, cfg.scheduled_log_std(0))
         return (params, optimizer.init(params), RunningStats.create(env.obs_dim), RunningStats.create(1), key,
                 jnp.zeros((), jnp.int32)), jax.random.split(k_env, cfg.num_envs), k_style
 
@@ -403,6 +421,8 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
 
         (params, opt_state), loss_stats = jax.lax.scan(epoch, (state.params, state.opt_state),
                                                       jax.random.split(k_perm, cfg.update_epochs))
+        if cfg.explore_env_steps > 0:  # the next rollout's std
+            params = with_log_std(params, cfg.scheduled_log_std((state.iteration + 1).astype(jnp.float32) * cfg.batch_size))
 
         done = traj.done.astype(jnp.float32)
         metrics = {
