@@ -34,18 +34,11 @@ from _report import (
 )
 
 
-def with_log_std(params: dict, log_std: float) -> dict:
-    """The policy's parameters with every action dimension's log-std set to ``log_std`` (the rest shared)."""
-    actor = params["actor"]["params"]
-    if "log_std" not in actor:
-        raise SystemExit("the policy has no log_std parameter (not a Gaussian PPO actor?)")
-    return {**params, "actor": {**params["actor"], "params": {**actor, "log_std": jax.numpy.full_like(actor["log_std"], log_std)}}}
-
-
 def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], episodes: int, seed: int,
                physics: tuple[str, ...] = ()) -> list[dict]:
     from near.eval.policy_eval import make_policy_evaluator
     from near.restore import load_policy
+    from near.rl.ppo import with_log_std
 
     physics = physics_overrides(physics)  # checked before any run is read
     cfg, env = policy_env(run_dir, motion, physics)
@@ -66,9 +59,12 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
                      "log_std": log_std, "trained_log_std": trained, "episodes": episodes,
                      "fall_rate": float(h["fall_rate"]), "root_height_ratio": float(h["root_height_ratio"]),
                      "root_speed_ratio": float(h["root_speed_ratio"]),
+                     # the gait under the noise: does a sliding shuffle turn into steps, or a stepping gait slide?
+                     **{k: float(h[k]) for k in ("foot_slide", "stride_length_ratio") if k in h},
                      "episode_length": float(np.mean(result["episode_length"]))})
         print(f"{label} ({rows[-1]['physics']}): {'mean' if log_std is None else f'log-std {log_std:+.2f}'}: falls {rows[-1]['fall_rate']:.2f}, "
-              f"length {rows[-1]['episode_length']:.0f}", flush=True)
+              f"length {rows[-1]['episode_length']:.0f}, feet while down {rows[-1].get('foot_slide', float('nan')):.2f} m/s, "
+              f"strides {rows[-1].get('stride_length_ratio', float('nan')):.2f} x", flush=True)
     return rows
 
 
@@ -87,11 +83,13 @@ def main(argv=None) -> None:
     rows = merge_rows(read_result_rows(args.name), new,
                       key=lambda r: (r["label"], r.get("physics", "as trained"), r["log_std"]))
     write_result(args.name, "a humanoid policy's falls under actions drawn at fixed stds", rows)
-    print("| policy | physics | actions | falls | height ratio | speed ratio | episode length (steps) |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| policy | physics | actions | falls | height ratio | speed ratio | feet while down, m/s | strides (x the clips') | episode length (steps) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         actions = "mean" if r["log_std"] is None else f"drawn, log-std {r['log_std']:+.1f} (std {np.exp(r['log_std']):.3f})"
-        print(f"| {r['label']} | {r.get('physics', 'as trained')} | {actions} | {r['fall_rate']:.2f} | {r['root_height_ratio']:.3f} | {r.get('root_speed_ratio', float('nan')):.3f} | {r['episode_length']:.0f} |")
+        gait = " | ".join(f"{r[k]:.2f}" if k in r else "-" for k in ("foot_slide", "stride_length_ratio"))  # rows before 2026-12-07: none
+        print(f"| {r['label']} | {r.get('physics', 'as trained')} | {actions} | {r['fall_rate']:.2f} | {r['root_height_ratio']:.3f} "
+              f"| {r.get('root_speed_ratio', float('nan')):.3f} | {gait} | {r['episode_length']:.0f} |")
 
 
 if __name__ == "__main__":

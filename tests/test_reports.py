@@ -769,9 +769,7 @@ def test_anneal_levels_of_a_short_run_and_of_negative_energies(tmp_path):
 def test_action_noise_override_sets_the_std_the_policy_draws_with_and_keeps_its_mean():
     import jax
     import jax.numpy as jnp
-    from inspect_action_noise import with_log_std
-
-    from near.rl.ppo import PPOConfig, act, make_networks
+    from near.rl.ppo import PPOConfig, act, make_networks, with_log_std
     from near.utils.running_stats import RunningStats
 
     cfg = PPOConfig(actor_hidden=(8,), critic_hidden=(8,), log_std_init=-2.9)

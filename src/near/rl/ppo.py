@@ -202,7 +202,10 @@ class TrainState:
 
 
 def with_log_std(params: dict, log_std: jax.Array) -> dict:
+    """The policy's parameters with every action dimension's log-std set to ``log_std`` (the rest shared)."""
     actor = params["actor"]["params"]
+    if "log_std" not in actor:
+        raise ValueError("the policy has no log_std parameter (not a Gaussian PPO actor?)")
     new = jnp.full_like(actor["log_std"], log_std)
     return {**params, "actor": {**params["actor"], "params": {**actor, "log_std": new}}}
 
