@@ -60,11 +60,11 @@ def noise_rows(label: str, run_dir: str, motion: str, log_stds: list[float], epi
                      "fall_rate": float(h["fall_rate"]), "root_height_ratio": float(h["root_height_ratio"]),
                      "root_speed_ratio": float(h["root_speed_ratio"]),
                      # the gait under the noise: does a sliding shuffle turn into steps, or a stepping gait slide?
-                     **{k: float(h[k]) for k in ("foot_slide", "stride_length_ratio") if k in h},
+                     "foot_slide": float(h["foot_slide"]), "stride_length_ratio": float(h["stride_length_ratio"]),
                      "episode_length": float(np.mean(result["episode_length"]))})
         print(f"{label} ({rows[-1]['physics']}): {'mean' if log_std is None else f'log-std {log_std:+.2f}'}: falls {rows[-1]['fall_rate']:.2f}, "
-              f"length {rows[-1]['episode_length']:.0f}, feet while down {rows[-1].get('foot_slide', float('nan')):.2f} m/s, "
-              f"strides {rows[-1].get('stride_length_ratio', float('nan')):.2f} x", flush=True)
+              f"length {rows[-1]['episode_length']:.0f}, feet while down {rows[-1]['foot_slide']:.2f} m/s, "
+              f"strides {rows[-1]['stride_length_ratio']:.2f} x", flush=True)
     return rows
 
 
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         actions = "mean" if r["log_std"] is None else f"drawn, log-std {r['log_std']:+.1f} (std {np.exp(r['log_std']):.3f})"
-        gait = " | ".join(f"{r[k]:.2f}" if k in r else "-" for k in ("foot_slide", "stride_length_ratio"))  # rows before 2026-12-07: none
+        gait = " | ".join(f"{r[k]:.2f}" if k in r else "-" for k in ("foot_slide", "stride_length_ratio"))  # rows written before 2026-12-07 have neither
         print(f"| {r['label']} | {r.get('physics', 'as trained')} | {actions} | {r['fall_rate']:.2f} | {r['root_height_ratio']:.3f} "
               f"| {r.get('root_speed_ratio', float('nan')):.3f} | {gait} | {r['episode_length']:.0f} |")
 
