@@ -919,3 +919,40 @@ def test_humanoid_motions_flag_what_the_limits_let_pass(tmp_path, monkeypatch):
             "poses no nearer the clips' than a statue's (0.199 vs 0.200) |")
     finally:
         H.measured_pose_reach.cache_clear()
+
+
+def test_gait_over_training_finds_when_a_run_stands_and_ends_on_its_final_evaluation(tmp_path):
+    """report_gait_over_training: the periodic evaluations' gait in order, the final evaluation of summary.json
+    last, the first evaluation with falls <= 0.10 as the standing point, a stride the evaluation could not
+    measure (NaN) as None, and one clear error for a run without evaluations."""
+    import report_gait_over_training as G
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "config.yaml", "w") as fh:
+        yaml.safe_dump({"seed": 8125, "motion": "/x/amp_humanoid_run.yaml", "train": {"explore_env_steps": 0},
+                        "task": {"name": "HumanoidNEAR", "physics": {"impl": "warp"}}}, fh)
+    evals = [(4e6, 1.0, 0.3), (8e6, 0.25, 0.4), (12e6, 0.05, 0.45), (16e6, 0.0, 0.5)]
+    with open(run / "metrics.jsonl", "w") as fh:
+        for steps, falls, strides in evals:
+            fh.write(json.dumps({"iteration": 1, "env_steps": steps, "nonfinite_resets": 0}) + "\n")
+            fh.write(json.dumps({"env_steps": steps, "eval/fall_rate": falls, "eval/stride_length_ratio": strides,
+                                 "eval/foot_slide": 2 * strides, "eval/root_speed_ratio": 1.0}) + "\n")
+    with open(run / "summary.json", "w") as fh:
+        fh.write('{"env_steps": 20000000, "fall_rate": 0.0, "stride_length_ratio": NaN, "foot_slide": 1.5}')
+    row = G.gait_row(str(run))
+    assert row["series"]["env_steps"] == [4e6, 8e6, 12e6, 16e6, 2e7]
+    assert row["stands_from_env_steps"] == 12e6 and row["at_standing"]["stride_length_ratio"] == 0.45
+    assert row["final"]["stride_length_ratio"] is None and row["final"]["foot_slide"] == 1.5
+    assert row["series"]["cadence_ratio"] == [None] * 5  # not logged by this run
+    assert row["seed"] == 8125 and row["physics"] == "warp"
+    assert G.gait_row(str(run), stand=0.0)["stands_from_env_steps"] == 16e6
+    assert G.gait_row(str(run), stand=-1.0)["at_standing"] is None
+    assert "never stands" in G.gait_cell(None) and G.gait_cell(row["final"]).startswith("- / - / - / 1.50")
+    path = G.plot([{"label": "a", **row}], str(tmp_path / "gait.png"))
+    assert os.path.getsize(path) > 1000
+    (tmp_path / "bare").mkdir()
+    with open(tmp_path / "bare" / "metrics.jsonl", "w") as fh:
+        fh.write(json.dumps({"iteration": 1, "env_steps": 1}) + "\n")
+    with pytest.raises(SystemExit, match="no periodic evaluation"):
+        G.gait_series(str(tmp_path / "bare"))

@@ -41,7 +41,7 @@ from near.utils.logging import (
 CURVE_KEYS = ["success_rate", "episode_return", "episode_length", "style_reward", "sigma_level", "energy",
               "energy_reward_saturated", "energy_input_clipped", "critic_loss", "log_std", "eval/success_rate", "eval/fall_rate", "eval/pose_error",
               "eval/root_height_ratio", "eval/root_speed_ratio", "eval/window_sparc", "eval/cadence_ratio",
-              "eval/stride_length_ratio"]
+              "eval/stride_length_ratio", "eval/foot_slide"]
 
 
 def resume_state(run_dir: str, state):
