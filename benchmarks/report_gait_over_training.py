@@ -1,7 +1,8 @@
 """When does a humanoid run take its gait? The periodic evaluations of each run (``eval/*`` records of its
 metrics.jsonl, one every ``train.eval_every`` iterations), with its final 64-episode evaluation
-(summary.json) as the last point: fall rate, speed, strides, cadence, feet while down, height and pose
-reach against env steps. A table gives each run's gait at its first evaluation that stands (fall rate at
+(summary.json) as the last point: fall rate, speed, strides, cadence (the pelvis's bobbing, and the feet's
+landings per second: the pelvis's strongest frequency can be a limp's once-per-stride sway, half the
+steps), feet while down, height and pose reach against env steps. A table gives each run's gait at its first evaluation that stands (fall rate at
 most --stand, the issue's 0.10) and at its end, so a gait settled before the policy stands (and so before an
 early-exploration window of train.explore_env_steps ends) shows as such; --plot draws the curves, one panel
 per measure, one line per run.
@@ -24,10 +25,11 @@ from _report import labelled_runs, merge_rows, read_result_rows, write_result
 
 from near.utils.logging import read_metrics
 
-GAIT_KEYS = ("fall_rate", "root_speed_ratio", "stride_length_ratio", "cadence_ratio", "foot_slide",
+GAIT_KEYS = ("fall_rate", "root_speed_ratio", "stride_length_ratio", "cadence_ratio", "landing_ratio", "foot_slide",
              "root_height_ratio", "pose_reach")
 TITLES = {"fall_rate": "falls", "root_speed_ratio": "speed / clips'", "stride_length_ratio": "strides / clips'",
-          "cadence_ratio": "cadence / clips'", "foot_slide": "feet while down, m/s",
+          "cadence_ratio": "cadence (pelvis) / clips'",
+          "landing_ratio": "landings per s / clips'", "foot_slide": "feet while down, m/s",
           "root_height_ratio": "height / clips'", "pose_reach": "pose reach"}
 
 
@@ -47,6 +49,9 @@ def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
         raise SystemExit(f"{run_dir}: no periodic evaluation in its metrics.jsonl (eval/fall_rate)")
 
     def value(key, i):
+        if key == "landing_ratio":  # the feet's cadence: the pelvis's can read a limp's stride for the step
+            rate, clips = value("landing_rate", i), value("landing_rate_clips", i)
+            return None if rate is None or not clips else rate / clips
         return finite_or_none(columns.get(f"eval/{key}", [None] * len(steps))[i])
 
     series = {"env_steps": [float(steps[i]) for i in rows], **{k: [value(k, i) for i in rows] for k in keys}}
@@ -56,6 +61,8 @@ def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
             summary = json.load(fh)
         if float(summary.get("env_steps", 0)) > series["env_steps"][-1] and "fall_rate" in summary:
             series["env_steps"].append(float(summary["env_steps"]))
+            rate, clips = finite_or_none(summary.get("landing_rate")), finite_or_none(summary.get("landing_rate_clips"))
+            summary["landing_ratio"] = None if rate is None or not clips else rate / clips
             for k in keys:
                 series[k].append(finite_or_none(summary.get(k)))
     return series
@@ -90,7 +97,7 @@ def gait_cell(point: dict | None) -> str:
     if point is None:
         return "never stands"
     return (f"{fmt(point['root_speed_ratio'])} / {fmt(point['stride_length_ratio'])} / "
-            f"{fmt(point['cadence_ratio'])} / {fmt(point['foot_slide'])}")
+            f"{fmt(point['cadence_ratio'])} ({fmt(point['landing_ratio'])}) / {fmt(point['foot_slide'])}")
 
 
 def plot(rows: list[dict], path: str) -> str:
@@ -139,7 +146,8 @@ def main() -> None:
                         help="drop the rows already in the file (default: keep those with other labels)")
     args = parser.parse_args()
     rows = [{"label": label, **gait_row(run_dir, args.stand)} for label, run_dir in labelled_runs(args.runs)]
-    print(f"speed / strides / cadence (each against the clips') / feet while down (m/s); stands: falls <= {args.stand}\n")
+    print("speed / strides / cadence of the pelvis (of the feet's landings), each against the clips' / feet while down "
+          f"(m/s); stands: falls <= {args.stand}\n")
     print("| run | stands from (M) | gait then | end (M) | gait at the end |\n|---|---:|---|---:|---|")
     for r in rows:
         start = r["stands_from_env_steps"]

@@ -937,18 +937,21 @@ def test_gait_over_training_finds_when_a_run_stands_and_ends_on_its_final_evalua
         for steps, falls, strides in evals:
             fh.write(json.dumps({"iteration": 1, "env_steps": steps, "nonfinite_resets": 0}) + "\n")
             fh.write(json.dumps({"env_steps": steps, "eval/fall_rate": falls, "eval/stride_length_ratio": strides,
-                                 "eval/foot_slide": 2 * strides, "eval/root_speed_ratio": 1.0}) + "\n")
+                                 "eval/foot_slide": 2 * strides, "eval/root_speed_ratio": 1.0,
+                                 "eval/landing_rate": 5.0, "eval/landing_rate_clips": 2.5}) + "\n")
     with open(run / "summary.json", "w") as fh:
-        fh.write('{"env_steps": 20000000, "fall_rate": 0.0, "stride_length_ratio": NaN, "foot_slide": 1.5}')
+        fh.write('{"env_steps": 20000000, "fall_rate": 0.0, "stride_length_ratio": NaN, "foot_slide": 1.5, '
+                 '"landing_rate": 3.0, "landing_rate_clips": 0.0}')
     row = G.gait_row(str(run))
     assert row["series"]["env_steps"] == [4e6, 8e6, 12e6, 16e6, 2e7]
     assert row["stands_from_env_steps"] == 12e6 and row["at_standing"]["stride_length_ratio"] == 0.45
     assert row["final"]["stride_length_ratio"] is None and row["final"]["foot_slide"] == 1.5
     assert row["series"]["cadence_ratio"] == [None] * 5  # not logged by this run
+    assert row["series"]["landing_ratio"] == [2.0] * 4 + [None]  # the feet's cadence; none without the clips' rate
     assert row["seed"] == 8125 and row["physics"] == "warp"
     assert G.gait_row(str(run), stand=0.0)["stands_from_env_steps"] == 16e6
     assert G.gait_row(str(run), stand=-1.0)["at_standing"] is None
-    assert "never stands" in G.gait_cell(None) and G.gait_cell(row["final"]).startswith("- / - / - / 1.50")
+    assert "never stands" in G.gait_cell(None) and G.gait_cell(row["final"]).startswith("- / - / - (-) / 1.50")
     path = G.plot([{"label": "a", **row}], str(tmp_path / "gait.png"))
     assert os.path.getsize(path) > 1000
     (tmp_path / "bare").mkdir()

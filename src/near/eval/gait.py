@@ -143,8 +143,10 @@ def step_frequency(root: np.ndarray, dt: float, band: tuple[float, float] = (0.5
 
 def cadence_ratio(policy_root: Sequence[np.ndarray], clip_root: Sequence[np.ndarray], dt: float) -> dict:
     """``step_frequency`` (median over the policy's episodes) and ``cadence_ratio`` (that over the clips'
-    median): a gait of short, quick steps at the clips' speed shows here and nowhere else (the walk at
-    53 M steps: 4.4 steps/s against the clips' 1.8)."""
+    median): a gait of short, quick steps at the clips' speed shows here (the walk at 53 M steps: 4.4 steps/s
+    against the clips' 1.8). Where the pelvis sways once per stride more than it bobs once per step, the
+    strongest frequency is the stride's, half the steps: read it with the strides, the speed and the feet's
+    ``landing_rate`` (speed is about strides x cadence)."""
     policy = nan_median([step_frequency(r, dt) for r in policy_root])
     clips = nan_median([step_frequency(r, dt) for r in clip_root])
     return {"step_frequency": float(policy), "cadence_ratio": float(policy / clips) if clips > 0 else float("nan")}
