@@ -14,6 +14,8 @@
 #   train_tf32 the train stage with the networks' matrix products in TF32 (train.network_precision=
 #              tensorfloat32; the physics stays float32): NEAR's non-physics part is mostly float32 matmul (~240)
 #   train_warp the train stage with MuJoCo Warp (task.physics.impl=warp), once gpu_warp_parts.sh installed it (~300)
+#   train_bf16 train_warp with the networks' products on bfloat16 inputs (train.network_precision=bfloat16): run it
+#              beside train_warp in one call and compare the two as a ratio (~300)
 #   parts_warp where NEAR's step goes beyond the physics, under MuJoCo Warp at 4,096 envs: PPO on the task reward
 #              alone, NEAR, NEAR with 1 update epoch, physics alone, in one process (bench_train_humanoid.py) (~300)
 #   startup    benchmarks/profile_startup.py on the walk set, cold then warm compilation cache (~400)
@@ -34,7 +36,7 @@
 set -u
 deadline=$1; shift
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(train physics startup startup_run energy)
-declare -A need=([train]=240 [train_tf32]=240 [train_warp]=300 [parts_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [startup_amp]=150 [energy]=230 [energy_variants]=180
+declare -A need=([train]=240 [train_tf32]=240 [train_warp]=300 [train_bf16]=300 [parts_warp]=300 [physics]=330 [startup]=420 [startup_run]=180 [startup_amp]=150 [energy]=230 [energy_variants]=180
                  [startup_autotune0]=480 [cmdbuf]=420)
 if [ "${DRY_RUN:-0}" = 1 ]; then
   start=$(date +%s); left() { echo $(( deadline - ($(date +%s) - start) )); }
@@ -65,6 +67,9 @@ for stage in "${stages[@]}"; do
     train_warp)
       [ $has_warp = 1 ] || { echo "train_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
       train_stage task.physics.impl=warp ;;
+    train_bf16)
+      [ $has_warp = 1 ] || { echo "train_bf16: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
+      train_stage task.physics.impl=warp train.network_precision=bfloat16 ;;
     parts_warp)
       [ $has_warp = 1 ] || { echo "parts_warp: warp-lang not installed (gpu_warp_parts.sh)"; continue; }
       runs="PPO:1:4096 NEAR:1:4096 NEAR:1:4096:1" train_stage task.physics.impl=warp ;;

@@ -178,7 +178,7 @@ def test_evaluation_and_ranking_share_one_compiled_program(tmp_path):
 
 def test_network_precision_reaches_the_dsm_step_and_not_the_evaluation():
     """energy.network_precision=tensorfloat32 (issue #20) lowers every matrix product of the DSM
-    training step, double backprop included, at TF32 (HIGH); the held-out evaluation, which the ranking
+    training step, double backprop included, at TF32 (HIGH), and bfloat16 with bfloat16 inputs; the held-out evaluation, which the ranking
     and the reward's energies share, stays at full float32 (HIGHEST). float32 changes nothing, and a
     bad name is one clear error (config and make_trainer alike)."""
     import re
@@ -206,6 +206,11 @@ def test_network_precision_reaches_the_dsm_step_and_not_the_evaluation():
     (step32, eval32), (step_tf32, eval_tf32) = lowered("float32"), lowered("tensorfloat32")
     assert step32 == eval32 == eval_tf32 == {"[HIGHEST, HIGHEST]"}
     assert step_tf32 == {"[HIGH, HIGH]"}
+    cfg = EnergyConfig(latent_dim=24, network_precision="bfloat16")  # every product of the step, double backprop too
+    init, train_chunk, _, _, _ = make_trainer(cfg, 4)
+    dots = [line for line in train_chunk.lower(init(jax.random.PRNGKey(0)), pairs, 2).as_text().splitlines()
+            if "dot_general" in line]
+    assert dots and all("lhs_precision_type = bf16, rhs_precision_type = bf16" in line for line in dots)
     with pytest.raises(ConfigError, match="energy.network_precision"):
         validate_energy(EnergyConfig(network_precision="fp8"))
     with pytest.raises(ValueError, match="energy.network_precision"):

@@ -384,8 +384,9 @@ def test_a_resume_with_another_optimiser_shape_is_refused_naming_the_runs_keys(r
 
 def test_network_precision_reaches_the_networks_and_not_the_physics():
     """train.network_precision=tensorfloat32 lowers the policy's, critic's and style reward's matrix
-    products at TF32 (HIGH) while a matrix product inside the env's step stays at full float32 (HIGHEST):
-    TF32 in the physics is what the global float32 setting guards against. float32 changes nothing."""
+    products at TF32 (HIGH), and bfloat16 with bfloat16 inputs, while a matrix product inside the env's step
+    stays at full float32 (HIGHEST): a lower precision in the physics is what the global float32 setting
+    guards against. float32 changes nothing."""
     from near.config import ConfigError
     from near.energy.reward import RewardConfig
     from near.envs.core import AutoReset
@@ -420,15 +421,19 @@ def test_network_precision_reaches_the_networks_and_not_the_physics():
         def precisions(lines):
             return {re.search(r"precision = (\[[A-Z, ]+\])", line).group(1) for line in lines}
 
-        return {"physics": precisions(physics), "networks": precisions(line for line in dots if line not in physics),
+        networks = [line for line in dots if line not in physics]
+        return {"physics": precisions(physics), "networks": precisions(networks),
+                "bf16_inputs": {"lhs_precision_type = bf16, rhs_precision_type = bf16" in line for line in networks},
                 "discriminator": any("tensor<16x1xf32>" in line for line in dots)}
 
-    default, tf32 = dot_precisions("float32"), dot_precisions("tensorfloat32")
+    default, tf32, bf16 = dot_precisions("float32"), dot_precisions("tensorfloat32"), dot_precisions("bfloat16")
     assert PPOConfig().network_precision == "tensorfloat32"  # the default since 2026-12-05 (issue #20)
     assert default["discriminator"] and tf32["discriminator"]  # the style reward's network is in the program
     assert default["physics"] == tf32["physics"] == {"[HIGHEST, HIGHEST]"}
     assert default["networks"] == {"[HIGHEST, HIGHEST]"}
-    assert tf32["networks"] == {"[HIGH, HIGH]"}
+    assert tf32["networks"] == {"[HIGH, HIGH]"} and tf32["bf16_inputs"] == {False}
+    # bfloat16: every network product takes bfloat16 inputs (float32 sums); the physics keeps float32
+    assert bf16["bf16_inputs"] == {True} and bf16["physics"] == {"[HIGHEST, HIGHEST]"} and bf16["discriminator"]
     with pytest.raises(ConfigError, match="network_precision"):
         compose_config(["task=maze", "train.network_precision=fp8"])
 

@@ -33,7 +33,7 @@ from near.energy.reward import RewardConfig
 from near.envs.core import AutoReset
 from near.rl.networks import Actor, Critic, gaussian_entropy, gaussian_log_prob
 from near.utils import running_stats
-from near.utils.jax_setup import NETWORK_PRECISIONS
+from near.utils.jax_setup import NETWORK_PRECISIONS, network_matmul_precision
 from near.utils.running_stats import RunningStats
 
 COMPILE_EVAL_AHEAD = ("auto", "always", "never")  # train.compile_eval_ahead
@@ -97,7 +97,8 @@ class PPOConfig:
     # (a 2-core CPU: no gain, benchmarks/results/compile_ahead_cpu.json); "always"; "never"
     compile_eval_ahead: str = "auto"
     # matrix products of the policy, the critic and the style reward's network in training:
-    # "tensorfloat32" (tensor cores of A100/H100-class GPUs; bit for bit float32 on the CPU) or "float32".
+    # "tensorfloat32" (tensor cores of A100/H100-class GPUs; bit for bit float32 on the CPU), "bfloat16" (inputs
+    # rounded to bfloat16, float32 sums; issue #20's untried lever, not measured yet) or "float32".
     # The physics and the evaluation keep float32 either way. TF32 since 2026-12-05: NEAR 1.24 x the env
     # steps/s at 16 k envs, and a walk that learns as the float32 one did (docs/humanoid_speed.md)
     network_precision: str = "tensorfloat32"
@@ -120,7 +121,7 @@ class PPOConfig:
         """Context in which the networks' matrix products are traced (their precision only)."""
         if self.network_precision not in NETWORK_PRECISIONS:
             raise ValueError(f"train.network_precision must be one of {NETWORK_PRECISIONS}, got {self.network_precision!r}")
-        return jax.default_matmul_precision(self.network_precision)
+        return network_matmul_precision(self.network_precision)
 
     @property
     def num_iterations(self) -> int:

@@ -6,9 +6,19 @@ from __future__ import annotations
 import os
 
 # matrix-product precisions a network may be trained at (train.network_precision, energy.network_precision):
-# "float32" (full precision, as every matmul runs by default) or "tensorfloat32" (tensor cores of
-# A100/H100-class GPUs; no effect on the CPU)
-NETWORK_PRECISIONS = ("float32", "tensorfloat32")
+# "float32" (full precision, as every matmul runs by default), "tensorfloat32" (tensor cores of
+# A100/H100-class GPUs) or "bfloat16" (the products' inputs rounded to bfloat16, summed in float32: on an
+# H100 the tensor cores run bfloat16 at twice TF32's rate; parameters, optimiser state and the sums stay
+# float32). Neither changes anything on the CPU.
+MATMUL_PRECISION = {"float32": "float32", "tensorfloat32": "tensorfloat32", "bfloat16": "BF16_BF16_F32"}
+NETWORK_PRECISIONS = tuple(MATMUL_PRECISION)
+
+
+def network_matmul_precision(name: str):
+    """Context in which a network's matrix products are traced at ``name`` (one of NETWORK_PRECISIONS)."""
+    import jax
+
+    return jax.default_matmul_precision(MATMUL_PRECISION[name])
 
 # On a GPU, XLA's default kernels for the energy model's double backprop add in a varying order: one seed
 # gave 150 k-iteration spin-kick models at DSM losses 21.5 and 40.1 that annealed and trained differently.
