@@ -38,6 +38,11 @@ def finite_or_none(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def ratio_or_none(rate, clips):
+    """The policy's landings per second over the clips' (the feet's cadence), None where either is missing."""
+    return None if rate is None or not clips else rate / clips
+
+
 def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
     """{"env_steps": [...], KEY: [...]} over the run's evaluations, the final one (summary.json) last when it
     is later than the periodic ones; a key an evaluation lacks is None there."""
@@ -50,8 +55,7 @@ def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
 
     def value(key, i):
         if key == "landing_ratio":  # the feet's cadence: the pelvis's can read a limp's stride for the step
-            rate, clips = value("landing_rate", i), value("landing_rate_clips", i)
-            return None if rate is None or not clips else rate / clips
+            return ratio_or_none(value("landing_rate", i), value("landing_rate_clips", i))
         return finite_or_none(columns.get(f"eval/{key}", [None] * len(steps))[i])
 
     series = {"env_steps": [float(steps[i]) for i in rows], **{k: [value(k, i) for i in rows] for k in keys}}
@@ -61,8 +65,8 @@ def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
             summary = json.load(fh)
         if float(summary.get("env_steps", 0)) > series["env_steps"][-1] and "fall_rate" in summary:
             series["env_steps"].append(float(summary["env_steps"]))
-            rate, clips = finite_or_none(summary.get("landing_rate")), finite_or_none(summary.get("landing_rate_clips"))
-            summary["landing_ratio"] = None if rate is None or not clips else rate / clips
+            summary["landing_ratio"] = ratio_or_none(finite_or_none(summary.get("landing_rate")),
+                                                     finite_or_none(summary.get("landing_rate_clips")))
             for k in keys:
                 series[k].append(finite_or_none(summary.get(k)))
     return series
@@ -81,7 +85,10 @@ def gait_row(run_dir: str, stand: float = 0.10) -> dict:
     with open(os.path.join(run_dir, "config.yaml")) as fh:
         cfg = yaml.safe_load(fh)
     i = first_standing(series, stand)
-    at = (lambda j: {k: series[k][j] for k in series})
+
+    def at(j):
+        return {k: series[k][j] for k in series}
+
     return {"task": cfg["task"]["name"], "motion": os.path.basename(str(cfg.get("motion", ""))),
             "seed": cfg.get("seed"), "physics": (cfg["task"].get("physics") or {}).get("impl"),
             "explore_env_steps": (cfg.get("train") or {}).get("explore_env_steps", 0), "stand": stand,
