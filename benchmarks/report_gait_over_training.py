@@ -38,9 +38,13 @@ def finite_or_none(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def ratio_or_none(rate, clips):
-    """The policy's landings per second over the clips' (the feet's cadence), None where either is missing."""
-    return None if rate is None or not clips else rate / clips
+def gait_point(get, keys=GAIT_KEYS) -> dict:
+    """One evaluation's measures from ``get(key)`` (an ``eval/*`` record or summary.json): None where it has none,
+    and ``landing_ratio``, the feet's cadence (the pelvis's can read a limp's stride for the step), derived."""
+    point = {k: finite_or_none(get(k)) for k in (*keys, "landing_rate", "landing_rate_clips") if k != "landing_ratio"}
+    rate, clips = point.pop("landing_rate"), point.pop("landing_rate_clips")
+    point["landing_ratio"] = None if rate is None or not clips else rate / clips
+    return {k: point[k] for k in keys}
 
 
 def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
@@ -52,24 +56,16 @@ def gait_series(run_dir: str, keys=GAIT_KEYS) -> dict:
     rows = np.flatnonzero(np.isfinite(falls) & np.isfinite(steps))
     if not rows.size:
         raise SystemExit(f"{run_dir}: no periodic evaluation in its metrics.jsonl (eval/fall_rate)")
-
-    def value(key, i):
-        if key == "landing_ratio":  # the feet's cadence: the pelvis's can read a limp's stride for the step
-            return ratio_or_none(value("landing_rate", i), value("landing_rate_clips", i))
-        return finite_or_none(columns.get(f"eval/{key}", [None] * len(steps))[i])
-
-    series = {"env_steps": [float(steps[i]) for i in rows], **{k: [value(k, i) for i in rows] for k in keys}}
+    at_steps = [float(steps[i]) for i in rows]
+    points = [gait_point(lambda k, i=i: columns.get(f"eval/{k}", [None] * len(steps))[i], keys) for i in rows]
     summary_path = os.path.join(run_dir, "summary.json")
     if os.path.exists(summary_path):
         with open(summary_path) as fh:
             summary = json.load(fh)
-        if float(summary.get("env_steps", 0)) > series["env_steps"][-1] and "fall_rate" in summary:
-            series["env_steps"].append(float(summary["env_steps"]))
-            summary["landing_ratio"] = ratio_or_none(finite_or_none(summary.get("landing_rate")),
-                                                     finite_or_none(summary.get("landing_rate_clips")))
-            for k in keys:
-                series[k].append(finite_or_none(summary.get(k)))
-    return series
+        if float(summary.get("env_steps", 0)) > at_steps[-1] and "fall_rate" in summary:
+            at_steps.append(float(summary["env_steps"]))
+            points.append(gait_point(summary.get, keys))
+    return {"env_steps": at_steps, **{k: [p[k] for p in points] for k in keys}}
 
 
 def first_standing(series: dict, stand: float) -> int | None:

@@ -25,7 +25,7 @@ from flax import struct
 from near.energy.network import CONDITIONING, OUTPUT_ACTIVATIONS, EnergyNet
 from near.energy.schedule import noise_levels
 from near.utils import running_stats
-from near.utils.jax_setup import NETWORK_PRECISIONS, network_matmul_precision
+from near.utils.jax_setup import check_network_precision, network_matmul_precision
 
 
 @dataclasses.dataclass
@@ -69,7 +69,8 @@ class EnergyConfig:
     checkpoint_every: int = 5_000
     checkpoint: str = ""  # a trained energy model (run folder) for policy training
     # matrix products of the DSM training step (issue #20): "tensorfloat32" (GPU tensor cores; bit for bit
-    # float32 on the CPU), "bfloat16" (bfloat16 inputs, float32 sums; not measured yet) or "float32". The held-out evaluation, the ranking and the reward stay float32.
+    # float32 on the CPU), "bfloat16" (bfloat16 inputs, float32 sums; not measured yet) or "float32". The
+    # held-out evaluation, the ranking and the reward stay float32.
     # TF32 since 2026-12-05: the walk's 150 k iterations 85 s from launch on an H100 (float32 on an H200:
     # 116 s), ranking 1.0 (docs/humanoid_speed.md)
     network_precision: str = "tensorfloat32"
@@ -178,8 +179,7 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
     the normalisation's std floor per input (cfg.velocity_std_floor and cfg.angle_std_floor on the env's
     velocity and joint-angle features); with a floor set and none given, zeros: the template a checkpoint's
     own floor is restored into."""
-    if cfg.network_precision not in NETWORK_PRECISIONS:
-        raise ValueError(f"energy.network_precision must be one of {NETWORK_PRECISIONS}, got {cfg.network_precision!r}")
+    check_network_precision(cfg.network_precision, "energy.network_precision")  # before anything is built
     net = make_network(cfg)
     sigmas = jnp.asarray(noise_levels(cfg.sigma_begin, cfg.sigma_end, cfg.num_levels, cfg.schedule))
     optimizer = make_optimizer(cfg, flat_optimizer)
@@ -204,7 +204,8 @@ def make_trainer(cfg: EnergyConfig, pair_dim: int, *, unroll: int = 1, flat_opti
         x = normalise(stats, batch)  # normalised with the statistics that include this batch
         levels = jax.random.randint(k_lvl, (cfg.batch_size,), 0, num_levels)
         noise = jax.random.normal(k_noise, x.shape)
-        with network_matmul_precision(cfg.network_precision):  # traced inside: the step's products only
+        # traced inside: the step's products only
+        with network_matmul_precision(cfg.network_precision, "energy.network_precision"):
             loss, grads = jax.value_and_grad(lambda p: dsm_loss(net.apply, p, x, levels, noise, sigmas, cfg.anneal_power))(
                 state.params
             )

@@ -33,7 +33,7 @@ from near.energy.reward import RewardConfig
 from near.envs.core import AutoReset
 from near.rl.networks import Actor, Critic, gaussian_entropy, gaussian_log_prob
 from near.utils import running_stats
-from near.utils.jax_setup import NETWORK_PRECISIONS, network_matmul_precision
+from near.utils.jax_setup import network_matmul_precision
 from near.utils.running_stats import RunningStats
 
 COMPILE_EVAL_AHEAD = ("auto", "always", "never")  # train.compile_eval_ahead
@@ -119,9 +119,7 @@ class PPOConfig:
 
     def networks_precision(self):
         """Context in which the networks' matrix products are traced (their precision only)."""
-        if self.network_precision not in NETWORK_PRECISIONS:
-            raise ValueError(f"train.network_precision must be one of {NETWORK_PRECISIONS}, got {self.network_precision!r}")
-        return network_matmul_precision(self.network_precision)
+        return network_matmul_precision(self.network_precision, "train.network_precision")
 
     @property
     def num_iterations(self) -> int:

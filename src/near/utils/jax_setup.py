@@ -9,15 +9,22 @@ import os
 # "float32" (full precision, as every matmul runs by default), "tensorfloat32" (tensor cores of
 # A100/H100-class GPUs) or "bfloat16" (the products' inputs rounded to bfloat16, summed in float32: on an
 # H100 the tensor cores run bfloat16 at twice TF32's rate; parameters, optimiser state and the sums stay
-# float32). Neither changes anything on the CPU.
+# float32). On the CPU every one computes float32's bits.
 MATMUL_PRECISION = {"float32": "float32", "tensorfloat32": "tensorfloat32", "bfloat16": "BF16_BF16_F32"}
 NETWORK_PRECISIONS = tuple(MATMUL_PRECISION)
 
 
-def network_matmul_precision(name: str):
+def check_network_precision(name: str, key: str) -> None:
+    """One clear error naming the config ``key`` for a precision not in NETWORK_PRECISIONS."""
+    if name not in MATMUL_PRECISION:
+        raise ValueError(f"{key} must be one of {NETWORK_PRECISIONS}, got {name!r}")
+
+
+def network_matmul_precision(name: str, key: str = "network_precision"):
     """Context in which a network's matrix products are traced at ``name`` (one of NETWORK_PRECISIONS)."""
     import jax
 
+    check_network_precision(name, key)
     return jax.default_matmul_precision(MATMUL_PRECISION[name])
 
 # On a GPU, XLA's default kernels for the energy model's double backprop add in a varying order: one seed
