@@ -19,6 +19,9 @@
 # So does one with energy.* overrides (but energy.checkpoint), trained with them: energy_MOTION_SEED_<overrides>, e.g.
 #   OVERRIDES_tf32="energy.network_precision=tensorfloat32" bash benchmarks/gpu_queue.sh 585 walk:ENERGY walk:ENERGY/tf32
 # trains energy_walk_42 and energy_walk_42_network_precision_tensorfloat32 one after the other.
+# A variant with energy.checkpoint=NAME (an energy folder of the queue) trains its policy on that model instead of its
+# own seed's, which an ENERGY item queued before it trains (else the item is skipped): a policy seed crossed with a
+# model seed, e.g. OVERRIDES_x="energy.checkpoint=energy_run_42" bash benchmarks/gpu_queue.sh 585 run:ENERGY:42 run:NEAR:8125/x
 # METHOD ENERGY trains NEAR's energy model alone (with BUNDLE_ENERGY=1 its weights come back, for
 # benchmarks/inspect_energy_posture.py on the CPU here). On one GPU an ENERGY item trains in the background while
 # the queue goes on, and the NEAR item that needs it waits for it (ENERGY_BESIDE=0: in the foreground): e.g.
@@ -123,6 +126,7 @@ PUSHT_SETTINGS=${PUSHT_SETTINGS:-task.state_init=hybrid task.success_bonus=remai
 train.minibatch_size=8192 train.total_env_steps=500000000 train.eval_every=100}
 training_ended() { echo "$1: training ended at $(( $(date +%s) - start )) s of the call"; tail -n 32 "$OUT/$1.log"; }
 touched_file=$(mktemp); parallel_pids=(); parallel_names=()
+declare -A energy_queued=()  # energy models an ENERGY item of this lane has trained or started, by folder
 declare -A energy_beside=()  # energy models training in the background (ENERGY_BESIDE, on by default), by folder
 # Two or more GPUs (GPUS, default: as many as nvidia-smi lists): the queue is dealt out round-robin into
 # one lane per GPU, each lane a copy of the loop below on its own GPU (CUDA_VISIBLE_DEVICES), so that two
@@ -193,7 +197,19 @@ process_queue() {  # the items of one lane, in order
       energy_args+=("${energy_keys[@]}")
       energy=${energy}_$(printf '%s' "${energy_keys[*]}" | sed -E 's/energy\.//g; s/[^A-Za-z0-9]+/_/g')
     fi
-    if [ "$method" = ENERGY ]; then name=$(basename "$energy"); fi  # the energy model alone
+    # energy.checkpoint=NAME, a folder of this queue (energy_run_42): the policy trains on that model, which an ENERGY
+    # item queued before it trains; so a policy's seed and its model's seed can be crossed (run:NEAR:8125 on seed 42's)
+    given=; kept=()
+    for o in "${own[@]}"; do if [[ $o == energy.checkpoint=* ]]; then given=${o#energy.checkpoint=}; else kept+=("$o"); fi; done
+    if [ -n "$given" ]; then
+      [ "$method" = NEAR ] || { echo "gpu_queue: energy.checkpoint=$given in \$OVERRIDES_$variant is for a NEAR item, not $spec"; exit 2; }
+      [[ "$given" =~ ^[A-Za-z0-9_]+$ ]] || { echo "gpu_queue: energy.checkpoint=$given must name an energy folder of this queue (energy_MOTION_SEED)"; exit 2; }
+      own=("${kept[@]}"); energy=$R/$given
+      if [ ! -f "$energy/summary.json" ] && [ -z "${energy_queued[$energy]:-}" ]; then
+        echo "$name: skipped, its energy model $given is not trained (queue its ENERGY item before it)"; continue
+      fi
+    fi
+    if [ "$method" = ENERGY ]; then name=$(basename "$energy"); energy_queued[$energy]=1; fi  # the energy model alone
     if finished "$run_dir" || { [ "$method" = ENERGY ] && [ -f "$energy/summary.json" ]; }; then echo "$name: done"; continue; fi
     # a humanoid training needs ~100 s to compile and ~60 s for its final evaluation's program: one
     # started with 160 s left (2026-12-03) was killed while compiling that evaluation, its minutes lost
@@ -233,7 +249,7 @@ cfg = compose_config(sys.argv[1:]); print(sign_trap_error(cfg.energy.output_acti
         run "${energy_cmd[@]}" > "$OUT/$(basename "$energy").log" 2>&1 &
         energy_beside[$energy]=$!; echo "$(basename "$energy"): training beside the queue's next items"; continue
       fi
-      if [ -z "$beside" ] && [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then
+      if [ -z "$beside" ] && [ -z "$given" ] && [ ! -f "$energy/summary.json" ] && claim_energy "$energy"; then
         t0=$(date +%s)
         run "${energy_cmd[@]}" > "$OUT/$(basename "$energy").log" 2>&1
         status=$?

@@ -160,3 +160,18 @@ def test_warp_parts_collect_keeps_a_carried_kernel_pack_for_the_lease(tmp_path):
     assert unpacked.read_bytes() == b"\0cubin"
     assert (tmp_path / "runs/device/warp/part00").read_bytes() == b"first part"
     assert not (tmp_path / "runs/device/warp_site").exists()  # not every part is here yet
+
+
+def test_energy_checkpoint_crosses_a_policy_s_seed_with_another_seed_s_energy_model(tmp_path):
+    """OVERRIDES_NAME="energy.checkpoint=energy_run_42" trains seed 8125's policy on the model that the queue's
+    run:ENERGY:42 item trains; no model of seed 8125 is trained for it, and the name is not passed on twice."""
+    out = dry_run(tmp_path, 1, "run:ENERGY:42", "run:NEAR:8125/cross",
+                  env_extra={"OVERRIDES_cross": "energy.checkpoint=energy_run_42 train.log_std_init=-2.9"})
+    assert out.count("near.cli train-energy") == 1 and "seed=42" in out.split("train-energy")[1].splitlines()[0]
+    near = next(line for line in out.splitlines() if "task=HumanoidNEAR" in line and " train " in line)
+    assert "seed=8125" in near and "train.log_std_init=-2.9" in near
+    assert near.count("energy.checkpoint=") == 1 and "energy.checkpoint=" + str(tmp_path / "runs" / "energy_run_42") in near
+    # a named model that is neither trained nor queued before skips the item, not a model with the policy's seed
+    alone = dry_run(tmp_path / "alone", 1, "run:NEAR:8125/cross", "run:AMP", env_extra={"OVERRIDES_cross": "energy.checkpoint=energy_run_42"})
+    assert "cross: skipped, its energy model energy_run_42 is not trained" in alone
+    assert "train-energy" not in alone and "task=HumanoidAMP" in alone
