@@ -32,44 +32,4 @@ export NEAR_WARP_LOG=info
 M=motion=$PWD/.motion/amp_humanoid_walk.yaml
 OUT=${OUT:-/tmp/out}; R=/tmp/runs; mkdir -p "$OUT" "$R"
 left() { echo $(( deadline - ($(date +%s) - start) )); }
-# bundle NAME DIR...: the folders (run folders without optimiser state or TensorBoard files, energy
-# models without checkpoints; with BUNDLE_ENERGY=1 an energy model keeps its last checkpoint's weights,
-# ~45 MB each, so that it can be inspected on the CPU here) as
-# $OUT/NAME.tgz.partNN, 15 MiB each (files coming back from a device call are capped at 16 MiB);
-# join them here with: cat NAME.tgz.part* | tar xz
-last_step() { ls "$R/$1/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1; }  # of run or energy folder $1
-bundle() {
-  local name=$1; shift
-  local keep=(--exclude='energy_*/checkpoints') d step last files bytes
-  if [ "${BUNDLE_ENERGY:-0}" = 1 ]; then
-    keep=()
-    for d in "$@"; do
-      [ -d "$R/$d/checkpoints" ] && [ "${d#energy_}" != "$d" ] || continue
-      last=$(last_step "$d")
-      for step in $(ls "$R/$d/checkpoints"); do [ "$step" = "$last" ] || keep+=(--exclude="$d/checkpoints/$step"); done
-    done
-  fi
-  # */rollout: the environments' state and AMP's replay buffer (hundreds of MB); */train: optimiser
-  # state, of policies and of energy checkpoints alike, except in the last step of the runs named in
-  # $BUNDLE_RESUMABLE (cut runs: with it they resume on another machine, `near train ... resume=True`)
-  for d in "$@"; do
-    [ -d "$R/$d/checkpoints" ] || continue
-    last=$(last_step "$d")
-    for step in $(ls "$R/$d/checkpoints" | grep -E '^[0-9]+$'); do
-      [ "$step" = "$last" ] && [[ " ${BUNDLE_RESUMABLE:-} " == *" $d "* ]] || keep+=(--exclude="$d/checkpoints/$step/train")
-    done
-  done
-  _pack() { rm -f "$OUT/$name".tgz.part*
-            tar czf - -C $R --exclude='*/rollout' --exclude='tb' "${keep[@]}" "$@" | split -b 15m -d - $OUT/$name.tgz.part; }
-  _pack "$@"
-  # what comes back from a call is capped at 8 files and 64 MiB together: a bundle over that would
-  # come back cut (a truncated archive), so drop the energy weights, which the device can retrain
-  files=$(ls "$OUT" | wc -l); bytes=$(du -cb "$OUT" | tail -n 1 | cut -f1)
-  if [ "$files" -gt 8 ] || [ "$bytes" -gt $(( 63 * 1024 * 1024 )) ]; then
-    echo "bundle: $files files, $bytes bytes in $OUT: over what a call returns (8 files, 64 MiB)"
-    if [ "${BUNDLE_ENERGY:-0}" = 1 ]; then
-      echo "bundle: again without the energy models' weights"
-      keep=(--exclude='energy_*/checkpoints' "${keep[@]}"); _pack "$@"
-    fi
-  fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/_bundle.sh"  # bundle, bundle_pending_weights: what a call brings back

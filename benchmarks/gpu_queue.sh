@@ -50,7 +50,9 @@
 # MIN_RANK=R skips a NEAR item whose energy model ranks the demonstrations' pairs above random pairs in under
 # R of cases at some level (its summary.json), and goes on with the next item.
 # BUNDLE_ENERGY=1 brings the energy models' weights back too (their last checkpoint without optimiser
-# state, ~45 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here.
+# state, ~40 MB each in 15 MiB parts), for benchmarks/inspect_energy_posture.py on the CPU here; weights that do not
+# fit a call's reply beside its run folders come back with a later call of the lease whose reply has room (an
+# inspections-only call, say), as weights_energy_MOTION_SEED.tgz.part* (benchmarks/_bundle.sh).
 # A run cut at a call's end comes back with its last step's train item; to resume it on a fresh
 # machine (the next session, or after the machine was released between calls), put its folder back
 # and send it in a call of its own, then queue it as before (it resumes without its environments'
@@ -342,6 +344,8 @@ if [ "$(ls "$OUT" | wc -l)" -gt 4 ] && [ "${DRY_RUN:-0}" != 1 ]; then
       ! -name '*.tgz.part*' -delete && mv /tmp/extras.tgz .) && echo "logs, inspections and figures in extras.tgz"
 fi
 [ ${#keep[@]} -gt 0 ] && bundle "${BUNDLE:-queue}" "${keep[@]}"
+# energy weights an earlier reply had no room for (BUNDLE_ENERGY=1) come back now if this reply has room
+[ "${DRY_RUN:-0}" = 1 ] || bundle_pending_weights
 # the compiled programs come back too (XLA_CACHE_BACK=0: not) when they fit what a call returns (8
 # files, 16 MiB each, 64 MiB in all); carry them as .xla_cache/xla_cache.tgz in the next session's calls
 if [ "${XLA_CACHE_BACK:-1}" = 1 ] && [ "${DRY_RUN:-0}" != 1 ] && [ -d "$NEAR_XLA_CACHE" ]; then

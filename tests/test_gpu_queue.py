@@ -175,3 +175,47 @@ def test_energy_checkpoint_crosses_a_policy_s_seed_with_another_seed_s_energy_mo
     alone = dry_run(tmp_path / "alone", 1, "run:NEAR:8125/cross", "run:AMP", env_extra={"OVERRIDES_cross": "energy.checkpoint=energy_run_42"})
     assert "cross: skipped, its energy model energy_run_42 is not trained" in alone
     assert "train-energy" not in alone and "task=HumanoidAMP" in alone
+
+
+BUNDLE = REPO / "benchmarks" / "_bundle.sh"
+
+
+def _bundle(tmp_path, script: str, reply_bytes: int, **env) -> str:
+    """Runs `script` with benchmarks/_bundle.sh sourced, R and OUT in tmp_path, a reply capped at reply_bytes."""
+    env = {**os.environ, "R": str(tmp_path / "runs"), "OUT": str(tmp_path / "out"), "REPLY_BYTES": str(reply_bytes), **env}
+    (tmp_path / "out").mkdir(exist_ok=True)
+    done = subprocess.run(["bash", "-c", f'set -u; . "{BUNDLE}"; {script}'], check=False, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_energy_weights_without_room_in_a_reply_come_back_with_a_later_call_s(tmp_path):
+    """BUNDLE_ENERGY=1 with a reply too small for the weights: the run folders come back without them and the
+    model waits in .weights_pending; a later call with room brings its last checkpoint's weights alone."""
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    for step in ("100", "200"):
+        for item in ("model", "train"):
+            (runs / "energy_run_42" / "checkpoints" / step / item).mkdir(parents=True)
+            (runs / "energy_run_42" / "checkpoints" / step / item / "data").write_bytes(os.urandom(300_000))
+    (runs / "energy_run_42" / "summary.json").write_text("{}")
+    (runs / "run_NEAR_42").mkdir()
+    (runs / "run_NEAR_42" / "summary.json").write_text("{}")
+
+    def listing(archive: str) -> str:
+        return subprocess.run(["bash", "-c", f"cat {out}/{archive}.tgz.part* | tar tz"], capture_output=True, text=True).stdout
+
+    said = _bundle(tmp_path, "bundle queue energy_run_42 run_NEAR_42", 200_000, BUNDLE_ENERGY="1")
+    assert "without the energy models' weights" in said
+    names = listing("queue")
+    assert "run_NEAR_42/summary.json" in names and "energy_run_42/summary.json" in names and "checkpoints" not in names
+    assert (runs / ".weights_pending").read_text().split() == ["energy_run_42"]
+    # a later call whose reply is too small keeps them waiting; one with room brings the last step's model alone
+    shutil.rmtree(out)
+    assert "wait for a later call" in _bundle(tmp_path, "bundle_pending_weights", 200_000)
+    assert not list(out.iterdir())
+    said = _bundle(tmp_path, "bundle_pending_weights", 10_000_000)
+    assert "energy_run_42: its weights in weights_energy_run_42.tgz" in said
+    names = listing("weights_energy_run_42")
+    assert "energy_run_42/checkpoints/200/model/data" in names
+    assert "checkpoints/100" not in names and "/train" not in names
+    assert not (runs / ".weights_pending").exists()
