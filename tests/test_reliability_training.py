@@ -467,6 +467,29 @@ def test_min_log_std_floors_the_std_the_policy_samples_and_is_scored_with():
         compose_config(["task=mazeNEAR", "train.min_log_std=0.0"])  # above the maze's start, -1
 
 
+def test_actor_output_scale_shrinks_the_initial_mean_layer_alone_and_defaults_to_torch_s_init():
+    # issue #16 (item 84): the humanoid's action is an absolute PD target, so the initial mean action is a pose
+    from near.config import ConfigError
+    from near.rl.networks import Actor
+    from near.rl.ppo import PPOConfig, make_networks
+
+    key, obs = jax.random.PRNGKey(3), jnp.zeros((1, 5))
+    default = Actor(4, (16, 8)).init(key, obs)["params"]
+    small = Actor(4, (16, 8), output_scale=0.01).init(key, obs)["params"]
+    mean_layer = "Dense_0"  # flax names it first: it is built before the hidden layers it is applied to
+    np.testing.assert_allclose(np.asarray(small[mean_layer]["kernel"]), 0.01 * np.asarray(default[mean_layer]["kernel"]),
+                               rtol=1e-5)
+    for hidden in ("Dense_1", "Dense_2"):
+        np.testing.assert_array_equal(np.asarray(small[hidden]["kernel"]), np.asarray(default[hidden]["kernel"]))
+    # 1.0 (the default) is torch's default init, the original's: uniform within 1 / sqrt(fan_in)
+    bound = np.abs(np.asarray(default[mean_layer]["kernel"])).max()
+    assert 0.8 / np.sqrt(8) < bound <= 1.0 / np.sqrt(8)
+    assert PPOConfig().actor_output_scale == 1.0
+    assert make_networks(PPOConfig(actor_output_scale=0.01), 4)[0].output_scale == 0.01
+    with pytest.raises(ConfigError, match="actor_output_scale"):
+        compose_config(["task=mazeNEAR", "train.actor_output_scale=0"])
+
+
 def test_sample_actions_evaluates_the_policy_with_its_noise(runs):
     from near.commands.evaluate import evaluate_2d
     from near.eval.policy_eval import rollout_checkpoint

@@ -959,3 +959,25 @@ def test_gait_over_training_finds_when_a_run_stands_and_ends_on_its_final_evalua
         fh.write(json.dumps({"iteration": 1, "env_steps": 1}) + "\n")
     with pytest.raises(SystemExit, match="no periodic evaluation"):
         G.gait_series(str(tmp_path / "bare"))
+
+
+def test_policy_init_reports_the_initial_mean_actions_pose_and_its_shrinking(tmp_path):
+    """inspect_policy_init.py builds `near train`'s first actor for a seed: its mean action has a bias common to
+    the reset states (a pose: the knees' PD targets move), which train.actor_output_scale=0.01 shrinks 100-fold."""
+    pytest.importorskip("mujoco")
+    import inspect_policy_init as P
+    from test_humanoid_env import walk_like_clip
+
+    from near.motion.poselib import save_poselib
+
+    save_poselib(tmp_path / "a.npy", walk_like_clip(seed=0))
+    (tmp_path / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
+    rows = [P.init_row("HumanoidNEAR", str(tmp_path / "set.yaml"), 8125, 16, ["smoke=True", *extra])
+            for extra in ([], ["train.actor_output_scale=0.01"])]
+    default, small = (r["first_rollout"] for r in rows)
+    assert default["bias_rms"] > 0.01 and default["bias_over_std"] > 0
+    assert small["bias_rms"] < 0.02 * default["bias_rms"]
+    assert {"right_knee", "left_knee", "right_elbow", "left_elbow"} == set(default["hinge_target_shift_rad"])
+    knee = default["hinge_target_shift_rad"]["left_knee"]
+    assert abs(small["hinge_target_shift_rad"]["left_knee"]) < 0.02 * abs(knee) + 1e-6
+    assert "| 8125 |" in P.table(rows) and "after first update" in P.table(rows)

@@ -287,6 +287,7 @@ def validate(cfg: Config) -> None:
         (p.minibatch_size >= 1 and p.batch_size % p.minibatch_size == 0,
          f"train.num_envs*train.horizon ({p.batch_size}) must be a multiple of train.minibatch_size ({p.minibatch_size})"),
         (p.learning_rate > 0, f"train.learning_rate must be > 0, got {p.learning_rate}"),
+        (p.actor_output_scale > 0, f"train.actor_output_scale must be above 0, got {p.actor_output_scale}"),
         (p.min_log_std <= p.log_std_init,
          f"train.min_log_std ({p.min_log_std}) is above train.log_std_init ({p.log_std_init}): the floor must be at or below the start"),
         (p.explore_env_steps == 0 or not p.learn_std,

@@ -23,12 +23,13 @@ class Actor(nn.Module):
     hidden: Sequence[int] = (256, 256)
     log_std_init: float = -3.0
     min_log_std: float = -20.0  # floor on the std the policy acts with (train.min_log_std)
+    output_scale: float = 1.0  # the mean layer's initial weights times this (train.actor_output_scale)
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        mean = nn.Dense(self.action_dim, kernel_init=_torch_default, bias_init=nn.initializers.zeros)(
-            _mlp(obs, self.hidden)
-        )
+        init = _torch_default if self.output_scale == 1.0 else nn.initializers.variance_scaling(
+            self.output_scale ** 2 / 3.0, "fan_in", "uniform")
+        mean = nn.Dense(self.action_dim, kernel_init=init, bias_init=nn.initializers.zeros)(_mlp(obs, self.hidden))
         # state-independent log-std; whether it learns is decided by the trainer (AMP freezes it)
         log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
         return mean, jnp.broadcast_to(jnp.maximum(log_std, self.min_log_std), mean.shape)

@@ -75,6 +75,11 @@ class PPOConfig:
     # Issue #16: NEAR's run seed 8125 chose its shuffle in the first 12 M steps at exp(-2.9) and kept it
     explore_log_std: float = -1.6
     explore_env_steps: int = 0
+    # the actor's mean layer starts with its weights (torch's default init, the original's) times this. The
+    # humanoid's action is an absolute PD target, so the initial policy's mean action is a pose of its own
+    # seed's (seed 8125's bends both knees 0.2-0.4 rad more than the range's centre; issue #16, item 84);
+    # 0.01 (CleanRL's) starts every seed near the centre, its exploration the std's alone
+    actor_output_scale: float = 1.0
     normalize_obs: bool = True
     normalize_value: bool = True
     normalize_advantage: bool = True
@@ -210,7 +215,8 @@ def with_log_std(params: dict, log_std: jax.Array) -> dict:
 
 
 def make_networks(cfg: PPOConfig, action_dim: int) -> tuple[Actor, Critic]:
-    return Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init, cfg.min_log_std), Critic(tuple(cfg.critic_hidden))
+    return (Actor(action_dim, tuple(cfg.actor_hidden), cfg.log_std_init, cfg.min_log_std, cfg.actor_output_scale),
+            Critic(tuple(cfg.critic_hidden)))
 
 
 ADAPTIVE_LR_BOUNDS = (1e-6, 1e-2)  # rl_games' AdaptiveScheduler min_lr, max_lr

@@ -1,0 +1,104 @@
+"""What a humanoid policy does before it has learnt anything, per seed (issue #16).
+
+PPO's actor starts from random weights (torch's default init, as the original's rl_games), so its mean action
+is not zero: on the clips' reset states it is a pose of its own, different for every seed, that the first
+million steps of training start from. The action is an absolute PD target (a hinge's target is its range's
+centre plus 0.7 x range x a; a ball joint's the exp map pi x a), so a mean action of 0.1 moves a knee's target by
+0.2 rad. This builds the actor of each seed exactly as `near train` does (the same key splits; the first
+rollout's normalisation, zero mean and unit variance, and the one its reset states give after the first
+update) and reports, against the frozen action std PPO explores with: the mean action's part common to all
+states (its bias) and the part that varies with the state, and the knees' and elbows' PD targets at the bias.
+
+    PYTHONPATH=src python benchmarks/inspect_policy_init.py --task HumanoidNEAR --motion SET.yaml \\
+        --seeds 42 700 8125 [--states 512] [--override train.actor_output_scale=0.01 ...] [--name policy_init_run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import merge_rows, read_result_rows, write_result
+
+
+def initial_actor(cfg, obs_dim: int, action_dim: int):
+    """(actor, params) of `near train`'s first iteration for cfg.seed (near.rl.ppo.make_train's key splits)."""
+    from near.rl.ppo import make_networks
+
+    actor, _ = make_networks(cfg.train, action_dim)
+    _, k_actor, _, _, _ = jax.random.split(jax.random.PRNGKey(cfg.seed), 5)
+    return actor, actor.init(k_actor, jnp.zeros((1, obs_dim)))
+
+
+def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str]) -> dict:
+    from near.config import compose_config
+    from near.envs.humanoid.model import action_to_targets
+    from near.factories import make_env
+    from near.motion.humanoid import DOF_NAMES
+    from near.utils import running_stats
+
+    cfg = compose_config([f"task={task}", f"motion={motion}", f"seed={seed}", *overrides])
+    env = make_env(cfg)
+    obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))[1]
+    actor, params = initial_actor(cfg, env.obs_dim, env.action_dim)
+    first = running_stats.RunningStats.create(env.obs_dim)  # the first rollout's: zero mean, unit variance
+    updated = running_stats.RunningStats(obs.mean(0), obs.var(0), jnp.asarray(float(states)))
+    std = math.exp(cfg.train.log_std_init)
+    row = {"task": task, "motion": os.path.basename(motion), "seed": seed, "states": states,
+           "overrides": " ".join(overrides), "action_std": std}
+    layout = env.layout
+    for name, stats in (("first_rollout", first), ("after_first_update", updated)):
+        x = running_stats.normalize(stats, obs) if cfg.train.normalize_obs else obs
+        mean = np.asarray(actor.apply(params, x)[0], np.float64)
+        bias, varying = mean.mean(0), mean.std(0)
+        _, hinge = action_to_targets(layout, jnp.asarray(bias, jnp.float32))
+        _, hinge_zero = action_to_targets(layout, jnp.zeros_like(jnp.asarray(bias, jnp.float32)))
+        row[name] = {
+            "bias_rms": float(np.sqrt(np.mean(bias ** 2))), "varying_rms": float(np.sqrt(np.mean(varying ** 2))),
+            "bias_over_std": float(np.sqrt(np.mean(bias ** 2)) / std),
+            "largest_bias": {DOF_NAMES[i]: float(bias[i]) for i in np.argsort(-np.abs(bias))[:4]},
+            "hinge_target_shift_rad": {DOF_NAMES[int(d)]: float(h - z) for d, h, z in
+                                       zip(layout.hinge_dof, np.asarray(hinge), np.asarray(hinge_zero))},
+        }
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| seed | overrides | action std | normalisation | bias (rms) | varies with the state (rms) | bias / std | "
+             "knees' targets moved, rad (right, left) | largest biases |",
+             "|---:|---|---:|---|---:|---:|---:|---|---|"]
+    for r in rows:
+        for name in ("first_rollout", "after_first_update"):
+            s = r[name]
+            knees = [v for k, v in s["hinge_target_shift_rad"].items() if "knee" in k]
+            lines.append(f"| {r['seed']} | {r['overrides'] or '-'} | {r['action_std']:.3f} | {name.replace('_', ' ')} | "
+                         f"{s['bias_rms']:.3f} | {s['varying_rms']:.3f} | {s['bias_over_std']:.1f} | "
+                         + ", ".join(f"{k:+.2f}" for k in knees) + " | "
+                         + ", ".join(f"{k} {v:+.2f}" for k, v in s["largest_bias"].items()) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="HumanoidNEAR")
+    parser.add_argument("--motion", required=True)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 700, 8125])
+    parser.add_argument("--states", type=int, default=512)
+    parser.add_argument("--override", nargs="*", default=[], help="config overrides, e.g. train.actor_output_scale=0.01")
+    parser.add_argument("--name", default="policy_init")
+    args = parser.parse_args(argv)
+    rows = [init_row(args.task, args.motion, seed, args.states, args.override) for seed in args.seeds]
+    print(table(rows))
+    key = lambda r: (r["task"], r["motion"], r["seed"], r["overrides"])  # noqa: E731
+    print(write_result(args.name, "inspect_policy_init", merge_rows(read_result_rows(args.name), rows, key=key)))
+
+
+if __name__ == "__main__":
+    main()
