@@ -10,7 +10,10 @@ update) and reports, against the frozen action std PPO explores with: the mean a
 states (its bias) and the part that varies with the state, and the knees' and elbows' PD targets at the bias.
 
     PYTHONPATH=src python benchmarks/inspect_policy_init.py --task HumanoidNEAR --motion SET.yaml \\
-        --seeds 42 700 8125 [--states 512] [--override train.actor_output_scale=0.01 ...] [--name policy_init_run]
+        --seeds 42 700 8125 [--states 512] [--override train.actor_output_scale=0.01 ...] [--play 30] [--name policy_init_run]
+
+``--play N`` also plays each first actor's mean action for N control steps from the reset states: the steps until
+it falls and, until then, the knees' mean angle and the pelvis's height: what the physics makes of the pose.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import merge_rows, read_result_rows, write_result
 
 
+KNEE_DOFS = (17, 24)  # near.motion.humanoid.DOF_NAMES: right_knee, left_knee
+
+
 def initial_actor(cfg, obs_dim: int, action_dim: int):
     """(actor, params) of `near train`'s first iteration for cfg.seed (near.rl.ppo.make_train's key splits)."""
     from near.rl.ppo import make_networks
@@ -37,7 +43,31 @@ def initial_actor(cfg, obs_dim: int, action_dim: int):
     return actor, actor.init(k_actor, jnp.zeros((1, obs_dim)))
 
 
-def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str]) -> dict:
+def play_first_actor(env, actor, params, stats, states, steps: int) -> dict:
+    """The first actor's mean action played for ``steps`` control steps from the reset states (no auto-reset):
+    the steps until each falls, and until then the knees' mean angle (rad, 0 straight, the range's centre
+    1.40) and the pelvis's mean height."""
+    from near.utils import running_stats
+
+    knees = np.array([i for i, d in enumerate(env.layout.hinge_dof) if d in KNEE_DOFS])
+    knee_qpos = jnp.asarray(env.layout.hinge_qpos[knees])
+
+    def one(state):
+        def step(state, _):
+            mean = actor.apply(params, running_stats.normalize(stats, state.obs[None]))[0][0]
+            state, _, _, done, _ = env.step(state, jnp.clip(mean, -1.0, 1.0))
+            return state, (state.qpos[knee_qpos].mean(), state.qpos[2], done)
+        _, (knee, height, done) = jax.lax.scan(step, state, None, steps)
+        up = jnp.cumsum(done) == 0  # the steps before its first fall
+        n = jnp.maximum(up.sum(), 1)
+        return (knee * up).sum() / n, (height * up).sum() / n, up.sum()
+
+    knee, height, standing = jax.jit(jax.vmap(one))(states)
+    return {"steps": steps, "knee_angle": float(jnp.mean(knee)), "root_height": float(jnp.mean(height)),
+            "steps_to_fall": float(jnp.mean(standing)), "fallen": float(jnp.mean(standing < steps))}
+
+
+def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str], play: int = 0) -> dict:
     from near.config import compose_config
     from near.envs.humanoid.model import action_to_targets
     from near.factories import make_env
@@ -46,7 +76,7 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
 
     cfg = compose_config([f"task={task}", f"motion={motion}", f"seed={seed}", *overrides])
     env = make_env(cfg)
-    obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))[1]
+    reset_states, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))
     actor, params = initial_actor(cfg, env.obs_dim, env.action_dim)
     first = running_stats.RunningStats.create(env.obs_dim)  # the first rollout's: zero mean, unit variance
     updated = running_stats.RunningStats(obs.mean(0), obs.var(0), jnp.asarray(float(states)))
@@ -67,6 +97,8 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
             "hinge_target_shift_rad": {DOF_NAMES[int(d)]: float(h - z) for d, h, z in
                                        zip(layout.hinge_dof, np.asarray(hinge), np.asarray(hinge_zero))},
         }
+    if play:  # at the first rollout's normalisation, as PPO's first episodes act (the mean, without the noise)
+        row["played"] = play_first_actor(env, actor, params, first, reset_states, play)
     return row
 
 
@@ -82,6 +114,12 @@ def table(rows: list[dict]) -> str:
                          f"{s['bias_rms']:.3f} | {s['varying_rms']:.3f} | {s['bias_over_std']:.1f} | "
                          + ", ".join(f"{k:+.2f}" for k in knees) + " | "
                          + ", ".join(f"{k} {v:+.2f}" for k, v in s["largest_bias"].items()) + " |")
+    played = [r for r in rows if "played" in r]
+    if played:
+        lines += ["", "| seed | overrides | played (steps) | steps to its fall | until then: knees' mean angle, rad | pelvis's mean height, m | fallen |",
+                  "|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['seed']} | {r['overrides'] or '-'} | {r['played']['steps']} | {r['played']['steps_to_fall']:.1f} | "
+                  f"{r['played']['knee_angle']:.2f} | {r['played']['root_height']:.2f} | {r['played']['fallen']:.2f} |" for r in played]
     return "\n".join(lines)
 
 
@@ -92,9 +130,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 700, 8125])
     parser.add_argument("--states", type=int, default=512)
     parser.add_argument("--override", nargs="*", default=[], help="config overrides, e.g. train.actor_output_scale=0.01")
+    parser.add_argument("--play", type=int, default=0, help="play the first actor's mean action this many control steps")
     parser.add_argument("--name", default="policy_init")
     args = parser.parse_args(argv)
-    rows = [init_row(args.task, args.motion, seed, args.states, args.override) for seed in args.seeds]
+    rows = [init_row(args.task, args.motion, seed, args.states, args.override, args.play) for seed in args.seeds]
     print(table(rows))
     key = lambda r: (r["task"], r["motion"], r["seed"], r["overrides"])  # noqa: E731
     print(write_result(args.name, "inspect_policy_init", merge_rows(read_result_rows(args.name), rows, key=key)))

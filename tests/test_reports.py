@@ -972,8 +972,8 @@ def test_policy_init_reports_the_initial_mean_actions_pose_and_its_shrinking(tmp
 
     save_poselib(tmp_path / "a.npy", walk_like_clip(seed=0))
     (tmp_path / "set.yaml").write_text("motions:\n  - file: a.npy\n    weight: 1.0\n")
-    rows = [P.init_row("HumanoidNEAR", str(tmp_path / "set.yaml"), 8125, 16, ["smoke=True", *extra])
-            for extra in ([], ["train.actor_output_scale=0.01"])]
+    rows = [P.init_row("HumanoidNEAR", str(tmp_path / "set.yaml"), 8125, 4, ["smoke=True", *extra], play)
+            for extra, play in (([], 3), (["train.actor_output_scale=0.01"], 0))]
     default, small = (r["first_rollout"] for r in rows)
     assert default["bias_rms"] > 0.01 and default["bias_over_std"] > 0
     assert small["bias_rms"] < 0.02 * default["bias_rms"]
@@ -981,3 +981,6 @@ def test_policy_init_reports_the_initial_mean_actions_pose_and_its_shrinking(tmp
     knee = default["hinge_target_shift_rad"]["left_knee"]
     assert abs(small["hinge_target_shift_rad"]["left_knee"]) < 0.02 * abs(knee) + 1e-6
     assert "| 8125 |" in P.table(rows) and "after first update" in P.table(rows)
+    played = rows[0]["played"]  # the mean action played from the reset states, here too briefly to fall
+    assert played["steps"] == 3 and 0 < played["steps_to_fall"] <= 3 and 0.3 < played["root_height"] < 2
+    assert 0 <= played["knee_angle"] <= 2.8 and "played" not in rows[1] and "steps to its fall" in P.table(rows)
