@@ -67,7 +67,8 @@ def play_first_actor(env, actor, params, stats, states, steps: int) -> dict:
             "steps_to_fall": float(jnp.mean(standing)), "fallen": float(jnp.mean(standing < steps))}
 
 
-def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str], play: int = 0) -> dict:
+def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str], play: int = 0, env=None) -> dict:
+    """The row of one seed; ``env`` (built from the same task, motion and overrides) saves building it again."""
     from near.config import compose_config
     from near.envs.humanoid.model import action_to_targets
     from near.factories import make_env
@@ -75,7 +76,7 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
     from near.utils import running_stats
 
     cfg = compose_config([f"task={task}", f"motion={motion}", f"seed={seed}", *overrides])
-    env = make_env(cfg)
+    env = env or make_env(cfg)
     reset_states, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))
     actor, params = initial_actor(cfg, env.obs_dim, env.action_dim)
     first = running_stats.RunningStats.create(env.obs_dim)  # the first rollout's: zero mean, unit variance
@@ -133,7 +134,11 @@ def main(argv=None) -> None:
     parser.add_argument("--play", type=int, default=0, help="play the first actor's mean action this many control steps")
     parser.add_argument("--name", default="policy_init")
     args = parser.parse_args(argv)
-    rows = [init_row(args.task, args.motion, seed, args.states, args.override, args.play) for seed in args.seeds]
+    from near.config import compose_config
+    from near.factories import make_env
+
+    env = make_env(compose_config([f"task={args.task}", f"motion={args.motion}", *args.override]))  # the seed's not in it
+    rows = [init_row(args.task, args.motion, seed, args.states, args.override, args.play, env) for seed in args.seeds]
     print(table(rows))
     key = lambda r: (r["task"], r["motion"], r["seed"], r["overrides"])  # noqa: E731
     print(write_result(args.name, "inspect_policy_init", merge_rows(read_result_rows(args.name), rows, key=key)))
