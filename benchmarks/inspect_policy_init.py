@@ -31,30 +31,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import merge_rows, read_result_rows, write_result
 
 
-KNEE_DOFS = (17, 24)  # near.motion.humanoid.DOF_NAMES: right_knee, left_knee
-
-
 def initial_actor(cfg, obs_dim: int, action_dim: int):
-    """(actor, params) of `near train`'s first iteration for cfg.seed (near.rl.ppo.make_train's key splits)."""
-    from near.rl.ppo import make_networks
+    """(actor, params) of `near train`'s first iteration for cfg.seed (near.rl.ppo.make_train's keys)."""
+    from near.rl.ppo import init_keys, make_networks
 
     actor, _ = make_networks(cfg.train, action_dim)
-    _, k_actor, _, _, _ = jax.random.split(jax.random.PRNGKey(cfg.seed), 5)
-    return actor, actor.init(k_actor, jnp.zeros((1, obs_dim)))
+    return actor, actor.init(init_keys(jax.random.PRNGKey(cfg.seed))[1], jnp.zeros((1, obs_dim)))
 
 
-def play_first_actor(env, actor, params, stats, states, steps: int) -> dict:
+def play_first_actor(env, actor, params, normalise, states, steps: int) -> dict:
     """The first actor's mean action played for ``steps`` control steps from the reset states (no auto-reset):
     the steps until each falls, and until then the knees' mean angle (rad, 0 straight, the range's centre
     1.40) and the pelvis's mean height."""
-    from near.utils import running_stats
+    from near.motion.humanoid import DOF_NAMES
 
-    knees = np.array([i for i, d in enumerate(env.layout.hinge_dof) if d in KNEE_DOFS])
+    knees = [i for i, d in enumerate(env.layout.hinge_dof) if DOF_NAMES[int(d)].endswith("knee")]
     knee_qpos = jnp.asarray(env.layout.hinge_qpos[knees])
 
     def one(state):
         def step(state, _):
-            mean = actor.apply(params, running_stats.normalize(stats, state.obs[None]))[0][0]
+            mean = actor.apply(params, normalise(state.obs[None]))[0][0]
             state, _, _, done, _ = env.step(state, jnp.clip(mean, -1.0, 1.0))
             return state, (state.qpos[knee_qpos].mean(), state.qpos[2], done)
         _, (knee, height, done) = jax.lax.scan(step, state, None, steps)
@@ -85,9 +81,11 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
     row = {"task": task, "motion": os.path.basename(motion), "seed": seed, "states": states,
            "overrides": " ".join(overrides), "action_std": std}
     layout = env.layout
+    def normaliser(stats):
+        return (lambda o: running_stats.normalize(stats, o)) if cfg.train.normalize_obs else (lambda o: o)
+
     for name, stats in (("first_rollout", first), ("after_first_update", updated)):
-        x = running_stats.normalize(stats, obs) if cfg.train.normalize_obs else obs
-        mean = np.asarray(actor.apply(params, x)[0], np.float64)
+        mean = np.asarray(actor.apply(params, normaliser(stats)(obs))[0], np.float64)
         bias, varying = mean.mean(0), mean.std(0)
         _, hinge = action_to_targets(layout, jnp.asarray(bias, jnp.float32))
         _, hinge_zero = action_to_targets(layout, jnp.zeros_like(jnp.asarray(bias, jnp.float32)))
@@ -99,7 +97,7 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
                                        zip(layout.hinge_dof, np.asarray(hinge), np.asarray(hinge_zero))},
         }
     if play:  # at the first rollout's normalisation, as PPO's first episodes act (the mean, without the noise)
-        row["played"] = play_first_actor(env, actor, params, first, reset_states, play)
+        row["played"] = play_first_actor(env, actor, params, normaliser(first), reset_states, play)
     return row
 
 

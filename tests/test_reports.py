@@ -984,3 +984,22 @@ def test_policy_init_reports_the_initial_mean_actions_pose_and_its_shrinking(tmp
     played = rows[0]["played"]  # the mean action played from the reset states, here too briefly to fall
     assert played["steps"] == 3 and 0 < played["steps_to_fall"] <= 3 and 0.3 < played["root_height"] < 2
     assert 0 <= played["knee_angle"] <= 2.8 and "played" not in rows[1] and "steps to its fall" in P.table(rows)
+
+
+def test_policy_init_rebuilds_the_actor_near_train_starts_from():
+    """inspect_policy_init.initial_actor gives the weights `near train`'s first state has (make_train's keys)."""
+    import jax
+    import inspect_policy_init as P
+
+    from near.config import compose_config
+    from near.envs.core import AutoReset
+    from near.factories import make_env, make_style, training_reset
+    from near.rl.ppo import make_train
+
+    cfg = compose_config(["task=mazeAMP", "smoke=True", "seed=8125"])
+    env = make_env(cfg)
+    init, _ = make_train(cfg.train, AutoReset(env, reset=training_reset(cfg, env)), make_style(cfg, env)[0], cfg.reward)
+    trained_from = init(jax.random.PRNGKey(cfg.seed)).params["actor"]
+    rebuilt = P.initial_actor(cfg, env.obs_dim, env.action_dim)[1]
+    for a, b in zip(jax.tree.leaves(trained_from), jax.tree.leaves(rebuilt)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -285,6 +285,12 @@ def data_mesh(devices=None) -> Mesh:
     return Mesh(np.asarray(devices), ("data",))
 
 
+def init_keys(key: jax.Array) -> jax.Array:
+    """The keys a run's first state draws from its seed's key: the rest, the actor, the critic, the envs and the
+    style reward (benchmarks/inspect_policy_init.py rebuilds the first actor from them)."""
+    return jax.random.split(key, 5)
+
+
 def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: RewardConfig, mesh: Mesh | None = None):
     if cfg.batch_size % cfg.minibatch_size:
         raise ValueError(
@@ -306,7 +312,7 @@ def make_train(cfg: PPOConfig, env: AutoReset, style: StyleReward, reward_cfg: R
     optimizer = make_optimizer(cfg)
 
     def init_learners(key: jax.Array):
-        key, k_actor, k_critic, k_env, k_style = jax.random.split(key, 5)
+        key, k_actor, k_critic, k_env, k_style = init_keys(key)
         dummy = jnp.zeros((1, env.obs_dim))
         params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
         if cfg.explore_env_steps > 0:
