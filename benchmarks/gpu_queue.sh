@@ -350,8 +350,8 @@ fi
 # files, 16 MiB each, 64 MiB in all); carry them as .xla_cache/xla_cache.tgz in the next session's calls
 if [ "${XLA_CACHE_BACK:-1}" = 1 ] && [ "${DRY_RUN:-0}" != 1 ] && [ -d "$NEAR_XLA_CACHE" ]; then
   tar czf /tmp/xla_cache.tgz -C "$NEAR_XLA_CACHE" .
-  size=$(stat -c %s /tmp/xla_cache.tgz); used=$(du -cb "$OUT" | tail -n 1 | cut -f1)
-  if [ "$size" -le $(( 16 * 1048576 )) ] && [ "$(ls "$OUT" | wc -l)" -lt 8 ] && [ $(( size + used )) -le $(( 63 * 1048576 )) ]; then
+  size=$(stat -c %s /tmp/xla_cache.tgz)
+  if [ "$size" -le $(( 16 * 1048576 )) ] && reply_has_room 1 "$size"; then
     cp /tmp/xla_cache.tgz "$OUT/"; echo "xla cache: $(ls "$NEAR_XLA_CACHE" | wc -l) programs, $size bytes, in xla_cache.tgz"
   else echo "xla cache: $size bytes, not brought back (over what a call returns)"; fi
 fi

@@ -76,25 +76,25 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
     reset_states, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))
     actor, params = initial_actor(cfg, env.obs_dim, env.action_dim)
     first = running_stats.RunningStats.create(env.obs_dim)  # the first rollout's: zero mean, unit variance
-    updated = running_stats.RunningStats(obs.mean(0), obs.var(0), jnp.asarray(float(states)))
+    updated = running_stats.update(first, obs)  # as PPO's first update merges its rollout
     std = math.exp(cfg.train.log_std_init)
     row = {"task": task, "motion": os.path.basename(motion), "seed": seed, "states": states,
            "overrides": " ".join(overrides), "action_std": std}
     layout = env.layout
+    hinge_zero = np.asarray(action_to_targets(layout, jnp.zeros(env.action_dim))[1])  # a zero action: the ranges' centres
     def normaliser(stats):
         return (lambda o: running_stats.normalize(stats, o)) if cfg.train.normalize_obs else (lambda o: o)
 
     for name, stats in (("first_rollout", first), ("after_first_update", updated)):
         mean = np.asarray(actor.apply(params, normaliser(stats)(obs))[0], np.float64)
         bias, varying = mean.mean(0), mean.std(0)
-        _, hinge = action_to_targets(layout, jnp.asarray(bias, jnp.float32))
-        _, hinge_zero = action_to_targets(layout, jnp.zeros_like(jnp.asarray(bias, jnp.float32)))
+        hinge = np.asarray(action_to_targets(layout, jnp.asarray(bias, jnp.float32))[1])
         row[name] = {
             "bias_rms": float(np.sqrt(np.mean(bias ** 2))), "varying_rms": float(np.sqrt(np.mean(varying ** 2))),
             "bias_over_std": float(np.sqrt(np.mean(bias ** 2)) / std),
             "largest_bias": {DOF_NAMES[i]: float(bias[i]) for i in np.argsort(-np.abs(bias))[:4]},
             "hinge_target_shift_rad": {DOF_NAMES[int(d)]: float(h - z) for d, h, z in
-                                       zip(layout.hinge_dof, np.asarray(hinge), np.asarray(hinge_zero))},
+                                       zip(layout.hinge_dof, hinge, hinge_zero)},
         }
     if play:  # at the first rollout's normalisation, as PPO's first episodes act (the mean, without the noise)
         row["played"] = play_first_actor(env, actor, params, normaliser(first), reset_states, play)

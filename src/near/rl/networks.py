@@ -8,13 +8,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# torch.nn.Linear's default weight init (what rl_games' "default" init leaves), biases zero.
-_torch_default = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+def _torch_default(scale: float = 1.0):
+    """torch.nn.Linear's default weight init (what rl_games' "default" init leaves) times ``scale``; biases zero."""
+    return nn.initializers.variance_scaling(scale ** 2 / 3.0, "fan_in", "uniform")
 
 
 def _mlp(x: jax.Array, hidden: Sequence[int]) -> jax.Array:
     for width in hidden:
-        x = nn.relu(nn.Dense(width, kernel_init=_torch_default, bias_init=nn.initializers.zeros)(x))
+        x = nn.relu(nn.Dense(width, kernel_init=_torch_default(), bias_init=nn.initializers.zeros)(x))
     return x
 
 
@@ -27,9 +28,8 @@ class Actor(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        init = _torch_default if self.output_scale == 1.0 else nn.initializers.variance_scaling(
-            self.output_scale ** 2 / 3.0, "fan_in", "uniform")
-        mean = nn.Dense(self.action_dim, kernel_init=init, bias_init=nn.initializers.zeros)(_mlp(obs, self.hidden))
+        mean = nn.Dense(self.action_dim, kernel_init=_torch_default(self.output_scale), bias_init=nn.initializers.zeros)(
+            _mlp(obs, self.hidden))
         # state-independent log-std; whether it learns is decided by the trainer (AMP freezes it)
         log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
         return mean, jnp.broadcast_to(jnp.maximum(log_std, self.min_log_std), mean.shape)
@@ -40,7 +40,7 @@ class Critic(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        return nn.Dense(1, kernel_init=_torch_default, bias_init=nn.initializers.zeros)(_mlp(obs, self.hidden))[..., 0]
+        return nn.Dense(1, kernel_init=_torch_default(), bias_init=nn.initializers.zeros)(_mlp(obs, self.hidden))[..., 0]
 
 
 def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, x: jax.Array) -> jax.Array:

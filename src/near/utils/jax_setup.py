@@ -27,6 +27,7 @@ def network_matmul_precision(name: str, key: str = "network_precision"):
     check_network_precision(name, key)
     return jax.default_matmul_precision(MATMUL_PRECISION[name])
 
+
 # On a GPU, XLA's default kernels for the energy model's double backprop add in a varying order: one seed
 # gave 150 k-iteration spin-kick models at DSM losses 21.5 and 40.1 that annealed and trained differently.
 # Deterministic ops made it bit-identical, lower in loss and quicker to compile (one H200,
