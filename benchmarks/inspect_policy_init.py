@@ -39,32 +39,43 @@ def initial_actor(cfg, obs_dim: int, action_dim: int):
     return actor, actor.init(init_keys(jax.random.PRNGKey(cfg.seed))[1], jnp.zeros((1, obs_dim)))
 
 
-def play_first_actor(env, actor, params, normalise, states, steps: int) -> dict:
-    """The first actor's mean action played for ``steps`` control steps from the reset states (no auto-reset):
-    the steps until each falls, and until then the knees' mean angle (rad, 0 straight, the range's centre
-    1.40) and the pelvis's mean height."""
+def seed_programs(env, cfg, steps: int):
+    """(reset, play) compiled once for every seed of one task and motion: the seed's weights and statistics are
+    arguments, not constants, so a new seed reuses the programs. ``play(params, stats, states)`` plays the first
+    actor's mean action ``steps`` control steps from the reset states (no auto-reset) and gives, per state, the
+    knees' mean angle (rad, 0 straight, the range's centre 1.40) and the pelvis's mean height until its first
+    fall, and the steps until then."""
     from near.motion.humanoid import DOF_NAMES
+    from near.rl.ppo import make_networks
+    from near.utils import running_stats
 
+    actor, _ = make_networks(cfg.train, env.action_dim)
     knees = [i for i, d in enumerate(env.layout.hinge_dof) if DOF_NAMES[int(d)].endswith("knee")]
     knee_qpos = jnp.asarray(env.layout.hinge_qpos[knees])
 
-    def one(state):
+    def one(params, stats, state):
         def step(state, _):
-            mean = actor.apply(params, normalise(state.obs[None]))[0][0]
-            state, _, _, done, _ = env.step(state, jnp.clip(mean, -1.0, 1.0))
+            obs = running_stats.normalize(stats, state.obs[None]) if cfg.train.normalize_obs else state.obs[None]
+            state, _, _, done, _ = env.step(state, jnp.clip(actor.apply(params, obs)[0][0], -1.0, 1.0))
             return state, (state.qpos[knee_qpos].mean(), state.qpos[2], done)
         _, (knee, height, done) = jax.lax.scan(step, state, None, steps)
         up = jnp.cumsum(done) == 0  # the steps before its first fall
         n = jnp.maximum(up.sum(), 1)
         return (knee * up).sum() / n, (height * up).sum() / n, up.sum()
 
-    knee, height, standing = jax.jit(jax.vmap(one))(states)
+    return jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+
+
+def play_first_actor(play, params, stats, states, steps: int) -> dict:
+    knee, height, standing = play(params, stats, states)
     return {"steps": steps, "knee_angle": float(jnp.mean(knee)), "root_height": float(jnp.mean(height)),
             "steps_to_fall": float(jnp.mean(standing)), "fallen": float(jnp.mean(standing < steps))}
 
 
-def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str], play: int = 0, env=None) -> dict:
-    """The row of one seed; ``env`` (built from the same task, motion and overrides) saves building it again."""
+def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str], play: int = 0, env=None,
+             programs=None) -> dict:
+    """The row of one seed; ``env`` and ``programs`` (seed_programs, built from the same task, motion, overrides
+    and ``play``) save building and compiling them again."""
     from near.config import compose_config
     from near.envs.humanoid.model import action_to_targets
     from near.factories import make_env
@@ -73,7 +84,8 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
 
     cfg = compose_config([f"task={task}", f"motion={motion}", f"seed={seed}", *overrides])
     env = env or make_env(cfg)
-    reset_states, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))
+    reset, play_program = programs or seed_programs(env, cfg, play)
+    reset_states, obs = reset(jax.random.split(jax.random.PRNGKey(10_000 + seed), states))
     actor, params = initial_actor(cfg, env.obs_dim, env.action_dim)
     first = running_stats.RunningStats.create(env.obs_dim)  # the first rollout's: zero mean, unit variance
     updated = running_stats.update(first, obs)  # as PPO's first update merges its rollout
@@ -82,11 +94,9 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
            "overrides": " ".join(overrides), "action_std": std}
     layout = env.layout
     hinge_zero = np.asarray(action_to_targets(layout, jnp.zeros(env.action_dim))[1])  # a zero action: the ranges' centres
-    def normaliser(stats):
-        return (lambda o: running_stats.normalize(stats, o)) if cfg.train.normalize_obs else (lambda o: o)
-
     for name, stats in (("first_rollout", first), ("after_first_update", updated)):
-        mean = np.asarray(actor.apply(params, normaliser(stats)(obs))[0], np.float64)
+        normalised = running_stats.normalize(stats, obs) if cfg.train.normalize_obs else obs
+        mean = np.asarray(actor.apply(params, normalised)[0], np.float64)
         bias, varying = mean.mean(0), mean.std(0)
         hinge = np.asarray(action_to_targets(layout, jnp.asarray(bias, jnp.float32))[1])
         row[name] = {
@@ -97,7 +107,7 @@ def init_row(task: str, motion: str, seed: int, states: int, overrides: list[str
                                        zip(layout.hinge_dof, hinge, hinge_zero)},
         }
     if play:  # at the first rollout's normalisation, as PPO's first episodes act (the mean, without the noise)
-        row["played"] = play_first_actor(env, actor, params, normaliser(first), reset_states, play)
+        row["played"] = play_first_actor(play_program, params, first, reset_states, play)
     return row
 
 
@@ -135,8 +145,11 @@ def main(argv=None) -> None:
     from near.config import compose_config
     from near.factories import make_env
 
-    env = make_env(compose_config([f"task={args.task}", f"motion={args.motion}", *args.override]))  # the seed's not in it
-    rows = [init_row(args.task, args.motion, seed, args.states, args.override, args.play, env) for seed in args.seeds]
+    cfg = compose_config([f"task={args.task}", f"motion={args.motion}", *args.override])  # the seed's not in it
+    env = make_env(cfg)
+    programs = seed_programs(env, cfg, args.play)
+    rows = [init_row(args.task, args.motion, seed, args.states, args.override, args.play, env, programs)
+            for seed in args.seeds]
     print(table(rows))
     key = lambda r: (r["task"], r["motion"], r["seed"], r["overrides"])  # noqa: E731
     print(write_result(args.name, "inspect_policy_init", merge_rows(read_result_rows(args.name), rows, key=key)))
